@@ -1,0 +1,43 @@
+// Operator drivers: validated sizes in, results out. Each checks nothing about Python; the
+// bindings validate arguments before calling. All are thread-safe and parallel (OpenMP).
+#pragma once
+
+#include <cstddef>
+
+#include "foveal/kernels.h"
+
+namespace foveal {
+
+struct Conv2dParams {
+  size_t batch, in_h, in_w, in_c;
+  size_t out_h, out_w, out_c;
+  size_t kh, kw, groups;
+  size_t stride_h, stride_w, dilation_h, dilation_w;
+  size_t pad_top, pad_left;  // bottom and right padding follow from the output size
+  Activation activation;
+};
+// x: N x H x W x Cin; kernel: kh x kw x (Cin/groups) x Cout; bias: Cout or nullptr;
+// y: N x OH x OW x Cout.
+void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
+                     float* y);
+
+struct Pool2dParams {
+  size_t batch, in_h, in_w, channels;
+  size_t out_h, out_w;
+  size_t kh, kw, stride_h, stride_w, pad_top, pad_left;
+};
+void max_pool2d_f32_nhwc(const Pool2dParams& p, const float* x, float* y);
+void avg_pool2d_f32_nhwc(const Pool2dParams& p, const float* x, float* y);
+// x: N x HW x C -> y: N x C
+void global_max_pool2d_f32(size_t batch, size_t hw, size_t channels, const float* x, float* y);
+void global_avg_pool2d_f32(size_t batch, size_t hw, size_t channels, const float* x, float* y);
+
+// y[M x N] = act(x[M x K] * kernel[K x N] + bias)
+void dense_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel, const float* bias,
+               float* y, Activation act);
+
+void activation_f32(size_t n, const float* x, float* y, Activation act);
+// Softmax over the last axis of a rows x cols matrix.
+void softmax_f32(size_t rows, size_t cols, const float* x, float* y);
+
+}  // namespace foveal

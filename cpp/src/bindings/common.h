@@ -1,0 +1,40 @@
+// Helpers shared by the binding files: argument checks that raise ValueError naming the argument.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+namespace foveal::bind {
+
+namespace py = pybind11;
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+[[noreturn]] inline void fail(const std::string& msg) { throw py::value_error(msg); }
+
+inline std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+inline void require_ndim(const py::array& a, py::ssize_t ndim, const char* name, const char* layout) {
+  if (a.ndim() != ndim)
+    fail(std::string(name) + " must be " + std::to_string(ndim) + "-D (" + layout + "), got shape " + shape_str(a));
+}
+
+inline void require_nonempty(const py::array& a, const char* name) {
+  for (py::ssize_t i = 0; i < a.ndim(); ++i)
+    if (a.shape(i) == 0) fail(std::string(name) + " must not be empty, got shape " + shape_str(a));
+}
+
+inline void require_positive(long v, const char* name) {
+  if (v < 1) fail(std::string(name) + " must be >= 1, got " + std::to_string(v));
+}
+
+inline void require_nonnegative(long v, const char* name) {
+  if (v < 0) fail(std::string(name) + " must be >= 0, got " + std::to_string(v));
+}
+
+}  // namespace foveal::bind

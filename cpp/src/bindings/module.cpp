@@ -1,0 +1,87 @@
+// The _core extension module: build facts, threads and ISA control here; each area's functions
+// are bound in its own file (nn.cpp, ...).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "bindings/common.h"
+#include "foveal/dispatch.h"
+#include "foveal/threading.h"
+
+#ifndef FOVEAL_VERSION
+#define FOVEAL_VERSION "0.0.0"
+#endif
+
+namespace py = pybind11;
+
+namespace foveal::bind {
+void init_nn(py::module_& m);
+}
+
+namespace {
+
+std::string compiler_string() {
+#if defined(__clang__)
+  return std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  return std::string("gcc ") + __VERSION__;
+#elif defined(_MSC_VER)
+  return "msvc " + std::to_string(_MSC_VER);
+#else
+  return "unknown";
+#endif
+}
+
+py::dict build_info() {
+  py::dict d;
+  d["version"] = FOVEAL_VERSION;
+  d["compiler"] = compiler_string();
+  d["openmp"] = foveal::openmp_enabled();
+#if defined(_OPENMP)
+  d["openmp_version"] = _OPENMP;
+#else
+  d["openmp_version"] = py::none();
+#endif
+  d["cpu_features"] = foveal::cpu_feature_names();
+  d["isa"] = foveal::isa_name(foveal::kernels().isa);
+  d["isa_best"] = foveal::isa_name(foveal::best_supported_isa());
+  py::list isas;
+  for (foveal::Isa i : foveal::supported_isas()) isas.append(foveal::isa_name(i));
+  d["isas_available"] = isas;
+  d["gemm_tile"] = py::make_tuple(foveal::kernels().gemm_mr, foveal::kernels().gemm_nr);
+  d["cuda_compiled"] = false;
+  d["cuda_available"] = false;
+  d["num_threads"] = foveal::get_num_threads();
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "foveal native core: SIMD + OpenMP kernels with runtime CPU dispatch";
+  m.attr("__version__") = FOVEAL_VERSION;
+
+  m.def("build_info", &build_info, "Version, compiler, OpenMP, CPU features and the kernel ISA in use.");
+  m.def("get_num_threads", &foveal::get_num_threads, "Threads the native kernels use.");
+  m.def("set_num_threads", [](long n) {
+    foveal::bind::require_positive(n, "n");
+    foveal::set_num_threads(static_cast<int>(n > 1024 ? 1024 : n));
+  }, py::arg("n"), "Sets the threads the native kernels use (n >= 1).");
+
+  m.def("available_isas", [] {
+    std::vector<std::string> names;
+    for (foveal::Isa i : foveal::supported_isas()) names.emplace_back(foveal::isa_name(i));
+    return names;
+  }, "Kernel ISAs this CPU and OS support, lowest first.");
+  m.def("get_isa", [] { return std::string(foveal::isa_name(foveal::kernels().isa)); },
+        "The kernel ISA in use.");
+  m.def("set_isa", [](const std::string& name) {
+    foveal::Isa isa;
+    if (!foveal::parse_isa(name, &isa))
+      foveal::bind::fail("isa must be one of 'scalar', 'avx2', 'avx512', got '" + name + "'");
+    if (!foveal::select_isa(isa))
+      foveal::bind::fail("isa '" + name + "' is not supported by this CPU");
+  }, py::arg("isa"), "Switches the kernel table (for tests and benchmarks).");
+  m.def("_isa_env_warning", [] { return foveal::isa_env_warning(); });
+
+  foveal::bind::init_nn(m);
+}

@@ -1,0 +1,187 @@
+// Bindings of the neural-network operators: validate every argument, release the GIL, call the
+// driver. Argument normalization (padding rules, pairs) lives in python/foveal/nn/functional.py.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <utility>
+
+#include "bindings/common.h"
+#include "foveal/ops.h"
+
+namespace py = pybind11;
+
+namespace foveal::bind {
+namespace {
+
+using Pair = std::pair<long, long>;
+using Padding = std::pair<Pair, Pair>;  // ((top, bottom), (left, right))
+
+Activation parse_activation(const std::string& name) {
+  if (name == "linear" || name == "none") return Activation::none;
+  if (name == "relu") return Activation::relu;
+  if (name == "sigmoid") return Activation::sigmoid;
+  if (name == "tanh") return Activation::tanh;
+  fail("activation must be one of None, 'linear', 'relu', 'sigmoid', 'tanh', got '" + name + "'");
+}
+
+void check_pair_positive(const Pair& v, const char* name) {
+  if (v.first < 1 || v.second < 1)
+    fail(std::string(name) + " must be >= 1, got (" + std::to_string(v.first) + ", " + std::to_string(v.second) + ")");
+}
+
+void check_padding(const Padding& pad) {
+  for (long v : {pad.first.first, pad.first.second, pad.second.first, pad.second.second})
+    if (v < 0) fail("padding must be >= 0 on every side, got " + std::to_string(v));
+}
+
+// Output extent of a window of `window` (effective) cells sliding with `stride` over in + pads.
+long out_extent(long in, long pad0, long pad1, long window, long stride, const char* what) {
+  const long padded = in + pad0 + pad1;
+  if (window > padded)
+    fail(std::string(what) + " (" + std::to_string(window) + ") is larger than the padded input (" +
+         std::to_string(padded) + ")");
+  return (padded - window) / stride + 1;
+}
+
+std::optional<FloatArray> checked_bias(const std::optional<FloatArray>& bias, long n) {
+  if (!bias) return bias;
+  if (bias->ndim() != 1 || bias->shape(0) != n)
+    fail("bias must have shape (" + std::to_string(n) + ",), got " + shape_str(*bias));
+  return bias;
+}
+
+FloatArray conv2d(const FloatArray& x, const FloatArray& kernel, const std::optional<FloatArray>& bias,
+                  Pair strides, Padding padding, Pair dilation, long groups,
+                  const std::string& activation) {
+  require_ndim(x, 4, "x", "N x H x W x C");
+  require_nonempty(x, "x");
+  require_ndim(kernel, 4, "kernel", "kh x kw x Cin/groups x Cout");
+  require_nonempty(kernel, "kernel");
+  check_pair_positive(strides, "strides");
+  check_pair_positive(dilation, "dilation_rate");
+  check_padding(padding);
+  require_positive(groups, "groups");
+  const Activation act = parse_activation(activation);
+  const long n = x.shape(0), h = x.shape(1), w = x.shape(2), c = x.shape(3);
+  const long kh = kernel.shape(0), kw = kernel.shape(1), kc = kernel.shape(2), co = kernel.shape(3);
+  if (c % groups != 0) fail("groups (" + std::to_string(groups) + ") must divide the input channels (" + std::to_string(c) + ")");
+  if (co % groups != 0) fail("groups (" + std::to_string(groups) + ") must divide the kernel's output channels (" + std::to_string(co) + ")");
+  if (kc != c / groups)
+    fail("kernel must have Cin/groups = " + std::to_string(c / groups) + " input channels (axis 2), got shape " + shape_str(kernel));
+  const auto b = checked_bias(bias, co);
+  const long oh = out_extent(h, padding.first.first, padding.first.second, dilation.first * (kh - 1) + 1, strides.first, "kernel height");
+  const long ow = out_extent(w, padding.second.first, padding.second.second, dilation.second * (kw - 1) + 1, strides.second, "kernel width");
+  FloatArray y({n, oh, ow, co});
+  const Conv2dParams p{size_t(n), size_t(h), size_t(w), size_t(c), size_t(oh), size_t(ow), size_t(co),
+                       size_t(kh), size_t(kw), size_t(groups), size_t(strides.first), size_t(strides.second),
+                       size_t(dilation.first), size_t(dilation.second), size_t(padding.first.first),
+                       size_t(padding.second.first), act};
+  const float* bp = b ? b->data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    conv2d_f32_nhwc(p, x.data(), kernel.data(), bp, y.mutable_data());
+  }
+  return y;
+}
+
+Pool2dParams pool_params(const FloatArray& x, Pair pool, Pair strides, Padding padding) {
+  require_ndim(x, 4, "x", "N x H x W x C");
+  require_nonempty(x, "x");
+  check_pair_positive(pool, "pool_size");
+  check_pair_positive(strides, "strides");
+  check_padding(padding);
+  if (padding.first.first >= pool.first || padding.first.second >= pool.first ||
+      padding.second.first >= pool.second || padding.second.second >= pool.second)
+    fail("padding must be smaller than pool_size on every side");
+  const long h = x.shape(1), w = x.shape(2);
+  const long oh = out_extent(h, padding.first.first, padding.first.second, pool.first, strides.first, "pool_size height");
+  const long ow = out_extent(w, padding.second.first, padding.second.second, pool.second, strides.second, "pool_size width");
+  return {size_t(x.shape(0)), size_t(h), size_t(w), size_t(x.shape(3)), size_t(oh), size_t(ow),
+          size_t(pool.first), size_t(pool.second), size_t(strides.first), size_t(strides.second),
+          size_t(padding.first.first), size_t(padding.second.first)};
+}
+
+template <void (*Driver)(const Pool2dParams&, const float*, float*)>
+FloatArray pool2d(const FloatArray& x, Pair pool, Pair strides, Padding padding) {
+  const Pool2dParams p = pool_params(x, pool, strides, padding);
+  FloatArray y({long(p.batch), long(p.out_h), long(p.out_w), long(p.channels)});
+  {
+    py::gil_scoped_release release;
+    Driver(p, x.data(), y.mutable_data());
+  }
+  return y;
+}
+
+template <void (*Driver)(size_t, size_t, size_t, const float*, float*)>
+FloatArray global_pool(const FloatArray& x) {
+  require_ndim(x, 4, "x", "N x H x W x C");
+  require_nonempty(x, "x");
+  const size_t n = x.shape(0), hw = x.shape(1) * x.shape(2), c = x.shape(3);
+  FloatArray y({long(n), long(c)});
+  {
+    py::gil_scoped_release release;
+    Driver(n, hw, c, x.data(), y.mutable_data());
+  }
+  return y;
+}
+
+FloatArray dense(const FloatArray& x, const FloatArray& kernel, const std::optional<FloatArray>& bias,
+                 const std::string& activation) {
+  require_ndim(x, 2, "x", "batch x features");
+  require_nonempty(x, "x");
+  require_ndim(kernel, 2, "kernel", "in x out");
+  require_nonempty(kernel, "kernel");
+  const Activation act = parse_activation(activation);
+  if (kernel.shape(0) != x.shape(1))
+    fail("kernel must have " + std::to_string(x.shape(1)) + " rows (the input features), got shape " + shape_str(kernel));
+  const auto b = checked_bias(bias, kernel.shape(1));
+  const size_t m = x.shape(0), k = x.shape(1), n = kernel.shape(1);
+  FloatArray y({long(m), long(n)});
+  const float* bp = b ? b->data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    dense_f32(m, k, n, x.data(), kernel.data(), bp, y.mutable_data(), act);
+  }
+  return y;
+}
+
+FloatArray activation(const FloatArray& x, const std::string& name) {
+  const Activation act = parse_activation(name);
+  FloatArray y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  {
+    py::gil_scoped_release release;
+    activation_f32(size_t(x.size()), x.data(), y.mutable_data(), act);
+  }
+  return y;
+}
+
+FloatArray softmax(const FloatArray& x) {
+  require_ndim(x, 2, "x", "rows x classes");
+  FloatArray y({x.shape(0), x.shape(1)});
+  if (x.size() == 0) return y;
+  {
+    py::gil_scoped_release release;
+    softmax_f32(size_t(x.shape(0)), size_t(x.shape(1)), x.data(), y.mutable_data());
+  }
+  return y;
+}
+
+}  // namespace
+
+void init_nn(py::module_& m) {
+  m.def("conv2d", &conv2d, py::arg("x"), py::arg("kernel"), py::arg("bias"), py::arg("strides"),
+        py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"), py::arg("activation"),
+        "NHWC conv2d with explicit ((top, bottom), (left, right)) padding.");
+  m.def("max_pool2d", &pool2d<max_pool2d_f32_nhwc>, py::arg("x"), py::arg("pool_size"),
+        py::arg("strides"), py::arg("padding"));
+  m.def("avg_pool2d", &pool2d<avg_pool2d_f32_nhwc>, py::arg("x"), py::arg("pool_size"),
+        py::arg("strides"), py::arg("padding"));
+  m.def("global_max_pool2d", &global_pool<global_max_pool2d_f32>, py::arg("x"));
+  m.def("global_avg_pool2d", &global_pool<global_avg_pool2d_f32>, py::arg("x"));
+  m.def("dense", &dense, py::arg("x"), py::arg("kernel"), py::arg("bias"), py::arg("activation"));
+  m.def("activation", &activation, py::arg("x"), py::arg("activation"));
+  m.def("softmax", &softmax, py::arg("x"));
+}
+
+}  // namespace foveal::bind

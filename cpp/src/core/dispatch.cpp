@@ -1,0 +1,144 @@
+// The kernel table, filled once at start-up from the CPU's features (MLAS-style), overridable
+// downwards with FOVEAL_ISA. Drivers call through kernels(); nothing else picks an ISA.
+#include "foveal/dispatch.h"
+
+#include <atomic>
+#include <cstdlib>
+
+#include "core/cpu_features.h"
+#include "kernels/registry.h"
+
+namespace foveal {
+namespace {
+
+KernelTable make_table(Isa isa) {
+  KernelTable t{};
+  t.isa = isa;
+  switch (isa) {
+#if defined(FOVEAL_X86)
+    case Isa::avx512:
+      t.gemm_mr = 6; t.gemm_nr = 64; t.gemm = gemm_f32_6x64__avx512;
+      t.dwconv_row = dwconv2d_f32_row__avx512;
+      t.maxpool_row = maxpool2d_f32_row__avx512; t.avgpool_row = avgpool2d_f32_row__avx512;
+      t.global_maxpool = global_maxpool_f32__avx512; t.global_avgpool = global_avgpool_f32__avx512;
+      t.activation = activation_f32__avx512; t.softmax_row = softmax_f32_row__avx512;
+      return t;
+    case Isa::avx2:
+      t.gemm_mr = 6; t.gemm_nr = 16; t.gemm = gemm_f32_6x16__avx2;
+      t.dwconv_row = dwconv2d_f32_row__avx2;
+      t.maxpool_row = maxpool2d_f32_row__avx2; t.avgpool_row = avgpool2d_f32_row__avx2;
+      t.global_maxpool = global_maxpool_f32__avx2; t.global_avgpool = global_avgpool_f32__avx2;
+      t.activation = activation_f32__avx2; t.softmax_row = softmax_f32_row__avx2;
+      return t;
+#endif
+    default:
+      t.isa = Isa::scalar;
+      t.gemm_mr = 4; t.gemm_nr = 8; t.gemm = gemm_f32_4x8__scalar;
+      t.dwconv_row = dwconv2d_f32_row__scalar;
+      t.maxpool_row = maxpool2d_f32_row__scalar; t.avgpool_row = avgpool2d_f32_row__scalar;
+      t.global_maxpool = global_maxpool_f32__scalar; t.global_avgpool = global_avgpool_f32__scalar;
+      t.activation = activation_f32__scalar; t.softmax_row = softmax_f32_row__scalar;
+      return t;
+  }
+}
+
+bool isa_supported(Isa isa) {
+  const CpuFeatures& f = cpu_features();
+  switch (isa) {
+    case Isa::scalar: return true;
+#if defined(FOVEAL_X86)
+    case Isa::avx2: return f.avx && f.avx2 && f.fma && f.f16c && f.os_avx;
+    case Isa::avx512:
+      return isa_supported(Isa::avx2) && f.avx512f && f.avx512bw && f.avx512dq && f.avx512vl &&
+             f.os_avx512;
+#endif
+    default: return false;
+  }
+}
+
+std::string g_env_warning;
+
+Isa initial_isa() {
+  Isa best = best_supported_isa();
+  const char* env = std::getenv("FOVEAL_ISA");
+  if (env == nullptr || *env == '\0') return best;
+  Isa wanted;
+  if (!parse_isa(env, &wanted)) {
+    g_env_warning = std::string("FOVEAL_ISA=") + env +
+                    " is not one of scalar, avx2, avx512; using " + isa_name(best);
+    return best;
+  }
+  if (!isa_supported(wanted)) {
+    g_env_warning = std::string("FOVEAL_ISA=") + env + " is not supported by this CPU; using " +
+                    isa_name(best);
+    return best;
+  }
+  return wanted;
+}
+
+// Three immutable tables; the current one is an atomic pointer so a switch is race-free.
+const KernelTable& table_for(Isa isa) {
+  static const KernelTable tables[3] = {make_table(Isa::scalar), make_table(Isa::avx2),
+                                        make_table(Isa::avx512)};
+  return tables[static_cast<int>(isa)];
+}
+
+std::atomic<const KernelTable*>& current() {
+  static std::atomic<const KernelTable*> cur{&table_for(initial_isa())};
+  return cur;
+}
+
+}  // namespace
+
+const KernelTable& kernels() { return *current().load(std::memory_order_acquire); }
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return "avx512";
+    case Isa::avx2: return "avx2";
+    default: return "scalar";
+  }
+}
+
+bool parse_isa(const std::string& name, Isa* out) {
+  if (name == "scalar") { *out = Isa::scalar; return true; }
+  if (name == "avx2") { *out = Isa::avx2; return true; }
+  if (name == "avx512") { *out = Isa::avx512; return true; }
+  return false;
+}
+
+Isa best_supported_isa() {
+  if (isa_supported(Isa::avx512)) return Isa::avx512;
+  if (isa_supported(Isa::avx2)) return Isa::avx2;
+  return Isa::scalar;
+}
+
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512})
+    if (isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+bool select_isa(Isa isa) {
+  if (!isa_supported(isa)) return false;
+  current().store(&table_for(isa), std::memory_order_release);
+  return true;
+}
+
+const std::string& isa_env_warning() {
+  current();  // the warning is produced while the first table is chosen
+  return g_env_warning;
+}
+
+std::vector<std::string> cpu_feature_names() {
+  const CpuFeatures& f = cpu_features();
+  std::vector<std::string> names;
+  auto add = [&](bool has, const char* name) { if (has) names.emplace_back(name); };
+  add(f.sse2, "sse2"); add(f.avx && f.os_avx, "avx"); add(f.fma, "fma"); add(f.f16c, "f16c");
+  add(f.avx2, "avx2"); add(f.avx512f, "avx512f"); add(f.avx512bw, "avx512bw");
+  add(f.avx512dq, "avx512dq"); add(f.avx512vl, "avx512vl"); add(f.os_avx512, "os_avx512");
+  return names;
+}
+
+}  // namespace foveal

@@ -1,0 +1,13 @@
+// Activation and softmax kernels, avx2.
+#include "kernels/simd/vec_avx2.h"
+#include "kernels/activation/activation_f32_impl.h"
+#include "kernels/registry.h"
+
+namespace foveal {
+
+void activation_f32__avx2(size_t n, const float* x, float* y, Activation act) {
+  activation<VecAvx2>(n, x, y, act);
+}
+void softmax_f32_row__avx2(size_t n, const float* x, float* y) { softmax_row<VecAvx2>(n, x, y); }
+
+}  // namespace foveal

@@ -1,0 +1,13 @@
+// Activation and softmax kernels, scalar.
+#include "kernels/simd/vec_scalar.h"
+#include "kernels/activation/activation_f32_impl.h"
+#include "kernels/registry.h"
+
+namespace foveal {
+
+void activation_f32__scalar(size_t n, const float* x, float* y, Activation act) {
+  activation<VecScalar>(n, x, y, act);
+}
+void softmax_f32_row__scalar(size_t n, const float* x, float* y) { softmax_row<VecScalar>(n, x, y); }
+
+}  // namespace foveal

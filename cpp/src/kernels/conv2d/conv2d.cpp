@@ -1,0 +1,130 @@
+// conv2d driver: an indirect GEMM. Each output pixel is a row of A given by one pointer per tap
+// into the NHWC input (padding taps point at zeros), the Keras kernel kh x kw x Cin/g x Cout is
+// B, packed once per call. Depthwise convolutions go to their own direct kernel.
+#include <cstring>
+#include <vector>
+
+#include "foveal/dispatch.h"
+#include "foveal/ops.h"
+#include "foveal/parallel.h"
+#include "kernels/dwconv2d/dwconv2d.h"
+#include "kernels/gemm/gemm.h"
+
+namespace foveal {
+namespace {
+
+// How A rows are addressed. With one group and no horizontal dilation, a whole kernel row
+// (kw pixels x C channels) is contiguous in the input and forms one tap of kw*C floats;
+// otherwise each kernel position is a tap of Cin/groups floats.
+struct ConvTaps {
+  bool merged_rows;
+  size_t ntaps, kc;
+};
+
+ConvTaps conv_taps(const Conv2dParams& p) {
+  const size_t cg = p.in_c / p.groups;
+  if (p.groups == 1 && p.dilation_w == 1) return {true, p.kh, p.kw * cg};
+  return {false, p.kh * p.kw, cg};
+}
+
+// Writes ptrs[t*mr + i] for output pixels m0..m0+mr-1 of group g. Row taps that straddle the
+// left or right border are assembled (with zeros) in span, which holds mr*kh*kw*C floats.
+void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, size_t g,
+                   const float* zeros, size_t m0, size_t mr, const float** ptrs, float* span) {
+  const size_t C = p.in_c, cg = C / p.groups;
+  const size_t hw_out = p.out_h * p.out_w;
+  const ptrdiff_t H = static_cast<ptrdiff_t>(p.in_h), W = static_cast<ptrdiff_t>(p.in_w);
+  for (size_t i = 0; i < mr; ++i) {
+    const size_t m = m0 + i, n = m / hw_out, rem = m % hw_out;
+    const size_t oh = rem / p.out_w, ow = rem % p.out_w;
+    const float* image = x + n * p.in_h * p.in_w * C + g * cg;
+    const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh * p.stride_h) - static_cast<ptrdiff_t>(p.pad_top);
+    const ptrdiff_t iw0 = static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left);
+    for (size_t r = 0; r < p.kh; ++r) {
+      const ptrdiff_t ih = ih0 + static_cast<ptrdiff_t>(r * p.dilation_h);
+      const bool row_inside = ih >= 0 && ih < H;
+      const float* row = image + (row_inside ? ih : 0) * W * static_cast<ptrdiff_t>(C);
+      if (taps.merged_rows) {
+        const float** out = &ptrs[r * mr + i];
+        if (!row_inside) {
+          *out = zeros;
+        } else if (iw0 >= 0 && iw0 + static_cast<ptrdiff_t>(p.kw) <= W) {
+          *out = row + iw0 * static_cast<ptrdiff_t>(C);
+        } else {
+          float* dst = span + (i * p.kh + r) * taps.kc;
+          for (size_t s = 0; s < p.kw; ++s) {
+            const ptrdiff_t iw = iw0 + static_cast<ptrdiff_t>(s);
+            if (iw >= 0 && iw < W) std::memcpy(dst + s * C, row + iw * static_cast<ptrdiff_t>(C), C * sizeof(float));
+            else std::memset(dst + s * C, 0, C * sizeof(float));
+          }
+          *out = dst;
+        }
+        continue;
+      }
+      for (size_t s = 0; s < p.kw; ++s) {
+        const ptrdiff_t iw = iw0 + static_cast<ptrdiff_t>(s * p.dilation_w);
+        const bool inside = row_inside && iw >= 0 && iw < W;
+        ptrs[(r * p.kw + s) * mr + i] = inside ? row + iw * static_cast<ptrdiff_t>(C) : zeros;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
+                     float* y) {
+  if (p.groups > 1 && p.groups == p.in_c && p.out_c == p.in_c) {
+    depthwise_conv2d_f32_nhwc(p, x, kernel, bias, y);
+    return;
+  }
+  const KernelTable& t = kernels();
+  const size_t mr = t.gemm_mr, nr = t.gemm_nr;
+  const size_t G = p.groups, cg = p.in_c / G, og = p.out_c / G;
+  const ConvTaps taps = conv_taps(p);
+  const size_t k_total = taps.ntaps * taps.kc;
+
+  const size_t per_group = packed_b_floats(k_total, og, nr);
+  FloatBuffer packed(per_group * G);
+  for (size_t g = 0; g < G; ++g) pack_b(k_total, og, kernel + g * og, p.out_c, nr, packed.get() + g * per_group);
+  const std::vector<float> zeros(taps.kc, 0.0f);
+
+  // Tasks: group x block of strips x group of panels; enough to balance the threads.
+  const size_t m = p.batch * p.out_h * p.out_w;
+  const size_t strips = div_up(m, mr), panels = div_up(og, nr);
+  const int nt = get_num_threads();
+  size_t panel_groups = 1;
+  while (panel_groups < panels && G * strips * panel_groups < static_cast<size_t>(nt) * 4) ++panel_groups;
+  const size_t panels_per_task = div_up(panels, panel_groups);
+  panel_groups = div_up(panels, panels_per_task);
+  const size_t strips_per_task = div_up(strips * G, static_cast<size_t>(nt) * 16);
+  const size_t strip_blocks = div_up(strips, strips_per_task);
+  const size_t tasks = G * strip_blocks * panel_groups;
+  const int threads = threads_for(tasks);
+
+  const size_t ptrs_per_thread = taps.ntaps * mr + mr;
+  const size_t span_per_thread = taps.merged_rows ? mr * p.kh * taps.kc : 0;
+  std::vector<const float*> ptr_pool(ptrs_per_thread * threads);
+  std::vector<float> span_pool(span_per_thread * threads);
+
+  parallel_for(tasks, threads, [&](size_t task, int tid) {
+    const size_t g = task / (strip_blocks * panel_groups);
+    const size_t rest = task % (strip_blocks * panel_groups);
+    const size_t sb = rest / panel_groups, pg = rest % panel_groups;
+    const size_t p0 = pg * panels_per_task;
+    const size_t p1 = p0 + panels_per_task < panels ? p0 + panels_per_task : panels;
+    const float** ptrs = ptr_pool.data() + tid * ptrs_per_thread;
+    const float** scratch = ptrs + taps.ntaps * mr;
+    float* span = span_pool.data() + tid * span_per_thread;
+    const IgemmProblem prob{og, taps.kc, taps.ntaps, packed.get() + g * per_group,
+                            bias ? bias + g * og : nullptr, y + g * og, p.out_c, p.activation};
+    const size_t s1 = (sb + 1) * strips_per_task < strips ? (sb + 1) * strips_per_task : strips;
+    for (size_t s = sb * strips_per_task; s < s1; ++s) {
+      const size_t m0 = s * mr, rows = m - m0 < mr ? m - m0 : mr;
+      fill_pointers(p, taps, x, g, zeros.data(), m0, rows, ptrs, span);
+      igemm_strip(t, prob, m0, rows, ptrs, scratch, p0, p1);
+    }
+  });
+}
+
+}  // namespace foveal

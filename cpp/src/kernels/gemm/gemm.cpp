@@ -1,0 +1,95 @@
+#include "kernels/gemm/gemm.h"
+
+#include <cstring>
+#include <vector>
+
+#include "foveal/ops.h"
+#include "foveal/parallel.h"
+
+namespace foveal {
+
+size_t packed_b_floats(size_t k, size_t n, size_t nr) { return div_up(n, nr) * k * nr; }
+
+void pack_b(size_t k, size_t n, const float* b, size_t ldb, size_t nr, float* packed) {
+  const size_t panels = div_up(n, nr);
+  parallel_for(panels, threads_for(panels * k / 4096 + 1), [&](size_t p, int) {
+    const size_t col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr;
+    float* dst = packed + p * k * nr;
+    for (size_t r = 0; r < k; ++r, dst += nr) {
+      std::memcpy(dst, b + r * ldb + col0, cols * sizeof(float));
+      if (cols < nr) std::memset(dst + cols, 0, (nr - cols) * sizeof(float));
+    }
+  });
+}
+
+void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t mr,
+                 const float* const* ptrs, const float** scratch, size_t p0, size_t p1) {
+  const size_t nr = t.gemm_nr;
+  const size_t k_total = g.ntaps * g.kc;
+  const size_t blocks = div_up(k_total, kMaxBlockK);
+  const bool fuse_relu = g.act == Activation::relu;
+  float* c_row = g.c + m0 * g.ldc;
+  for (size_t p = p0; p < p1; ++p) {
+    const size_t col0 = p * nr, nc = g.n - col0 < nr ? g.n - col0 : nr;
+    const float* b_panel = g.packed_b + p * k_total * nr;
+    const float* bias = g.bias ? g.bias + col0 : nullptr;
+    if (blocks == 1) {
+      t.gemm(mr, nc, g.kc, g.ntaps, ptrs, b_panel, c_row + col0, g.ldc, {bias, false, fuse_relu});
+    } else if (g.ntaps > 1) {
+      // K blocks are whole taps.
+      const size_t taps_per_block = div_up(g.ntaps, blocks);
+      for (size_t t0 = 0; t0 < g.ntaps; t0 += taps_per_block) {
+        const size_t nt = g.ntaps - t0 < taps_per_block ? g.ntaps - t0 : taps_per_block;
+        const bool last = t0 + nt == g.ntaps;
+        t.gemm(mr, nc, g.kc, nt, ptrs + t0 * mr, b_panel + t0 * g.kc * nr, c_row + col0, g.ldc,
+               {bias, t0 > 0, last && fuse_relu});
+      }
+    } else {
+      // One long tap: K blocks are column ranges of each A row.
+      const size_t kb = div_up(g.kc, blocks);
+      for (size_t k0 = 0; k0 < g.kc; k0 += kb) {
+        const size_t kc = g.kc - k0 < kb ? g.kc - k0 : kb;
+        for (size_t i = 0; i < mr; ++i) scratch[i] = ptrs[i] + k0;
+        t.gemm(mr, nc, kc, 1, scratch, b_panel + k0 * nr, c_row + col0, g.ldc,
+               {bias, k0 > 0, k0 + kc == g.kc && fuse_relu});
+      }
+    }
+  }
+  if (g.act == Activation::sigmoid || g.act == Activation::tanh) {
+    const size_t c0 = p0 * nr, c1 = p1 * nr < g.n ? p1 * nr : g.n;
+    for (size_t i = 0; i < mr; ++i)
+      t.activation(c1 - c0, c_row + i * g.ldc + c0, c_row + i * g.ldc + c0, g.act);
+  }
+}
+
+void dense_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel, const float* bias,
+               float* y, Activation act) {
+  const KernelTable& t = kernels();
+  const size_t mr = t.gemm_mr, nr = t.gemm_nr;
+  FloatBuffer packed(packed_b_floats(k, n, nr));
+  pack_b(k, n, kernel, n, nr, packed.get());
+  const IgemmProblem g{n, k, 1, packed.get(), bias, y, n, act};
+  // Tasks: blocks of strips x groups of panels, enough of them to balance the threads.
+  const size_t strips = div_up(m, mr), panels = div_up(n, nr);
+  const int nt = get_num_threads();
+  size_t panel_groups = 1;
+  while (panel_groups < panels && strips * panel_groups < static_cast<size_t>(nt) * 4) ++panel_groups;
+  const size_t panels_per_task = div_up(panels, panel_groups);
+  panel_groups = div_up(panels, panels_per_task);
+  const size_t strips_per_task = div_up(strips, static_cast<size_t>(nt) * 8);
+  const size_t strip_blocks = div_up(strips, strips_per_task);
+  const size_t tasks = strip_blocks * panel_groups;
+  parallel_for(tasks, threads_for(tasks), [&](size_t task, int) {
+    const size_t sb = task / panel_groups, pg = task % panel_groups;
+    const size_t p0 = pg * panels_per_task, p1 = p0 + panels_per_task < panels ? p0 + panels_per_task : panels;
+    const float* ptrs[16];
+    const float* scratch[16];
+    for (size_t s = sb * strips_per_task; s < (sb + 1) * strips_per_task && s < strips; ++s) {
+      const size_t m0 = s * mr, rows = m - m0 < mr ? m - m0 : mr;
+      for (size_t i = 0; i < rows; ++i) ptrs[i] = x + (m0 + i) * k;
+      igemm_strip(t, g, m0, rows, ptrs, scratch, p0, p1);
+    }
+  });
+}
+
+}  // namespace foveal

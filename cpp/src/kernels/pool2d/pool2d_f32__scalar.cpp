@@ -1,0 +1,21 @@
+// Pooling kernels, scalar.
+#include "kernels/simd/vec_scalar.h"
+#include "kernels/pool2d/pool2d_f32_impl.h"
+#include "kernels/registry.h"
+
+namespace foveal {
+
+void maxpool2d_f32_row__scalar(const PoolRowParams& p, const float* const* rows, size_t nrows, float* out) {
+  pool_row<VecScalar, PoolMax, false>(p, rows, nrows, out);
+}
+void avgpool2d_f32_row__scalar(const PoolRowParams& p, const float* const* rows, size_t nrows, float* out) {
+  pool_row<VecScalar, PoolSum, true>(p, rows, nrows, out);
+}
+void global_maxpool_f32__scalar(size_t hw, size_t channels, size_t stride, const float* x, float* y) {
+  global_pool<VecScalar, PoolMax, false>(hw, channels, stride, x, y);
+}
+void global_avgpool_f32__scalar(size_t hw, size_t channels, size_t stride, const float* x, float* y) {
+  global_pool<VecScalar, PoolSum, true>(hw, channels, stride, x, y);
+}
+
+}  // namespace foveal

@@ -1,0 +1,94 @@
+// Max / average pooling of one NHWC output row and global pooling of one image, vectorized over
+// channels. One body for every ISA: each pool2d_f32__<isa>.cpp instantiates it.
+#pragma once
+
+#include <cstddef>
+
+#include "foveal/kernels.h"
+
+namespace foveal {
+namespace {
+
+struct PoolMax {
+  template <class V> static typename V::T init() { return V::set1(-__builtin_inff()); }
+  template <class V> static typename V::T step(typename V::T a, typename V::T x) { return V::max(a, x); }
+};
+struct PoolSum {
+  template <class V> static typename V::T init() { return V::zero(); }
+  template <class V> static typename V::T step(typename V::T a, typename V::T x) { return V::add(a, x); }
+};
+
+// NV vectors of channels starting at c over the window columns [col_lo, col_hi); the last vector
+// holds `last` valid lanes. scale multiplies the result (1 for max, 1/count for average).
+template <class V, class Op, int NV>
+inline void pool_block(const float* const* rows, size_t nrows, size_t C, size_t col_lo,
+                       size_t col_hi, size_t c, size_t last, float scale, float* out) {
+  using T = typename V::T;
+  constexpr size_t W = V::width;
+  T acc[NV];
+  for (int j = 0; j < NV; ++j) acc[j] = Op::template init<V>();
+  for (size_t r = 0; r < nrows; ++r)
+    for (size_t col = col_lo; col < col_hi; ++col) {
+      const float* in = rows[r] + col * C + c;
+      for (int j = 0; j < NV; ++j)
+        acc[j] = Op::template step<V>(acc[j], V::load_n(in + j * W, j == NV - 1 ? last : W));
+    }
+  const T s = V::set1(scale);
+  for (int j = 0; j < NV; ++j) {
+    const T v = scale == 1.0f ? acc[j] : V::mul(acc[j], s);
+    V::store_n(out + c + j * W, v, j == NV - 1 ? last : W);
+  }
+}
+
+template <class V, class Op, bool kAverage>
+void pool_row(const PoolRowParams& p, const float* const* rows, size_t nrows, float* out) {
+  constexpr size_t W = V::width;
+  const size_t C = p.channels;
+  for (size_t ow = 0; ow < p.out_width; ++ow, out += C) {
+    const ptrdiff_t start = static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left);
+    const ptrdiff_t end = start + static_cast<ptrdiff_t>(p.kw);
+    const size_t lo = start < 0 ? 0 : static_cast<size_t>(start);
+    const size_t hi = end > static_cast<ptrdiff_t>(p.in_width) ? p.in_width : static_cast<size_t>(end);
+    const float scale = kAverage ? 1.0f / static_cast<float>(nrows * (hi - lo)) : 1.0f;
+    size_t c = 0;
+    for (; c + 4 * W <= C; c += 4 * W) pool_block<V, Op, 4>(rows, nrows, C, lo, hi, c, W, scale, out);
+    for (; c + W <= C; c += W) pool_block<V, Op, 1>(rows, nrows, C, lo, hi, c, W, scale, out);
+    if (c < C) pool_block<V, Op, 1>(rows, nrows, C, lo, hi, c, C - c, scale, out);
+  }
+}
+
+// Global pooling: rows are summed (or maxed) in blocks of 64 into registers, then into the
+// total, so a long sum keeps float32 rounding error near that of a pairwise sum.
+template <class V, class Op, int NV>
+inline void global_block(size_t hw, size_t C, size_t stride, const float* x, size_t c, size_t last, float scale,
+                         float* y) {
+  using T = typename V::T;
+  constexpr size_t W = V::width;
+  T total[NV];
+  for (int j = 0; j < NV; ++j) total[j] = Op::template init<V>();
+  for (size_t i0 = 0; i0 < hw; i0 += 64) {
+    const size_t i1 = i0 + 64 < hw ? i0 + 64 : hw;
+    T acc[NV];
+    for (int j = 0; j < NV; ++j) acc[j] = Op::template init<V>();
+    for (size_t i = i0; i < i1; ++i)
+      for (int j = 0; j < NV; ++j)
+        acc[j] = Op::template step<V>(acc[j], V::load_n(x + i * stride + c + j * W, j == NV - 1 ? last : W));
+    for (int j = 0; j < NV; ++j) total[j] = Op::template step<V>(total[j], acc[j]);
+  }
+  const T s = V::set1(scale);
+  for (int j = 0; j < NV; ++j)
+    V::store_n(y + c + j * W, scale == 1.0f ? total[j] : V::mul(total[j], s), j == NV - 1 ? last : W);
+}
+
+template <class V, class Op, bool kAverage>
+void global_pool(size_t hw, size_t C, size_t stride, const float* x, float* y) {
+  constexpr size_t W = V::width;
+  const float scale = kAverage ? 1.0f / static_cast<float>(hw) : 1.0f;
+  size_t c = 0;
+  for (; c + 4 * W <= C; c += 4 * W) global_block<V, Op, 4>(hw, C, stride, x, c, W, scale, y);
+  for (; c + W <= C; c += W) global_block<V, Op, 1>(hw, C, stride, x, c, W, scale, y);
+  if (c < C) global_block<V, Op, 1>(hw, C, stride, x, c, C - c, scale, y);
+}
+
+}  // namespace
+}  // namespace foveal

@@ -1,0 +1,48 @@
+// AVX-512 vector of 16 floats. Included only by *__avx512.cpp files (compiled with AVX-512 flags);
+// the anonymous namespace keeps each instantiation inside its own translation unit.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+
+namespace foveal {
+namespace {
+
+struct VecAvx512 {
+  using T = __m512;
+  static constexpr size_t width = 16;
+  static __mmask16 mask(size_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
+  static T zero() { return _mm512_setzero_ps(); }
+  static T set1(float x) { return _mm512_set1_ps(x); }
+  static T load(const float* p) { return _mm512_loadu_ps(p); }
+  static T load_n(const float* p, size_t n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  static void store_n(float* p, T v, size_t n) { _mm512_mask_storeu_ps(p, mask(n), v); }
+  static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+  static T div(T a, T b) { return _mm512_div_ps(a, b); }
+  static T max(T a, T b) { return _mm512_max_ps(a, b); }
+  static T min(T a, T b) { return _mm512_min_ps(a, b); }
+  static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  static T abs(T a) { return _mm512_abs_ps(a); }
+  // Copies the sign of s onto the magnitude of m.
+  static T copysign(T m, T s) {
+    const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(m), _mm512_castps_si512(s), sign, 0xD8));  // sign ? s : m, bitwise
+  }
+  static T select_lt(T a, T b, T x, T y) {  // a < b ? x : y
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), y, x);
+  }
+  static T round(T x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static T pow2i(T n) {  // 2^n for integral n in [-126, 127]
+    const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+  }
+  static float reduce_add(T v) { return _mm512_reduce_add_ps(v); }
+  static float reduce_max(T v) { return _mm512_reduce_max_ps(v); }
+};
+
+}  // namespace
+}  // namespace foveal

@@ -1,0 +1,62 @@
+"""Argument normalization shared by the public modules: every error names the argument."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Tuple
+
+import numpy as np
+
+Pair = Tuple[int, int]
+
+
+def as_float32(x: Any, name: str) -> np.ndarray:
+    """Any array-like of real numbers as a C-contiguous float32 array (copied only if needed)."""
+    if isinstance(x, np.ndarray):
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except (ValueError, TypeError) as e:
+            raise TypeError(f"{name} must be an array of numbers: {e}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers (bool, int or float), got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def as_int(v: Any, name: str, minimum: int | None = None) -> int:
+    """An integer argument (Python or NumPy int, or an integral float); bools are rejected."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
+    if isinstance(v, numbers.Integral):
+        out = int(v)
+    else:
+        f = float(v)
+        if not math.isfinite(f) or f != int(f):
+            raise ValueError(f"{name} must be an integer, got {v!r}")
+        out = int(f)
+    if minimum is not None and out < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {out}")
+    return out
+
+
+def as_pair(v: Any, name: str, minimum: int | None = 1) -> Pair:
+    """An int or an (h, w) pair of ints, as Keras accepts for strides, sizes and rates."""
+    if isinstance(v, (tuple, list, np.ndarray)):
+        items = list(v)
+        if len(items) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+        return (as_int(items[0], name, minimum), as_int(items[1], name, minimum))
+    i = as_int(v, name, minimum)
+    return (i, i)
+
+
+def as_option(v: Any, name: str, options: tuple[str, ...]) -> str:
+    """A string option, case-insensitive, from a fixed set."""
+    if not isinstance(v, str):
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, options))}, got {v!r}")
+    s = v.lower()
+    if s not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {v!r}")
+    return s

@@ -1,0 +1,204 @@
+"""CNN operators on float32 NHWC arrays with Keras layouts (``foveal.nn.functional``).
+
+Every function accepts any array-like, converts it to C-contiguous float32, normalizes its
+arguments the way Keras does, and calls one native kernel (which releases the GIL).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .. import _core
+from .._checks import Pair, as_float32, as_int, as_option, as_pair
+
+PaddingArg = Union[str, int, Sequence[int], Sequence[Sequence[int]]]
+Padding = Tuple[Pair, Pair]
+
+_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+
+__all__ = [
+    "conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
+    "global_max_pool2d", "dense", "relu", "sigmoid", "softmax",
+]
+
+
+def _activation(activation: Optional[str], extra: tuple[str, ...] = ()) -> str:
+    if activation is None:
+        return "linear"
+    return as_option(activation, "activation", _ACTIVATIONS + extra)
+
+
+def _same_pads(size: int, window: int, stride: int) -> Pair:
+    """TensorFlow's "same": out = ceil(size/stride), the odd padded pixel at the bottom/right."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + window - size, 0)
+    return (total // 2, total - total // 2)
+
+
+def _padding(padding: PaddingArg, size: Pair, window: Pair, strides: Pair,
+             allow_explicit: bool = True) -> Padding:
+    """Resolve a Keras/PyTorch-style padding argument to ((top, bottom), (left, right))."""
+    if isinstance(padding, str):
+        mode = as_option(padding, "padding", ("valid", "same"))
+        if mode == "valid":
+            return ((0, 0), (0, 0))
+        return (_same_pads(size[0], window[0], strides[0]), _same_pads(size[1], window[1], strides[1]))
+    if not allow_explicit:
+        raise TypeError(f"padding must be 'valid' or 'same', got {padding!r}")
+    if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(
+        isinstance(p, (tuple, list)) for p in padding
+    ):
+        (t, b), (l, r) = (as_pair(padding[0], "padding", 0), as_pair(padding[1], "padding", 0))
+        return ((t, b), (l, r))
+    if isinstance(padding, (tuple, list)) or not isinstance(padding, str):
+        ph, pw = as_pair(padding, "padding", 0)
+        return ((ph, ph), (pw, pw))
+    raise TypeError(f"padding must be 'valid', 'same', an int or pairs, got {padding!r}")
+
+
+def _effective(kernel: Pair, dilation: Pair) -> Pair:
+    return (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
+
+
+def _spatial(x: np.ndarray) -> Pair:
+    if x.ndim != 4:
+        raise ValueError(f"x must be 4-D (N x H x W x C), got shape {x.shape}")
+    return (x.shape[1], x.shape[2])
+
+
+def _bias(bias: Any) -> Optional[np.ndarray]:
+    return None if bias is None else as_float32(bias, "bias")
+
+
+def conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
+           padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1, groups: int = 1,
+           activation: Optional[str] = None) -> np.ndarray:
+    """2-D convolution (cross-correlation, as Keras and PyTorch) of an NHWC batch.
+
+    Args:
+        x: ``N x H x W x Cin`` input.
+        kernel: ``kh x kw x (Cin/groups) x Cout`` (Keras layout).
+        bias: ``Cout`` values or None.
+        strides, dilation_rate: an int or an ``(h, w)`` pair.
+        padding: ``"valid"``, ``"same"`` (TensorFlow's rule: out = ceil(in/stride), the odd padded
+            pixel at the bottom/right), an int, ``(ph, pw)`` or ``((top, bottom), (left, right))``.
+        groups: channel groups; output channel ``o`` reads input group ``o // (Cout/groups)``.
+        activation: None, ``"relu"``, ``"sigmoid"`` or ``"tanh"``, fused into the kernel.
+
+    Returns:
+        ``N x OH x OW x Cout`` float32.
+    """
+    x = as_float32(x, "x")
+    kernel = as_float32(kernel, "kernel")
+    s = as_pair(strides, "strides")
+    d = as_pair(dilation_rate, "dilation_rate")
+    g = as_int(groups, "groups", 1)
+    act = _activation(activation)
+    if kernel.ndim != 4:
+        raise ValueError(f"kernel must be 4-D (kh x kw x Cin/groups x Cout), got shape {kernel.shape}")
+    pads = _padding(padding, _spatial(x), _effective(kernel.shape[:2], d), s)
+    return _core.conv2d(x, kernel, _bias(bias), s, pads, d, g, act)
+
+
+def depthwise_conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
+                     padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
+                     activation: Optional[str] = None) -> np.ndarray:
+    """Depthwise 2-D convolution (Keras ``DepthwiseConv2D``) of an NHWC batch.
+
+    ``kernel`` is ``kh x kw x C x multiplier``; output channel ``c*multiplier + m`` convolves
+    input channel ``c`` with ``kernel[:, :, c, m]``. Returns ``N x OH x OW x (C*multiplier)``.
+    Other arguments as :func:`conv2d`.
+    """
+    x = as_float32(x, "x")
+    kernel = as_float32(kernel, "kernel")
+    if kernel.ndim != 4:
+        raise ValueError(f"kernel must be 4-D (kh x kw x C x multiplier), got shape {kernel.shape}")
+    _spatial(x)
+    kh, kw, c, mult = kernel.shape
+    if c != x.shape[3]:
+        raise ValueError(f"kernel must have {x.shape[3]} input channels (axis 2), got shape {kernel.shape}")
+    # The Keras depthwise layout is exactly a grouped kernel kh x kw x 1 x (C*multiplier).
+    grouped = kernel.reshape(kh, kw, 1, c * mult)
+    return conv2d(x, grouped, bias, strides, padding, dilation_rate, groups=c, activation=activation)
+
+
+def _pool_args(x: Any, pool_size: Any, strides: Any, padding: Any) -> tuple:
+    x = as_float32(x, "x")
+    k = as_pair(pool_size, "pool_size")
+    s = k if strides is None else as_pair(strides, "strides")
+    pads = _padding(padding, _spatial(x), k, s, allow_explicit=False)
+    return x, k, s, pads
+
+
+def max_pool2d(x: Any, pool_size: Union[int, Pair] = 2, strides: Union[int, Pair, None] = None,
+               padding: str = "valid") -> np.ndarray:
+    """Max pooling of an NHWC batch (Keras ``MaxPooling2D``): ``strides=None`` means
+    ``pool_size``; ``padding`` is ``"valid"`` or ``"same"``; padded cells never win."""
+    return _core.max_pool2d(*_pool_args(x, pool_size, strides, padding))
+
+
+def avg_pool2d(x: Any, pool_size: Union[int, Pair] = 2, strides: Union[int, Pair, None] = None,
+               padding: str = "valid") -> np.ndarray:
+    """Average pooling of an NHWC batch (Keras ``AveragePooling2D``); with ``"same"`` padding
+    the padded cells are excluded from each window's divisor, as in Keras."""
+    return _core.avg_pool2d(*_pool_args(x, pool_size, strides, padding))
+
+
+def global_avg_pool2d(x: Any) -> np.ndarray:
+    """Mean over H and W of an ``N x H x W x C`` batch; returns ``N x C``."""
+    x = as_float32(x, "x")
+    _spatial(x)
+    return _core.global_avg_pool2d(x)
+
+
+def global_max_pool2d(x: Any) -> np.ndarray:
+    """Maximum over H and W of an ``N x H x W x C`` batch; returns ``N x C``."""
+    x = as_float32(x, "x")
+    _spatial(x)
+    return _core.global_max_pool2d(x)
+
+
+def dense(x: Any, kernel: Any, bias: Any = None, activation: Optional[str] = None) -> np.ndarray:
+    """Fully connected layer ``act(x @ kernel + bias)`` over the last axis of ``x``.
+
+    ``kernel`` is ``in x out`` (Keras layout); ``x`` is ``(..., in)``; returns ``(..., out)``.
+    ``activation`` as :func:`conv2d`, plus ``"softmax"``.
+    """
+    x = as_float32(x, "x")
+    kernel = as_float32(kernel, "kernel")
+    act = _activation(activation, ("softmax",))
+    if x.ndim < 1:
+        raise ValueError(f"x must have at least 1 dimension, got shape {x.shape}")
+    if kernel.ndim != 2:
+        raise ValueError(f"kernel must be 2-D (in x out), got shape {kernel.shape}")
+    lead = x.shape[:-1]
+    y = _core.dense(x.reshape(-1, x.shape[-1]), kernel, _bias(bias),
+                    "linear" if act == "softmax" else act)
+    if act == "softmax":
+        y = _core.softmax(y)
+    return y.reshape(*lead, kernel.shape[1])
+
+
+def relu(x: Any) -> np.ndarray:
+    """Elementwise ``max(x, 0)``."""
+    return _core.activation(as_float32(x, "x"), "relu")
+
+
+def sigmoid(x: Any) -> np.ndarray:
+    """Elementwise ``1 / (1 + exp(-x))``."""
+    return _core.activation(as_float32(x, "x"), "sigmoid")
+
+
+def softmax(x: Any, axis: int = -1) -> np.ndarray:
+    """Softmax along ``axis`` (numerically stable: the maximum is subtracted first)."""
+    x = as_float32(x, "x")
+    if x.ndim == 0:
+        raise ValueError("x must have at least 1 dimension, got a scalar")
+    ax = as_int(axis, "axis")
+    if not -x.ndim <= ax < x.ndim:
+        raise ValueError(f"axis {ax} is out of range for x with {x.ndim} dimensions")
+    moved = np.ascontiguousarray(np.moveaxis(x, ax, -1))
+    y = _core.softmax(moved.reshape(-1, moved.shape[-1])).reshape(moved.shape)
+    return np.moveaxis(y, -1, ax)
