@@ -65,6 +65,8 @@ def _effective(kernel: Pair, dilation: Pair) -> Pair:
 def _spatial(x: np.ndarray) -> Pair:
     if x.ndim != 4:
         raise ValueError(f"x must be 4-D (N x H x W x C), got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"x must not be empty, got shape {x.shape}")
     return (x.shape[1], x.shape[2])
 
 

@@ -1,0 +1,292 @@
+"""conv2d and depthwise_conv2d against the float64 NumPy reference, on every ISA."""
+import math
+
+import numpy as np
+import pytest
+
+import foveal.nn.functional as F
+import reference
+from helpers import check_op, check_same_result, rand
+
+# SIMD tails for 8- and 16-lane vectors, primes, and the 64-wide GEMM tile edge.
+CHANNELS = (1, 3, 7, 15, 16, 17, 31, 32, 33)
+WIDE_CHANNELS = (64, 65)
+ACTIVATIONS = (None, "linear", "relu", "sigmoid", "tanh")
+
+
+def fits(x_shape, kernel_hw, strides, padding, dilation_rate):
+    return 0 not in reference.conv_output_shape(x_shape, kernel_hw, strides, padding,
+                                                dilation_rate)
+
+
+def random_pair(rng, low, high, p_equal=0.6):
+    """An int, or an (h, w) pair: both spellings must be accepted."""
+    a = int(rng.integers(low, high + 1))
+    if rng.random() < p_equal:
+        return a
+    return (a, int(rng.integers(low, high + 1)))
+
+
+def random_padding(rng):
+    form = rng.integers(5)
+    if form == 0:
+        return "valid"
+    if form == 1:
+        return "same"
+    if form == 2:
+        return int(rng.integers(0, 4))
+    if form == 3:
+        return (int(rng.integers(0, 4)), int(rng.integers(0, 4)))
+    return tuple(tuple(int(v) for v in rng.integers(0, 4, 2)) for _ in range(2))
+
+
+def case_id(c):
+    s = c["strides"]
+    return (f"n{c['n']}_{c['h']}x{c['w']}_c{c['cin']}-{c['cout']}_k{c['kh']}x{c['kw']}"
+            f"_s{s}_d{c['dilation_rate']}_g{c['groups']}_p{c['padding']}"
+            f"_{'b' if c['bias'] else 'nob'}_{c['activation']}").replace(" ", "")
+
+
+def conv_cases(seed, count):
+    """Random conv2d configurations (dense, grouped and depthwise-as-groups) that fit."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        kind = rng.choice(["dense", "dense", "dense", "grouped", "depthwise"])
+        wide = rng.random() < 0.15
+        if kind == "dense":
+            pool = WIDE_CHANNELS if wide else CHANNELS
+            groups, cin, cout = 1, int(rng.choice(pool)), int(rng.choice(CHANNELS + pool))
+        elif kind == "grouped":
+            groups = int(rng.choice([2, 3, 4, 8]))
+            cin = groups * int(rng.choice([1, 2, 3, 5, 8]))
+            cout = groups * int(rng.choice([1, 2, 3, 4, 7]))
+        else:
+            cin = int(rng.choice(CHANNELS + (WIDE_CHANNELS if wide else ())))
+            groups, cout = cin, cin * int(rng.integers(1, 3))
+        # wide channel counts get smaller images to keep the float64 reference quick
+        hi = 16 if max(cin, cout) > 33 else 37
+        case = dict(
+            n=int(rng.integers(1, 5)), h=int(rng.integers(1, hi + 1)),
+            w=int(rng.integers(1, hi + 1)), cin=cin, cout=cout,
+            kh=int(rng.integers(1, 8)), kw=int(rng.integers(1, 8)),
+            strides=random_pair(rng, 1, 3),
+            dilation_rate=1 if rng.random() < 0.6 else random_pair(rng, 1, 3),
+            padding=random_padding(rng), groups=groups, bias=bool(rng.random() < 0.5),
+            activation=ACTIVATIONS[rng.integers(len(ACTIVATIONS))], seed=len(cases),
+        )
+        if fits((case["n"], case["h"], case["w"], cin), (case["kh"], case["kw"]),
+                case["strides"], case["padding"], case["dilation_rate"]):
+            cases.append(case)
+    return cases
+
+
+def run_case(c):
+    rng = np.random.default_rng([1234, c["seed"]])
+    x = rand(rng, c["n"], c["h"], c["w"], c["cin"])
+    kernel = rand(rng, c["kh"], c["kw"], c["cin"] // c["groups"], c["cout"])
+    bias = rand(rng, c["cout"]) if c["bias"] else None
+    check_op("conv2d", x, kernel, bias=bias, strides=c["strides"], padding=c["padding"],
+             dilation_rate=c["dilation_rate"], groups=c["groups"], activation=c["activation"])
+
+
+SWEEP = conv_cases(seed=20240601, count=120)
+
+
+@pytest.mark.parametrize("case", SWEEP, ids=[case_id(c) for c in SWEEP])
+def test_conv2d_random_sweep(isa, case):
+    run_case(case)
+
+
+# ----------------------------------------------------------------------------- targeted cases
+def conv(n, h, w, cin, cout, k, seed=0, bias=True, groups=1, **kwargs):
+    """One conv2d comparison on random data: k is an int or a (kh, kw) pair."""
+    kh, kw = reference.pair(k)
+    rng = np.random.default_rng(seed)
+    x = rand(rng, n, h, w, cin)
+    kernel = rand(rng, kh, kw, cin // groups, cout)
+    b = rand(rng, cout) if bias else None
+    return check_op("conv2d", x, kernel, bias=b, groups=groups, **kwargs)
+
+
+@pytest.mark.parametrize("padding", [
+    "valid", "same", 0, 1, 2, 5, (1, 2), (0, 3), (3, 0),
+    ((0, 1), (2, 0)), ((3, 1), (0, 2)), ((1, 0), (0, 1)), ((2, 2), (1, 1)),
+])
+@pytest.mark.parametrize("strides", [1, 2, (2, 1), (1, 3)])
+def test_conv2d_padding_forms(isa, padding, strides):
+    conv(2, 11, 13, 5, 7, (3, 4), padding=padding, strides=strides)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("bias", [False, True])
+def test_conv2d_activation(isa, activation, bias):
+    conv(2, 9, 8, 17, 33, 3, bias=bias, padding="same", activation=activation)
+
+
+@pytest.mark.parametrize("c", CHANNELS + WIDE_CHANNELS)
+def test_conv2d_channel_tails(isa, c):
+    conv(1, 7, 6, c, 16, 3, seed=c)
+    conv(1, 7, 6, 16, c, 3, seed=c)
+    conv(2, 5, 9, c, c, (1, 2), seed=c, padding="same")
+
+
+@pytest.mark.parametrize("strides", [1, 2, 3, (1, 2), (3, 1)])
+@pytest.mark.parametrize("dilation_rate", [1, 2, 3, (2, 1), (1, 3)])
+def test_conv2d_strides_dilation(isa, strides, dilation_rate):
+    conv(2, 17, 19, 6, 10, 3, strides=strides, dilation_rate=dilation_rate, padding="valid")
+    conv(1, 17, 19, 6, 10, (2, 3), strides=strides, dilation_rate=dilation_rate, padding="same")
+
+
+@pytest.mark.parametrize("cin,cout,groups", [
+    (4, 4, 2), (6, 9, 3), (8, 16, 4), (12, 6, 6), (16, 32, 16), (32, 32, 32), (33, 66, 33),
+    (64, 64, 4), (64, 128, 8),
+])
+def test_conv2d_groups(isa, cin, cout, groups):
+    conv(2, 10, 9, cin, cout, 3, groups=groups, padding="same")
+    conv(1, 10, 9, cin, cout, (1, 3), groups=groups, strides=2, activation="relu")
+
+
+@pytest.mark.parametrize("size,kernel,strides,dilation_rate", [
+    (1, 1, 1, 1), (1, 3, 1, 1), (1, 7, 3, 3), (2, 7, 2, 1), (4, 2, 1, 1), (5, 3, 2, 1),
+    (6, 3, 2, 1), (7, 5, 3, 2), (8, 4, 3, 1), (37, 7, 3, 3), (10, 1, 3, 1),
+])
+def test_conv2d_same_output_shape(isa, size, kernel, strides, dilation_rate):
+    """TensorFlow's rule: out = ceil(in / strides), whatever the kernel and dilation."""
+    out = conv(1, size, size + 1, 3, 4, kernel, strides=strides,
+               dilation_rate=dilation_rate, padding="same")
+    assert out.shape == (1, math.ceil(size / strides), math.ceil((size + 1) / strides), 4)
+
+
+def test_conv2d_kernel_exactly_fills_padded_input(isa):
+    conv(2, 5, 4, 3, 5, (7, 6), padding=1)       # 5+2 == 7, 4+2 == 6 -> 1x1 output
+    conv(1, 3, 3, 2, 2, 3, dilation_rate=2, padding=1)  # extent 5 == 3+2
+
+
+def test_conv2d_padding_wider_than_kernel(isa):
+    """Output pixels that see only padding are bias (then activation) alone."""
+    conv(1, 4, 5, 3, 6, 1, padding=3, activation="sigmoid")
+    conv(2, 3, 3, 4, 5, 2, padding=((4, 0), (0, 4)), strides=2)
+
+
+# ----------------------------------------------------------------------------- larger cases
+@pytest.mark.parametrize("n,h,w,cin,cout,k,kwargs", [
+    (2, 20, 20, 64, 64, 3, dict(padding="same")),
+    (2, 14, 14, 256, 128, 1, dict()),
+    (2, 32, 32, 3, 64, 7, dict(strides=2, padding=3, activation="relu")),
+    (2, 12, 12, 300, 40, 3, dict(padding="same")),                # K = 2700
+    (1, 64, 64, 8, 16, 3, dict(padding="same")),                  # many output rows
+    (2, 16, 16, 96, 130, 3, dict(strides=2, padding="valid")),    # Cout past two 64-tiles
+    (2, 18, 18, 64, 64, 3, dict(groups=4, padding="same")),
+    (2, 15, 15, 48, 48, 5, dict(groups=48, padding="same")),      # depthwise as groups
+    (1, 25, 23, 33, 65, 3, dict(dilation_rate=2, padding="same", activation="tanh")),
+], ids=["64to64_3x3", "256to128_1x1", "stem7x7s2", "K2700", "64x64img", "cout130",
+        "groups4", "dw48", "dilated65"])
+def test_conv2d_large(isa, n, h, w, cin, cout, k, kwargs):
+    conv(n, h, w, cin, cout, k, seed=h * w + cin, **kwargs)
+
+
+# ----------------------------------------------------------------------------- input conversion
+def test_conv2d_converts_noncontiguous_and_dtypes(isa):
+    rng = np.random.default_rng(7)
+    x = rand(rng, 2, 9, 11, 6)
+    kernel = rand(rng, 3, 2, 6, 5)
+    bias = rand(rng, 5)
+    base = check_op("conv2d", x, kernel, bias=bias, padding="same", strides=2)
+    kw = dict(padding="same", strides=2)
+    # transposed view: same numbers, not C-contiguous
+    xt = np.ascontiguousarray(x.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
+    assert not xt.flags.c_contiguous
+    check_same_result(F.conv2d, (x, kernel, bias), (xt, kernel, bias), **kw)
+    # strided slice of a larger array, reversed along W
+    big = np.zeros((2, 18, 11, 12), np.float32)
+    big[:, ::2, ::-1, 1::2] = x
+    check_same_result(F.conv2d, (x, kernel, bias), (big[:, ::2, ::-1, 1::2], kernel, bias), **kw)
+    # non-contiguous kernel, float64 everything, plain lists
+    kt = np.asfortranarray(kernel)
+    check_same_result(F.conv2d, (x, kernel, bias), (x, kt, bias), **kw)
+    check_same_result(F.conv2d, (x, kernel, bias),
+                      (x.astype(np.float64), kernel.astype(np.float64), bias.astype(np.float64)),
+                      **kw)
+    check_same_result(F.conv2d, (x, kernel, bias), (x.tolist(), kernel.tolist(), bias.tolist()),
+                      **kw)
+    assert base.flags.c_contiguous
+
+
+def test_conv2d_integer_input(isa):
+    rng = np.random.default_rng(8)
+    xi = rng.integers(-5, 6, size=(1, 8, 7, 3))
+    ki = rng.integers(-3, 4, size=(3, 3, 3, 4)).astype(np.int32)
+    out = check_same_result(F.conv2d, (xi.astype(np.float32), ki.astype(np.float32)), (xi, ki),
+                            padding=1)
+    check_op("conv2d", xi.astype(np.float32), ki.astype(np.float32), padding=1)
+    # small integers: every partial sum is exact in float32
+    np.testing.assert_array_equal(out, reference.conv2d(xi, ki, padding=1))
+
+
+# ----------------------------------------------------------------------------- depthwise
+def depthwise_cases(seed, count):
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        c = int(rng.choice(CHANNELS + WIDE_CHANNELS))
+        hi = 16 if c > 33 else 37
+        case = dict(n=int(rng.integers(1, 5)), h=int(rng.integers(1, hi + 1)),
+                    w=int(rng.integers(1, hi + 1)), c=c, m=int(rng.integers(1, 4)),
+                    kh=int(rng.integers(1, 8)), kw=int(rng.integers(1, 8)),
+                    strides=random_pair(rng, 1, 3),
+                    dilation_rate=1 if rng.random() < 0.6 else random_pair(rng, 1, 3),
+                    padding=random_padding(rng), bias=bool(rng.random() < 0.5),
+                    activation=ACTIVATIONS[rng.integers(len(ACTIVATIONS))], seed=len(cases))
+        if fits((case["n"], case["h"], case["w"], c), (case["kh"], case["kw"]),
+                case["strides"], case["padding"], case["dilation_rate"]):
+            cases.append(case)
+    return cases
+
+
+DW_SWEEP = depthwise_cases(seed=777, count=60)
+
+
+@pytest.mark.parametrize("case", DW_SWEEP, ids=[
+    f"n{c['n']}_{c['h']}x{c['w']}_c{c['c']}x{c['m']}_k{c['kh']}x{c['kw']}_s{c['strides']}"
+    f"_d{c['dilation_rate']}_p{c['padding']}_{'b' if c['bias'] else 'nob'}_{c['activation']}"
+    .replace(" ", "") for c in DW_SWEEP])
+def test_depthwise_conv2d_random_sweep(isa, case):
+    c = case
+    rng = np.random.default_rng([4321, c["seed"]])
+    x = rand(rng, c["n"], c["h"], c["w"], c["c"])
+    kernel = rand(rng, c["kh"], c["kw"], c["c"], c["m"])
+    bias = rand(rng, c["c"] * c["m"]) if c["bias"] else None
+    check_op("depthwise_conv2d", x, kernel, bias=bias, strides=c["strides"],
+             padding=c["padding"], dilation_rate=c["dilation_rate"], activation=c["activation"])
+
+
+@pytest.mark.parametrize("c,m", [(1, 1), (3, 2), (16, 1), (17, 3), (32, 2), (64, 1), (65, 2)])
+def test_depthwise_conv2d_matches_grouped_conv2d(isa, c, m):
+    """Keras layout: output channel c*M + m uses input channel c and kernel[:, :, c, m]."""
+    rng = np.random.default_rng(c * 10 + m)
+    x = rand(rng, 2, 12, 10, c)
+    kernel = rand(rng, 3, 3, c, m)
+    bias = rand(rng, c * m)
+    dw = check_op("depthwise_conv2d", x, kernel, bias=bias, padding="same", strides=(1, 2))
+    grouped = F.conv2d(x, kernel.reshape(3, 3, 1, c * m), bias=bias, padding="same",
+                       strides=(1, 2), groups=c)
+    np.testing.assert_allclose(dw, grouped, rtol=1e-5, atol=1e-5 * max(1, np.abs(dw).max()))
+
+
+def test_depthwise_conv2d_large(isa):
+    rng = np.random.default_rng(99)
+    x = rand(rng, 2, 56, 56, 32)
+    check_op("depthwise_conv2d", x, rand(rng, 3, 3, 32, 1), bias=rand(rng, 32), padding="same",
+             activation="relu")
+    check_op("depthwise_conv2d", x, rand(rng, 5, 5, 32, 2), strides=2, padding="same")
+
+
+def test_depthwise_conv2d_converts_input(isa):
+    rng = np.random.default_rng(5)
+    x = rand(rng, 2, 7, 9, 5)
+    kernel = rand(rng, 3, 3, 5, 2)
+    xt = np.ascontiguousarray(x.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
+    check_same_result(F.depthwise_conv2d, (x, kernel), (xt, kernel), padding="same")
+    check_same_result(F.depthwise_conv2d, (x, kernel),
+                      (x.astype(np.float64), kernel.astype(np.float64)), padding="same")
