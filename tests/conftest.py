@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, settings
 # whatever pytest import mode is configured.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import foveal  # noqa: E402
 from foveal import _core  # noqa: E402
 
 # Modest, reproducible property tests; HYPOTHESIS_PROFILE=thorough for a longer run.

@@ -130,10 +130,13 @@ CASES = [
     (F.dense, (X2, D), dict(bias=np.ones(3, np.float32)), V, r"bias"),
     (F.dense, (X2, D), dict(activation="bogus"), V, r"activation"),
     (F.dense, (np.ones((0, 4), np.float32), D), {}, V, r"\bx\b"),
+    (F.dense, (np.ones((2, 0), np.float32), np.ones((0, 3), np.float32)), {}, V, r"\bx\b"),
+    (F.dense, (np.float32(1.0), np.ones((1, 3), np.float32)), {}, V, r"\bx\b"),  # no last axis
     # --- elementwise
     (F.relu, (X.astype(np.complex64),), {}, T, r"\bx\b"),
     (F.sigmoid, (np.array(["a", "b"]),), {}, T, r"\bx\b"),
     (F.softmax, (X.astype(object),), {}, T, r"\bx\b"),
+    (F.softmax, (np.float32(1.0),), {}, V, r"\bx\b"),                      # no axis at all
     (F.softmax, (X,), dict(axis=4), V, r"axis"),
     (F.softmax, (X,), dict(axis=-5), V, r"axis"),
 ]

@@ -90,7 +90,7 @@ def run_case(c):
              dilation_rate=c["dilation_rate"], groups=c["groups"], activation=c["activation"])
 
 
-SWEEP = conv_cases(seed=20240601, count=120)
+SWEEP = conv_cases(seed=20240601, count=200)
 
 
 @pytest.mark.parametrize("case", SWEEP, ids=[case_id(c) for c in SWEEP])
@@ -180,8 +180,17 @@ def test_conv2d_padding_wider_than_kernel(isa):
     (2, 18, 18, 64, 64, 3, dict(groups=4, padding="same")),
     (2, 15, 15, 48, 48, 5, dict(groups=48, padding="same")),      # depthwise as groups
     (1, 25, 23, 33, 65, 3, dict(dilation_rate=2, padding="same", activation="tanh")),
+    # reduction longer than one K block, split by taps, with the activation after the last one
+    (2, 12, 12, 300, 40, 3, dict(padding="same", activation="relu")),
+    (1, 16, 16, 33, 20, 7, dict(padding="same", activation="relu")),    # 7 taps of 231
+    (1, 13, 14, 200, 24, 3, dict(dilation_rate=(1, 2), padding="same", activation="sigmoid")),
+    (2, 11, 11, 240, 70, 3, dict(groups=2, padding=1, activation="relu")),
+    # one tap longer than a K block, split along the channels
+    (2, 7, 6, 1100, 17, 1, dict(activation="relu")),
+    (1, 9, 10, 300, 33, (1, 5), dict(padding="same", activation="tanh")),
 ], ids=["64to64_3x3", "256to128_1x1", "stem7x7s2", "K2700", "64x64img", "cout130",
-        "groups4", "dw48", "dilated65"])
+        "groups4", "dw48", "dilated65", "K2700relu", "7x7c33relu", "dil_w2_K1800",
+        "groups2_K1080", "1x1c1100relu", "1x5c300tanh"])
 def test_conv2d_large(isa, n, h, w, cin, cout, k, kwargs):
     conv(n, h, w, cin, cout, k, seed=h * w + cin, **kwargs)
 
@@ -244,7 +253,7 @@ def depthwise_cases(seed, count):
     return cases
 
 
-DW_SWEEP = depthwise_cases(seed=777, count=60)
+DW_SWEEP = depthwise_cases(seed=777, count=80)
 
 
 @pytest.mark.parametrize("case", DW_SWEEP, ids=[

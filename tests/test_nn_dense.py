@@ -1,8 +1,11 @@
 """dense, relu, sigmoid and softmax against the float64 NumPy reference."""
+import re
+
 import numpy as np
 import pytest
 
 import foveal.nn.functional as F
+import reference
 from helpers import check_op, check_same_result, rand
 
 FEATURES = (1, 3, 7, 15, 16, 17, 31, 32, 33, 64, 65, 300)
@@ -19,7 +22,7 @@ def dense_cases(seed, count):
             for i in range(count)]
 
 
-SWEEP = dense_cases(seed=4242, count=60)
+SWEEP = dense_cases(seed=4242, count=80)
 
 
 @pytest.mark.parametrize("case", SWEEP, ids=[
@@ -35,7 +38,8 @@ def test_dense_random_sweep(isa, case):
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 17, 10), (64, 64, 64), (65, 33, 129),
-                                   (33, 1000, 65), (128, 512, 10)])
+                                   (33, 1000, 65), (128, 512, 10), (13, 1500, 70),
+                                   (7, 2049, 129)])
 def test_dense_shapes(isa, m, k, n, activation):
     rng = np.random.default_rng(m * k + n)
     check_op("dense", rand(rng, m, k), rand(rng, k, n), bias=rand(rng, n),
@@ -76,6 +80,19 @@ SHAPES = [(1,), (7,), (15,), (16,), (17,), (33,), (1000,), (3, 5), (4, 65), (2, 
 def test_activation(isa, op, shape):
     x = rand(np.random.default_rng(len(shape) * 100 + shape[-1]), *shape) * 4
     check_op(op, x)
+
+
+@pytest.mark.parametrize("op", ("relu", "sigmoid"))
+def test_elementwise_keeps_0d_shape(isa, op):
+    """Never a wrong shape: a 0-D input gives a 0-D result (or is rejected, naming x)."""
+    try:
+        out = getattr(F, op)(np.float32(-1.5))
+    except ValueError as e:
+        assert re.search(r"\bx\b", str(e)), str(e)
+        return
+    assert out.shape == (), f"{op} of a 0-D input returned shape {out.shape}"
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, getattr(reference, op)(-1.5), rtol=1e-6)
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2, -1, -2, -3])

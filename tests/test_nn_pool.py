@@ -32,7 +32,7 @@ def pool_cases(seed, count):
     return cases
 
 
-SWEEP = pool_cases(seed=31337, count=70)
+SWEEP = pool_cases(seed=31337, count=100)
 
 
 @pytest.mark.parametrize("op", POOLS)

@@ -22,7 +22,8 @@ def as_float32(x: Any, name: str) -> np.ndarray:
             raise TypeError(f"{name} must be an array of numbers: {e}") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers (bool, int or float), got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    # np.asarray keeps 0-D arrays 0-D (np.ascontiguousarray would promote them to 1-D).
+    return np.asarray(arr, dtype=np.float32, order="C")
 
 
 def as_int(v: Any, name: str, minimum: int | None = None) -> int:
@@ -36,6 +37,8 @@ def as_int(v: Any, name: str, minimum: int | None = None) -> int:
         if not math.isfinite(f) or f != int(f):
             raise ValueError(f"{name} must be an integer, got {v!r}")
         out = int(f)
+    if abs(out) > 2**62:  # beyond what the native layer's 64-bit sizes can hold
+        raise ValueError(f"{name} is too large, got {out}")
     if minimum is not None and out < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {out}")
     return out

@@ -25,14 +25,19 @@ Activation parse_activation(const std::string& name) {
   fail("activation must be one of None, 'linear', 'relu', 'sigmoid', 'tanh', got '" + name + "'");
 }
 
+// Sizes, strides, rates and pads above this are rejected, so no size arithmetic can overflow.
+constexpr long kMaxSize = 1L << 30;
+
 void check_pair_positive(const Pair& v, const char* name) {
+  if (v.first > kMaxSize || v.second > kMaxSize)
+    fail(std::string(name) + " must be <= 2**30, got (" + std::to_string(v.first) + ", " + std::to_string(v.second) + ")");
   if (v.first < 1 || v.second < 1)
     fail(std::string(name) + " must be >= 1, got (" + std::to_string(v.first) + ", " + std::to_string(v.second) + ")");
 }
 
 void check_padding(const Padding& pad) {
   for (long v : {pad.first.first, pad.first.second, pad.second.first, pad.second.second})
-    if (v < 0) fail("padding must be >= 0 on every side, got " + std::to_string(v));
+    if (v < 0 || v > kMaxSize) fail("padding must be in [0, 2**30] on every side, got " + std::to_string(v));
 }
 
 // Output extent of a window of `window` (effective) cells sliding with `stride` over in + pads.
@@ -62,6 +67,7 @@ FloatArray conv2d(const FloatArray& x, const FloatArray& kernel, const std::opti
   check_pair_positive(dilation, "dilation_rate");
   check_padding(padding);
   require_positive(groups, "groups");
+  if (groups > kMaxSize) fail("groups must be <= 2**30, got " + std::to_string(groups));
   const Activation act = parse_activation(activation);
   const long n = x.shape(0), h = x.shape(1), w = x.shape(2), c = x.shape(3);
   const long kh = kernel.shape(0), kw = kernel.shape(1), kc = kernel.shape(2), co = kernel.shape(3);

@@ -118,6 +118,8 @@ def depthwise_conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, 
     if kernel.ndim != 4:
         raise ValueError(f"kernel must be 4-D (kh x kw x C x multiplier), got shape {kernel.shape}")
     _spatial(x)
+    if kernel.size == 0:
+        raise ValueError(f"kernel must not be empty, got shape {kernel.shape}")
     kh, kw, c, mult = kernel.shape
     if c != x.shape[3]:
         raise ValueError(f"kernel must have {x.shape[3]} input channels (axis 2), got shape {kernel.shape}")
@@ -171,8 +173,8 @@ def dense(x: Any, kernel: Any, bias: Any = None, activation: Optional[str] = Non
     x = as_float32(x, "x")
     kernel = as_float32(kernel, "kernel")
     act = _activation(activation, ("softmax",))
-    if x.ndim < 1:
-        raise ValueError(f"x must have at least 1 dimension, got shape {x.shape}")
+    if x.ndim < 1 or x.size == 0:
+        raise ValueError(f"x must have at least 1 dimension and no empty axis, got shape {x.shape}")
     if kernel.ndim != 2:
         raise ValueError(f"kernel must be 2-D (in x out), got shape {kernel.shape}")
     lead = x.shape[:-1]
