@@ -127,6 +127,10 @@ def measure(fn: Callable[[], Any], cfg: Optional[TimingConfig] = None) -> Timing
     return Timing.from_times(times)
 
 
+# Pause before each interleaved block, longer than the thread pools' spin-wait periods.
+SETTLE_SECONDS = 0.05
+
+
 def measure_interleaved(fns: Dict[str, Tuple[Callable[[], Any], Optional[Callable[[], Any]]]],
                         cfg: Optional[TimingConfig] = None,
                         rounds: int = 5) -> Dict[str, Timing]:
@@ -165,6 +169,9 @@ def measure_interleaved(fns: Dict[str, Tuple[Callable[[], Any], Optional[Callabl
         for label, (fn, ctx) in fns.items():
             n = plans[label] // rounds + (1 if r < plans[label] % rounds else 0)
             ts = times[label]
+            # Let the previous library's idle worker threads (OpenMP, ONNX Runtime) stop
+            # spin-waiting first: on 2 cores a spinning pool would steal a core from this block.
+            time.sleep(SETTLE_SECONDS)
             with (ctx() if ctx is not None else contextlib.nullcontext()):
                 for _ in range(n):
                     t0 = perf()

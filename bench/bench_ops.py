@@ -259,6 +259,8 @@ def ort_runner(ort, onnx, wl: Workload, data: Dict[str, np.ndarray], threads: in
     model = onnx_model(onnx, wl, data)
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
+    # No spin-waiting after a run: on 2 cores it would slow whichever library runs next.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -27,14 +27,15 @@ using gemm_ukernel_fn = void (*)(size_t mr, size_t nc, size_t kc, size_t ntaps,
 
 // ---------------------------------------------------------------------------------------------
 // Depthwise convolution (channel multiplier 1), one output row of an NHWC image.
-// rows[r] points at input row (oh*stride_h - pad_top + r*dilation_h), or is nullptr where that row
-// lies in the padding. weights: kh x kw x channels; bias: channels or nullptr.
+// rows holds the nrows input rows that the kernel rows [r0, r0 + nrows) read (those inside the
+// image; padding rows contribute nothing); weights points at kernel row r0 of the kh x kw x C
+// kernel; bias: channels or nullptr.
 struct DwConvRowParams {
   size_t channels, in_width, out_width;
-  size_t kh, kw, stride_w, dilation_w, pad_left;
+  size_t kw, stride_w, dilation_w, pad_left;
   Activation activation;
 };
-using dwconv_row_fn = void (*)(const DwConvRowParams& p, const float* const* rows,
+using dwconv_row_fn = void (*)(const DwConvRowParams& p, const float* const* rows, size_t nrows,
                                const float* weights, const float* bias, float* out);
 
 // ---------------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ void gemm_f32_6x16__avx2(size_t, size_t, size_t, size_t, const float* const*, co
 void gemm_f32_6x64__avx512(size_t, size_t, size_t, size_t, const float* const*, const float*, float*, size_t, const GemmEpilogue&);
 
 // Depthwise convolution, one output row.
-void dwconv2d_f32_row__scalar(const DwConvRowParams&, const float* const*, const float*, const float*, float*);
-void dwconv2d_f32_row__avx2(const DwConvRowParams&, const float* const*, const float*, const float*, float*);
-void dwconv2d_f32_row__avx512(const DwConvRowParams&, const float* const*, const float*, const float*, float*);
+void dwconv2d_f32_row__scalar(const DwConvRowParams&, const float* const*, size_t, const float*, const float*, float*);
+void dwconv2d_f32_row__avx2(const DwConvRowParams&, const float* const*, size_t, const float*, const float*, float*);
+void dwconv2d_f32_row__avx512(const DwConvRowParams&, const float* const*, size_t, const float*, const float*, float*);
 
 // Pooling, one output row; global pooling, one image.
 void maxpool2d_f32_row__scalar(const PoolRowParams&, const float* const*, size_t, float*);

@@ -5,9 +5,9 @@
 
 namespace foveal {
 
-void dwconv2d_f32_row__avx512(const DwConvRowParams& p, const float* const* rows, const float* w,
-                            const float* bias, float* out) {
-  dwconv_row<VecAvx512>(p, rows, w, bias, out);
+void dwconv2d_f32_row__avx512(const DwConvRowParams& p, const float* const* rows, size_t nrows,
+                            const float* w, const float* bias, float* out) {
+  dwconv_row<VecAvx512>(p, rows, nrows, w, bias, out);
 }
 
 }  // namespace foveal

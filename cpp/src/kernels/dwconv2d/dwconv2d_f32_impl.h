@@ -1,5 +1,9 @@
 // Depthwise convolution of one NHWC output row, vectorized over channels. One body for every
 // ISA: each dwconv2d_f32__<isa>.cpp instantiates it with its vector type.
+//
+// The row splits into a left border, an interior where every tap lies inside the image, and a
+// right border. The interior runs without bounds checks, with the tap loop unrolled for the
+// common kernel widths; the borders clip the taps per pixel.
 #pragma once
 
 #include <cstddef>
@@ -9,58 +13,100 @@
 namespace foveal {
 namespace {
 
-// Taps s in [lo, hi) whose input column iw0 + s*dilation lies in [0, width).
-struct TapRange { size_t lo, hi; };
-inline TapRange valid_taps(ptrdiff_t iw0, size_t taps, size_t dilation, size_t width) {
-  TapRange t{0, taps};
-  const ptrdiff_t d = static_cast<ptrdiff_t>(dilation), w = static_cast<ptrdiff_t>(width);
-  while (t.lo < t.hi && iw0 + static_cast<ptrdiff_t>(t.lo) * d < 0) ++t.lo;
-  while (t.hi > t.lo && iw0 + static_cast<ptrdiff_t>(t.hi - 1) * d >= w) --t.hi;
-  return t;
+// Output columns [lo, hi) whose window (kw taps, dilation d, stride s, padding pl) lies inside
+// [0, width).
+struct ColumnRange { size_t lo, hi; };
+inline ColumnRange interior_columns(size_t out_width, size_t width, size_t kw, size_t s, size_t d,
+                                    size_t pl) {
+  const size_t span = (kw - 1) * d + 1;
+  const size_t lo = (pl + s - 1) / s;
+  const size_t hi = width + pl >= span ? (width + pl - span) / s + 1 : 0;
+  const size_t h = hi < out_width ? hi : out_width;
+  return {lo < h ? lo : h, h};
 }
 
-// NV vectors of channels starting at c; the last one holds `last` valid lanes.
-template <class V, int NV>
-inline void dwconv_block(const DwConvRowParams& p, const float* const* rows, const float* w,
-                         const float* bias, float* out, ptrdiff_t iw0, TapRange taps, size_t c,
-                         size_t last) {
+// NV vectors of channels from c; the last one holds `last` lanes. Taps [s_lo, s_hi) of each row;
+// KW > 0 fixes the tap count at compile time (interior), KW == 0 reads it from s_lo/s_hi.
+template <class V, int NV, int KW>
+inline void dw_block(const float* const* rows, size_t nrows, const float* w, size_t kw, size_t C,
+                     size_t dC, ptrdiff_t in_off, size_t s_lo, size_t s_hi, size_t c, size_t last,
+                     const float* bias, bool relu, float* out) {
   using T = typename V::T;
   constexpr size_t W = V::width;
-  const size_t C = p.channels;
   T acc[NV];
+#pragma GCC unroll 4
   for (int j = 0; j < NV; ++j) {
     const size_t n = j == NV - 1 ? last : W;
     acc[j] = bias ? V::load_n(bias + c + j * W, n) : V::zero();
   }
-  for (size_t r = 0; r < p.kh; ++r) {
-    if (rows[r] == nullptr) continue;
-    for (size_t s = taps.lo; s < taps.hi; ++s) {
-      const float* in = rows[r] + (iw0 + static_cast<ptrdiff_t>(s * p.dilation_w)) * static_cast<ptrdiff_t>(C) + c;
-      const float* wk = w + (r * p.kw + s) * C + c;
+  const size_t taps = KW > 0 ? static_cast<size_t>(KW) : s_hi - s_lo;
+  for (size_t r = 0; r < nrows; ++r) {
+    const float* ip = rows[r] + in_off + static_cast<ptrdiff_t>(s_lo * dC + c);
+    const float* wp = w + (r * kw + s_lo) * C + c;
+#pragma GCC unroll 8
+    for (size_t s = 0; s < taps; ++s) {
+#pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) {
         const size_t n = j == NV - 1 ? last : W;
-        acc[j] = V::fma(V::load_n(in + j * W, n), V::load_n(wk + j * W, n), acc[j]);
+        acc[j] = V::fma(V::load_n(ip + s * dC + j * W, n), V::load_n(wp + s * C + j * W, n), acc[j]);
       }
     }
   }
+#pragma GCC unroll 4
   for (int j = 0; j < NV; ++j) {
-    if (p.activation == Activation::relu) acc[j] = V::max(acc[j], V::zero());
+    if (relu) acc[j] = V::max(acc[j], V::zero());
     V::store_n(out + c + j * W, acc[j], j == NV - 1 ? last : W);
   }
 }
 
-template <class V>
-void dwconv_row(const DwConvRowParams& p, const float* const* rows, const float* w,
-                const float* bias, float* out) {
+// All channels of one output pixel.
+template <class V, int KW>
+inline void dw_pixel(const DwConvRowParams& p, const float* const* rows, size_t nrows,
+                     const float* w, const float* bias, ptrdiff_t iw0, size_t s_lo, size_t s_hi,
+                     float* out) {
   constexpr size_t W = V::width;
-  const size_t C = p.channels;
-  for (size_t ow = 0; ow < p.out_width; ++ow, out += C) {
+  const size_t C = p.channels, dC = p.dilation_w * C;
+  const ptrdiff_t in_off = iw0 * static_cast<ptrdiff_t>(C);
+  const bool relu = p.activation == Activation::relu;
+  size_t c = 0;
+  for (; c + 4 * W <= C; c += 4 * W)
+    dw_block<V, 4, KW>(rows, nrows, w, p.kw, C, dC, in_off, s_lo, s_hi, c, W, bias, relu, out);
+  for (; c + W <= C; c += W)
+    dw_block<V, 1, KW>(rows, nrows, w, p.kw, C, dC, in_off, s_lo, s_hi, c, W, bias, relu, out);
+  if (c < C)
+    dw_block<V, 1, KW>(rows, nrows, w, p.kw, C, dC, in_off, s_lo, s_hi, c, C - c, bias, relu, out);
+}
+
+template <class V, int KW>
+inline void dw_interior(const DwConvRowParams& p, const float* const* rows, size_t nrows,
+                        const float* w, const float* bias, ColumnRange cols, float* out) {
+  for (size_t ow = cols.lo; ow < cols.hi; ++ow) {
     const ptrdiff_t iw0 = static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left);
-    const TapRange taps = valid_taps(iw0, p.kw, p.dilation_w, p.in_width);
-    size_t c = 0;
-    for (; c + 4 * W <= C; c += 4 * W) dwconv_block<V, 4>(p, rows, w, bias, out, iw0, taps, c, W);
-    for (; c + W <= C; c += W) dwconv_block<V, 1>(p, rows, w, bias, out, iw0, taps, c, W);
-    if (c < C) dwconv_block<V, 1>(p, rows, w, bias, out, iw0, taps, c, C - c);
+    dw_pixel<V, KW>(p, rows, nrows, w, bias, iw0, 0, p.kw, out + ow * p.channels);
+  }
+}
+
+template <class V>
+void dwconv_row(const DwConvRowParams& p, const float* const* rows, size_t nrows, const float* w,
+                const float* bias, float* out) {
+  const ColumnRange inner = interior_columns(p.out_width, p.in_width, p.kw, p.stride_w,
+                                             p.dilation_w, p.pad_left);
+  // Borders: clip the taps to the image per pixel.
+  for (size_t ow = 0; ow < p.out_width; ++ow) {
+    if (ow == inner.lo) ow = inner.hi;
+    if (ow >= p.out_width) break;
+    const ptrdiff_t iw0 = static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left);
+    const ptrdiff_t d = static_cast<ptrdiff_t>(p.dilation_w), width = static_cast<ptrdiff_t>(p.in_width);
+    size_t lo = 0, hi = p.kw;
+    while (lo < hi && iw0 + static_cast<ptrdiff_t>(lo) * d < 0) ++lo;
+    while (hi > lo && iw0 + static_cast<ptrdiff_t>(hi - 1) * d >= width) --hi;
+    dw_pixel<V, 0>(p, rows, nrows, w, bias, iw0, lo, hi, out + ow * p.channels);
+  }
+  switch (p.kw) {
+    case 3: dw_interior<V, 3>(p, rows, nrows, w, bias, inner, out); break;
+    case 5: dw_interior<V, 5>(p, rows, nrows, w, bias, inner, out); break;
+    case 7: dw_interior<V, 7>(p, rows, nrows, w, bias, inner, out); break;
+    default: dw_interior<V, 0>(p, rows, nrows, w, bias, inner, out); break;
   }
 }
 

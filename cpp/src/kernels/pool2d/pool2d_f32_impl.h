@@ -18,42 +18,76 @@ struct PoolSum {
   template <class V> static typename V::T step(typename V::T a, typename V::T x) { return V::add(a, x); }
 };
 
-// NV vectors of channels starting at c over the window columns [col_lo, col_hi); the last vector
-// holds `last` valid lanes. scale multiplies the result (1 for max, 1/count for average).
-template <class V, class Op, int NV>
-inline void pool_block(const float* const* rows, size_t nrows, size_t C, size_t col_lo,
-                       size_t col_hi, size_t c, size_t last, float scale, float* out) {
+// NV vectors of channels from c over window columns [col, col + cols); the last vector holds
+// `last` lanes. KW > 0 fixes the column count at compile time. scale multiplies the result
+// (1 for max, 1/count for average).
+template <class V, class Op, int NV, int KW>
+inline void pool_block(const float* const* rows, size_t nrows, size_t C, size_t col, size_t cols,
+                       size_t c, size_t last, float scale, float* out) {
   using T = typename V::T;
   constexpr size_t W = V::width;
+  const size_t n_cols = KW > 0 ? static_cast<size_t>(KW) : cols;
   T acc[NV];
+#pragma GCC unroll 4
   for (int j = 0; j < NV; ++j) acc[j] = Op::template init<V>();
-  for (size_t r = 0; r < nrows; ++r)
-    for (size_t col = col_lo; col < col_hi; ++col) {
-      const float* in = rows[r] + col * C + c;
+  for (size_t r = 0; r < nrows; ++r) {
+    const float* in = rows[r] + col * C + c;
+#pragma GCC unroll 8
+    for (size_t k = 0; k < n_cols; ++k, in += C) {
+#pragma GCC unroll 4
       for (int j = 0; j < NV; ++j)
         acc[j] = Op::template step<V>(acc[j], V::load_n(in + j * W, j == NV - 1 ? last : W));
     }
+  }
   const T s = V::set1(scale);
+#pragma GCC unroll 4
   for (int j = 0; j < NV; ++j) {
     const T v = scale == 1.0f ? acc[j] : V::mul(acc[j], s);
     V::store_n(out + c + j * W, v, j == NV - 1 ? last : W);
   }
 }
 
+template <class V, class Op, int KW>
+inline void pool_pixel(const float* const* rows, size_t nrows, size_t C, size_t col, size_t cols,
+                       float scale, float* out) {
+  constexpr size_t W = V::width;
+  size_t c = 0;
+  for (; c + 4 * W <= C; c += 4 * W) pool_block<V, Op, 4, KW>(rows, nrows, C, col, cols, c, W, scale, out);
+  for (; c + W <= C; c += W) pool_block<V, Op, 1, KW>(rows, nrows, C, col, cols, c, W, scale, out);
+  if (c < C) pool_block<V, Op, 1, KW>(rows, nrows, C, col, cols, c, C - c, scale, out);
+}
+
+// Interior output columns [lo, hi): the whole window lies inside the row, so the column count
+// (and the average's divisor) is the same for all of them.
+template <class V, class Op, int KW>
+inline void pool_interior(const PoolRowParams& p, const float* const* rows, size_t nrows,
+                          size_t lo, size_t hi, float scale, float* out) {
+  for (size_t ow = lo; ow < hi; ++ow)
+    pool_pixel<V, Op, KW>(rows, nrows, p.channels, ow * p.stride_w - p.pad_left, p.kw, scale,
+                          out + ow * p.channels);
+}
+
 template <class V, class Op, bool kAverage>
 void pool_row(const PoolRowParams& p, const float* const* rows, size_t nrows, float* out) {
-  constexpr size_t W = V::width;
-  const size_t C = p.channels;
-  for (size_t ow = 0; ow < p.out_width; ++ow, out += C) {
+  const size_t lo0 = (p.pad_left + p.stride_w - 1) / p.stride_w;
+  const size_t hi0 = p.in_width + p.pad_left >= p.kw ? (p.in_width + p.pad_left - p.kw) / p.stride_w + 1 : 0;
+  const size_t hi = hi0 < p.out_width ? hi0 : p.out_width, lo = lo0 < hi ? lo0 : hi;
+  // Borders: clip the window to the row per pixel.
+  for (size_t ow = 0; ow < p.out_width; ++ow) {
+    if (ow == lo) ow = hi;
+    if (ow >= p.out_width) break;
     const ptrdiff_t start = static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left);
     const ptrdiff_t end = start + static_cast<ptrdiff_t>(p.kw);
-    const size_t lo = start < 0 ? 0 : static_cast<size_t>(start);
-    const size_t hi = end > static_cast<ptrdiff_t>(p.in_width) ? p.in_width : static_cast<size_t>(end);
-    const float scale = kAverage ? 1.0f / static_cast<float>(nrows * (hi - lo)) : 1.0f;
-    size_t c = 0;
-    for (; c + 4 * W <= C; c += 4 * W) pool_block<V, Op, 4>(rows, nrows, C, lo, hi, c, W, scale, out);
-    for (; c + W <= C; c += W) pool_block<V, Op, 1>(rows, nrows, C, lo, hi, c, W, scale, out);
-    if (c < C) pool_block<V, Op, 1>(rows, nrows, C, lo, hi, c, C - c, scale, out);
+    const size_t c0 = start < 0 ? 0 : static_cast<size_t>(start);
+    const size_t c1 = end > static_cast<ptrdiff_t>(p.in_width) ? p.in_width : static_cast<size_t>(end);
+    const float scale = kAverage ? 1.0f / static_cast<float>(nrows * (c1 - c0)) : 1.0f;
+    pool_pixel<V, Op, 0>(rows, nrows, p.channels, c0, c1 - c0, scale, out + ow * p.channels);
+  }
+  const float scale = kAverage ? 1.0f / static_cast<float>(nrows * p.kw) : 1.0f;
+  switch (p.kw) {
+    case 2: pool_interior<V, Op, 2>(p, rows, nrows, lo, hi, scale, out); break;
+    case 3: pool_interior<V, Op, 3>(p, rows, nrows, lo, hi, scale, out); break;
+    default: pool_interior<V, Op, 0>(p, rows, nrows, lo, hi, scale, out); break;
   }
 }
 
