@@ -96,14 +96,13 @@ class TimingConfig:
         return cls()
 
 
-def measure(fn: Callable[[], Any], cfg: Optional[TimingConfig] = None) -> Timing:
-    """Median wall time of ``fn()`` after warm-up.
+def warm_up(fn: Callable[[], Any], cfg: TimingConfig) -> int:
+    """Warm ``fn`` up and return how many timed calls to make.
 
-    The first warm-up call sizes the run: ``repeats = max(min_repeats, min_time / t)``
-    capped by ``max_repeats`` and ``max_time``. Short calls also get extra warm-up
-    (about 0.05 s) so caches, thread pools and allocators are hot.
+    The first call sizes the warm-up: short calls get extra warm-up (about 0.05 s) so caches,
+    thread pools and allocators are hot. A call after warm-up sizes the run:
+    ``repeats = max(min_repeats, min_time / t)`` capped by ``max_repeats`` and ``max_time``.
     """
-    cfg = cfg or TimingConfig()
     perf = time.perf_counter
     t0 = perf()
     fn()
@@ -118,7 +117,14 @@ def measure(fn: Callable[[], Any], cfg: Optional[TimingConfig] = None) -> Timing
     fn()
     est = max(perf() - t0, 1e-7)
     repeats = max(cfg.min_repeats, int(math.ceil(cfg.min_time / est)))
-    repeats = min(repeats, cfg.max_repeats, max(cfg.min_repeats, int(cfg.max_time / est)))
+    return min(repeats, cfg.max_repeats, max(cfg.min_repeats, int(cfg.max_time / est)))
+
+
+def measure(fn: Callable[[], Any], cfg: Optional[TimingConfig] = None) -> Timing:
+    """Median wall time of ``fn()`` after :func:`warm_up`, which also sizes the run."""
+    cfg = cfg or TimingConfig()
+    perf = time.perf_counter
+    repeats = warm_up(fn, cfg)
     times: List[float] = []
     for _ in range(repeats):
         t0 = perf()
@@ -150,20 +156,7 @@ def measure_interleaved(fns: Dict[str, Tuple[Callable[[], Any], Optional[Callabl
     times: Dict[str, List[float]] = {k: [] for k in fns}
     for label, (fn, ctx) in fns.items():
         with (ctx() if ctx is not None else contextlib.nullcontext()):
-            t0 = perf()
-            fn()
-            first = perf() - t0
-            warm_left = max(cfg.warmup - 1, 0)
-            if first < 0.01:
-                warm_left = max(warm_left, min(int(0.05 / max(first, 1e-7)), 200))
-            for _ in range(warm_left):
-                fn()
-            t0 = perf()
-            fn()
-            est = max(perf() - t0, 1e-7)
-        repeats = max(cfg.min_repeats, int(math.ceil(cfg.min_time / est)))
-        repeats = min(repeats, cfg.max_repeats, max(cfg.min_repeats, int(cfg.max_time / est)))
-        plans[label] = repeats
+            plans[label] = warm_up(fn, cfg)
     rounds = max(1, min(rounds, min(plans.values()) if plans else 1))
     for r in range(rounds):
         for label, (fn, ctx) in fns.items():

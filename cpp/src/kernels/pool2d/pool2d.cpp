@@ -1,10 +1,9 @@
 // Pooling drivers: one task per output row (window pooling), per image and channel block
 // (global pooling). Only input rows inside the image are handed to the row kernels.
-#include <vector>
-
 #include "foveal/dispatch.h"
 #include "foveal/ops.h"
 #include "foveal/parallel.h"
+#include "kernels/window_rows.h"
 
 namespace foveal {
 namespace {
@@ -12,19 +11,8 @@ namespace {
 void pool2d(const Pool2dParams& p, const float* x, float* y, pool_row_fn row_kernel) {
   const size_t C = p.channels;
   const PoolRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.pad_left};
-  const size_t tasks = p.batch * p.out_h;
-  const int threads = threads_for(tasks);
-  std::vector<const float*> row_pool(p.kh * threads);
-  parallel_for(tasks, threads, [&](size_t task, int tid) {
-    const size_t n = task / p.out_h, oh = task % p.out_h;
-    const float** rows = row_pool.data() + tid * p.kh;
-    const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh * p.stride_h) - static_cast<ptrdiff_t>(p.pad_top);
-    size_t nrows = 0;
-    for (size_t r = 0; r < p.kh; ++r) {
-      const ptrdiff_t ih = ih0 + static_cast<ptrdiff_t>(r);
-      if (ih >= 0 && ih < static_cast<ptrdiff_t>(p.in_h))
-        rows[nrows++] = x + (n * p.in_h + static_cast<size_t>(ih)) * p.in_w * C;
-    }
+  const WindowGeometry g{p.batch, p.in_h, p.in_w * C, p.out_h, p.kh, p.stride_h, 1, p.pad_top};
+  for_each_window_row(g, x, [&](size_t task, const float* const* rows, size_t nrows, size_t) {
     row_kernel(rp, rows, nrows, y + task * p.out_w * C);
   });
 }
