@@ -23,8 +23,9 @@ template <class F>
 void parallel_for(size_t n, int nthreads, F&& f) {
 #if defined(_OPENMP)
   if (nthreads > 1 && n > 1) {
-    const long chunk = static_cast<long>(n / (static_cast<size_t>(nthreads) * 8)) + 1;
-#pragma omp parallel for schedule(dynamic, chunk) num_threads(nthreads)
+    // Guided: large chunks first (little overhead), single tasks at the end (threads finish
+    // together even when one started late or was interrupted).
+#pragma omp parallel for schedule(guided) num_threads(nthreads)
     for (long i = 0; i < static_cast<long>(n); ++i) f(static_cast<size_t>(i), omp_get_thread_num());
     return;
   }

@@ -43,7 +43,7 @@ KernelTable make_table(Isa isa) {
 }
 
 bool isa_supported(Isa isa) {
-  const CpuFeatures& f = cpu_features();
+  [[maybe_unused]] const CpuFeatures& f = cpu_features();
   switch (isa) {
     case Isa::scalar: return true;
 #if defined(FOVEAL_X86)

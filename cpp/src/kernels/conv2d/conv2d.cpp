@@ -29,42 +29,60 @@ ConvTaps conv_taps(const Conv2dParams& p) {
 
 // Writes ptrs[t*mr + i] for output pixels m0..m0+mr-1 of group g. Row taps that straddle the
 // left or right border are assembled (with zeros) in span, which holds mr*kh*kw*C floats.
+// row_cache (kh pointers) holds the input rows of the current output row (nullptr in the
+// padding); they are looked up once per output row, not once per pixel.
 void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, size_t g,
-                   const float* zeros, size_t m0, size_t mr, const float** ptrs, float* span) {
+                   const float* zeros, size_t m0, size_t mr, const float** ptrs, float* span,
+                   const float** row_cache) {
   const size_t C = p.in_c, cg = C / p.groups;
   const size_t hw_out = p.out_h * p.out_w;
-  const ptrdiff_t H = static_cast<ptrdiff_t>(p.in_h), W = static_cast<ptrdiff_t>(p.in_w);
-  for (size_t i = 0; i < mr; ++i) {
-    const size_t m = m0 + i, n = m / hw_out, rem = m % hw_out;
-    const size_t oh = rem / p.out_w, ow = rem % p.out_w;
+  const ptrdiff_t W = static_cast<ptrdiff_t>(p.in_w), Cs = static_cast<ptrdiff_t>(C);
+  const ptrdiff_t span_w = static_cast<ptrdiff_t>((p.kw - 1) * p.dilation_w + 1);
+  auto load_rows = [&](size_t n, size_t oh) {
     const float* image = x + n * p.in_h * p.in_w * C + g * cg;
     const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh * p.stride_h) - static_cast<ptrdiff_t>(p.pad_top);
-    const ptrdiff_t iw0 = static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left);
     for (size_t r = 0; r < p.kh; ++r) {
       const ptrdiff_t ih = ih0 + static_cast<ptrdiff_t>(r * p.dilation_h);
-      const bool row_inside = ih >= 0 && ih < H;
-      const float* row = image + (row_inside ? ih : 0) * W * static_cast<ptrdiff_t>(C);
-      if (taps.merged_rows) {
+      row_cache[r] = ih >= 0 && ih < static_cast<ptrdiff_t>(p.in_h) ? image + ih * W * Cs : nullptr;
+    }
+  };
+  // Decode the strip's first pixel once, then step through the following ones.
+  size_t n = m0 / hw_out, oh = (m0 % hw_out) / p.out_w, ow = m0 % p.out_w;
+  load_rows(n, oh);
+  for (size_t i = 0; i < mr; ++i, ++ow) {
+    if (ow == p.out_w) {
+      ow = 0;
+      if (++oh == p.out_h) { oh = 0; ++n; }
+      load_rows(n, oh);
+    }
+    const ptrdiff_t iw0 = static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left);
+    const bool interior = iw0 >= 0 && iw0 + span_w <= W;
+    if (taps.merged_rows) {
+      for (size_t r = 0; r < p.kh; ++r) {
+        const float* row = row_cache[r];
         const float** out = &ptrs[r * mr + i];
-        if (!row_inside) {
+        if (row == nullptr) {
           *out = zeros;
-        } else if (iw0 >= 0 && iw0 + static_cast<ptrdiff_t>(p.kw) <= W) {
-          *out = row + iw0 * static_cast<ptrdiff_t>(C);
+        } else if (interior) {
+          *out = row + iw0 * Cs;
         } else {
           float* dst = span + (i * p.kh + r) * taps.kc;
           for (size_t s = 0; s < p.kw; ++s) {
             const ptrdiff_t iw = iw0 + static_cast<ptrdiff_t>(s);
-            if (iw >= 0 && iw < W) std::memcpy(dst + s * C, row + iw * static_cast<ptrdiff_t>(C), C * sizeof(float));
+            if (iw >= 0 && iw < W) std::memcpy(dst + s * C, row + iw * Cs, C * sizeof(float));
             else std::memset(dst + s * C, 0, C * sizeof(float));
           }
           *out = dst;
         }
-        continue;
       }
+      continue;
+    }
+    for (size_t r = 0; r < p.kh; ++r) {
+      const float* row = row_cache[r];
       for (size_t s = 0; s < p.kw; ++s) {
         const ptrdiff_t iw = iw0 + static_cast<ptrdiff_t>(s * p.dilation_w);
-        const bool inside = row_inside && iw >= 0 && iw < W;
-        ptrs[(r * p.kw + s) * mr + i] = inside ? row + iw * static_cast<ptrdiff_t>(C) : zeros;
+        const bool inside = row != nullptr && (interior || (iw >= 0 && iw < W));
+        ptrs[(r * p.kw + s) * mr + i] = inside ? row + iw * Cs : zeros;
       }
     }
   }
@@ -97,12 +115,12 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
   while (panel_groups < panels && G * strips * panel_groups < static_cast<size_t>(nt) * 4) ++panel_groups;
   const size_t panels_per_task = div_up(panels, panel_groups);
   panel_groups = div_up(panels, panels_per_task);
-  const size_t strips_per_task = div_up(strips * G, static_cast<size_t>(nt) * 16);
+  const size_t strips_per_task = div_up(strips * G, static_cast<size_t>(nt) * 64);
   const size_t strip_blocks = div_up(strips, strips_per_task);
   const size_t tasks = G * strip_blocks * panel_groups;
   const int threads = threads_for(tasks);
 
-  const size_t ptrs_per_thread = taps.ntaps * mr + mr;
+  const size_t ptrs_per_thread = taps.ntaps * mr + mr + p.kh;
   const size_t span_per_thread = taps.merged_rows ? mr * p.kh * taps.kc : 0;
   std::vector<const float*> ptr_pool(ptrs_per_thread * threads);
   std::vector<float> span_pool(span_per_thread * threads);
@@ -115,13 +133,14 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
     const size_t p1 = p0 + panels_per_task < panels ? p0 + panels_per_task : panels;
     const float** ptrs = ptr_pool.data() + tid * ptrs_per_thread;
     const float** scratch = ptrs + taps.ntaps * mr;
+    const float** row_cache = scratch + mr;
     float* span = span_pool.data() + tid * span_per_thread;
     const IgemmProblem prob{og, taps.kc, taps.ntaps, packed.get() + g * per_group,
                             bias ? bias + g * og : nullptr, y + g * og, p.out_c, p.activation};
     const size_t s1 = (sb + 1) * strips_per_task < strips ? (sb + 1) * strips_per_task : strips;
     for (size_t s = sb * strips_per_task; s < s1; ++s) {
       const size_t m0 = s * mr, rows = m - m0 < mr ? m - m0 : mr;
-      fill_pointers(p, taps, x, g, zeros.data(), m0, rows, ptrs, span);
+      fill_pointers(p, taps, x, g, zeros.data(), m0, rows, ptrs, span, row_cache);
       igemm_strip(t, prob, m0, rows, ptrs, scratch, p0, p1);
     }
   });

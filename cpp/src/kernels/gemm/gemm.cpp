@@ -76,7 +76,7 @@ void dense_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel
   while (panel_groups < panels && strips * panel_groups < static_cast<size_t>(nt) * 4) ++panel_groups;
   const size_t panels_per_task = div_up(panels, panel_groups);
   panel_groups = div_up(panels, panels_per_task);
-  const size_t strips_per_task = div_up(strips, static_cast<size_t>(nt) * 8);
+  const size_t strips_per_task = div_up(strips, static_cast<size_t>(nt) * 64);
   const size_t strip_blocks = div_up(strips, strips_per_task);
   const size_t tasks = strip_blocks * panel_groups;
   parallel_for(tasks, threads_for(tasks), [&](size_t task, int) {
