@@ -20,6 +20,19 @@ struct KernelTable {
   global_pool_fn global_maxpool, global_avgpool;
   activation_fn activation;
   softmax_row_fn softmax_row;
+  // Image kernels.
+  pointwise_u8_fn pointwise_u8;
+  pointwise_f32_fn pointwise_f32;
+  pointwise_u8_to_f32_fn u8_to_f32;
+  gray_u8_fn gray_u8;
+  gray_f32_fn gray_f32;
+  flip_row_fn flip_row;
+  correlate_f32_fn correlate_f32;
+  correlate_u8_fn correlate_u8;
+  warp_row_u8_fn warp_row_u8;
+  warp_row_f32_fn warp_row_f32;
+  resample_row_u8_fn resample_row_u8;
+  resample_row_f32_fn resample_row_f32;
 };
 
 // The table in use. Always valid (filled at static-initialization time).

@@ -60,3 +60,65 @@ using activation_fn = void (*)(size_t n, const float* x, float* y, Activation ac
 using softmax_row_fn = void (*)(size_t cols, const float* x, float* y);
 
 }  // namespace foveal
+
+namespace foveal {
+
+// =============================================================================================
+// Image kernels (uint8 or float32 pixels, interleaved channels).
+
+enum class Border : int { constant = 0, replicate = 1, reflect = 2, reflect101 = 3, wrap = 4 };
+enum class Interp : int { nearest = 0, bilinear = 1, bicubic = 2, area = 3 };
+
+// Pointwise ops over n values: out = f(x, y). uint8 results are rounded half to even and
+// saturated (OpenCV's saturate_cast).
+enum class PointwiseOp : int {
+  add,        // x + y
+  subtract,   // x - y
+  blend,      // x*a + y*b + c
+  scale,      // x*a
+  threshold,  // x > a ? b : 0
+  to_float,   // x*a (uint8 input, float output; see pointwise_u8_to_f32_fn)
+};
+struct PointwiseParams { float a, b, c; };
+using pointwise_u8_fn = void (*)(PointwiseOp op, size_t n, const uint8_t* x, const uint8_t* y,
+                                 const PointwiseParams& p, uint8_t* out);
+using pointwise_f32_fn = void (*)(PointwiseOp op, size_t n, const float* x, const float* y,
+                                  const PointwiseParams& p, float* out);
+using pointwise_u8_to_f32_fn = void (*)(size_t n, const uint8_t* x, float scale, float* out);
+
+// Gray conversion of n pixels of `channels` (3 or 4, RGB order) interleaved values:
+// uint8 (9798 R + 19235 G + 3735 B + 16384) >> 15 (OpenCV's fixed point), float 0.299/0.587/0.114.
+using gray_u8_fn = void (*)(size_t n, size_t channels, const uint8_t* src, uint8_t* dst);
+using gray_f32_fn = void (*)(size_t n, size_t channels, const float* src, float* dst);
+
+// Horizontal flip of one row of n pixels of pixel_bytes bytes each.
+using flip_row_fn = void (*)(size_t n, size_t pixel_bytes, const uint8_t* src, uint8_t* dst);
+
+// Correlation of rows: out[j] = sum_r sum_s k[r*kw + s] * rows[r][j + s*step], j in [0, n).
+// The 2-D filter (step = channels), either pass of a separable filter (nrows = 1 or kw = 1)
+// and the vertical pass of resize are all this kernel. rows are float (already padded).
+using correlate_f32_fn = void (*)(const float* const* rows, size_t nrows, const float* k,
+                                  size_t kw, size_t step, size_t n, float* out);
+using correlate_u8_fn = void (*)(const float* const* rows, size_t nrows, const float* k,
+                                 size_t kw, size_t step, size_t n, uint8_t* out);
+
+// Affine warp of one output row: source (x, y) = m * (x, y, 1) for every output pixel.
+struct WarpRowParams {
+  size_t src_h, src_w, channels;  // source image, rows of src_w*channels values
+  size_t out_w;
+  double m[6];                    // destination -> source, row-major 2x3
+  Interp interp;                  // nearest, bilinear or bicubic
+  Border border;
+  float cval;
+};
+using warp_row_u8_fn = void (*)(const WarpRowParams& p, const uint8_t* src, size_t y, uint8_t* out);
+using warp_row_f32_fn = void (*)(const WarpRowParams& p, const float* src, size_t y, float* out);
+
+// Horizontal resampling of one source row: out[x*C + c] = sum_t w[x*taps + t] * row[idx[x*taps + t] + c]
+// (idx already multiplied by the channel count) for x in [0, out_w).
+using resample_row_u8_fn = void (*)(const uint8_t* row, size_t channels, size_t out_w,
+                                    size_t taps, const int32_t* idx, const float* w, float* out);
+using resample_row_f32_fn = void (*)(const float* row, size_t channels, size_t out_w,
+                                     size_t taps, const int32_t* idx, const float* w, float* out);
+
+}  // namespace foveal

@@ -15,6 +15,7 @@ namespace py = pybind11;
 
 namespace foveal::bind {
 void init_nn(py::module_& m);
+void init_image(py::module_& m);
 }
 
 namespace {
@@ -84,4 +85,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("_isa_env_warning", [] { return foveal::isa_env_warning(); });
 
   foveal::bind::init_nn(m);
+  foveal::bind::init_image(m);
 }

@@ -22,6 +22,12 @@ KernelTable make_table(Isa isa) {
       t.maxpool_row = maxpool2d_f32_row__avx512; t.avgpool_row = avgpool2d_f32_row__avx512;
       t.global_maxpool = global_maxpool_f32__avx512; t.global_avgpool = global_avgpool_f32__avx512;
       t.activation = activation_f32__avx512; t.softmax_row = softmax_f32_row__avx512;
+      t.pointwise_u8 = pointwise_u8__avx512; t.pointwise_f32 = pointwise_f32__avx512;
+      t.u8_to_f32 = u8_to_f32__avx512; t.gray_u8 = gray_u8__avx512; t.gray_f32 = gray_f32__avx512;
+      t.flip_row = flip_row__avx512;
+      t.correlate_f32 = correlate_f32__avx512; t.correlate_u8 = correlate_u8__avx512;
+      t.warp_row_u8 = warp_row_u8__avx512; t.warp_row_f32 = warp_row_f32__avx512;
+      t.resample_row_u8 = resample_row_u8__avx512; t.resample_row_f32 = resample_row_f32__avx512;
       return t;
     case Isa::avx2:
       t.gemm_mr = 6; t.gemm_nr = 16; t.gemm = gemm_f32_6x16__avx2;
@@ -29,6 +35,12 @@ KernelTable make_table(Isa isa) {
       t.maxpool_row = maxpool2d_f32_row__avx2; t.avgpool_row = avgpool2d_f32_row__avx2;
       t.global_maxpool = global_maxpool_f32__avx2; t.global_avgpool = global_avgpool_f32__avx2;
       t.activation = activation_f32__avx2; t.softmax_row = softmax_f32_row__avx2;
+      t.pointwise_u8 = pointwise_u8__avx2; t.pointwise_f32 = pointwise_f32__avx2;
+      t.u8_to_f32 = u8_to_f32__avx2; t.gray_u8 = gray_u8__avx2; t.gray_f32 = gray_f32__avx2;
+      t.flip_row = flip_row__avx2;
+      t.correlate_f32 = correlate_f32__avx2; t.correlate_u8 = correlate_u8__avx2;
+      t.warp_row_u8 = warp_row_u8__avx2; t.warp_row_f32 = warp_row_f32__avx2;
+      t.resample_row_u8 = resample_row_u8__avx2; t.resample_row_f32 = resample_row_f32__avx2;
       return t;
 #endif
     default:
@@ -38,6 +50,12 @@ KernelTable make_table(Isa isa) {
       t.maxpool_row = maxpool2d_f32_row__scalar; t.avgpool_row = avgpool2d_f32_row__scalar;
       t.global_maxpool = global_maxpool_f32__scalar; t.global_avgpool = global_avgpool_f32__scalar;
       t.activation = activation_f32__scalar; t.softmax_row = softmax_f32_row__scalar;
+      t.pointwise_u8 = pointwise_u8__scalar; t.pointwise_f32 = pointwise_f32__scalar;
+      t.u8_to_f32 = u8_to_f32__scalar; t.gray_u8 = gray_u8__scalar; t.gray_f32 = gray_f32__scalar;
+      t.flip_row = flip_row__scalar;
+      t.correlate_f32 = correlate_f32__scalar; t.correlate_u8 = correlate_u8__scalar;
+      t.warp_row_u8 = warp_row_u8__scalar; t.warp_row_f32 = warp_row_f32__scalar;
+      t.resample_row_u8 = resample_row_u8__scalar; t.resample_row_f32 = resample_row_f32__scalar;
       return t;
   }
 }

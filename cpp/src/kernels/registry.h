@@ -38,4 +38,43 @@ void softmax_f32_row__scalar(size_t, const float*, float*);
 void softmax_f32_row__avx2(size_t, const float*, float*);
 void softmax_f32_row__avx512(size_t, const float*, float*);
 
+// Image kernels: pixel-wise ops, gray conversion, flips, row correlation (filters), affine warp
+// rows, horizontal resampling (resize).
+void pointwise_u8__scalar(PointwiseOp, size_t, const uint8_t*, const uint8_t*, const PointwiseParams&, uint8_t*);
+void pointwise_u8__avx2(PointwiseOp, size_t, const uint8_t*, const uint8_t*, const PointwiseParams&, uint8_t*);
+void pointwise_u8__avx512(PointwiseOp, size_t, const uint8_t*, const uint8_t*, const PointwiseParams&, uint8_t*);
+void pointwise_f32__scalar(PointwiseOp, size_t, const float*, const float*, const PointwiseParams&, float*);
+void pointwise_f32__avx2(PointwiseOp, size_t, const float*, const float*, const PointwiseParams&, float*);
+void pointwise_f32__avx512(PointwiseOp, size_t, const float*, const float*, const PointwiseParams&, float*);
+void u8_to_f32__scalar(size_t, const uint8_t*, float, float*);
+void u8_to_f32__avx2(size_t, const uint8_t*, float, float*);
+void u8_to_f32__avx512(size_t, const uint8_t*, float, float*);
+void gray_u8__scalar(size_t, size_t, const uint8_t*, uint8_t*);
+void gray_u8__avx2(size_t, size_t, const uint8_t*, uint8_t*);
+void gray_u8__avx512(size_t, size_t, const uint8_t*, uint8_t*);
+void gray_f32__scalar(size_t, size_t, const float*, float*);
+void gray_f32__avx2(size_t, size_t, const float*, float*);
+void gray_f32__avx512(size_t, size_t, const float*, float*);
+void flip_row__scalar(size_t, size_t, const uint8_t*, uint8_t*);
+void flip_row__avx2(size_t, size_t, const uint8_t*, uint8_t*);
+void flip_row__avx512(size_t, size_t, const uint8_t*, uint8_t*);
+void correlate_f32__scalar(const float* const*, size_t, const float*, size_t, size_t, size_t, float*);
+void correlate_f32__avx2(const float* const*, size_t, const float*, size_t, size_t, size_t, float*);
+void correlate_f32__avx512(const float* const*, size_t, const float*, size_t, size_t, size_t, float*);
+void correlate_u8__scalar(const float* const*, size_t, const float*, size_t, size_t, size_t, uint8_t*);
+void correlate_u8__avx2(const float* const*, size_t, const float*, size_t, size_t, size_t, uint8_t*);
+void correlate_u8__avx512(const float* const*, size_t, const float*, size_t, size_t, size_t, uint8_t*);
+void warp_row_u8__scalar(const WarpRowParams&, const uint8_t*, size_t, uint8_t*);
+void warp_row_u8__avx2(const WarpRowParams&, const uint8_t*, size_t, uint8_t*);
+void warp_row_u8__avx512(const WarpRowParams&, const uint8_t*, size_t, uint8_t*);
+void warp_row_f32__scalar(const WarpRowParams&, const float*, size_t, float*);
+void warp_row_f32__avx2(const WarpRowParams&, const float*, size_t, float*);
+void warp_row_f32__avx512(const WarpRowParams&, const float*, size_t, float*);
+void resample_row_u8__scalar(const uint8_t*, size_t, size_t, size_t, const int32_t*, const float*, float*);
+void resample_row_u8__avx2(const uint8_t*, size_t, size_t, size_t, const int32_t*, const float*, float*);
+void resample_row_u8__avx512(const uint8_t*, size_t, size_t, size_t, const int32_t*, const float*, float*);
+void resample_row_f32__scalar(const float*, size_t, size_t, size_t, const int32_t*, const float*, float*);
+void resample_row_f32__avx2(const float*, size_t, size_t, size_t, const int32_t*, const float*, float*);
+void resample_row_f32__avx512(const float*, size_t, size_t, size_t, const int32_t*, const float*, float*);
+
 }  // namespace foveal

@@ -98,7 +98,7 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
   }
   const KernelTable& t = kernels();
   const size_t mr = t.gemm_mr, nr = t.gemm_nr;
-  const size_t G = p.groups, cg = p.in_c / G, og = p.out_c / G;
+  const size_t G = p.groups, og = p.out_c / G;
   const ConvTaps taps = conv_taps(p);
   const size_t k_total = taps.ntaps * taps.kc;
 

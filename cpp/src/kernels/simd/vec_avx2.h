@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace foveal {
 namespace {
@@ -40,6 +41,28 @@ struct VecAvx2 {
   static T pow2i(T n) {
     const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+  }
+  // uint8 <-> float: widen 8 bytes; store rounds half to even and saturates to [0, 255].
+  static T load_u8(const uint8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
+  static T load_u8_n(const uint8_t* p, size_t n) {
+    if (n == width) return load_u8(p);
+    alignas(16) uint8_t tmp[16] = {};
+    for (size_t i = 0; i < n; ++i) tmp[i] = p[i];
+    return load_u8(tmp);
+  }
+  static __m128i pack_u8(T v) {  // clamp first (NaN -> 0), round half to even, pack to bytes
+    const __m256i i = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(255.0f)));
+    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    return _mm_packus_epi16(w, w);
+  }
+  static void store_u8(uint8_t* p, T v) { _mm_storel_epi64(reinterpret_cast<__m128i*>(p), pack_u8(v)); }
+  static void store_u8_n(uint8_t* p, T v, size_t n) {
+    if (n == width) { store_u8(p, v); return; }
+    alignas(16) uint8_t tmp[16];
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(tmp), pack_u8(v));
+    for (size_t i = 0; i < n; ++i) p[i] = tmp[i];
   }
   static float reduce_add(T v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

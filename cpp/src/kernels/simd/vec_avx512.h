@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace foveal {
 namespace {
@@ -40,6 +41,20 @@ struct VecAvx512 {
     const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
     return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
   }
+  // uint8 <-> float: widen 16 bytes; store rounds half to even and saturates to [0, 255].
+  static T load_u8(const uint8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
+  static T load_u8_n(const uint8_t* p, size_t n) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask(n), p)));
+  }
+  static __m512i to_u8_range(T v) {  // clamp first (NaN -> 0), then round half to even
+    return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(255.0f)));
+  }
+  static void store_u8(uint8_t* p, T v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtusepi32_epi8(to_u8_range(v)));
+  }
+  static void store_u8_n(uint8_t* p, T v, size_t n) { _mm512_mask_cvtusepi32_storeu_epi8(p, mask(n), to_u8_range(v)); }
   static float reduce_add(T v) { return _mm512_reduce_add_ps(v); }
   static float reduce_max(T v) { return _mm512_reduce_max_ps(v); }
 };

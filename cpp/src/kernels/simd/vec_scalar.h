@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 namespace foveal {
 namespace {
@@ -28,6 +29,16 @@ struct VecScalar {
   static T select_lt(T a, T b, T x, T y) { return a < b ? x : y; }
   static T round(T x) { return std::nearbyint(x); }
   static T pow2i(T n) { return std::ldexp(1.0f, static_cast<int>(n)); }
+  static T load_u8(const uint8_t* p) { return static_cast<float>(*p); }
+  static T load_u8_n(const uint8_t* p, size_t n) { return n ? static_cast<float>(*p) : 0.0f; }
+  // Round half to even (the default rounding mode) and saturate, as OpenCV's saturate_cast.
+  static uint8_t to_u8(T v) {
+    if (!(v > 0.0f)) return 0;  // also NaN
+    if (v >= 255.0f) return 255;
+    return static_cast<uint8_t>(std::nearbyint(v));
+  }
+  static void store_u8(uint8_t* p, T v) { *p = to_u8(v); }
+  static void store_u8_n(uint8_t* p, T v, size_t n) { if (n) *p = to_u8(v); }
   static float reduce_add(T v) { return v; }
   static float reduce_max(T v) { return v; }
 };

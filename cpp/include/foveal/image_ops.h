@@ -1,0 +1,61 @@
+// Image operator drivers (uint8 or float32 pixels, NHWC with interleaved channels). Each is
+// thread-safe and parallel; the bindings validate arguments before calling.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "foveal/kernels.h"
+
+namespace foveal {
+
+struct ImageShape { size_t batch, height, width, channels; };
+
+void pointwise_u8(PointwiseOp op, size_t n, const uint8_t* x, const uint8_t* y,
+                  const PointwiseParams& p, uint8_t* out);
+void pointwise_f32(PointwiseOp op, size_t n, const float* x, const float* y,
+                   const PointwiseParams& p, float* out);
+void u8_to_f32(size_t n, const uint8_t* x, float scale, float* out);
+void rgb_to_gray_u8(size_t pixels, size_t channels, const uint8_t* src, uint8_t* dst);
+void rgb_to_gray_f32(size_t pixels, size_t channels, const float* src, float* dst);
+// Flips each of `batch` images of h x w pixels (pixel_bytes bytes each).
+void flip_images(size_t batch, size_t h, size_t w, size_t pixel_bytes, bool horizontal,
+                 bool vertical, const uint8_t* src, uint8_t* dst);
+
+// 2-D correlation with a kh x kw kernel anchored at (anchor_y, anchor_x), border extrapolation
+// as OpenCV. The separable form takes the row kernel kx (kw) and column kernel ky (kh).
+struct FilterParams {
+  ImageShape shape;
+  size_t kh, kw, anchor_y, anchor_x;
+  Border border;
+  float cval;
+};
+void filter2d_u8(const FilterParams& p, const uint8_t* src, const float* kernel, uint8_t* dst);
+void filter2d_f32(const FilterParams& p, const float* src, const float* kernel, float* dst);
+void sep_filter2d_u8(const FilterParams& p, const uint8_t* src, const float* kx, const float* ky,
+                     uint8_t* dst);
+void sep_filter2d_f32(const FilterParams& p, const float* src, const float* kx, const float* ky,
+                      float* dst);
+
+// Affine warp; matrix maps source (x, y) to destination, as OpenCV's warpAffine.
+struct WarpParams {
+  ImageShape shape;
+  size_t out_h, out_w;
+  double matrix[6];
+  Interp interp;  // nearest, bilinear or bicubic
+  Border border;
+  float cval;
+};
+void warp_affine_u8(const WarpParams& p, const uint8_t* src, uint8_t* dst);
+void warp_affine_f32(const WarpParams& p, const float* src, float* dst);
+
+// Resize with half-pixel centres as OpenCV (nearest = INTER_NEAREST_EXACT, area = INTER_AREA).
+struct ResizeParams {
+  ImageShape shape;
+  size_t out_h, out_w;
+  Interp interp;
+};
+void resize_u8(const ResizeParams& p, const uint8_t* src, uint8_t* dst);
+void resize_f32(const ResizeParams& p, const float* src, float* dst);
+
+}  // namespace foveal

@@ -1,0 +1,249 @@
+// Bindings of the image operators: validate every argument, release the GIL, call the driver.
+// Images arrive as C-contiguous uint8 or float32 arrays of N x H x W x C (python/foveal/image
+// reshapes gray and single images to that and back).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bindings/common.h"
+#include "foveal/image_ops.h"
+
+namespace py = pybind11;
+
+namespace foveal::bind {
+namespace {
+
+enum class PixelType { u8, f32 };
+
+PixelType pixel_type(const py::array& a, const char* name) {
+  if (!(a.flags() & py::array::c_style)) fail(std::string(name) + " must be C-contiguous");
+  if (a.dtype().is(py::dtype::of<uint8_t>())) return PixelType::u8;
+  if (a.dtype().is(py::dtype::of<float>())) return PixelType::f32;
+  throw py::type_error(std::string(name) + " must be uint8 or float32, got " + std::string(py::str(a.dtype())));
+}
+
+ImageShape image_shape(const py::array& img, const char* name) {
+  require_ndim(img, 4, name, "N x H x W x C");
+  require_nonempty(img, name);
+  return {size_t(img.shape(0)), size_t(img.shape(1)), size_t(img.shape(2)), size_t(img.shape(3))};
+}
+
+py::array empty_like_shape(PixelType t, std::vector<py::ssize_t> shape) {
+  if (t == PixelType::u8) return py::array_t<uint8_t>(shape);
+  return py::array_t<float>(shape);
+}
+
+template <class T> const T* cptr(const py::array& a) { return static_cast<const T*>(a.data()); }
+template <class T> T* mptr(py::array& a) { return static_cast<T*>(a.mutable_data()); }
+
+Border parse_border(const std::string& s) {
+  if (s == "constant") return Border::constant;
+  if (s == "replicate" || s == "nearest") return Border::replicate;
+  if (s == "reflect") return Border::reflect;
+  if (s == "reflect101") return Border::reflect101;
+  if (s == "wrap") return Border::wrap;
+  fail("border must be one of 'constant', 'replicate' (or 'nearest'), 'reflect', 'reflect101', 'wrap', got '" + s + "'");
+}
+
+Interp parse_interp(const std::string& s, bool allow_area) {
+  if (s == "nearest") return Interp::nearest;
+  if (s == "bilinear") return Interp::bilinear;
+  if (s == "bicubic") return Interp::bicubic;
+  if (s == "area" && allow_area) return Interp::area;
+  fail(std::string("interpolation must be one of 'nearest', 'bilinear', 'bicubic'") +
+       (allow_area ? ", 'area'" : "") + ", got '" + s + "'");
+}
+
+void require_finite(double v, const char* name) {
+  if (!std::isfinite(v)) fail(std::string(name) + " must be finite, got " + std::to_string(v));
+}
+
+PointwiseOp parse_op(const std::string& s) {
+  if (s == "add") return PointwiseOp::add;
+  if (s == "subtract") return PointwiseOp::subtract;
+  if (s == "blend") return PointwiseOp::blend;
+  if (s == "scale") return PointwiseOp::scale;
+  if (s == "threshold") return PointwiseOp::threshold;
+  fail("op must be one of add, subtract, blend, scale, threshold, got '" + s + "'");
+}
+
+py::array pointwise(const std::string& op_name, const py::array& x, const std::optional<py::array>& y,
+                    double a, double b, double c) {
+  const PointwiseOp op = parse_op(op_name);
+  const PixelType t = pixel_type(x, "a");
+  const bool binary = op == PointwiseOp::add || op == PointwiseOp::subtract || op == PointwiseOp::blend;
+  if (binary) {
+    if (!y) fail("b is required");
+    if (pixel_type(*y, "b") != t) throw py::type_error("a and b must have the same dtype");
+    if (y->ndim() != x.ndim() || !std::equal(x.shape(), x.shape() + x.ndim(), y->shape()))
+      fail("a and b must have the same shape, got " + shape_str(x) + " and " + shape_str(*y));
+  }
+  for (double v : {a, b, c}) require_finite(v, "factor");
+  py::array out = empty_like_shape(t, std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  const size_t n = size_t(x.size());
+  const PointwiseParams p{float(a), float(b), float(c)};
+  const void* yp = binary ? y->data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    if (t == PixelType::u8) pointwise_u8(op, n, cptr<uint8_t>(x), static_cast<const uint8_t*>(yp), p, mptr<uint8_t>(out));
+    else pointwise_f32(op, n, cptr<float>(x), static_cast<const float*>(yp), p, mptr<float>(out));
+  }
+  return out;
+}
+
+py::array to_float(const py::array& x, double scale) {
+  if (pixel_type(x, "img") != PixelType::u8) throw py::type_error("img must be uint8");
+  py::array out = empty_like_shape(PixelType::f32, std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  {
+    py::gil_scoped_release release;
+    u8_to_f32(size_t(x.size()), cptr<uint8_t>(x), float(scale), mptr<float>(out));
+  }
+  return out;
+}
+
+py::array rgb_to_gray(const py::array& img) {
+  const PixelType t = pixel_type(img, "img");
+  const ImageShape s = image_shape(img, "img");
+  if (s.channels != 3 && s.channels != 4) fail("img must have 3 or 4 channels, got " + std::to_string(s.channels));
+  py::array out = empty_like_shape(t, {py::ssize_t(s.batch), py::ssize_t(s.height), py::ssize_t(s.width)});
+  const size_t pixels = s.batch * s.height * s.width;
+  {
+    py::gil_scoped_release release;
+    if (t == PixelType::u8) rgb_to_gray_u8(pixels, s.channels, cptr<uint8_t>(img), mptr<uint8_t>(out));
+    else rgb_to_gray_f32(pixels, s.channels, cptr<float>(img), mptr<float>(out));
+  }
+  return out;
+}
+
+py::array flip(const py::array& img, bool horizontal, bool vertical) {
+  const PixelType t = pixel_type(img, "img");
+  const ImageShape s = image_shape(img, "img");
+  py::array out = empty_like_shape(t, std::vector<py::ssize_t>(img.shape(), img.shape() + 4));
+  const size_t pixel_bytes = s.channels * size_t(img.itemsize());
+  {
+    py::gil_scoped_release release;
+    flip_images(s.batch, s.height, s.width, pixel_bytes, horizontal, vertical,
+                static_cast<const uint8_t*>(img.data()), static_cast<uint8_t*>(out.mutable_data()));
+  }
+  return out;
+}
+
+FilterParams filter_params(const py::array& img, long kh, long kw, long ay, long ax,
+                           const std::string& border, double cval) {
+  const ImageShape s = image_shape(img, "img");
+  if (ay < 0 || ay >= kh || ax < 0 || ax >= kw) fail("anchor must lie inside the kernel");
+  require_finite(cval, "cval");
+  return {s, size_t(kh), size_t(kw), size_t(ay), size_t(ax), parse_border(border), float(cval)};
+}
+
+using F32Array = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+void require_kernel(const F32Array& k, const char* name, long max_size) {
+  require_nonempty(k, name);
+  for (py::ssize_t i = 0; i < k.ndim(); ++i)
+    if (k.shape(i) > max_size) fail(std::string(name) + " is too large, got shape " + shape_str(k));
+  for (py::ssize_t i = 0; i < k.size(); ++i)
+    if (!std::isfinite(k.data()[i])) fail(std::string(name) + " must be finite");
+}
+
+constexpr long kMaxKernel = 1 << 12;
+
+py::array filter2d(const py::array& img, const F32Array& kernel, long ay, long ax,
+                   const std::string& border, double cval) {
+  const PixelType t = pixel_type(img, "img");
+  require_ndim(kernel, 2, "kernel", "kh x kw");
+  require_kernel(kernel, "kernel", kMaxKernel);
+  const FilterParams p = filter_params(img, kernel.shape(0), kernel.shape(1), ay, ax, border, cval);
+  py::array out = empty_like_shape(t, std::vector<py::ssize_t>(img.shape(), img.shape() + 4));
+  {
+    py::gil_scoped_release release;
+    if (t == PixelType::u8) filter2d_u8(p, cptr<uint8_t>(img), kernel.data(), mptr<uint8_t>(out));
+    else filter2d_f32(p, cptr<float>(img), kernel.data(), mptr<float>(out));
+  }
+  return out;
+}
+
+py::array sep_filter2d(const py::array& img, const F32Array& kx, const F32Array& ky, long ay, long ax,
+                       const std::string& border, double cval) {
+  const PixelType t = pixel_type(img, "img");
+  require_ndim(kx, 1, "kx", "kw");
+  require_ndim(ky, 1, "ky", "kh");
+  require_kernel(kx, "kx", kMaxKernel);
+  require_kernel(ky, "ky", kMaxKernel);
+  const FilterParams p = filter_params(img, ky.shape(0), kx.shape(0), ay, ax, border, cval);
+  py::array out = empty_like_shape(t, std::vector<py::ssize_t>(img.shape(), img.shape() + 4));
+  {
+    py::gil_scoped_release release;
+    if (t == PixelType::u8) sep_filter2d_u8(p, cptr<uint8_t>(img), kx.data(), ky.data(), mptr<uint8_t>(out));
+    else sep_filter2d_f32(p, cptr<float>(img), kx.data(), ky.data(), mptr<float>(out));
+  }
+  return out;
+}
+
+constexpr long kMaxSide = 1L << 20;
+
+py::array warp_affine(const py::array& img, const py::array_t<double, py::array::c_style | py::array::forcecast>& matrix,
+                      long out_h, long out_w, const std::string& interpolation, const std::string& border,
+                      double cval) {
+  const PixelType t = pixel_type(img, "img");
+  const ImageShape s = image_shape(img, "img");
+  if (matrix.ndim() != 2 || matrix.shape(0) != 2 || matrix.shape(1) != 3)
+    fail("matrix must have shape (2, 3), got " + shape_str(matrix));
+  WarpParams p{s, 0, 0, {}, parse_interp(interpolation, false), parse_border(border), float(cval)};
+  for (int i = 0; i < 6; ++i) {
+    p.matrix[i] = matrix.data()[i];
+    require_finite(p.matrix[i], "matrix");
+  }
+  require_finite(cval, "cval");
+  if (out_h < 1 || out_w < 1 || out_h > kMaxSide || out_w > kMaxSide)
+    fail("output_shape must be positive (and at most 2**20), got (" + std::to_string(out_h) + ", " + std::to_string(out_w) + ")");
+  p.out_h = size_t(out_h);
+  p.out_w = size_t(out_w);
+  py::array out = empty_like_shape(t, {py::ssize_t(s.batch), out_h, out_w, py::ssize_t(s.channels)});
+  {
+    py::gil_scoped_release release;
+    if (t == PixelType::u8) warp_affine_u8(p, cptr<uint8_t>(img), mptr<uint8_t>(out));
+    else warp_affine_f32(p, cptr<float>(img), mptr<float>(out));
+  }
+  return out;
+}
+
+py::array resize(const py::array& img, long out_h, long out_w, const std::string& interpolation) {
+  const PixelType t = pixel_type(img, "img");
+  const ImageShape s = image_shape(img, "img");
+  if (out_h < 1 || out_w < 1 || out_h > kMaxSide || out_w > kMaxSide)
+    fail("size must be positive (and at most 2**20), got (" + std::to_string(out_h) + ", " + std::to_string(out_w) + ")");
+  const ResizeParams p{s, size_t(out_h), size_t(out_w), parse_interp(interpolation, true)};
+  py::array out = empty_like_shape(t, {py::ssize_t(s.batch), out_h, out_w, py::ssize_t(s.channels)});
+  {
+    py::gil_scoped_release release;
+    if (t == PixelType::u8) resize_u8(p, cptr<uint8_t>(img), mptr<uint8_t>(out));
+    else resize_f32(p, cptr<float>(img), mptr<float>(out));
+  }
+  return out;
+}
+
+}  // namespace
+
+void init_image(py::module_& m) {
+  py::module_ im = m.def_submodule("image", "Native image kernels (see foveal.image).");
+  im.def("pointwise", &pointwise, py::arg("op"), py::arg("x"), py::arg("y"), py::arg("a"), py::arg("b"), py::arg("c"));
+  im.def("to_float", &to_float, py::arg("img"), py::arg("scale"));
+  im.def("rgb_to_gray", &rgb_to_gray, py::arg("img"));
+  im.def("flip", &flip, py::arg("img"), py::arg("horizontal"), py::arg("vertical"));
+  im.def("filter2d", &filter2d, py::arg("img"), py::arg("kernel"), py::arg("anchor_y"), py::arg("anchor_x"),
+         py::arg("border"), py::arg("cval"));
+  im.def("sep_filter2d", &sep_filter2d, py::arg("img"), py::arg("kx"), py::arg("ky"), py::arg("anchor_y"),
+         py::arg("anchor_x"), py::arg("border"), py::arg("cval"));
+  im.def("warp_affine", &warp_affine, py::arg("img"), py::arg("matrix"), py::arg("out_h"), py::arg("out_w"),
+         py::arg("interpolation"), py::arg("border"), py::arg("cval"));
+  im.def("resize", &resize, py::arg("img"), py::arg("out_h"), py::arg("out_w"), py::arg("interpolation"));
+}
+
+}  // namespace foveal::bind
