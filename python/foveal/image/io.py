@@ -80,8 +80,10 @@ def write(path: "str | os.PathLike[str]", img: Any) -> None:
         raise FileNotFoundError(f"path: no such directory: {folder!r}")
     Image = _pil()
     im = Image.fromarray(arr)
-    if _FORMATS[ext] == "JPEG" and im.mode == "RGBA":
-        raise ValueError("img: JPEG cannot store an alpha channel; write PNG or drop alpha")
+    if _FORMATS[ext] in ("JPEG", "BMP", "PPM") and im.mode == "RGBA":
+        # JPEG and PPM have no alpha; Pillow writes BMP alpha but does not read it back.
+        raise ValueError(f"img: {_FORMATS[ext]} files here cannot keep an alpha channel; "
+                         "write PNG or TIFF, or drop alpha (img[..., :3])")
     fd, tmp = tempfile.mkstemp(prefix=".foveal-", suffix=ext, dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:

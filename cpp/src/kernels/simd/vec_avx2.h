@@ -64,6 +64,25 @@ struct VecAvx2 {
     _mm_storel_epi64(reinterpret_cast<__m128i*>(tmp), pack_u8(v));
     for (size_t i = 0; i < n; ++i) p[i] = tmp[i];
   }
+  // Gathers for the warp kernels (see vec_avx512.h).
+  using I = __m256i;
+  static T floor(T x) { return _mm256_floor_ps(x); }
+  static T fma_ps(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+  static T iota() { return _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7); }
+  static I to_int(T x) { return _mm256_cvttps_epi32(x); }
+  static I imul_add(I a, int32_t m, I b) { return _mm256_add_epi32(_mm256_mullo_epi32(a, _mm256_set1_epi32(m)), b); }
+  static I iadd(I a, int32_t b) { return _mm256_add_epi32(a, _mm256_set1_epi32(b)); }
+  static I gather_bytes(const uint8_t* base, I off) {
+    return _mm256_i32gather_epi32(reinterpret_cast<const int*>(base), off, 1);
+  }
+  static T gather_f32(const float* base, I idx) { return _mm256_i32gather_ps(base, idx, 4); }
+  static T byte_lane(I v, int k) {
+    return _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v, 8 * k), _mm256_set1_epi32(0xFF)));
+  }
+  static bool all_within(T v, float lo, float hi) {
+    const __m256 ok = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_set1_ps(lo), _CMP_GE_OQ), _mm256_cmp_ps(v, _mm256_set1_ps(hi), _CMP_LE_OQ));
+    return _mm256_movemask_ps(ok) == 0xFF;
+  }
   static float reduce_add(T v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -55,6 +55,23 @@ struct VecAvx512 {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtusepi32_epi8(to_u8_range(v)));
   }
   static void store_u8_n(uint8_t* p, T v, size_t n) { _mm512_mask_cvtusepi32_storeu_epi8(p, mask(n), to_u8_range(v)); }
+  // Gathers for the warp kernels: integer lane offsets from integral floats, 32-bit loads at
+  // byte offsets (uint8 pixels) or float indices, and lane tests.
+  using I = __m512i;
+  static T floor(T x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+  static T fma_ps(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  static T iota() { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+  static I to_int(T x) { return _mm512_cvttps_epi32(x); }
+  static I imul_add(I a, int32_t m, I b) { return _mm512_add_epi32(_mm512_mullo_epi32(a, _mm512_set1_epi32(m)), b); }
+  static I iadd(I a, int32_t b) { return _mm512_add_epi32(a, _mm512_set1_epi32(b)); }
+  static I gather_bytes(const uint8_t* base, I off) { return _mm512_i32gather_epi32(off, base, 1); }
+  static T gather_f32(const float* base, I idx) { return _mm512_i32gather_ps(idx, base, 4); }
+  static T byte_lane(I v, int k) {
+    return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v, 8 * k), _mm512_set1_epi32(0xFF)));
+  }
+  static bool all_within(T v, float lo, float hi) {
+    return (_mm512_cmp_ps_mask(v, _mm512_set1_ps(lo), _CMP_GE_OQ) & _mm512_cmp_ps_mask(v, _mm512_set1_ps(hi), _CMP_LE_OQ)) == 0xFFFF;
+  }
   static float reduce_add(T v) { return _mm512_reduce_add_ps(v); }
   static float reduce_max(T v) { return _mm512_reduce_max_ps(v); }
 };

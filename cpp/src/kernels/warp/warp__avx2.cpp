@@ -1,10 +1,11 @@
 // Affine warp row kernels, avx2.
+#include "kernels/simd/vec_avx2.h"
 #include "kernels/warp/warp_impl.h"
 #include "kernels/registry.h"
 
 namespace foveal {
 
-void warp_row_u8__avx2(const WarpRowParams& p, const uint8_t* src, size_t y, uint8_t* out) { warp_row(p, src, y, out); }
-void warp_row_f32__avx2(const WarpRowParams& p, const float* src, size_t y, float* out) { warp_row(p, src, y, out); }
+void warp_row_u8__avx2(const WarpRowParams& p, const uint8_t* src, size_t y, uint8_t* out) { warp_row<VecAvx2>(p, src, y, out); }
+void warp_row_f32__avx2(const WarpRowParams& p, const float* src, size_t y, float* out) { warp_row<VecAvx2>(p, src, y, out); }
 
 }  // namespace foveal

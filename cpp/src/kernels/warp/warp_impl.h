@@ -10,6 +10,7 @@
 
 #include "foveal/kernels.h"
 #include "kernels/border.h"
+#include "kernels/simd/vec_io.h"
 
 namespace foveal {
 namespace {
@@ -44,7 +45,59 @@ inline void cubic_weights(float t, float w[4]) {
   w[3] = 1.0f - w[0] - w[1] - w[2];
 }
 
-template <class E>
+// Bilinear interpolation of V::width output pixels from x on (all inside a 16-pixel block),
+// vectorized: coordinates and weights in vector lanes, the four neighbours gathered (one
+// 32-bit gather fetches every channel of a uint8 pixel). Same formula and rounding as the
+// scalar path. Returns false, writing nothing, when a neighbour lies outside the image or in
+// its last row (a 4-byte gather there could read past the buffer).
+template <class V, class E>
+inline bool bilinear_lanes(const WarpRowParams& p, const E* src, float m0, float m3,
+                           float base_x, float base_y, size_t x, E* out) {
+  using T = typename V::T;
+  using I = typename V::I;
+  constexpr size_t W = V::width;
+  const size_t C = p.channels;
+  const T xv = V::add(V::iota(), V::set1(static_cast<float>(x)));
+  const T sx = V::fma_ps(V::set1(m0), xv, V::set1(base_x));
+  const T sy = V::fma_ps(V::set1(m3), xv, V::set1(base_y));
+  const T fx = V::floor(sx), fy = V::floor(sy);
+  if (!V::all_within(fx, 0.0f, static_cast<float>(p.src_w) - 2.0f) ||
+      !V::all_within(fy, 0.0f, static_cast<float>(p.src_h) - 3.0f))
+    return false;
+  const T one = V::set1(1.0f);
+  const T ax = V::sub(sx, fx), ay = V::sub(sy, fy);
+  const T nx = V::sub(one, ax), ny = V::sub(one, ay);
+  const int32_t row = static_cast<int32_t>(p.src_w * C), px = static_cast<int32_t>(C);
+  const I o00 = V::imul_add(V::to_int(fy), row, V::imul_add(V::to_int(fx), px, V::to_int(V::zero())));
+  const I o01 = V::iadd(o00, px), o10 = V::iadd(o00, row), o11 = V::iadd(o00, row + px);
+  alignas(64) E lanes[4][W];  // per channel, rounded/saturated by the vector store
+  auto blend = [&](T p00, T p01, T p10, T p11) {
+    const T top = V::add(V::mul(p00, nx), V::mul(p01, ax));
+    const T bot = V::add(V::mul(p10, nx), V::mul(p11, ax));
+    return V::add(V::mul(top, ny), V::mul(bot, ay));
+  };
+  if constexpr (sizeof(E) == 1) {
+    const uint8_t* s = reinterpret_cast<const uint8_t*>(src);
+    const I g00 = V::gather_bytes(s, o00), g01 = V::gather_bytes(s, o01);
+    const I g10 = V::gather_bytes(s, o10), g11 = V::gather_bytes(s, o11);
+    for (size_t c = 0; c < C; ++c) {
+      const int k = static_cast<int>(c);
+      vstore<V>(lanes[c], blend(V::byte_lane(g00, k), V::byte_lane(g01, k), V::byte_lane(g10, k), V::byte_lane(g11, k)));
+    }
+  } else {
+    for (size_t c = 0; c < C; ++c) {
+      const int32_t k = static_cast<int32_t>(c);
+      vstore<V>(lanes[c], blend(V::gather_f32(src, V::iadd(o00, k)), V::gather_f32(src, V::iadd(o01, k)),
+                               V::gather_f32(src, V::iadd(o10, k)), V::gather_f32(src, V::iadd(o11, k))));
+    }
+  }
+  E* o = out + x * C;
+  for (size_t i = 0; i < W; ++i)
+    for (size_t c = 0; c < C; ++c) o[i * C + c] = lanes[c][i];
+  return true;
+}
+
+template <class V, class E>
 void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
   const size_t C = p.channels;
   const ptrdiff_t H = static_cast<ptrdiff_t>(p.src_h), W = static_cast<ptrdiff_t>(p.src_w);
@@ -57,7 +110,8 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
   // nearest interpolation): fma(m0, x, m1*y + m2) over blocks of 16 pixels, and
   // (m0*x + m1*y) + m2 for the last out_w % 16 pixels of the row.
   const size_t blocks_end = p.out_w - p.out_w % 16;
-  for (size_t x = 0; x < p.out_w; ++x, out += C) {
+  auto pixel = [&](size_t x) {
+    E* out_px = out + x * C;
     const float xf = static_cast<float>(x);
     const bool in_block = x < blocks_end;
     const float sx = in_block ? std::fma(m0, xf, base_x) : (m0 * xf + ry) + m2;
@@ -66,15 +120,20 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
       const ptrdiff_t ix = coord(std::nearbyint(sx)), iy = coord(std::nearbyint(sy));
       if (ix >= 0 && ix < W && iy >= 0 && iy < H) {
         const E* s = src + (static_cast<size_t>(iy) * p.src_w + static_cast<size_t>(ix)) * C;
-        for (size_t c = 0; c < C; ++c) out[c] = s[c];
+        for (size_t c = 0; c < C; ++c) out_px[c] = s[c];
       } else {
-        for (size_t c = 0; c < C; ++c) put(out + c, tap(p, src, iy, ix, c));
+        for (size_t c = 0; c < C; ++c) put(out_px + c, tap(p, src, iy, ix, c));
       }
-      continue;
+      return;
     }
     const float fx0 = std::floor(sx), fy0 = std::floor(sy);
     const ptrdiff_t ix = coord(fx0), iy = coord(fy0);
     const float ax = sx - fx0, ay = sy - fy0;
+    const ptrdiff_t reach = p.interp == Interp::bicubic ? 2 : 1;  // taps reach ix - reach + 1 .. ix + reach
+    if (p.border == Border::constant && (ix + reach < 0 || ix - reach + 1 >= W || iy + reach < 0 || iy - reach + 1 >= H)) {
+      for (size_t c = 0; c < C; ++c) put(out_px + c, p.cval);  // every tap is in the border
+      return;
+    }
     if (p.interp == Interp::bilinear) {
       if (ix >= 0 && ix + 1 < W && iy >= 0 && iy + 1 < H) {
         const E* s0 = src + (static_cast<size_t>(iy) * p.src_w + static_cast<size_t>(ix)) * C;
@@ -82,16 +141,16 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
         for (size_t c = 0; c < C; ++c) {
           const float top = float(s0[c]) * (1.0f - ax) + float(s0[c + C]) * ax;
           const float bot = float(s1[c]) * (1.0f - ax) + float(s1[c + C]) * ax;
-          put(out + c, top * (1.0f - ay) + bot * ay);
+          put(out_px + c, top * (1.0f - ay) + bot * ay);
         }
       } else {
         for (size_t c = 0; c < C; ++c) {
           const float top = tap(p, src, iy, ix, c) * (1.0f - ax) + tap(p, src, iy, ix + 1, c) * ax;
           const float bot = tap(p, src, iy + 1, ix, c) * (1.0f - ax) + tap(p, src, iy + 1, ix + 1, c) * ax;
-          put(out + c, top * (1.0f - ay) + bot * ay);
+          put(out_px + c, top * (1.0f - ay) + bot * ay);
         }
       }
-      continue;
+      return;
     }
     float wx[4], wy[4];
     cubic_weights(ax, wx);
@@ -108,9 +167,18 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
         }
         acc += row * wy[a];
       }
-      put(out + c, acc);
+      put(out_px + c, acc);
+    }
+  };
+  size_t x = 0;
+  if constexpr (V::width > 1) {
+    if (p.interp == Interp::bilinear && C <= 4) {
+      for (; x + V::width <= blocks_end; x += V::width)
+        if (!bilinear_lanes<V>(p, src, m0, m3, base_x, base_y, x, out))
+          for (size_t i = x; i < x + V::width; ++i) pixel(i);
     }
   }
+  for (; x < p.out_w; ++x) pixel(x);
 }
 
 }  // namespace
