@@ -16,6 +16,6 @@ void pointwise_f32__avx2(PointwiseOp op, size_t n, const float* x, const float* 
 void u8_to_f32__avx2(size_t n, const uint8_t* x, float scale, float* out) { u8_to_f32<VecAvx2>(n, x, scale, out); }
 void gray_u8__avx2(size_t n, size_t channels, const uint8_t* src, uint8_t* dst) { gray_u8(n, channels, src, dst); }
 void gray_f32__avx2(size_t n, size_t channels, const float* src, float* dst) { gray_f32(n, channels, src, dst); }
-void flip_row__avx2(size_t n, size_t pixel_bytes, const uint8_t* src, uint8_t* dst) { flip_row(n, pixel_bytes, src, dst); }
+void flip_row__avx2(size_t n, size_t pixel_bytes, const uint8_t* src, uint8_t* dst) { flip_row<VecAvx2>(n, pixel_bytes, src, dst); }
 
 }  // namespace foveal

@@ -97,7 +97,31 @@ inline void flip_row_b(size_t n, const uint8_t* src, uint8_t* dst) {
   const uint8_t* s = src + (n - 1) * B;
   for (size_t i = 0; i < n; ++i, s -= B, dst += B) std::memcpy(dst, s, B);
 }
+// Pixels of 1, 2, 3 or 4 bytes reversed 16 bytes at a time with a byte shuffle (P = 16 / B
+// pixels per shuffle); the edges of the row, where a 16-byte load or store would leave it, are
+// copied pixel by pixel.
+template <class V>
+inline bool flip_row_shuffled(size_t n, size_t B, const uint8_t* src, uint8_t* dst) {
+  if constexpr (V::width > 1) {
+    if (B < 1 || B > 4) return false;
+    const size_t P = 16 / B;
+    alignas(16) uint8_t mask[16];
+    for (size_t k = 0; k < 16; ++k)
+      mask[k] = static_cast<uint8_t>(k < P * B ? (P - 1 - k / B) * B + k % B : 0x80);
+    auto copy_pixel = [&](size_t i) { std::memcpy(dst + i * B, src + (n - 1 - i) * B, B); };
+    const size_t head = (16 - P * B + B - 1) / B;  // first destination pixel whose load is safe
+    size_t i = 0;
+    for (; i < head && i < n; ++i) copy_pixel(i);
+    for (; i + P <= n && i * B + 16 <= n * B; i += P) V::shuffle16(src + (n - i - P) * B, mask, dst + i * B);
+    for (; i < n; ++i) copy_pixel(i);
+    return true;
+  }
+  return false;
+}
+
+template <class V>
 inline void flip_row(size_t n, size_t pixel_bytes, const uint8_t* src, uint8_t* dst) {
+  if (flip_row_shuffled<V>(n, pixel_bytes, src, dst)) return;
   switch (pixel_bytes) {
     case 1: flip_row_b<1>(n, src, dst); return;
     case 2: flip_row_b<2>(n, src, dst); return;

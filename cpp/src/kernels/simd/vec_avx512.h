@@ -73,6 +73,12 @@ struct VecAvx512 {
     return (_mm512_cmp_ps_mask(v, _mm512_set1_ps(lo), _CMP_GE_OQ) & _mm512_cmp_ps_mask(v, _mm512_set1_ps(hi), _CMP_LE_OQ)) == 0xFFFF;
   }
   static float reduce_add(T v) { return _mm512_reduce_add_ps(v); }
+  // dst[k] = src[mask[k]] for 16 bytes (mask bytes >= 0x80 give 0): pixel reversal in flips.
+  static void shuffle16(const uint8_t* src, const uint8_t* mask, uint8_t* dst) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+    const __m128i m = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mask));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_shuffle_epi8(v, m));
+  }
   static float reduce_max(T v) { return _mm512_reduce_max_ps(v); }
 };
 
