@@ -309,6 +309,29 @@ def common_parser(script_name: str, description: str) -> argparse.ArgumentParser
     return p
 
 
+
+def start(script: str, doc: str, listing: Dict[str, str], argv: Optional[Sequence[str]]):
+    """The shared start of a benchmark's ``main``: parse the common options, answer ``--list``,
+    select the workloads (``--only``), re-run under ``--isa`` when asked, and set the thread
+    environment. ``listing`` maps each workload name to its one-line description. Returns
+    ``(args, names, argv, rc)``: when ``rc`` is not None, ``main`` returns it at once."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = common_parser(os.path.basename(script), doc.strip().splitlines()[0]).parse_args(argv)
+    names = select(list(listing), args.only)
+    if args.list:
+        for name, description in listing.items():
+            print(f"{name:30s} {description}")
+        return args, names, argv, 0
+    if not names:
+        print(f"no workload matches --only {args.only}; use --list", file=sys.stderr)
+        return args, names, argv, 2
+    rc = apply_isa_request(args.isa, os.path.abspath(script), argv)
+    if rc is not None:
+        return args, names, argv, rc
+    set_thread_env(args.threads)  # effective for libraries not imported yet
+    return args, names, argv, None
+
+
 def default_json_path(script_name: str) -> str:
     base = os.path.splitext(os.path.basename(script_name))[0]
     return os.path.join(RESULTS_DIR, base + ".json")

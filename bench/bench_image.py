@@ -492,24 +492,10 @@ def _setup_cv2(threads: int, notes: List[str]):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = C.common_parser("bench_image.py", __doc__.strip().splitlines()[0])
-    args = parser.parse_args(argv)
-
-    names = C.select([op.name for op in OPS], args.only)
-    if args.list:
-        for op in OPS:
-            print(f"{op.name:24s} {op.dtype:8s} {op.description}")
-        return 0
-    if not names:
-        print(f"no workload matches --only {args.only}; use --list", file=sys.stderr)
-        return 2
-
-    rc = C.apply_isa_request(args.isa, os.path.abspath(__file__), argv)
+    args, names, argv, rc = C.start(__file__, __doc__, {op.name: f"{op.dtype:8s} {op.description}" for op in OPS}, argv)
     if rc is not None:
         return rc
     threads = args.threads
-    C.set_thread_env(threads)
 
     notes: List[str] = []
     foveal, fi, finfo = _load_foveal_image(threads, notes)

@@ -395,24 +395,10 @@ def _row(res: Dict[str, Any], present: List[str]) -> List[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = C.common_parser("bench_ops.py", __doc__.strip().splitlines()[0])
-    args = parser.parse_args(argv)
-
-    names = C.select([w.name for w in WORKLOADS], args.only)
-    if args.list:
-        for w in WORKLOADS:
-            print(f"{w.name:30s} {w.describe()}")
-        return 0
-    if not names:
-        print(f"no workload matches --only {args.only}; use --list", file=sys.stderr)
-        return 2
-
-    rc = C.apply_isa_request(args.isa, os.path.abspath(__file__), argv)
+    args, names, argv, rc = C.start(__file__, __doc__, {w.name: w.describe() for w in WORKLOADS}, argv)
     if rc is not None:
         return rc
     threads = args.threads
-    C.set_thread_env(threads)  # effective for libraries not imported yet
 
     notes: List[str] = []
     foveal, finfo, torch, ort, onnx = _setup_libs(threads, notes)

@@ -9,6 +9,7 @@
 #include "foveal/dispatch.h"
 #include "foveal/image_ops.h"
 #include "foveal/parallel.h"
+#include "kernels/cubic.h"
 
 namespace foveal {
 namespace {
@@ -18,15 +19,6 @@ struct Taps {
   std::vector<int32_t> index;   // out * n source indices
   std::vector<float> weight;    // out * n weights
 };
-
-void cubic_coeffs(float t, float w[4]) {
-  constexpr float A = -0.75f;
-  const float t1 = t + 1.0f, u = 1.0f - t;
-  w[0] = ((A * t1 - 5.0f * A) * t1 + 8.0f * A) * t1 - 4.0f * A;
-  w[1] = ((A + 2.0f) * t - (A + 3.0f)) * t * t + 1.0f;
-  w[2] = ((A + 2.0f) * u - (A + 3.0f)) * u * u + 1.0f;
-  w[3] = 1.0f - w[0] - w[1] - w[2];
-}
 
 int32_t clamp_index(ptrdiff_t i, size_t in) {
   return static_cast<int32_t>(i < 0 ? 0 : (i >= static_cast<ptrdiff_t>(in) ? in - 1 : i));
@@ -87,7 +79,7 @@ Taps make_taps(size_t in, size_t out, Interp interp, bool area_shrink) {
     }
     if (interp == Interp::bicubic) {
       float c[4];
-      cubic_coeffs(f, c);
+      cubic_weights(f, c);
       for (int k = 0; k < 4; ++k) { idx[k] = clamp_index(s - 1 + k, in); w[k] = c[k]; }
       continue;
     }

@@ -10,6 +10,7 @@
 
 #include "foveal/kernels.h"
 #include "kernels/border.h"
+#include "kernels/cubic.h"
 #include "kernels/simd/vec_io.h"
 
 namespace foveal {
@@ -34,15 +35,6 @@ inline float tap(const WarpRowParams& p, const E* src, ptrdiff_t iy, ptrdiff_t i
   const ptrdiff_t y = border_index(iy, H, p.border), x = border_index(ix, W, p.border);
   if (y < 0 || x < 0) return p.cval;
   return static_cast<float>(src[(static_cast<size_t>(y) * p.src_w + static_cast<size_t>(x)) * p.channels + c]);
-}
-
-inline void cubic_weights(float t, float w[4]) {
-  constexpr float A = -0.75f;
-  const float t1 = t + 1.0f, u = 1.0f - t;
-  w[0] = ((A * t1 - 5.0f * A) * t1 + 8.0f * A) * t1 - 4.0f * A;
-  w[1] = ((A + 2.0f) * t - (A + 3.0f)) * t * t + 1.0f;
-  w[2] = ((A + 2.0f) * u - (A + 3.0f)) * u * u + 1.0f;
-  w[3] = 1.0f - w[0] - w[1] - w[2];
 }
 
 // Bilinear interpolation of V::width output pixels from x on (all inside a 16-pixel block),
