@@ -114,11 +114,14 @@ struct WarpRowParams {
 using warp_row_u8_fn = void (*)(const WarpRowParams& p, const uint8_t* src, size_t y, uint8_t* out);
 using warp_row_f32_fn = void (*)(const WarpRowParams& p, const float* src, size_t y, float* out);
 
-// Horizontal resampling of one source row: out[x*C + c] = sum_t w[x*taps + t] * row[idx[x*taps + t] + c]
-// (idx already multiplied by the channel count) for x in [0, out_w).
-using resample_row_u8_fn = void (*)(const uint8_t* row, size_t channels, size_t out_w,
-                                    size_t taps, const int32_t* idx, const float* w, float* out);
-using resample_row_f32_fn = void (*)(const float* row, size_t channels, size_t out_w,
-                                     size_t taps, const int32_t* idx, const float* w, float* out);
+// Horizontal resampling of one source row of row_values values:
+//   out[x*C + c] = sum_t w[t*out_w + x] * row[idx[t*out_w + x] + c],  x in [0, out_w)
+// (tables tap-major; idx already multiplied by the channel count).
+using resample_row_u8_fn = void (*)(const uint8_t* row, size_t row_values, size_t channels,
+                                    size_t out_w, size_t taps, const int32_t* idx, const float* w,
+                                    float* out);
+using resample_row_f32_fn = void (*)(const float* row, size_t row_values, size_t channels,
+                                     size_t out_w, size_t taps, const int32_t* idx, const float* w,
+                                     float* out);
 
 }  // namespace foveal

@@ -70,11 +70,11 @@ void warp_row_u8__avx512(const WarpRowParams&, const uint8_t*, size_t, uint8_t*)
 void warp_row_f32__scalar(const WarpRowParams&, const float*, size_t, float*);
 void warp_row_f32__avx2(const WarpRowParams&, const float*, size_t, float*);
 void warp_row_f32__avx512(const WarpRowParams&, const float*, size_t, float*);
-void resample_row_u8__scalar(const uint8_t*, size_t, size_t, size_t, const int32_t*, const float*, float*);
-void resample_row_u8__avx2(const uint8_t*, size_t, size_t, size_t, const int32_t*, const float*, float*);
-void resample_row_u8__avx512(const uint8_t*, size_t, size_t, size_t, const int32_t*, const float*, float*);
-void resample_row_f32__scalar(const float*, size_t, size_t, size_t, const int32_t*, const float*, float*);
-void resample_row_f32__avx2(const float*, size_t, size_t, size_t, const int32_t*, const float*, float*);
-void resample_row_f32__avx512(const float*, size_t, size_t, size_t, const int32_t*, const float*, float*);
+void resample_row_u8__scalar(const uint8_t*, size_t, size_t, size_t, size_t, const int32_t*, const float*, float*);
+void resample_row_u8__avx2(const uint8_t*, size_t, size_t, size_t, size_t, const int32_t*, const float*, float*);
+void resample_row_u8__avx512(const uint8_t*, size_t, size_t, size_t, size_t, const int32_t*, const float*, float*);
+void resample_row_f32__scalar(const float*, size_t, size_t, size_t, size_t, const int32_t*, const float*, float*);
+void resample_row_f32__avx2(const float*, size_t, size_t, size_t, size_t, const int32_t*, const float*, float*);
+void resample_row_f32__avx512(const float*, size_t, size_t, size_t, size_t, const int32_t*, const float*, float*);
 
 }  // namespace foveal

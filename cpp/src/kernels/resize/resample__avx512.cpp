@@ -1,16 +1,17 @@
 // Horizontal resampling kernels, avx512.
+#include "kernels/simd/vec_avx512.h"
 #include "kernels/resize/resample_impl.h"
 #include "kernels/registry.h"
 
 namespace foveal {
 
-void resample_row_u8__avx512(const uint8_t* row, size_t channels, size_t out_w, size_t taps,
-                            const int32_t* idx, const float* w, float* out) {
-  resample_row(row, channels, out_w, taps, idx, w, out);
+void resample_row_u8__avx512(const uint8_t* row, size_t row_values, size_t channels, size_t out_w,
+                         size_t taps, const int32_t* idx, const float* w, float* out) {
+  resample_row<VecAvx512>(row, row_values, channels, out_w, taps, idx, w, out);
 }
-void resample_row_f32__avx512(const float* row, size_t channels, size_t out_w, size_t taps,
-                             const int32_t* idx, const float* w, float* out) {
-  resample_row(row, channels, out_w, taps, idx, w, out);
+void resample_row_f32__avx512(const float* row, size_t row_values, size_t channels, size_t out_w,
+                          size_t taps, const int32_t* idx, const float* w, float* out) {
+  resample_row<VecAvx512>(row, row_values, channels, out_w, taps, idx, w, out);
 }
 
 }  // namespace foveal

@@ -1,5 +1,7 @@
-// Horizontal resampling of one source row through a tap table (index, weight) per output pixel:
-// the first pass of every resize (nearest, bilinear, bicubic, area). One body per ISA.
+// Horizontal resampling of one source row through tap tables (tap-major: entry t*out_w + x
+// holds output pixel x's t-th source offset and weight): the first pass of every resize. One
+// body per ISA. With vectors, V::width output pixels are done at once, gathering each tap
+// (one 32-bit gather fetches every channel of a uint8 pixel); sums keep the scalar order.
 #pragma once
 
 #include <cstddef>
@@ -8,35 +10,58 @@
 namespace foveal {
 namespace {
 
-template <size_t C, class E>
-inline void resample_row_c(const E* row, size_t out_w, size_t taps, const int32_t* idx,
-                           const float* w, float* out) {
-  for (size_t x = 0; x < out_w; ++x, idx += taps, w += taps, out += C) {
-    float acc[C] = {};
-    for (size_t t = 0; t < taps; ++t) {
-      const E* px = row + idx[t];
-      for (size_t c = 0; c < C; ++c) acc[c] += w[t] * static_cast<float>(px[c]);
+template <class E>
+inline void resample_pixels(const E* row, size_t C, size_t out_w, size_t taps, const int32_t* idx,
+                            const float* w, size_t x0, size_t x1, float* out) {
+  for (size_t x = x0; x < x1; ++x)
+    for (size_t c = 0; c < C; ++c) {
+      float acc = 0.0f;
+      for (size_t t = 0; t < taps; ++t) acc += w[t * out_w + x] * static_cast<float>(row[idx[t * out_w + x] + c]);
+      out[x * C + c] = acc;
     }
-    for (size_t c = 0; c < C; ++c) out[c] = acc[c];
-  }
 }
 
-template <class E>
-void resample_row(const E* row, size_t channels, size_t out_w, size_t taps, const int32_t* idx,
-                  const float* w, float* out) {
-  switch (channels) {
-    case 1: resample_row_c<1>(row, out_w, taps, idx, w, out); return;
-    case 2: resample_row_c<2>(row, out_w, taps, idx, w, out); return;
-    case 3: resample_row_c<3>(row, out_w, taps, idx, w, out); return;
-    case 4: resample_row_c<4>(row, out_w, taps, idx, w, out); return;
-    default:
-      for (size_t x = 0; x < out_w; ++x, idx += taps, w += taps, out += channels)
-        for (size_t c = 0; c < channels; ++c) {
-          float acc = 0.0f;
-          for (size_t t = 0; t < taps; ++t) acc += w[t] * static_cast<float>(row[idx[t] + c]);
-          out[c] = acc;
-        }
+// V::width pixels from x on; false (nothing written) when a 4-byte gather would leave the row.
+template <class V, class E>
+inline bool resample_lanes(const E* row, size_t row_values, size_t C, size_t out_w, size_t taps,
+                           const int32_t* idx, const float* w, size_t x, float* out) {
+  using T = typename V::T;
+  constexpr size_t W = V::width;
+  if (sizeof(E) == 1) {
+    for (size_t t = 0; t < taps; ++t)
+      for (size_t i = 0; i < W; ++i)
+        if (static_cast<size_t>(idx[t * out_w + x + i]) + 4 > row_values) return false;
   }
+  T acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+  for (size_t t = 0; t < taps; ++t) {
+    const auto off = V::load_i32(idx + t * out_w + x);
+    const T wt = V::load(w + t * out_w + x);
+    if constexpr (sizeof(E) == 1) {
+      const auto g = V::gather_bytes(reinterpret_cast<const uint8_t*>(row), off);
+      for (size_t c = 0; c < C; ++c) acc[c] = V::add(acc[c], V::mul(wt, V::byte_lane(g, static_cast<int>(c))));
+    } else {
+      for (size_t c = 0; c < C; ++c)
+        acc[c] = V::add(acc[c], V::mul(wt, V::gather_f32(row, V::iadd(off, static_cast<int32_t>(c)))));
+    }
+  }
+  alignas(64) float lanes[4][W];
+  for (size_t c = 0; c < C; ++c) V::store(lanes[c], acc[c]);
+  for (size_t i = 0; i < W; ++i)
+    for (size_t c = 0; c < C; ++c) out[(x + i) * C + c] = lanes[c][i];
+  return true;
+}
+
+template <class V, class E>
+void resample_row(const E* row, size_t row_values, size_t C, size_t out_w, size_t taps,
+                  const int32_t* idx, const float* w, float* out) {
+  size_t x = 0;
+  if constexpr (V::width > 1) {
+    if (C <= 4)
+      for (; x + V::width <= out_w; x += V::width)
+        if (!resample_lanes<V>(row, row_values, C, out_w, taps, idx, w, x, out))
+          resample_pixels(row, C, out_w, taps, idx, w, x, x + V::width, out);
+  }
+  resample_pixels(row, C, out_w, taps, idx, w, x, out_w, out);
 }
 
 }  // namespace

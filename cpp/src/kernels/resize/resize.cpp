@@ -100,8 +100,14 @@ void resize(const ResizeParams& p, const E* src, E* dst, Resample resample, Comb
   const bool shrink = s.width >= p.out_w && s.height >= p.out_h;
   const Taps tx = make_taps(s.width, p.out_w, p.interp, shrink);
   const Taps ty = make_taps(s.height, p.out_h, p.interp, shrink);
+  // Horizontal tables tap-major (entry t*out_w + x), offsets in values, for the row kernel.
   std::vector<int32_t> xoff(tx.index.size());
-  for (size_t i = 0; i < xoff.size(); ++i) xoff[i] = tx.index[i] * static_cast<int32_t>(C);
+  std::vector<float> xw(tx.weight.size());
+  for (size_t x = 0; x < p.out_w; ++x)
+    for (size_t k = 0; k < tx.n; ++k) {
+      xoff[k * p.out_w + x] = tx.index[x * tx.n + k] * static_cast<int32_t>(C);
+      xw[k * p.out_w + x] = tx.weight[x * tx.n + k];
+    }
   const size_t out_row = p.out_w * C, in_img = s.height * s.width * C;
   // Tasks: bands of output rows; each keeps the horizontally resampled source rows it needs.
   const size_t nt = static_cast<size_t>(get_num_threads());
@@ -128,8 +134,8 @@ void resize(const ResizeParams& p, const E* src, E* dst, Resample resample, Comb
             for (size_t j = 0; j < k; ++j) in_use |= ptrs[j] == cache.data() + slot * out_row;
             if (!in_use) break;
           }
-          resample(image + static_cast<size_t>(sy) * s.width * C, C, p.out_w, tx.n, xoff.data(),
-                   tx.weight.data(), cache.data() + slot * out_row);
+          resample(image + static_cast<size_t>(sy) * s.width * C, s.width * C, C, p.out_w, tx.n,
+                   xoff.data(), xw.data(), cache.data() + slot * out_row);
           cached[slot] = sy;
         }
         ptrs[k] = cache.data() + slot * out_row;
