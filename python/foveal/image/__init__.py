@@ -351,8 +351,10 @@ def gaussian_blur(img: Any, ksize: Union[int, Tuple[int, int]], sigma: float = 0
     if kh % 2 == 0 or kw % 2 == 0:
         raise ValueError(f"ksize must be odd, got {ksize!r}")
     s = _number(sigma, "sigma")
-    kx, ky = kernels.gaussian1d(kw, s), kernels.gaussian1d(kh, s)
     x, restore = as_batch(img)
+    # uint8 follows OpenCV's bit-exact fixed-point kernel; float images the float kernel.
+    g = kernels.gaussian1d_u8 if x.dtype == np.uint8 else kernels.gaussian1d
+    kx, ky = g(kw, s), g(kh, s)
     return restore(_native.sep_filter2d(x, kx, ky, kh // 2, kw // 2, "reflect101", 0.0))
 
 

@@ -48,6 +48,23 @@ def gaussian1d(ksize: int, sigma: float = 0.0) -> np.ndarray:
     return (k / k.sum()).astype(np.float32)
 
 
+def gaussian1d_u8(ksize: int, sigma: float = 0.0) -> np.ndarray:
+    """:func:`gaussian1d` as OpenCV's bit-exact uint8 GaussianBlur uses it: taps in multiples of
+    1/256, quantized from the outside in with error diffusion, the centre tap taking the
+    remainder so the taps sum to exactly 1. With it, float arithmetic reproduces OpenCV's
+    fixed-point sums exactly (only the final rounding of halves differs)."""
+    k = gaussian1d(ksize, sigma).astype(np.float64)
+    n, out, err, total = len(k), np.zeros(len(k)), 0.0, 0.0
+    for i in range(n // 2):
+        adj = k[i] * 256.0 + err
+        q = float(np.rint(adj))
+        err = adj - q
+        out[i] = out[n - 1 - i] = q
+        total += 2 * q
+    out[n // 2] = 256.0 - total
+    return (out / 256.0).astype(np.float32)
+
+
 def gaussian(ksize: int, sigma: float = 0.0) -> np.ndarray:
     """2-D Gaussian kernel ``ksize x ksize``: the outer product of :func:`gaussian1d`."""
     g = gaussian1d(ksize, sigma).astype(np.float64)
@@ -69,4 +86,4 @@ def sobel1d(order: int, ksize: int) -> np.ndarray:
 
 
 __all__ = ["IDENTITY", "BOX3", "GAUSSIAN3", "SHARPEN", "EDGE", "LAPLACIAN", "gaussian",
-           "gaussian1d", "gaussian_sigma", "sobel1d"]
+           "gaussian1d", "gaussian1d_u8", "gaussian_sigma", "sobel1d"]
