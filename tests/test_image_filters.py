@@ -145,6 +145,15 @@ def test_gaussian_blur(shape, ksize, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("ksize", [13, 17, 21, 25, 31])
+def test_gaussian_blur_large_kernels(ksize, dtype):
+    for shape in ((17, 23, 3), (40, 9), (5, 64, 4)):
+        x = img(*shape, dtype=dtype)
+        for sigma in (0, 0.3, 1.1, 2.2, 5.0, 12.0):
+            check("gaussian_blur", x, ksize, sigma)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 def test_gaussian_blur_batch_and_smooth(dtype):
     check("gaussian_blur", img(3, 10, 12, 3, dtype=dtype), 5)
     check("gaussian_blur", img(2, 10, 12, 1, dtype=dtype), 7, 2.0)

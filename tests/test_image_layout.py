@@ -268,6 +268,8 @@ def test_every_isa_matches_opencv(isa, dtype):
         check("filter2d", x, kernel(5, 4), border="wrap")
         check("filter2d", x, kernel(7, 7), border="constant", cval=5)
         check("gaussian_blur", x, 5)
+        check("gaussian_blur", x, 7, 1.3)
+        check("gaussian_blur", x, 15)
         check("sharpen", x)
         check("laplacian", x)
         check("sobel", x, 1, 0, 5)
