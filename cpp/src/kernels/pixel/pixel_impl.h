@@ -112,7 +112,14 @@ inline bool flip_row_shuffled(size_t n, size_t B, const uint8_t* src, uint8_t* d
     const size_t head = (16 - P * B + B - 1) / B;  // first destination pixel whose load is safe
     size_t i = 0;
     for (; i < head && i < n; ++i) copy_pixel(i);
-    for (; i + P <= n && i * B + 16 <= n * B; i += P) V::shuffle16(src + (n - i - P) * B, mask, dst + i * B);
+    if (n * B >= 16) {
+      // Last destination pixel whose 16-byte store stays in the row, computed once (a bound
+      // written per iteration compiles to a division in the loop).
+      const size_t last_store = (n * B - 16) / B;
+      const uint8_t* s = src + (n - i - P) * B;
+      uint8_t* d = dst + i * B;
+      for (; i + P <= n && i <= last_store; i += P, s -= P * B, d += P * B) V::shuffle16(s, mask, d);
+    }
     for (; i < n; ++i) copy_pixel(i);
     return true;
   }
