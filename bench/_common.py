@@ -22,10 +22,13 @@ THREADS = 2
 
 
 def set_thread_env(n: int = THREADS) -> None:
-    """Pin the usual OpenMP/BLAS thread variables (must run before those libraries load)."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    """Pin the usual OpenMP/BLAS thread variables (must run before those libraries load).
+
+    NumPy's own BLAS is not under test: it gets one thread, since an idle OpenBLAS pool
+    spin-waits and on a 2-core machine would steal a core from whichever library is timed."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ[var] = str(n)
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 
 set_thread_env(THREADS)
