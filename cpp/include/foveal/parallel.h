@@ -13,9 +13,15 @@ namespace foveal {
 
 inline size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
-// Threads a loop of n tasks will use (never more than the tasks).
-inline int threads_for(size_t n) {
-  const int nt = get_num_threads();
+// Work (output values, or a comparable cost) below which one more thread does not pay for
+// waking it: on a busy machine a call's end-of-region barrier waits for every thread.
+constexpr size_t kMinWorkPerThread = 1 << 14;
+
+// Threads a loop of n tasks will use: never more than the tasks, nor than work allows.
+inline int threads_for(size_t n, size_t work = static_cast<size_t>(-1)) {
+  int nt = get_num_threads();
+  const size_t by_work = work / kMinWorkPerThread;
+  if (by_work < static_cast<size_t>(nt)) nt = static_cast<int>(by_work < 1 ? 1 : by_work);
   return n < static_cast<size_t>(nt) ? static_cast<int>(n < 1 ? 1 : n) : nt;
 }
 

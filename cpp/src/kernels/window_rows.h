@@ -20,7 +20,7 @@ struct WindowGeometry {
 template <class F>
 void for_each_window_row(const WindowGeometry& g, const float* x, F&& f) {
   const size_t tasks = g.batch * g.out_h;
-  const int threads = threads_for(tasks);
+  const int threads = threads_for(tasks, tasks * g.row_floats * g.kh);
   std::vector<const float*> row_pool(g.kh * threads);
   parallel_for(tasks, threads, [&](size_t task, int tid) {
     const size_t n = task / g.out_h, oh = task % g.out_h;

@@ -118,7 +118,7 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
   const size_t strips_per_task = div_up(strips * G, static_cast<size_t>(nt) * 64);
   const size_t strip_blocks = div_up(strips, strips_per_task);
   const size_t tasks = G * strip_blocks * panel_groups;
-  const int threads = threads_for(tasks);
+  const int threads = threads_for(tasks, m * p.out_c * k_total / 64);
 
   const size_t ptrs_per_thread = taps.ntaps * mr + mr + p.kh;
   const size_t span_per_thread = taps.merged_rows ? mr * p.kh * taps.kc : 0;

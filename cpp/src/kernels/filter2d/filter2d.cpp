@@ -63,7 +63,7 @@ void for_each_band(const ImageShape& s, size_t kh, Band&& band) {
   if (rows < 4 * kh) rows = 4 * kh;
   const size_t bands = div_up(s.height, rows);
   const size_t tasks = s.batch * bands;
-  parallel_for(tasks, threads_for(tasks), [&](size_t task, int) {
+  parallel_for(tasks, threads_for(tasks, s.batch * s.height * s.width * s.channels), [&](size_t task, int) {
     const size_t n = task / bands, y0 = (task % bands) * rows;
     band(n, y0, y0 + rows < s.height ? y0 + rows : s.height);
   });

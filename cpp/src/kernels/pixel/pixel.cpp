@@ -52,7 +52,7 @@ void flip_images(size_t batch, size_t h, size_t w, size_t pixel_bytes, bool hori
                  bool vertical, const uint8_t* src, uint8_t* dst) {
   const KernelTable& t = kernels();
   const size_t row_bytes = w * pixel_bytes, rows = batch * h;
-  parallel_for(rows, threads_for(rows / 16 + 1), [&](size_t r, int) {
+  parallel_for(rows, threads_for(rows, rows * row_bytes / 4), [&](size_t r, int) {
     const size_t n = r / h, y = r % h;
     const uint8_t* s = src + (n * h + (vertical ? h - 1 - y : y)) * row_bytes;
     uint8_t* d = dst + r * row_bytes;

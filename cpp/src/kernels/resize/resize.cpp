@@ -113,7 +113,7 @@ void resize(const ResizeParams& p, const E* src, E* dst, Resample resample, Comb
   const size_t nt = static_cast<size_t>(get_num_threads());
   const size_t rows = std::max<size_t>(1, div_up(p.out_h * s.batch, nt * 4));
   const size_t bands = div_up(p.out_h, rows), tasks = s.batch * bands;
-  parallel_for(tasks, threads_for(tasks), [&](size_t task, int) {
+  parallel_for(tasks, threads_for(tasks, s.batch * p.out_h * out_row * ty.n), [&](size_t task, int) {
     const size_t n = task / bands, y0 = (task % bands) * rows, y1 = std::min(y0 + rows, p.out_h);
     const E* image = src + n * in_img;
     const size_t slots = ty.n + 1;

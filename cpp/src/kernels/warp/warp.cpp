@@ -27,7 +27,7 @@ void warp(const WarpParams& p, const E* src, E* dst, Row row) {
   const size_t in_img = p.shape.height * p.shape.width * p.shape.channels;
   const size_t out_row = p.out_w * p.shape.channels;
   const size_t tasks = p.shape.batch * p.out_h;
-  parallel_for(tasks, threads_for(tasks), [&](size_t task, int) {
+  parallel_for(tasks, threads_for(tasks, tasks * out_row * 4), [&](size_t task, int) {
     const size_t n = task / p.out_h, y = task % p.out_h;
     row(rp, src + n * in_img, y, dst + task * out_row);
   });
