@@ -77,7 +77,6 @@ enum class PointwiseOp : int {
   blend,      // x*a + y*b + c
   scale,      // x*a
   threshold,  // x > a ? b : 0
-  to_float,   // x*a (uint8 input, float output; see pointwise_u8_to_f32_fn)
 };
 struct PointwiseParams { float a, b, c; };
 using pointwise_u8_fn = void (*)(PointwiseOp op, size_t n, const uint8_t* x, const uint8_t* y,

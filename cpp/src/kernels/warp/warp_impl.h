@@ -12,15 +12,14 @@
 #include "kernels/border.h"
 #include "kernels/cubic.h"
 #include "kernels/simd/vec_io.h"
+#include "kernels/simd/vec_scalar.h"
 
 namespace foveal {
 namespace {
 
+// One pixel value, uint8 rounded and saturated by the same rule as the vector stores.
 inline void put(float* dst, float v) { *dst = v; }
-inline void put(uint8_t* dst, float v) {
-  if (!(v > 0.0f)) { *dst = 0; return; }  // also NaN
-  *dst = v >= 255.0f ? 255 : static_cast<uint8_t>(std::nearbyint(v));
-}
+inline void put(uint8_t* dst, float v) { VecScalar::store_u8(dst, v); }
 
 // Integer part of a float coordinate, clamped far outside any image so the cast is defined.
 inline ptrdiff_t coord(float v) {
