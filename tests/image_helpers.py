@@ -152,6 +152,23 @@ def _cubic_weight(t, a=-0.75):
                     np.where(t < 2, ((a * t - 5 * a) * t + 8 * a) * t - 4 * a, 0.0))
 
 
+def _fma32(a, b, c):
+    """float32 fused multiply-add, correctly rounded: a*b is exact in float64; the float64 sum's
+    rounding error (TwoSum) decides the one case where rounding the sum to float32 could go wrong
+    (a sum exactly half-way between two float32 values)."""
+    p = a.astype(np.float64) * b.astype(np.float64)
+    c = np.broadcast_to(np.asarray(c, np.float64), p.shape)
+    s = p + c
+    bp = s - c
+    err = (p - bp) + (c - (s - bp))
+    r = s.astype(np.float32)
+    r64 = r.astype(np.float64)
+    other = np.where(s > r64, np.nextafter(r, np.float32(np.inf)), np.nextafter(r, np.float32(-np.inf)))
+    halfway = (s - r64) == (other.astype(np.float64) - s)
+    fix = halfway & (s != r64) & (err != 0) & (np.sign(err) == np.sign(other.astype(np.float64) - r64))
+    return np.where(fix, other, r).astype(np.float32)
+
+
 def exact_warp_affine(x, matrix, out_hw, interpolation, border, cval):
     """warpAffine in float64 NumPy (H x W x C input): the same maths as OpenCV 5, without its
     limits (see ref.warp_affine). uint8 results are rounded half to even and saturated."""
@@ -171,7 +188,18 @@ def exact_warp_affine(x, matrix, out_hw, interpolation, border, cval):
         return v
 
     if interpolation == "nearest":
-        out = sample(np.rint(sy).astype(np.int64), np.rint(sx).astype(np.int64))
+        # The pixel OpenCV picks where a coordinate is a tie depends on its float32 arithmetic
+        # (probed): fma(m0, x, m1*y + m2) over blocks of 16 pixels, fma(m0, x, m1*y) + m2 in
+        # the row's tail; the result rounds half to even.
+        m = inv.astype(np.float32)
+        xs32, ys32 = xs.astype(np.float32), ys.astype(np.float32)
+        tail = xs >= out_hw[1] - out_hw[1] % 16
+        coords = []
+        for a, b, c in (m[0], m[1]):
+            by = b * ys32
+            block = _fma32(a, xs32, by + c)
+            coords.append(np.where(tail, _fma32(a, xs32, by) + c, block))
+        out = sample(np.rint(coords[1]).astype(np.int64), np.rint(coords[0]).astype(np.int64))
     else:
         x0, y0 = np.floor(sx).astype(np.int64), np.floor(sy).astype(np.int64)
         fx, fy = sx - x0, sy - y0
@@ -389,19 +417,6 @@ class ref:
         return cv2.Sobel(x.astype(np.float32), cv2.CV_32F, dx, dy, ksize=ksize)
 
 
-def warp_tie_free(matrix, out_hw, in_hw=None):
-    """True when no output pixel of a nearest-neighbour warp samples near half-way between two
-    source pixels: nearer than a few float32 rounding errors of the coordinate (OpenCV computes
-    them in float32, so there the pixel it picks depends on rounding details)."""
-    inv = cv2.invertAffineTransform(np.asarray(matrix, np.float64))
-    ys, xs = np.mgrid[0:out_hw[0], 0:out_hw[1]].astype(np.float64)
-    eps = 2.5e-6 * max(*out_hw, *(in_hw or out_hw), 16)
-    for c in (inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2], inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]):
-        if np.any(np.abs(np.abs(c - np.floor(c)) - 0.5) <= eps):
-            return False
-    return True
-
-
 def warp_tol(matrix, out_hw):
     """Tolerance for a warp whose source coordinates reach far from the origin: a float32
     coordinate near c carries up to about 1.2e-7 * c pixels of rounding (OpenCV's and foveal's
@@ -410,17 +425,6 @@ def warp_tol(matrix, out_hw):
     corners = np.array([[0, 0, 1], [out_hw[1] - 1, 0, 1], [0, out_hw[0] - 1, 1],
                         [out_hw[1] - 1, out_hw[0] - 1, 1]], np.float64) @ inv.T
     return (1, 1e-4 + 1.8e-7 * float(np.abs(corners).max()))
-
-
-def resize_tie_free(h, w, size):
-    """True when no output pixel centre of a nearest resize h x w -> size falls exactly on a
-    boundary between two source pixels (there OpenCV's INTER_NEAREST_EXACT rounds in its own
-    16-bit fixed point; test_resize_nearest_exact_ties_match_opencv covers those cases)."""
-    for n_in, n_out in ((h, size[0]), (w, size[1])):
-        c = (np.arange(n_out) + 0.5) * n_in / n_out
-        if n_in != n_out and n_in > 1 and np.any(np.abs(c - np.rint(c)) < 1e-6):
-            return False
-    return True
 
 
 # ------------------------------------------------------------------------------- comparison

@@ -58,14 +58,20 @@ Taps make_taps(size_t in, size_t out, Interp interp, bool area_shrink) {
   t.n = interp == Interp::nearest ? 1 : (interp == Interp::bicubic ? 4 : 2);
   t.index.resize(out * t.n);
   t.weight.resize(out * t.n);
+  if (interp == Interp::nearest) {
+    // The source pixel under each output pixel's centre. The centre is accumulated in double,
+    // one step of in/out per pixel, as OpenCV 5's INTER_NEAREST_EXACT does: its rounding decides
+    // the centres that fall exactly on a pixel boundary (2 -> 7 px: centre 3 picks pixel 0).
+    double centre = 0.5 * scale;
+    for (size_t x = 0; x < out; ++x, centre += scale) {
+      t.index[x] = clamp_index(static_cast<ptrdiff_t>(std::floor(centre)), in);
+      t.weight[x] = 1.0f;
+    }
+    return t;
+  }
   for (size_t x = 0; x < out; ++x) {
     int32_t* idx = &t.index[x * t.n];
     float* w = &t.weight[x * t.n];
-    if (interp == Interp::nearest) {  // the source pixel under the output pixel's centre
-      idx[0] = clamp_index(static_cast<ptrdiff_t>(std::floor((x + 0.5) * scale)), in);
-      w[0] = 1.0f;
-      continue;
-    }
     float f;
     ptrdiff_t s;
     if (interp == Interp::area) {  // INTER_AREA enlarging: pixel-area relation

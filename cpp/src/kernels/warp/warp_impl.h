@@ -99,14 +99,14 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
   const float base_x = ry + m2, base_y = ryy + m5;
   // Source coordinates are rounded exactly as OpenCV 5 rounds them (which decides the ties of
   // nearest interpolation): fma(m0, x, m1*y + m2) over blocks of 16 pixels, and
-  // (m0*x + m1*y) + m2 for the last out_w % 16 pixels of the row.
+  // fma(m0, x, m1*y) + m2 for the last out_w % 16 pixels of the row.
   const size_t blocks_end = p.out_w - p.out_w % 16;
   auto pixel = [&](size_t x) {
     E* out_px = out + x * C;
     const float xf = static_cast<float>(x);
     const bool in_block = x < blocks_end;
-    const float sx = in_block ? std::fma(m0, xf, base_x) : (m0 * xf + ry) + m2;
-    const float sy = in_block ? std::fma(m3, xf, base_y) : (m3 * xf + ryy) + m5;
+    const float sx = in_block ? std::fma(m0, xf, base_x) : std::fma(m0, xf, ry) + m2;
+    const float sy = in_block ? std::fma(m3, xf, base_y) : std::fma(m3, xf, ryy) + m5;
     if (p.interp == Interp::nearest) {
       const ptrdiff_t ix = coord(std::nearbyint(sx)), iy = coord(std::nearbyint(sy));
       if (ix >= 0 && ix < W && iy >= 0 && iy < H) {
