@@ -29,6 +29,8 @@ struct KernelTable {
   flip_row_fn flip_row;
   correlate_f32_fn correlate_f32;
   correlate_u8_fn correlate_u8;
+  correlate2_f32_fn correlate2_f32;
+  correlate2_u8_fn correlate2_u8;
   warp_row_u8_fn warp_row_u8;
   warp_row_f32_fn warp_row_f32;
   resample_row_u8_fn resample_row_u8;

@@ -100,6 +100,13 @@ using correlate_f32_fn = void (*)(const float* const* rows, size_t nrows, const 
                                   size_t kw, size_t step, size_t n, float* out);
 using correlate_u8_fn = void (*)(const float* const* rows, size_t nrows, const float* k,
                                  size_t kw, size_t step, size_t n, uint8_t* out);
+// Two consecutive output rows of the same correlation: rows holds nrows + 1 rows; out0 reads
+// rows[0 .. nrows-1] and out1 rows[1 .. nrows]. Each input vector is loaded once for both (the
+// 2-D filter is load-bound otherwise); the sums are the same, in the same order, as correlate's.
+using correlate2_f32_fn = void (*)(const float* const* rows, size_t nrows, const float* k,
+                                   size_t kw, size_t step, size_t n, float* out0, float* out1);
+using correlate2_u8_fn = void (*)(const float* const* rows, size_t nrows, const float* k,
+                                  size_t kw, size_t step, size_t n, uint8_t* out0, uint8_t* out1);
 
 // Affine warp of one output row: source (x, y) = m * (x, y, 1) for every output pixel.
 struct WarpRowParams {

@@ -26,6 +26,7 @@ KernelTable make_table(Isa isa) {
       t.u8_to_f32 = u8_to_f32__avx512; t.gray_u8 = gray_u8__avx512; t.gray_f32 = gray_f32__avx512;
       t.flip_row = flip_row__avx512;
       t.correlate_f32 = correlate_f32__avx512; t.correlate_u8 = correlate_u8__avx512;
+      t.correlate2_f32 = correlate2_f32__avx512; t.correlate2_u8 = correlate2_u8__avx512;
       t.warp_row_u8 = warp_row_u8__avx512; t.warp_row_f32 = warp_row_f32__avx512;
       t.resample_row_u8 = resample_row_u8__avx512; t.resample_row_f32 = resample_row_f32__avx512;
       return t;
@@ -39,6 +40,7 @@ KernelTable make_table(Isa isa) {
       t.u8_to_f32 = u8_to_f32__avx2; t.gray_u8 = gray_u8__avx2; t.gray_f32 = gray_f32__avx2;
       t.flip_row = flip_row__avx2;
       t.correlate_f32 = correlate_f32__avx2; t.correlate_u8 = correlate_u8__avx2;
+      t.correlate2_f32 = correlate2_f32__avx2; t.correlate2_u8 = correlate2_u8__avx2;
       t.warp_row_u8 = warp_row_u8__avx2; t.warp_row_f32 = warp_row_f32__avx2;
       t.resample_row_u8 = resample_row_u8__avx2; t.resample_row_f32 = resample_row_f32__avx2;
       return t;
@@ -54,6 +56,7 @@ KernelTable make_table(Isa isa) {
       t.u8_to_f32 = u8_to_f32__scalar; t.gray_u8 = gray_u8__scalar; t.gray_f32 = gray_f32__scalar;
       t.flip_row = flip_row__scalar;
       t.correlate_f32 = correlate_f32__scalar; t.correlate_u8 = correlate_u8__scalar;
+      t.correlate2_f32 = correlate2_f32__scalar; t.correlate2_u8 = correlate2_u8__scalar;
       t.warp_row_u8 = warp_row_u8__scalar; t.warp_row_f32 = warp_row_f32__scalar;
       t.resample_row_u8 = resample_row_u8__scalar; t.resample_row_f32 = resample_row_f32__scalar;
       return t;

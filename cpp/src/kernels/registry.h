@@ -64,6 +64,12 @@ void correlate_f32__avx512(const float* const*, size_t, const float*, size_t, si
 void correlate_u8__scalar(const float* const*, size_t, const float*, size_t, size_t, size_t, uint8_t*);
 void correlate_u8__avx2(const float* const*, size_t, const float*, size_t, size_t, size_t, uint8_t*);
 void correlate_u8__avx512(const float* const*, size_t, const float*, size_t, size_t, size_t, uint8_t*);
+void correlate2_f32__scalar(const float* const*, size_t, const float*, size_t, size_t, size_t, float*, float*);
+void correlate2_f32__avx2(const float* const*, size_t, const float*, size_t, size_t, size_t, float*, float*);
+void correlate2_f32__avx512(const float* const*, size_t, const float*, size_t, size_t, size_t, float*, float*);
+void correlate2_u8__scalar(const float* const*, size_t, const float*, size_t, size_t, size_t, uint8_t*, uint8_t*);
+void correlate2_u8__avx2(const float* const*, size_t, const float*, size_t, size_t, size_t, uint8_t*, uint8_t*);
+void correlate2_u8__avx512(const float* const*, size_t, const float*, size_t, size_t, size_t, uint8_t*, uint8_t*);
 void warp_row_u8__scalar(const WarpRowParams&, const uint8_t*, size_t, uint8_t*);
 void warp_row_u8__avx2(const WarpRowParams&, const uint8_t*, size_t, uint8_t*);
 void warp_row_u8__avx512(const WarpRowParams&, const uint8_t*, size_t, uint8_t*);

@@ -14,4 +14,13 @@ void correlate_u8__avx512(const float* const* rows, size_t nrows, const float* k
   correlate<VecAvx512>(rows, nrows, k, kw, step, n, out);
 }
 
+void correlate2_f32__avx512(const float* const* rows, size_t nrows, const float* k, size_t kw, size_t step,
+                        size_t n, float* out0, float* out1) {
+  correlate2<VecAvx512>(rows, nrows, k, kw, step, n, out0, out1);
+}
+void correlate2_u8__avx512(const float* const* rows, size_t nrows, const float* k, size_t kw, size_t step,
+                       size_t n, uint8_t* out0, uint8_t* out1) {
+  correlate2<VecAvx512>(rows, nrows, k, kw, step, n, out0, out1);
+}
+
 }  // namespace foveal

@@ -69,38 +69,47 @@ void for_each_band(const ImageShape& s, size_t kh, Band&& band) {
   });
 }
 
-template <class E, class Correlate>
-void filter2d(const FilterParams& p, const E* src, const float* kernel, E* dst, Correlate correlate) {
+// The 2-D filter makes two output rows per step (kh + 1 input rows, each loaded once for both).
+template <class E, class Correlate, class Correlate2>
+void filter2d(const FilterParams& p, const E* src, const float* kernel, E* dst, Correlate correlate,
+              Correlate2 correlate2) {
   const KernelTable& t = kernels();
   const ImageShape& s = p.shape;
   const size_t C = s.channels, rowv = s.width * C, padded = (s.width + p.kw - 1) * C;
   for_each_band(s, p.kh, [&](size_t n, size_t y0, size_t y1) {
     const E* image = src + n * s.height * rowv;
-    RowRing ring(p.kh, padded);
-    std::vector<const float*> rows(p.kh);
-    for (size_t y = y0; y < y1; ++y) {
-      for (size_t r = 0; r < p.kh; ++r) {
+    E* out = dst + n * s.height * rowv;
+    RowRing ring(p.kh + 1, padded);
+    std::vector<const float*> rows(p.kh + 1);
+    for (size_t y = y0; y < y1; y += 2) {
+      const size_t nr = y + 1 < y1 ? p.kh + 1 : p.kh;
+      for (size_t r = 0; r < nr; ++r) {
         const ptrdiff_t q = static_cast<ptrdiff_t>(y + r) - static_cast<ptrdiff_t>(p.anchor_y);
         rows[r] = ring.get(q, [&](float* buf) { padded_row(t, p, image, q, buf); });
       }
-      correlate(rows.data(), p.kh, kernel, p.kw, C, rowv, dst + (n * s.height + y) * rowv);
+      if (nr > p.kh)
+        correlate2(rows.data(), p.kh, kernel, p.kw, C, rowv, out + y * rowv, out + (y + 1) * rowv);
+      else
+        correlate(rows.data(), p.kh, kernel, p.kw, C, rowv, out + y * rowv);
     }
   });
 }
 
-template <class E, class Correlate>
+template <class E, class Correlate, class Correlate2>
 void sep_filter2d(const FilterParams& p, const E* src, const float* kx, const float* ky, E* dst,
-                  Correlate correlate) {
+                  Correlate correlate, Correlate2 correlate2) {
   const KernelTable& t = kernels();
   const ImageShape& s = p.shape;
   const size_t C = s.channels, rowv = s.width * C, padded = (s.width + p.kw - 1) * C;
   for_each_band(s, p.kh, [&](size_t n, size_t y0, size_t y1) {
     const E* image = src + n * s.height * rowv;
-    RowRing ring(p.kh, rowv);  // horizontally filtered rows
+    E* out = dst + n * s.height * rowv;
+    RowRing ring(p.kh + 1, rowv);  // horizontally filtered rows
     std::vector<float> pad(padded);
-    std::vector<const float*> rows(p.kh);
-    for (size_t y = y0; y < y1; ++y) {
-      for (size_t r = 0; r < p.kh; ++r) {
+    std::vector<const float*> rows(p.kh + 1);
+    for (size_t y = y0; y < y1; y += 2) {  // two output rows per step, as filter2d
+      const size_t nr = y + 1 < y1 ? p.kh + 1 : p.kh;
+      for (size_t r = 0; r < nr; ++r) {
         const ptrdiff_t q = static_cast<ptrdiff_t>(y + r) - static_cast<ptrdiff_t>(p.anchor_y);
         rows[r] = ring.get(q, [&](float* buf) {
           padded_row(t, p, image, q, pad.data());
@@ -108,7 +117,10 @@ void sep_filter2d(const FilterParams& p, const E* src, const float* kx, const fl
           t.correlate_f32(&in, 1, kx, p.kw, C, rowv, buf);
         });
       }
-      correlate(rows.data(), p.kh, ky, 1, 0, rowv, dst + (n * s.height + y) * rowv);
+      if (nr > p.kh)
+        correlate2(rows.data(), p.kh, ky, 1, 0, rowv, out + y * rowv, out + (y + 1) * rowv);
+      else
+        correlate(rows.data(), p.kh, ky, 1, 0, rowv, out + y * rowv);
     }
   });
 }
@@ -116,18 +128,18 @@ void sep_filter2d(const FilterParams& p, const E* src, const float* kx, const fl
 }  // namespace
 
 void filter2d_u8(const FilterParams& p, const uint8_t* src, const float* kernel, uint8_t* dst) {
-  filter2d(p, src, kernel, dst, kernels().correlate_u8);
+  filter2d(p, src, kernel, dst, kernels().correlate_u8, kernels().correlate2_u8);
 }
 void filter2d_f32(const FilterParams& p, const float* src, const float* kernel, float* dst) {
-  filter2d(p, src, kernel, dst, kernels().correlate_f32);
+  filter2d(p, src, kernel, dst, kernels().correlate_f32, kernels().correlate2_f32);
 }
 void sep_filter2d_u8(const FilterParams& p, const uint8_t* src, const float* kx, const float* ky,
                      uint8_t* dst) {
-  sep_filter2d(p, src, kx, ky, dst, kernels().correlate_u8);
+  sep_filter2d(p, src, kx, ky, dst, kernels().correlate_u8, kernels().correlate2_u8);
 }
 void sep_filter2d_f32(const FilterParams& p, const float* src, const float* kx, const float* ky,
                       float* dst) {
-  sep_filter2d(p, src, kx, ky, dst, kernels().correlate_f32);
+  sep_filter2d(p, src, kx, ky, dst, kernels().correlate_f32, kernels().correlate2_f32);
 }
 
 }  // namespace foveal
