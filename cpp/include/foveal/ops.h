@@ -20,6 +20,10 @@ struct Conv2dParams {
 // y: N x OH x OW x Cout.
 void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
                      float* y);
+// Gradients of conv2d (p.activation ignored: dy is the gradient of the pre-activation output).
+// dx (N x H x W x Cin) and dbias (Cout) may be nullptr when not wanted; dkernel as the kernel.
+void conv2d_backward_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
+                              const float* dy, float* dx, float* dkernel, float* dbias);
 
 struct Pool2dParams {
   size_t batch, in_h, in_w, channels;
@@ -31,12 +35,26 @@ void avg_pool2d_f32_nhwc(const Pool2dParams& p, const float* x, float* y);
 // x: N x HW x C -> y: N x C
 void global_max_pool2d_f32(size_t batch, size_t hw, size_t channels, const float* x, float* y);
 void global_avg_pool2d_f32(size_t batch, size_t hw, size_t channels, const float* x, float* y);
+// Pooling gradients: dy has the forward output's shape, dx the input's.
+void max_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* x, const float* dy, float* dx);
+void avg_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* dy, float* dx);
+void global_max_pool2d_backward_f32(size_t batch, size_t hw, size_t channels, const float* x,
+                                    const float* dy, float* dx);
+void global_avg_pool2d_backward_f32(size_t batch, size_t hw, size_t channels, const float* dy,
+                                    float* dx);
 
 // y[M x N] = act(x[M x K] * kernel[K x N] + bias)
 void dense_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel, const float* bias,
                float* y, Activation act);
 
+// Gradients of dense: dkernel (k x n) = x^T dy, dx (m x k, or nullptr) = dy kernel^T,
+// dbias (n, or nullptr) = column sums of dy.
+void dense_backward_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel,
+                        const float* dy, float* dx, float* dkernel, float* dbias);
+
 void activation_f32(size_t n, const float* x, float* y, Activation act);
+// dx = dy * f'(.) written through the forward output y (relu: y > 0; sigmoid: y(1-y); tanh: 1-y^2).
+void activation_backward_f32(size_t n, const float* dy, const float* y, float* dx, Activation act);
 // Softmax over the last axis of a rows x cols matrix.
 void softmax_f32(size_t rows, size_t cols, const float* x, float* y);
 

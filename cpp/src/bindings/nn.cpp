@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "bindings/common.h"
 #include "foveal/ops.h"
@@ -56,9 +57,9 @@ std::optional<FloatArray> checked_bias(const std::optional<FloatArray>& bias, lo
   return bias;
 }
 
-FloatArray conv2d(const FloatArray& x, const FloatArray& kernel, const std::optional<FloatArray>& bias,
-                  Pair strides, Padding padding, Pair dilation, long groups,
-                  const std::string& activation) {
+// Validated parameters of a convolution of x with kernel (shared by conv2d and its backward).
+Conv2dParams conv_params(const FloatArray& x, const FloatArray& kernel, Pair strides, Padding padding,
+                         Pair dilation, long groups, Activation act) {
   require_ndim(x, 4, "x", "N x H x W x C");
   require_nonempty(x, "x");
   require_ndim(kernel, 4, "kernel", "kh x kw x Cin/groups x Cout");
@@ -68,27 +69,60 @@ FloatArray conv2d(const FloatArray& x, const FloatArray& kernel, const std::opti
   check_padding(padding);
   require_positive(groups, "groups");
   if (groups > kMaxSize) fail("groups must be <= 2**30, got " + std::to_string(groups));
-  const Activation act = parse_activation(activation);
   const long n = x.shape(0), h = x.shape(1), w = x.shape(2), c = x.shape(3);
   const long kh = kernel.shape(0), kw = kernel.shape(1), kc = kernel.shape(2), co = kernel.shape(3);
   if (c % groups != 0) fail("groups (" + std::to_string(groups) + ") must divide the input channels (" + std::to_string(c) + ")");
   if (co % groups != 0) fail("groups (" + std::to_string(groups) + ") must divide the kernel's output channels (" + std::to_string(co) + ")");
   if (kc != c / groups)
     fail("kernel must have Cin/groups = " + std::to_string(c / groups) + " input channels (axis 2), got shape " + shape_str(kernel));
-  const auto b = checked_bias(bias, co);
   const long oh = out_extent(h, padding.first.first, padding.first.second, dilation.first * (kh - 1) + 1, strides.first, "kernel height");
   const long ow = out_extent(w, padding.second.first, padding.second.second, dilation.second * (kw - 1) + 1, strides.second, "kernel width");
-  FloatArray y({n, oh, ow, co});
-  const Conv2dParams p{size_t(n), size_t(h), size_t(w), size_t(c), size_t(oh), size_t(ow), size_t(co),
-                       size_t(kh), size_t(kw), size_t(groups), size_t(strides.first), size_t(strides.second),
-                       size_t(dilation.first), size_t(dilation.second), size_t(padding.first.first),
-                       size_t(padding.second.first), act};
+  return {size_t(n), size_t(h), size_t(w), size_t(c), size_t(oh), size_t(ow), size_t(co),
+          size_t(kh), size_t(kw), size_t(groups), size_t(strides.first), size_t(strides.second),
+          size_t(dilation.first), size_t(dilation.second), size_t(padding.first.first),
+          size_t(padding.second.first), act};
+}
+
+// dy must have the shape the forward pass produced.
+void require_shape(const FloatArray& dy, std::vector<long> shape, const char* what) {
+  bool same = dy.ndim() == static_cast<py::ssize_t>(shape.size());
+  for (size_t i = 0; same && i < shape.size(); ++i) same = dy.shape(i) == shape[i];
+  if (!same) {
+    std::string want = "(";
+    for (size_t i = 0; i < shape.size(); ++i) want += (i ? ", " : "") + std::to_string(shape[i]);
+    fail("dy must have the shape of " + std::string(what) + " " + want + (shape.size() == 1 ? ",)" : ")") +
+         ", got " + shape_str(dy));
+  }
+}
+
+FloatArray conv2d(const FloatArray& x, const FloatArray& kernel, const std::optional<FloatArray>& bias,
+                  Pair strides, Padding padding, Pair dilation, long groups,
+                  const std::string& activation) {
+  const Conv2dParams p = conv_params(x, kernel, strides, padding, dilation, groups, parse_activation(activation));
+  const auto b = checked_bias(bias, long(p.out_c));
+  FloatArray y({long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)});
   const float* bp = b ? b->data() : nullptr;
   {
     py::gil_scoped_release release;
     conv2d_f32_nhwc(p, x.data(), kernel.data(), bp, y.mutable_data());
   }
   return y;
+}
+
+py::tuple conv2d_backward(const FloatArray& dy, const FloatArray& x, const FloatArray& kernel,
+                          Pair strides, Padding padding, Pair dilation, long groups, bool need_dx) {
+  const Conv2dParams p = conv_params(x, kernel, strides, padding, dilation, groups, Activation::none);
+  require_shape(dy, {long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)}, "the conv2d output");
+  FloatArray dk(std::vector<py::ssize_t>(kernel.shape(), kernel.shape() + 4));
+  FloatArray db({long(p.out_c)});
+  std::optional<FloatArray> dx;
+  if (need_dx) dx.emplace(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
+  float* dxp = dx ? dx->mutable_data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    conv2d_backward_f32_nhwc(p, x.data(), kernel.data(), dy.data(), dxp, dk.mutable_data(), db.mutable_data());
+  }
+  return py::make_tuple(dx ? py::object(*dx) : py::object(py::none()), dk, db);
 }
 
 Pool2dParams pool_params(const FloatArray& x, Pair pool, Pair strides, Padding padding) {
@@ -117,6 +151,42 @@ FloatArray pool2d(const FloatArray& x, Pair pool, Pair strides, Padding padding)
     Driver(p, x.data(), y.mutable_data());
   }
   return y;
+}
+
+FloatArray max_pool2d_backward(const FloatArray& dy, const FloatArray& x, Pair pool, Pair strides, Padding padding) {
+  const Pool2dParams p = pool_params(x, pool, strides, padding);
+  require_shape(dy, {long(p.batch), long(p.out_h), long(p.out_w), long(p.channels)}, "the pooling output");
+  FloatArray dx(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
+  {
+    py::gil_scoped_release release;
+    max_pool2d_backward_f32_nhwc(p, x.data(), dy.data(), dx.mutable_data());
+  }
+  return dx;
+}
+
+FloatArray avg_pool2d_backward(const FloatArray& dy, const FloatArray& x, Pair pool, Pair strides, Padding padding) {
+  const Pool2dParams p = pool_params(x, pool, strides, padding);
+  require_shape(dy, {long(p.batch), long(p.out_h), long(p.out_w), long(p.channels)}, "the pooling output");
+  FloatArray dx(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
+  {
+    py::gil_scoped_release release;
+    avg_pool2d_backward_f32_nhwc(p, dy.data(), dx.mutable_data());
+  }
+  return dx;
+}
+
+FloatArray global_pool_backward(const FloatArray& dy, const FloatArray& x, bool is_max) {
+  require_ndim(x, 4, "x", "N x H x W x C");
+  require_nonempty(x, "x");
+  const size_t n = x.shape(0), hw = x.shape(1) * x.shape(2), c = x.shape(3);
+  require_shape(dy, {long(n), long(c)}, "the global pooling output");
+  FloatArray dx(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
+  {
+    py::gil_scoped_release release;
+    if (is_max) global_max_pool2d_backward_f32(n, hw, c, x.data(), dy.data(), dx.mutable_data());
+    else global_avg_pool2d_backward_f32(n, hw, c, dy.data(), dx.mutable_data());
+  }
+  return dx;
 }
 
 template <void (*Driver)(size_t, size_t, size_t, const float*, float*)>
@@ -152,6 +222,38 @@ FloatArray dense(const FloatArray& x, const FloatArray& kernel, const std::optio
   return y;
 }
 
+py::tuple dense_backward(const FloatArray& dy, const FloatArray& x, const FloatArray& kernel, bool need_dx) {
+  require_ndim(x, 2, "x", "batch x features");
+  require_nonempty(x, "x");
+  require_ndim(kernel, 2, "kernel", "in x out");
+  require_nonempty(kernel, "kernel");
+  if (kernel.shape(0) != x.shape(1))
+    fail("kernel must have " + std::to_string(x.shape(1)) + " rows (the input features), got shape " + shape_str(kernel));
+  const size_t m = x.shape(0), k = x.shape(1), n = kernel.shape(1);
+  require_shape(dy, {long(m), long(n)}, "the dense output");
+  FloatArray dk({long(k), long(n)}), db({long(n)});
+  std::optional<FloatArray> dx;
+  if (need_dx) dx.emplace(std::vector<py::ssize_t>{long(m), long(k)});
+  float* dxp = dx ? dx->mutable_data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    dense_backward_f32(m, k, n, x.data(), kernel.data(), dy.data(), dxp, dk.mutable_data(), db.mutable_data());
+  }
+  return py::make_tuple(dx ? py::object(*dx) : py::object(py::none()), dk, db);
+}
+
+FloatArray activation_backward(const FloatArray& dy, const FloatArray& y, const std::string& name) {
+  const Activation act = parse_activation(name);
+  std::vector<long> shape(y.shape(), y.shape() + y.ndim());
+  require_shape(dy, shape, "y");
+  FloatArray dx(std::vector<py::ssize_t>(y.shape(), y.shape() + y.ndim()));
+  {
+    py::gil_scoped_release release;
+    activation_backward_f32(size_t(y.size()), dy.data(), y.data(), dx.mutable_data(), act);
+  }
+  return dx;
+}
+
 FloatArray activation(const FloatArray& x, const std::string& name) {
   const Activation act = parse_activation(name);
   FloatArray y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
@@ -179,6 +281,19 @@ void init_nn(py::module_& m) {
   m.def("conv2d", &conv2d, py::arg("x"), py::arg("kernel"), py::arg("bias"), py::arg("strides"),
         py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"), py::arg("activation"),
         "NHWC conv2d with explicit ((top, bottom), (left, right)) padding.");
+  m.def("conv2d_backward", &conv2d_backward, py::arg("dy"), py::arg("x"), py::arg("kernel"),
+        py::arg("strides"), py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"),
+        py::arg("need_dx"), "Gradients (dx or None, dkernel, dbias) of conv2d.");
+  m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("dy"), py::arg("x"), py::arg("pool_size"),
+        py::arg("strides"), py::arg("padding"));
+  m.def("avg_pool2d_backward", &avg_pool2d_backward, py::arg("dy"), py::arg("x"), py::arg("pool_size"),
+        py::arg("strides"), py::arg("padding"));
+  m.def("global_max_pool2d_backward", [](const FloatArray& dy, const FloatArray& x) { return global_pool_backward(dy, x, true); },
+        py::arg("dy"), py::arg("x"));
+  m.def("global_avg_pool2d_backward", [](const FloatArray& dy, const FloatArray& x) { return global_pool_backward(dy, x, false); },
+        py::arg("dy"), py::arg("x"));
+  m.def("dense_backward", &dense_backward, py::arg("dy"), py::arg("x"), py::arg("kernel"), py::arg("need_dx"));
+  m.def("activation_backward", &activation_backward, py::arg("dy"), py::arg("y"), py::arg("activation"));
   m.def("max_pool2d", &pool2d<max_pool2d_f32_nhwc>, py::arg("x"), py::arg("pool_size"),
         py::arg("strides"), py::arg("padding"));
   m.def("avg_pool2d", &pool2d<avg_pool2d_f32_nhwc>, py::arg("x"), py::arg("pool_size"),

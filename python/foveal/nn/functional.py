@@ -20,8 +20,13 @@ _ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
 
 __all__ = [
     "conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
-    "global_max_pool2d", "dense", "relu", "sigmoid", "softmax",
+    "global_max_pool2d", "dense", "relu", "sigmoid", "tanh", "softmax",
+    "conv2d_backward", "depthwise_conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward",
+    "global_avg_pool2d_backward", "global_max_pool2d_backward", "dense_backward",
+    "activation_backward",
 ]
+
+Grads = Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]
 
 
 def _activation(activation: Optional[str], extra: tuple[str, ...] = ()) -> str:
@@ -195,6 +200,11 @@ def sigmoid(x: Any) -> np.ndarray:
     return _core.activation(as_float32(x, "x"), "sigmoid")
 
 
+def tanh(x: Any) -> np.ndarray:
+    """Elementwise hyperbolic tangent."""
+    return _core.activation(as_float32(x, "x"), "tanh")
+
+
 def softmax(x: Any, axis: int = -1) -> np.ndarray:
     """Softmax along ``axis`` (numerically stable: the maximum is subtracted first)."""
     x = as_float32(x, "x")
@@ -206,3 +216,109 @@ def softmax(x: Any, axis: int = -1) -> np.ndarray:
     moved = np.ascontiguousarray(np.moveaxis(x, ax, -1))
     y = _core.softmax(moved.reshape(-1, moved.shape[-1])).reshape(moved.shape)
     return np.moveaxis(y, -1, ax)
+
+
+# ------------------------------------------------------------------------------------ backward
+# Each *_backward takes dy, the gradient of a loss with respect to the forward op's output (same
+# shape), and the forward op's inputs and arguments, and returns the gradients of its inputs.
+
+
+def conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, Pair] = 1,
+                    padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
+                    groups: int = 1, need_dx: bool = True) -> Grads:
+    """Gradients of :func:`conv2d` (without its activation: ``dy`` is the gradient of the
+    pre-activation output; see :func:`activation_backward`).
+
+    Returns ``(dx, dkernel, dbias)``: ``dx`` like ``x`` (None when ``need_dx`` is False, e.g. for
+    a network's first layer), ``dkernel`` like ``kernel``, ``dbias`` of ``Cout`` values (``dy``
+    summed over N, H and W).
+    """
+    x = as_float32(x, "x")
+    kernel = as_float32(kernel, "kernel")
+    dy = as_float32(dy, "dy")
+    s = as_pair(strides, "strides")
+    d = as_pair(dilation_rate, "dilation_rate")
+    g = as_int(groups, "groups", 1)
+    if kernel.ndim != 4:
+        raise ValueError(f"kernel must be 4-D (kh x kw x Cin/groups x Cout), got shape {kernel.shape}")
+    pads = _padding(padding, _spatial(x), _effective(kernel.shape[:2], d), s)
+    return _core.conv2d_backward(dy, x, kernel, s, pads, d, g, bool(need_dx))
+
+
+def depthwise_conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, Pair] = 1,
+                              padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
+                              need_dx: bool = True) -> Grads:
+    """Gradients ``(dx, dkernel, dbias)`` of :func:`depthwise_conv2d` (``kernel`` is
+    ``kh x kw x C x multiplier``; ``dkernel`` has that shape). As :func:`conv2d_backward`."""
+    x = as_float32(x, "x")
+    kernel = as_float32(kernel, "kernel")
+    if kernel.ndim != 4:
+        raise ValueError(f"kernel must be 4-D (kh x kw x C x multiplier), got shape {kernel.shape}")
+    _spatial(x)
+    if kernel.size == 0:
+        raise ValueError(f"kernel must not be empty, got shape {kernel.shape}")
+    kh, kw, c, mult = kernel.shape
+    if c != x.shape[3]:
+        raise ValueError(f"kernel must have {x.shape[3]} input channels (axis 2), got shape {kernel.shape}")
+    dx, dk, db = conv2d_backward(dy, x, kernel.reshape(kh, kw, 1, c * mult), strides, padding,
+                                 dilation_rate, groups=c, need_dx=need_dx)
+    return dx, dk.reshape(kh, kw, c, mult), db
+
+
+def max_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,
+                        strides: Union[int, Pair, None] = None, padding: str = "valid") -> np.ndarray:
+    """Gradient of :func:`max_pool2d` with respect to ``x``: each window's gradient goes to its
+    first maximum (row-major order within the window, as PyTorch and TensorFlow)."""
+    x, k, s, pads = _pool_args(x, pool_size, strides, padding)
+    return _core.max_pool2d_backward(as_float32(dy, "dy"), x, k, s, pads)
+
+
+def avg_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,
+                        strides: Union[int, Pair, None] = None, padding: str = "valid") -> np.ndarray:
+    """Gradient of :func:`avg_pool2d` with respect to ``x`` (each window's gradient shared
+    equally by its cells inside the image)."""
+    x, k, s, pads = _pool_args(x, pool_size, strides, padding)
+    return _core.avg_pool2d_backward(as_float32(dy, "dy"), x, k, s, pads)
+
+
+def global_avg_pool2d_backward(dy: Any, x: Any) -> np.ndarray:
+    """Gradient of :func:`global_avg_pool2d` (``dy`` is ``N x C``) with respect to ``x``."""
+    x = as_float32(x, "x")
+    _spatial(x)
+    return _core.global_avg_pool2d_backward(as_float32(dy, "dy"), x)
+
+
+def global_max_pool2d_backward(dy: Any, x: Any) -> np.ndarray:
+    """Gradient of :func:`global_max_pool2d` with respect to ``x`` (to each channel's first
+    maximum)."""
+    x = as_float32(x, "x")
+    _spatial(x)
+    return _core.global_max_pool2d_backward(as_float32(dy, "dy"), x)
+
+
+def dense_backward(dy: Any, x: Any, kernel: Any, need_dx: bool = True) -> Grads:
+    """Gradients ``(dx, dkernel, dbias)`` of :func:`dense` without its activation: ``dx = dy @
+    kernel.T`` (None when ``need_dx`` is False), ``dkernel = x.T @ dy``, ``dbias = dy.sum(0)``
+    (leading axes of ``x`` flattened)."""
+    x = as_float32(x, "x")
+    kernel = as_float32(kernel, "kernel")
+    dy = as_float32(dy, "dy")
+    if x.ndim < 1 or x.size == 0:
+        raise ValueError(f"x must have at least 1 dimension and no empty axis, got shape {x.shape}")
+    if kernel.ndim != 2:
+        raise ValueError(f"kernel must be 2-D (in x out), got shape {kernel.shape}")
+    lead = x.shape[:-1]
+    if dy.shape != (*lead, kernel.shape[1]):
+        raise ValueError(f"dy must have the shape of the dense output {(*lead, kernel.shape[1])}, "
+                         f"got {dy.shape}")
+    dx, dk, db = _core.dense_backward(dy.reshape(-1, kernel.shape[1]), x.reshape(-1, x.shape[-1]),
+                                      kernel, bool(need_dx))
+    return (None if dx is None else dx.reshape(x.shape)), dk, db
+
+
+def activation_backward(dy: Any, y: Any, activation: Optional[str]) -> np.ndarray:
+    """Gradient through an activation given its OUTPUT ``y``: ``dy * f'``, with ``f'`` = ``y > 0``
+    (relu), ``y (1 - y)`` (sigmoid), ``1 - y**2`` (tanh) or 1 (None / ``"linear"``)."""
+    act = _activation(activation)
+    return _core.activation_backward(as_float32(dy, "dy"), as_float32(y, "y"), act)
+

@@ -15,6 +15,27 @@ void activation_f32(size_t n, const float* x, float* y, Activation act) {
   });
 }
 
+void activation_backward_f32(size_t n, const float* dy, const float* y, float* dx, Activation act) {
+  constexpr size_t chunk = 1 << 15;
+  const size_t tasks = div_up(n, chunk);
+  parallel_for(tasks, threads_for(tasks), [&](size_t i, int) {
+    const size_t i0 = i * chunk, i1 = n - i0 < chunk ? n : i0 + chunk;
+    switch (act) {
+      case Activation::relu:
+        for (size_t j = i0; j < i1; ++j) dx[j] = y[j] > 0.0f ? dy[j] : 0.0f;
+        break;
+      case Activation::sigmoid:
+        for (size_t j = i0; j < i1; ++j) dx[j] = dy[j] * (y[j] * (1.0f - y[j]));
+        break;
+      case Activation::tanh:
+        for (size_t j = i0; j < i1; ++j) dx[j] = dy[j] * (1.0f - y[j] * y[j]);
+        break;
+      default:
+        for (size_t j = i0; j < i1; ++j) dx[j] = dy[j];
+    }
+  });
+}
+
 void softmax_f32(size_t rows, size_t cols, const float* x, float* y) {
   const KernelTable& t = kernels();
   const size_t rows_per_task = div_up(1 << 14, cols + 1);

@@ -8,18 +8,10 @@
 #include "foveal/ops.h"
 #include "foveal/parallel.h"
 #include "kernels/dwconv2d/dwconv2d.h"
+#include "kernels/conv2d/conv2d.h"
 #include "kernels/gemm/gemm.h"
 
 namespace foveal {
-namespace {
-
-// How A rows are addressed. With one group and no horizontal dilation, a whole kernel row
-// (kw pixels x C channels) is contiguous in the input and forms one tap of kw*C floats;
-// otherwise each kernel position is a tap of Cin/groups floats.
-struct ConvTaps {
-  bool merged_rows;
-  size_t ntaps, kc;
-};
 
 ConvTaps conv_taps(const Conv2dParams& p) {
   const size_t cg = p.in_c / p.groups;
@@ -27,10 +19,6 @@ ConvTaps conv_taps(const Conv2dParams& p) {
   return {false, p.kh * p.kw, cg};
 }
 
-// Writes ptrs[t*mr + i] for output pixels m0..m0+mr-1 of group g. Row taps that straddle the
-// left or right border are assembled (with zeros) in span, which holds mr*kh*kw*C floats.
-// row_cache (kh pointers) holds the input rows of the current output row (nullptr in the
-// padding); they are looked up once per output row, not once per pixel.
 void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, size_t g,
                    const float* zeros, size_t m0, size_t mr, const float** ptrs, float* span,
                    const float** row_cache) {
@@ -87,8 +75,6 @@ void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, 
     }
   }
 }
-
-}  // namespace
 
 void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
                      float* y) {

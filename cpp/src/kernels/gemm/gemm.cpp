@@ -10,16 +10,37 @@ namespace foveal {
 
 size_t packed_b_floats(size_t k, size_t n, size_t nr) { return div_up(n, nr) * k * nr; }
 
-void pack_b(size_t k, size_t n, const float* b, size_t ldb, size_t nr, float* packed) {
-  const size_t panels = div_up(n, nr);
-  parallel_for(panels, threads_for(panels * k / 4096 + 1), [&](size_t p, int) {
+void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, size_t nr, float* packed,
+                   size_t p0, size_t p1) {
+  for (size_t p = p0; p < p1; ++p) {
     const size_t col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr;
     float* dst = packed + p * k * nr;
     for (size_t r = 0; r < k; ++r, dst += nr) {
       std::memcpy(dst, b + r * ldb + col0, cols * sizeof(float));
       if (cols < nr) std::memset(dst + cols, 0, (nr - cols) * sizeof(float));
     }
+  }
+}
+
+void pack_b(size_t k, size_t n, const float* b, size_t ldb, size_t nr, float* packed) {
+  const size_t panels = div_up(n, nr);
+  parallel_for(panels, threads_for(panels * k / 4096 + 1), [&](size_t p, int) {
+    pack_b_panels(k, n, b, ldb, nr, packed, p, p + 1);
   });
+}
+
+void pack_bt(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* packed) {
+  const size_t panels = div_up(n, nr);
+  for (size_t p = 0; p < panels; ++p) {
+    const size_t col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr;
+    float* dst = packed + p * k * nr;
+    if (cols < nr)
+      for (size_t r = 0; r < k; ++r) std::memset(dst + r * nr + cols, 0, (nr - cols) * sizeof(float));
+    for (size_t j = 0; j < cols; ++j) {
+      const float* src = t + (col0 + j) * ldt;
+      for (size_t r = 0; r < k; ++r) dst[r * nr + j] = src[r];
+    }
+  }
 }
 
 void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t mr,
@@ -34,7 +55,7 @@ void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t 
     const float* b_panel = g.packed_b + p * k_total * nr;
     const float* bias = g.bias ? g.bias + col0 : nullptr;
     if (blocks == 1) {
-      t.gemm(mr, nc, g.kc, g.ntaps, ptrs, b_panel, c_row + col0, g.ldc, {bias, false, fuse_relu});
+      t.gemm(mr, nc, g.kc, g.ntaps, ptrs, b_panel, c_row + col0, g.ldc, {bias, g.accumulate, fuse_relu});
     } else if (g.ntaps > 1) {
       // K blocks are whole taps.
       const size_t taps_per_block = div_up(g.ntaps, blocks);
@@ -42,7 +63,7 @@ void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t 
         const size_t nt = g.ntaps - t0 < taps_per_block ? g.ntaps - t0 : taps_per_block;
         const bool last = t0 + nt == g.ntaps;
         t.gemm(mr, nc, g.kc, nt, ptrs + t0 * mr, b_panel + t0 * g.kc * nr, c_row + col0, g.ldc,
-               {bias, t0 > 0, last && fuse_relu});
+               {bias, g.accumulate || t0 > 0, last && fuse_relu});
       }
     } else {
       // One long tap: K blocks are column ranges of each A row.
@@ -51,7 +72,7 @@ void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t 
         const size_t kc = g.kc - k0 < kb ? g.kc - k0 : kb;
         for (size_t i = 0; i < mr; ++i) scratch[i] = ptrs[i] + k0;
         t.gemm(mr, nc, kc, 1, scratch, b_panel + k0 * nr, c_row + col0, g.ldc,
-               {bias, k0 > 0, k0 + kc == g.kc && fuse_relu});
+               {bias, g.accumulate || k0 > 0, k0 + kc == g.kc && fuse_relu});
       }
     }
   }
@@ -90,6 +111,66 @@ void dense_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel
       igemm_strip(t, g, m0, rows, ptrs, scratch, p0, p1);
     }
   });
+}
+
+void gemm_f32(const GemmArgs& g, bool serial) {
+  if (g.m == 0 || g.n == 0) return;
+  const KernelTable& t = kernels();
+  const size_t mr = t.gemm_mr, nr = t.gemm_nr;
+  if (g.k == 0) {  // an empty sum
+    if (!g.accumulate)
+      for (size_t i = 0; i < g.m; ++i) std::memset(g.c + i * g.ldc, 0, g.n * sizeof(float));
+    return;
+  }
+  FloatBuffer packed(packed_b_floats(g.k, g.n, nr));
+  if (g.trans_b) pack_bt(g.k, g.n, g.b, g.ldb, nr, packed.get());
+  else if (serial) pack_b_panels(g.k, g.n, g.b, g.ldb, nr, packed.get(), 0, div_up(g.n, nr));
+  else pack_b(g.k, g.n, g.b, g.ldb, nr, packed.get());
+  // op(A) rows must be contiguous: a transposed A is copied into m x k first.
+  std::vector<float> at;
+  const float* a = g.a;
+  size_t lda = g.lda;
+  if (g.trans_a) {
+    at.resize(g.m * g.k);
+    for (size_t r = 0; r < g.k; ++r) {
+      const float* src = g.a + r * g.lda;
+      for (size_t i = 0; i < g.m; ++i) at[i * g.k + r] = src[i];
+    }
+    a = at.data();
+    lda = g.k;
+  }
+  const IgemmProblem prob{g.n, g.k, 1, packed.get(), nullptr, g.c, g.ldc, Activation::none, g.accumulate};
+  const size_t strips = div_up(g.m, mr), panels = div_up(g.n, nr);
+  auto run = [&](size_t s0, size_t s1) {
+    const float* ptrs[16];
+    const float* scratch[16];
+    for (size_t s = s0; s < s1; ++s) {
+      const size_t m0 = s * mr, rows = g.m - m0 < mr ? g.m - m0 : mr;
+      for (size_t i = 0; i < rows; ++i) ptrs[i] = a + (m0 + i) * lda;
+      igemm_strip(t, prob, m0, rows, ptrs, scratch, 0, panels);
+    }
+  };
+  if (serial) {
+    run(0, strips);
+    return;
+  }
+  const int nt = threads_for(strips, g.m * g.n * g.k / 64);
+  const size_t per = div_up(strips, static_cast<size_t>(nt) * 4);
+  parallel_for(div_up(strips, per), nt, [&](size_t task, int) {
+    run(task * per, (task + 1) * per < strips ? (task + 1) * per : strips);
+  });
+}
+
+void dense_backward_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel,
+                        const float* dy, float* dx, float* dkernel, float* dbias) {
+  // dkernel[k x n] = x^T dy; dx[m x k] = dy kernel^T; dbias = column sums of dy.
+  gemm_f32({k, n, m, x, k, true, dy, n, false, dkernel, n, false}, false);
+  if (dx) gemm_f32({m, k, n, dy, n, false, kernel, n, true, dx, k, false}, false);
+  if (dbias) {
+    for (size_t j = 0; j < n; ++j) dbias[j] = 0.0f;
+    for (size_t i = 0; i < m; ++i)
+      for (size_t j = 0; j < n; ++j) dbias[j] += dy[i * n + j];
+  }
 }
 
 }  // namespace foveal

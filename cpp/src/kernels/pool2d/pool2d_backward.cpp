@@ -1,0 +1,113 @@
+// Pooling backward: each output cell's gradient goes back to the input cells of its window —
+// all of it to the window's first maximum (row-major order; padded cells never win, as in the
+// forward pass) for max pooling, an equal share to each cell inside the image for average
+// pooling (Keras's divisor). Windows may overlap, so the work is split over images.
+#include <cstring>
+#include <vector>
+
+#include "foveal/ops.h"
+#include "foveal/parallel.h"
+
+namespace foveal {
+namespace {
+
+struct Window {
+  size_t r0, r1, s0, s1;  // input rows [r0, r1) and columns [s0, s1) inside the image
+};
+
+Window window(const Pool2dParams& p, size_t oh, size_t ow) {
+  auto clip = [](ptrdiff_t start, size_t k, size_t n, size_t& b, size_t& e) {
+    const ptrdiff_t end = start + static_cast<ptrdiff_t>(k);
+    b = start < 0 ? 0 : static_cast<size_t>(start);
+    e = end > static_cast<ptrdiff_t>(n) ? n : static_cast<size_t>(end);
+  };
+  Window w;
+  clip(static_cast<ptrdiff_t>(oh * p.stride_h) - static_cast<ptrdiff_t>(p.pad_top), p.kh, p.in_h, w.r0, w.r1);
+  clip(static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left), p.kw, p.in_w, w.s0, w.s1);
+  return w;
+}
+
+template <class Body>
+void per_image(const Pool2dParams& p, float* dx, Body&& body) {
+  const size_t in_img = p.in_h * p.in_w * p.channels;
+  parallel_for(p.batch, threads_for(p.batch, p.batch * in_img * 2), [&](size_t n, int) {
+    std::memset(dx + n * in_img, 0, in_img * sizeof(float));
+    body(n);
+  });
+}
+
+}  // namespace
+
+void max_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* x, const float* dy, float* dx) {
+  const size_t C = p.channels, in_img = p.in_h * p.in_w * C, out_img = p.out_h * p.out_w * C;
+  per_image(p, dx, [&](size_t n) {
+    const float* xi = x + n * in_img;
+    float* dxi = dx + n * in_img;
+    std::vector<float> best(C);
+    std::vector<size_t> where(C);
+    for (size_t oh = 0; oh < p.out_h; ++oh)
+      for (size_t ow = 0; ow < p.out_w; ++ow) {
+        const Window w = window(p, oh, ow);
+        const size_t first = (w.r0 * p.in_w + w.s0) * C;
+        for (size_t c = 0; c < C; ++c) { best[c] = xi[first + c]; where[c] = first + c; }
+        for (size_t r = w.r0; r < w.r1; ++r)
+          for (size_t s = w.s0; s < w.s1; ++s) {
+            const size_t off = (r * p.in_w + s) * C;
+            const float* v = xi + off;
+            for (size_t c = 0; c < C; ++c)
+              if (v[c] > best[c]) { best[c] = v[c]; where[c] = off + c; }
+          }
+        const float* g = dy + n * out_img + (oh * p.out_w + ow) * C;
+        for (size_t c = 0; c < C; ++c) dxi[where[c]] += g[c];
+      }
+  });
+}
+
+void avg_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* dy, float* dx) {
+  const size_t C = p.channels, in_img = p.in_h * p.in_w * C, out_img = p.out_h * p.out_w * C;
+  per_image(p, dx, [&](size_t n) {
+    float* dxi = dx + n * in_img;
+    for (size_t oh = 0; oh < p.out_h; ++oh)
+      for (size_t ow = 0; ow < p.out_w; ++ow) {
+        const Window w = window(p, oh, ow);
+        const float share = 1.0f / static_cast<float>((w.r1 - w.r0) * (w.s1 - w.s0));
+        const float* g = dy + n * out_img + (oh * p.out_w + ow) * C;
+        for (size_t r = w.r0; r < w.r1; ++r)
+          for (size_t s = w.s0; s < w.s1; ++s) {
+            float* d = dxi + (r * p.in_w + s) * C;
+            for (size_t c = 0; c < C; ++c) d[c] += g[c] * share;
+          }
+      }
+  });
+}
+
+void global_max_pool2d_backward_f32(size_t batch, size_t hw, size_t channels, const float* x,
+                                    const float* dy, float* dx) {
+  parallel_for(batch, threads_for(batch, batch * hw * channels * 2), [&](size_t n, int) {
+    const float* xi = x + n * hw * channels;
+    float* dxi = dx + n * hw * channels;
+    std::memset(dxi, 0, hw * channels * sizeof(float));
+    std::vector<float> best(xi, xi + channels);
+    std::vector<size_t> where(channels);
+    for (size_t c = 0; c < channels; ++c) where[c] = c;
+    for (size_t i = 1; i < hw; ++i) {
+      const float* v = xi + i * channels;
+      for (size_t c = 0; c < channels; ++c)
+        if (v[c] > best[c]) { best[c] = v[c]; where[c] = i * channels + c; }
+    }
+    for (size_t c = 0; c < channels; ++c) dxi[where[c]] = dy[n * channels + c];
+  });
+}
+
+void global_avg_pool2d_backward_f32(size_t batch, size_t hw, size_t channels, const float* dy,
+                                    float* dx) {
+  const float share = 1.0f / static_cast<float>(hw);
+  parallel_for(batch, threads_for(batch, batch * hw * channels), [&](size_t n, int) {
+    float* dxi = dx + n * hw * channels;
+    const float* g = dy + n * channels;
+    for (size_t i = 0; i < hw; ++i)
+      for (size_t c = 0; c < channels; ++c) dxi[i * channels + c] = g[c] * share;
+  });
+}
+
+}  // namespace foveal
