@@ -19,6 +19,7 @@ struct KernelTable {
   pool_row_fn maxpool_row, avgpool_row;
   global_pool_fn global_maxpool, global_avgpool;
   activation_fn activation;
+  activation_backward_fn activation_backward;
   softmax_row_fn softmax_row;
   // Image kernels.
   pointwise_u8_fn pointwise_u8;

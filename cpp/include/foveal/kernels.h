@@ -56,6 +56,9 @@ using global_pool_fn = void (*)(size_t hw, size_t channels, size_t row_stride, c
 // ---------------------------------------------------------------------------------------------
 // Elementwise activation y = f(x) over n floats (x and y may alias).
 using activation_fn = void (*)(size_t n, const float* x, float* y, Activation act);
+// Its gradient dx = dy * f' through the forward output y (dx may alias dy).
+using activation_backward_fn = void (*)(size_t n, const float* dy, const float* y, float* dx,
+                                       Activation act);
 // Softmax over `cols` contiguous floats of one row (x and y may alias).
 using softmax_row_fn = void (*)(size_t cols, const float* x, float* y);
 

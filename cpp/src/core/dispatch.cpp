@@ -21,7 +21,7 @@ KernelTable make_table(Isa isa) {
       t.dwconv_row = dwconv2d_f32_row__avx512;
       t.maxpool_row = maxpool2d_f32_row__avx512; t.avgpool_row = avgpool2d_f32_row__avx512;
       t.global_maxpool = global_maxpool_f32__avx512; t.global_avgpool = global_avgpool_f32__avx512;
-      t.activation = activation_f32__avx512; t.softmax_row = softmax_f32_row__avx512;
+      t.activation = activation_f32__avx512; t.activation_backward = activation_backward_f32__avx512; t.softmax_row = softmax_f32_row__avx512;
       t.pointwise_u8 = pointwise_u8__avx512; t.pointwise_f32 = pointwise_f32__avx512;
       t.u8_to_f32 = u8_to_f32__avx512; t.gray_u8 = gray_u8__avx512; t.gray_f32 = gray_f32__avx512;
       t.flip_row = flip_row__avx512;
@@ -35,7 +35,7 @@ KernelTable make_table(Isa isa) {
       t.dwconv_row = dwconv2d_f32_row__avx2;
       t.maxpool_row = maxpool2d_f32_row__avx2; t.avgpool_row = avgpool2d_f32_row__avx2;
       t.global_maxpool = global_maxpool_f32__avx2; t.global_avgpool = global_avgpool_f32__avx2;
-      t.activation = activation_f32__avx2; t.softmax_row = softmax_f32_row__avx2;
+      t.activation = activation_f32__avx2; t.activation_backward = activation_backward_f32__avx2; t.softmax_row = softmax_f32_row__avx2;
       t.pointwise_u8 = pointwise_u8__avx2; t.pointwise_f32 = pointwise_f32__avx2;
       t.u8_to_f32 = u8_to_f32__avx2; t.gray_u8 = gray_u8__avx2; t.gray_f32 = gray_f32__avx2;
       t.flip_row = flip_row__avx2;
@@ -51,7 +51,7 @@ KernelTable make_table(Isa isa) {
       t.dwconv_row = dwconv2d_f32_row__scalar;
       t.maxpool_row = maxpool2d_f32_row__scalar; t.avgpool_row = avgpool2d_f32_row__scalar;
       t.global_maxpool = global_maxpool_f32__scalar; t.global_avgpool = global_avgpool_f32__scalar;
-      t.activation = activation_f32__scalar; t.softmax_row = softmax_f32_row__scalar;
+      t.activation = activation_f32__scalar; t.activation_backward = activation_backward_f32__scalar; t.softmax_row = softmax_f32_row__scalar;
       t.pointwise_u8 = pointwise_u8__scalar; t.pointwise_f32 = pointwise_f32__scalar;
       t.u8_to_f32 = u8_to_f32__scalar; t.gray_u8 = gray_u8__scalar; t.gray_f32 = gray_f32__scalar;
       t.flip_row = flip_row__scalar;

@@ -16,23 +16,12 @@ void activation_f32(size_t n, const float* x, float* y, Activation act) {
 }
 
 void activation_backward_f32(size_t n, const float* dy, const float* y, float* dx, Activation act) {
+  const KernelTable& t = kernels();
   constexpr size_t chunk = 1 << 15;
   const size_t tasks = div_up(n, chunk);
   parallel_for(tasks, threads_for(tasks), [&](size_t i, int) {
-    const size_t i0 = i * chunk, i1 = n - i0 < chunk ? n : i0 + chunk;
-    switch (act) {
-      case Activation::relu:
-        for (size_t j = i0; j < i1; ++j) dx[j] = y[j] > 0.0f ? dy[j] : 0.0f;
-        break;
-      case Activation::sigmoid:
-        for (size_t j = i0; j < i1; ++j) dx[j] = dy[j] * (y[j] * (1.0f - y[j]));
-        break;
-      case Activation::tanh:
-        for (size_t j = i0; j < i1; ++j) dx[j] = dy[j] * (1.0f - y[j] * y[j]);
-        break;
-      default:
-        for (size_t j = i0; j < i1; ++j) dx[j] = dy[j];
-    }
+    const size_t i0 = i * chunk, len = n - i0 < chunk ? n - i0 : chunk;
+    t.activation_backward(len, dy + i0, y + i0, dx + i0, act);
   });
 }
 

@@ -43,19 +43,28 @@ void max_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* x, const f
   per_image(p, dx, [&](size_t n) {
     const float* xi = x + n * in_img;
     float* dxi = dx + n * in_img;
+    // Per channel: the best value and the offset of the cell holding it (branch-free updates,
+    // which the compiler vectorizes; offsets are 64-bit so any image size works).
     std::vector<float> best(C);
     std::vector<size_t> where(C);
     for (size_t oh = 0; oh < p.out_h; ++oh)
       for (size_t ow = 0; ow < p.out_w; ++ow) {
         const Window w = window(p, oh, ow);
         const size_t first = (w.r0 * p.in_w + w.s0) * C;
-        for (size_t c = 0; c < C; ++c) { best[c] = xi[first + c]; where[c] = first + c; }
+        std::memcpy(best.data(), xi + first, C * sizeof(float));
+        for (size_t c = 0; c < C; ++c) where[c] = first + c;
         for (size_t r = w.r0; r < w.r1; ++r)
           for (size_t s = w.s0; s < w.s1; ++s) {
             const size_t off = (r * p.in_w + s) * C;
+            if (off == first) continue;
             const float* v = xi + off;
-            for (size_t c = 0; c < C; ++c)
-              if (v[c] > best[c]) { best[c] = v[c]; where[c] = off + c; }
+            float* bp = best.data();
+            size_t* wp = where.data();
+            for (size_t c = 0; c < C; ++c) {
+              const bool better = v[c] > bp[c];
+              bp[c] = better ? v[c] : bp[c];
+              wp[c] = better ? off + c : wp[c];
+            }
           }
         const float* g = dy + n * out_img + (oh * p.out_w + ow) * C;
         for (size_t c = 0; c < C; ++c) dxi[where[c]] += g[c];
