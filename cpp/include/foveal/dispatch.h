@@ -17,6 +17,7 @@ struct KernelTable {
   gemm_ukernel_fn gemm;
   dwconv_row_fn dwconv_row;
   pool_row_fn maxpool_row, avgpool_row;
+  pool_backward_row_fn maxpool_backward_row, avgpool_backward_row;
   global_pool_fn global_maxpool, global_avgpool;
   activation_fn activation;
   activation_backward_fn activation_backward;

@@ -48,6 +48,11 @@ struct PoolRowParams {
 };
 using pool_row_fn = void (*)(const PoolRowParams& p, const float* const* rows, size_t nrows,
                              float* out);
+// Gradient of one pooled output row: dy (out_width x channels) is added into drows, the dx rows
+// matching rows. Max: all of a window's gradient to its first maximum (row-major order);
+// average: an equal share to each cell of the window inside the image.
+using pool_backward_row_fn = void (*)(const PoolRowParams& p, const float* const* rows,
+                                      float* const* drows, size_t nrows, const float* dy);
 
 // Global pooling of one image: x is hw rows of `channels` floats, row_stride apart; y is channels.
 using global_pool_fn = void (*)(size_t hw, size_t channels, size_t row_stride, const float* x,

@@ -20,6 +20,7 @@ KernelTable make_table(Isa isa) {
       t.gemm_mr = 6; t.gemm_nr = 64; t.gemm = gemm_f32_6x64__avx512;
       t.dwconv_row = dwconv2d_f32_row__avx512;
       t.maxpool_row = maxpool2d_f32_row__avx512; t.avgpool_row = avgpool2d_f32_row__avx512;
+      t.maxpool_backward_row = maxpool2d_backward_f32_row__avx512; t.avgpool_backward_row = avgpool2d_backward_f32_row__avx512;
       t.global_maxpool = global_maxpool_f32__avx512; t.global_avgpool = global_avgpool_f32__avx512;
       t.activation = activation_f32__avx512; t.activation_backward = activation_backward_f32__avx512; t.softmax_row = softmax_f32_row__avx512;
       t.pointwise_u8 = pointwise_u8__avx512; t.pointwise_f32 = pointwise_f32__avx512;
@@ -34,6 +35,7 @@ KernelTable make_table(Isa isa) {
       t.gemm_mr = 6; t.gemm_nr = 16; t.gemm = gemm_f32_6x16__avx2;
       t.dwconv_row = dwconv2d_f32_row__avx2;
       t.maxpool_row = maxpool2d_f32_row__avx2; t.avgpool_row = avgpool2d_f32_row__avx2;
+      t.maxpool_backward_row = maxpool2d_backward_f32_row__avx2; t.avgpool_backward_row = avgpool2d_backward_f32_row__avx2;
       t.global_maxpool = global_maxpool_f32__avx2; t.global_avgpool = global_avgpool_f32__avx2;
       t.activation = activation_f32__avx2; t.activation_backward = activation_backward_f32__avx2; t.softmax_row = softmax_f32_row__avx2;
       t.pointwise_u8 = pointwise_u8__avx2; t.pointwise_f32 = pointwise_f32__avx2;
@@ -50,6 +52,7 @@ KernelTable make_table(Isa isa) {
       t.gemm_mr = 4; t.gemm_nr = 8; t.gemm = gemm_f32_4x8__scalar;
       t.dwconv_row = dwconv2d_f32_row__scalar;
       t.maxpool_row = maxpool2d_f32_row__scalar; t.avgpool_row = avgpool2d_f32_row__scalar;
+      t.maxpool_backward_row = maxpool2d_backward_f32_row__scalar; t.avgpool_backward_row = avgpool2d_backward_f32_row__scalar;
       t.global_maxpool = global_maxpool_f32__scalar; t.global_avgpool = global_avgpool_f32__scalar;
       t.activation = activation_f32__scalar; t.activation_backward = activation_backward_f32__scalar; t.softmax_row = softmax_f32_row__scalar;
       t.pointwise_u8 = pointwise_u8__scalar; t.pointwise_f32 = pointwise_f32__scalar;

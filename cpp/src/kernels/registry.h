@@ -23,6 +23,12 @@ void maxpool2d_f32_row__avx512(const PoolRowParams&, const float* const*, size_t
 void avgpool2d_f32_row__scalar(const PoolRowParams&, const float* const*, size_t, float*);
 void avgpool2d_f32_row__avx2(const PoolRowParams&, const float* const*, size_t, float*);
 void avgpool2d_f32_row__avx512(const PoolRowParams&, const float* const*, size_t, float*);
+void maxpool2d_backward_f32_row__scalar(const PoolRowParams&, const float* const*, float* const*, size_t, const float*);
+void maxpool2d_backward_f32_row__avx2(const PoolRowParams&, const float* const*, float* const*, size_t, const float*);
+void maxpool2d_backward_f32_row__avx512(const PoolRowParams&, const float* const*, float* const*, size_t, const float*);
+void avgpool2d_backward_f32_row__scalar(const PoolRowParams&, const float* const*, float* const*, size_t, const float*);
+void avgpool2d_backward_f32_row__avx2(const PoolRowParams&, const float* const*, float* const*, size_t, const float*);
+void avgpool2d_backward_f32_row__avx512(const PoolRowParams&, const float* const*, float* const*, size_t, const float*);
 void global_maxpool_f32__scalar(size_t, size_t, size_t, const float*, float*);
 void global_maxpool_f32__avx2(size_t, size_t, size_t, const float*, float*);
 void global_maxpool_f32__avx512(size_t, size_t, size_t, const float*, float*);

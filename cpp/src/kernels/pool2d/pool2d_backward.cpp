@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "foveal/dispatch.h"
 #include "foveal/ops.h"
 #include "foveal/parallel.h"
 
@@ -38,56 +39,43 @@ void per_image(const Pool2dParams& p, float* dx, Body&& body) {
 
 }  // namespace
 
-void max_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* x, const float* dy, float* dx) {
-  const size_t C = p.channels, in_img = p.in_h * p.in_w * C, out_img = p.out_h * p.out_w * C;
+// Both window poolings: per image (windows of neighbouring rows may overlap), per output row the
+// input rows inside the image and their dx rows go to the row kernel.
+void pool2d_backward(const Pool2dParams& p, const float* x, const float* dy, float* dx,
+                     pool_backward_row_fn row_kernel) {
+  const size_t C = p.channels, in_img = p.in_h * p.in_w * C, out_row = p.out_w * C;
+  const PoolRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.pad_left};
   per_image(p, dx, [&](size_t n) {
-    const float* xi = x + n * in_img;
-    float* dxi = dx + n * in_img;
-    // Per channel: the best value and the offset of the cell holding it (branch-free updates,
-    // which the compiler vectorizes; offsets are 64-bit so any image size works).
-    std::vector<float> best(C);
-    std::vector<size_t> where(C);
-    for (size_t oh = 0; oh < p.out_h; ++oh)
-      for (size_t ow = 0; ow < p.out_w; ++ow) {
-        const Window w = window(p, oh, ow);
-        const size_t first = (w.r0 * p.in_w + w.s0) * C;
-        std::memcpy(best.data(), xi + first, C * sizeof(float));
-        for (size_t c = 0; c < C; ++c) where[c] = first + c;
-        for (size_t r = w.r0; r < w.r1; ++r)
-          for (size_t s = w.s0; s < w.s1; ++s) {
-            const size_t off = (r * p.in_w + s) * C;
-            if (off == first) continue;
-            const float* v = xi + off;
-            float* bp = best.data();
-            size_t* wp = where.data();
-            for (size_t c = 0; c < C; ++c) {
-              const bool better = v[c] > bp[c];
-              bp[c] = better ? v[c] : bp[c];
-              wp[c] = better ? off + c : wp[c];
-            }
-          }
-        const float* g = dy + n * out_img + (oh * p.out_w + ow) * C;
-        for (size_t c = 0; c < C; ++c) dxi[where[c]] += g[c];
+    const float* rows[64];
+    float* drows[64];
+    std::vector<const float*> rows_big;
+    std::vector<float*> drows_big;
+    const float** rp_rows = rows;
+    float** rp_drows = drows;
+    if (p.kh > 64) {
+      rows_big.resize(p.kh);
+      drows_big.resize(p.kh);
+      rp_rows = rows_big.data();
+      rp_drows = drows_big.data();
+    }
+    for (size_t oh = 0; oh < p.out_h; ++oh) {
+      const Window w = window(p, oh, 0);
+      size_t nrows = 0;
+      for (size_t r = w.r0; r < w.r1; ++r, ++nrows) {
+        rp_rows[nrows] = x + n * in_img + r * p.in_w * C;
+        rp_drows[nrows] = dx + n * in_img + r * p.in_w * C;
       }
+      row_kernel(rp, rp_rows, rp_drows, nrows, dy + (n * p.out_h + oh) * out_row);
+    }
   });
 }
 
+void max_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* x, const float* dy, float* dx) {
+  pool2d_backward(p, x, dy, dx, kernels().maxpool_backward_row);
+}
+
 void avg_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* dy, float* dx) {
-  const size_t C = p.channels, in_img = p.in_h * p.in_w * C, out_img = p.out_h * p.out_w * C;
-  per_image(p, dx, [&](size_t n) {
-    float* dxi = dx + n * in_img;
-    for (size_t oh = 0; oh < p.out_h; ++oh)
-      for (size_t ow = 0; ow < p.out_w; ++ow) {
-        const Window w = window(p, oh, ow);
-        const float share = 1.0f / static_cast<float>((w.r1 - w.r0) * (w.s1 - w.s0));
-        const float* g = dy + n * out_img + (oh * p.out_w + ow) * C;
-        for (size_t r = w.r0; r < w.r1; ++r)
-          for (size_t s = w.s0; s < w.s1; ++s) {
-            float* d = dxi + (r * p.in_w + s) * C;
-            for (size_t c = 0; c < C; ++c) d[c] += g[c] * share;
-          }
-      }
-  });
+  pool2d_backward(p, dx, dy, dx, kernels().avgpool_backward_row);  // average reads no x
 }
 
 void global_max_pool2d_backward_f32(size_t batch, size_t hw, size_t channels, const float* x,

@@ -11,6 +11,14 @@ void maxpool2d_f32_row__avx512(const PoolRowParams& p, const float* const* rows,
 void avgpool2d_f32_row__avx512(const PoolRowParams& p, const float* const* rows, size_t nrows, float* out) {
   pool_row<VecAvx512, PoolSum, true>(p, rows, nrows, out);
 }
+void maxpool2d_backward_f32_row__avx512(const PoolRowParams& p, const float* const* rows, float* const* drows,
+                                    size_t nrows, const float* dy) {
+  pool_backward_row<VecAvx512, false>(p, rows, drows, nrows, dy);
+}
+void avgpool2d_backward_f32_row__avx512(const PoolRowParams& p, const float* const* rows, float* const* drows,
+                                    size_t nrows, const float* dy) {
+  pool_backward_row<VecAvx512, true>(p, rows, drows, nrows, dy);
+}
 void global_maxpool_f32__avx512(size_t hw, size_t channels, size_t stride, const float* x, float* y) {
   global_pool<VecAvx512, PoolMax, false>(hw, channels, stride, x, y);
 }

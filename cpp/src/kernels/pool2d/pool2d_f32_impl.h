@@ -91,6 +91,55 @@ void pool_row(const PoolRowParams& p, const float* const* rows, size_t nrows, fl
   }
 }
 
+// Gradient of one output pixel's window (columns [c0, c1) of the nrows rows), channels [c, c +
+// last). Max: the window's maximum m is found first; then, in window order, the gradient still
+// unassigned (rem) goes to the first cell that is not below m.
+template <class V, bool kAverage>
+inline void pool_backward_block(const float* const* rows, float* const* drows, size_t nrows, size_t C,
+                                size_t c0, size_t c1, size_t c, size_t last, float share, const float* dy) {
+  using T = typename V::T;
+  const T g = V::load_n(dy + c, last);
+  if (kAverage) {
+    const T v = V::mul(g, V::set1(share));
+    for (size_t r = 0; r < nrows; ++r)
+      for (size_t s = c0; s < c1; ++s) {
+        float* d = drows[r] + s * C + c;
+        V::store_n(d, V::add(V::load_n(d, last), v), last);
+      }
+    return;
+  }
+  T m = V::set1(-__builtin_inff());
+  for (size_t r = 0; r < nrows; ++r)
+    for (size_t s = c0; s < c1; ++s) m = V::max(m, V::load_n(rows[r] + s * C + c, last));
+  T rem = g;
+  const T zero = V::zero();
+  for (size_t r = 0; r < nrows; ++r)
+    for (size_t s = c0; s < c1; ++s) {
+      const T v = V::load_n(rows[r] + s * C + c, last);
+      float* d = drows[r] + s * C + c;
+      V::store_n(d, V::add(V::load_n(d, last), V::select_lt(v, m, zero, rem)), last);
+      rem = V::select_lt(v, m, rem, zero);
+    }
+}
+
+template <class V, bool kAverage>
+void pool_backward_row(const PoolRowParams& p, const float* const* rows, float* const* drows,
+                       size_t nrows, const float* dy) {
+  constexpr size_t W = V::width;
+  const size_t C = p.channels;
+  for (size_t ow = 0; ow < p.out_width; ++ow) {
+    const ptrdiff_t start = static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left);
+    const ptrdiff_t end = start + static_cast<ptrdiff_t>(p.kw);
+    const size_t c0 = start < 0 ? 0 : static_cast<size_t>(start);
+    const size_t c1 = end > static_cast<ptrdiff_t>(p.in_width) ? p.in_width : static_cast<size_t>(end);
+    const float share = 1.0f / static_cast<float>(nrows * (c1 - c0));
+    const float* g = dy + ow * C;
+    size_t c = 0;
+    for (; c + W <= C; c += W) pool_backward_block<V, kAverage>(rows, drows, nrows, C, c0, c1, c, W, share, g);
+    if (c < C) pool_backward_block<V, kAverage>(rows, drows, nrows, C, c0, c1, c, C - c, share, g);
+  }
+}
+
 // Global pooling: rows are summed (or maxed) in blocks of 64 into registers, then into the
 // total, so a long sum keeps float32 rounding error near that of a pairwise sum.
 template <class V, class Op, int NV>
