@@ -29,9 +29,10 @@ void pack_b(size_t k, size_t n, const float* b, size_t ldb, size_t nr, float* pa
   });
 }
 
-void pack_bt(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* packed) {
-  const size_t panels = div_up(n, nr);
-  for (size_t p = 0; p < panels; ++p) {
+// Panels [p0, p1) of pack_bt's packing.
+static void pack_bt_panels(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* packed,
+                           size_t p0, size_t p1) {
+  for (size_t p = p0; p < p1; ++p) {
     const size_t col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr;
     float* dst = packed + p * k * nr;
     if (cols < nr)
@@ -41,6 +42,10 @@ void pack_bt(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* p
       for (size_t r = 0; r < k; ++r) dst[r * nr + j] = src[r];
     }
   }
+}
+
+void pack_bt(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* packed) {
+  pack_bt_panels(k, n, t, ldt, nr, packed, 0, div_up(n, nr));
 }
 
 void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t mr,
@@ -123,24 +128,33 @@ void gemm_f32(const GemmArgs& g, bool serial) {
     return;
   }
   FloatBuffer packed(packed_b_floats(g.k, g.n, nr));
-  if (g.trans_b) pack_bt(g.k, g.n, g.b, g.ldb, nr, packed.get());
-  else if (serial) pack_b_panels(g.k, g.n, g.b, g.ldb, nr, packed.get(), 0, div_up(g.n, nr));
-  else pack_b(g.k, g.n, g.b, g.ldb, nr, packed.get());
-  // op(A) rows must be contiguous: a transposed A is copied into m x k first.
+  // Packing B and copying a transposed A into m x k rows run on the threads too (for a dense
+  // layer's gradients they cost as much as the product).
+  const size_t panels = div_up(g.n, nr);
+  const int pack_threads = serial ? 1 : threads_for(panels, g.n * g.k);
+  parallel_for(panels, pack_threads, [&](size_t p, int) {
+    if (g.trans_b) pack_bt_panels(g.k, g.n, g.b, g.ldb, nr, packed.get(), p, p + 1);
+    else pack_b_panels(g.k, g.n, g.b, g.ldb, nr, packed.get(), p, p + 1);
+  });
   std::vector<float> at;
   const float* a = g.a;
   size_t lda = g.lda;
   if (g.trans_a) {
     at.resize(g.m * g.k);
-    for (size_t r = 0; r < g.k; ++r) {
-      const float* src = g.a + r * g.lda;
-      for (size_t i = 0; i < g.m; ++i) at[i * g.k + r] = src[i];
-    }
+    constexpr size_t kBlock = 64;  // rows of op(A) per task, read as column blocks of A
+    const size_t blocks = div_up(g.m, kBlock);
+    parallel_for(blocks, serial ? 1 : threads_for(blocks, g.m * g.k), [&](size_t bi, int) {
+      const size_t i0 = bi * kBlock, i1 = i0 + kBlock < g.m ? i0 + kBlock : g.m;
+      for (size_t r = 0; r < g.k; ++r) {
+        const float* src = g.a + r * g.lda;
+        for (size_t i = i0; i < i1; ++i) at[i * g.k + r] = src[i];
+      }
+    });
     a = at.data();
     lda = g.k;
   }
   const IgemmProblem prob{g.n, g.k, 1, packed.get(), nullptr, g.c, g.ldc, Activation::none, g.accumulate};
-  const size_t strips = div_up(g.m, mr), panels = div_up(g.n, nr);
+  const size_t strips = div_up(g.m, mr);
   auto run = [&](size_t s0, size_t s1) {
     const float* ptrs[16];
     const float* scratch[16];
