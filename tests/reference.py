@@ -191,3 +191,202 @@ def dense(x, kernel, bias=None, activation=None):
     """out[..., o] = activation(bias[o] + sum_i x[..., i] * kernel[i, o])."""
     out = np.asarray(x, np.float64) @ np.asarray(kernel, np.float64)
     return _finish(out, bias, activation)
+
+
+# ============================================================================= backward passes
+# Each *_backward takes the forward's arguments plus ``dy`` (the gradient of a scalar loss with
+# respect to the forward's output) and returns the gradients with respect to the inputs, in
+# float64. Written from the chain rule, not from the forward code: a convolution's input
+# gradient scatters ``dy x kernel`` back through every tap, its kernel gradient gathers
+# ``x-patch x dy``; a pooling's input gradient routes ``dy`` back to the cells of each window.
+def _tap_slices(in_hw, kernel_hw, strides, padding, dilation_rate):
+    """The geometry of a sliding window over a padded input.
+
+    Returns (pads, (oh, ow), taps) where taps lists (i, j, rows, cols): the basic slices of the
+    *padded* input that tap (i, j) of every window reads, in row-major tap order (i, then j).
+    Within one tap the slices pick distinct cells, so ``grad[:, rows, cols] += v`` is a
+    correct scatter-add for that tap."""
+    kh, kw = kernel_hw
+    (sh, sw), (dh, dw) = pair(strides), pair(dilation_rate)
+    pads = resolve_padding(padding, tuple(in_hw), kernel_hw, strides, dilation_rate)
+    oh = conv_output_size(in_hw[0], kh, sh, dh, *pads[0])
+    ow = conv_output_size(in_hw[1], kw, sw, dw, *pads[1])
+    assert oh > 0 and ow > 0, "kernel does not fit the padded input"
+    taps = []
+    for i in range(kh):
+        for j in range(kw):
+            y0, x0 = i * dh, j * dw
+            taps.append((i, j, slice(y0, y0 + (oh - 1) * sh + 1, sh),
+                         slice(x0, x0 + (ow - 1) * sw + 1, sw)))
+    return pads, (oh, ow), taps
+
+
+def _padded_zeros(x_shape, pads):
+    n, h, w, c = x_shape
+    (top, bottom), (left, right) = pads
+    return np.zeros((n, h + top + bottom, w + left + right, c))
+
+
+def _crop(grad_padded, x_shape, pads):
+    """The gradient of the padded input -> the gradient of the input (padding is a constant)."""
+    _, h, w, _ = x_shape
+    (top, _), (left, _) = pads
+    return grad_padded[:, top:top + h, left:left + w, :]
+
+
+def conv2d_backward(dy, x, kernel, strides=1, padding="valid", dilation_rate=1, groups=1,
+                    need_dx=True):
+    """Gradients of ``conv2d(x, kernel, bias, ...)`` (no activation) given ``dy``:
+
+    dx[n, p, g*Cin_g + c]   = sum over taps (i, j) and outputs q reading p through tap (i, j)
+                              of sum_o dy[n, q, o] * kernel[i, j, c, o]   (o in group g)
+    dkernel[i, j, c, o]     = sum_{n, q} x_pad[n, tap (i, j) of q, g*Cin_g + c] * dy[n, q, o]
+    dbias[o]                = sum_{n, q} dy[n, q, o]
+    Returns (dx or None, dkernel, dbias)."""
+    x = np.asarray(x, np.float64)
+    kernel = np.asarray(kernel, np.float64)
+    dy = np.asarray(dy, np.float64)
+    n, h, w, cin = x.shape
+    kh, kw, cin_g, cout = kernel.shape
+    assert cin_g * groups == cin and cout % groups == 0
+    cout_g = cout // groups
+    pads, (oh, ow), taps = _tap_slices((h, w), (kh, kw), strides, padding, dilation_rate)
+    assert dy.shape == (n, oh, ow, cout), (dy.shape, (n, oh, ow, cout))
+    m = n * oh * ow
+    # dy per group: (G, M, Cout_g); the kernel per tap and group: (G, Cin_g, Cout_g)
+    dy_g = dy.reshape(m, groups, cout_g).transpose(1, 0, 2)
+    k = kernel.reshape(kh, kw, cin_g, groups, cout_g).transpose(0, 1, 3, 2, 4)
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    dxp = _padded_zeros(x.shape, pads) if need_dx else None
+    dkernel = np.zeros((kh, kw, cin_g, cout))
+    for i, j, rows, cols in taps:
+        patch = xp[:, rows, cols, :].reshape(m, groups, cin_g).transpose(1, 0, 2)  # (G, M, Cin_g)
+        dk = np.matmul(patch.transpose(0, 2, 1), dy_g)                         # (G, Cin_g, Cout_g)
+        dkernel[i, j] = dk.transpose(1, 0, 2).reshape(cin_g, cout)
+        if need_dx:
+            contrib = np.matmul(dy_g, k[i, j].transpose(0, 2, 1))              # (G, M, Cin_g)
+            dxp[:, rows, cols, :] += contrib.transpose(1, 0, 2).reshape(n, oh, ow, cin)
+    dx = _crop(dxp, x.shape, pads) if need_dx else None
+    return dx, dkernel, dy.sum(axis=(0, 1, 2))
+
+
+def depthwise_conv2d_backward(dy, x, kernel, strides=1, padding="valid", dilation_rate=1,
+                              need_dx=True):
+    """Gradients of ``depthwise_conv2d`` (kernel ``kh x kw x C x M``; output channel c*M + m):
+
+    dx[n, p, c]          = sum over taps and the outputs q reading p of sum_m dy[n, q, c*M + m]
+                           * kernel[i, j, c, m]
+    dkernel[i, j, c, m]  = sum_{n, q} x_pad[n, tap (i, j) of q, c] * dy[n, q, c*M + m]
+    Returns (dx or None, dkernel, dbias)."""
+    x = np.asarray(x, np.float64)
+    kernel = np.asarray(kernel, np.float64)
+    dy = np.asarray(dy, np.float64)
+    n, h, w, c = x.shape
+    kh, kw, kc, mult = kernel.shape
+    assert kc == c
+    pads, (oh, ow), taps = _tap_slices((h, w), (kh, kw), strides, padding, dilation_rate)
+    assert dy.shape == (n, oh, ow, c * mult), (dy.shape, (n, oh, ow, c * mult))
+    dy5 = dy.reshape(n, oh, ow, c, mult)
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    dxp = _padded_zeros(x.shape, pads) if need_dx else None
+    dkernel = np.zeros(kernel.shape)
+    for i, j, rows, cols in taps:
+        dkernel[i, j] = np.einsum("nyxc,nyxcm->cm", xp[:, rows, cols, :], dy5)
+        if need_dx:
+            dxp[:, rows, cols, :] += np.einsum("nyxcm,cm->nyxc", dy5, kernel[i, j])
+    dx = _crop(dxp, x.shape, pads) if need_dx else None
+    return dx, dkernel, dy.sum(axis=(0, 1, 2))
+
+
+def max_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid"):
+    """Gradient of ``max_pool2d``: each window's ``dy`` goes to the FIRST maximum of the window
+    in row-major window order (as PyTorch and TensorFlow); padded cells never win. A cell that
+    is the chosen maximum of several (overlapping) windows receives the sum of their dy."""
+    x = np.asarray(x, np.float64)
+    dy = np.asarray(dy, np.float64)
+    pool, strides = _pool_args(pool_size, strides, padding)
+    pads, (oh, ow), taps = _tap_slices(x.shape[1:3], pool, strides, padding, 1)
+    assert dy.shape == (x.shape[0], oh, ow, x.shape[3]), dy.shape
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=-np.inf)
+    real = np.pad(np.ones(x.shape[1:3], bool), (pads[0], pads[1]))[None, :, :, None]
+    best = np.full(dy.shape, -np.inf)
+    winner = np.full(dy.shape, -1)          # index of the winning tap; -1: none yet
+    for t, (_, _, rows, cols) in enumerate(taps):
+        v, r = xp[:, rows, cols, :], real[:, rows, cols, :]
+        take = r & ((winner < 0) | (v > best))   # strictly greater: the first maximum stays
+        best = np.where(take, v, best)
+        winner = np.where(take, t, winner)
+    assert (winner >= 0).all(), "a window with no real cell"
+    dxp = _padded_zeros(x.shape, pads)
+    for t, (_, _, rows, cols) in enumerate(taps):
+        dxp[:, rows, cols, :] += np.where(winner == t, dy, 0.0)
+    return _crop(dxp, x.shape, pads)
+
+
+def avg_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid"):
+    """Gradient of ``avg_pool2d``: each window's ``dy / count`` goes to every real cell of the
+    window, ``count`` being the number of real (unpadded) cells, as Keras."""
+    x = np.asarray(x, np.float64)
+    dy = np.asarray(dy, np.float64)
+    pool, strides = _pool_args(pool_size, strides, padding)
+    pads, (oh, ow), taps = _tap_slices(x.shape[1:3], pool, strides, padding, 1)
+    assert dy.shape == (x.shape[0], oh, ow, x.shape[3]), dy.shape
+    real = np.pad(np.ones(x.shape[1:3]), (pads[0], pads[1]))[None, :, :, None]
+    count = sum(real[:, rows, cols, :] for _, _, rows, cols in taps)
+    share = dy / count
+    dxp = _padded_zeros(x.shape, pads)
+    for _, _, rows, cols in taps:
+        dxp[:, rows, cols, :] += share
+    return _crop(dxp, x.shape, pads)
+
+
+def global_avg_pool2d_backward(dy, x):
+    """Gradient of ``global_avg_pool2d`` (dy is N x C): dy / (H*W) to every cell."""
+    x = np.asarray(x, np.float64)
+    dy = np.asarray(dy, np.float64)
+    n, h, w, c = x.shape
+    assert dy.shape == (n, c)
+    return np.broadcast_to(dy[:, None, None, :] / (h * w), x.shape).copy()
+
+
+def global_max_pool2d_backward(dy, x):
+    """Gradient of ``global_max_pool2d``: dy to the first maximum of each (n, c) in row-major
+    (h, w) order."""
+    x = np.asarray(x, np.float64)
+    dy = np.asarray(dy, np.float64)
+    n, h, w, c = x.shape
+    assert dy.shape == (n, c)
+    first = np.argmax(x.reshape(n, h * w, c), axis=1)  # argmax returns the first occurrence
+    dx = np.zeros((n, h * w, c))
+    np.put_along_axis(dx, first[:, None, :], dy[:, None, :], axis=1)
+    return dx.reshape(x.shape)
+
+
+def dense_backward(dy, x, kernel, need_dx=True):
+    """Gradients of ``dense`` (no activation) over the last axis: dx = dy kernel^T,
+    dkernel = x^T dy (leading axes summed), dbias = dy summed over the leading axes."""
+    x = np.asarray(x, np.float64)
+    kernel = np.asarray(kernel, np.float64)
+    dy = np.asarray(dy, np.float64)
+    assert dy.shape == x.shape[:-1] + kernel.shape[1:]
+    x2 = x.reshape(-1, x.shape[-1])
+    dy2 = dy.reshape(-1, dy.shape[-1])
+    dx = (dy2 @ kernel.T).reshape(x.shape) if need_dx else None
+    return dx, x2.T @ dy2, dy2.sum(axis=0)
+
+
+def activation_backward(dy, y, activation):
+    """dx = dy * activation'(x), written with the forward output y = activation(x):
+    linear 1, relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2."""
+    dy = np.asarray(dy, np.float64)
+    y = np.asarray(y, np.float64)
+    assert dy.shape == y.shape
+    if activation in (None, "linear"):
+        return dy.copy()
+    if activation == "relu":
+        return np.where(y > 0, dy, 0.0)
+    if activation == "sigmoid":
+        return dy * y * (1.0 - y)
+    if activation == "tanh":
+        return dy * (1.0 - y * y)
+    raise ValueError(f"unknown activation {activation!r}")

@@ -163,6 +163,9 @@ CRASH_SCRIPT = textwrap.dedent(r"""
     import foveal.nn.functional as F
     X = np.ones((1, 6, 6, 4), np.float32)
     K = np.ones((3, 3, 4, 8), np.float32)
+    DY = np.ones((1, 4, 4, 8), np.float32)
+    DW = np.ones((3, 3, 4, 2), np.float32)
+    DYP = np.ones((1, 3, 3, 4), np.float32)
     big = 2**62
     calls = [
         lambda: F.conv2d(X, K, strides=big),
@@ -212,6 +215,48 @@ CRASH_SCRIPT = textwrap.dedent(r"""
         lambda: F.softmax(np.ones((2, 3), np.float32), axis=2**62),
         lambda: F.relu(np.ones((0,), np.float32)),
         lambda: F.sigmoid(None),
+        # backward passes: dy must match the forward output; sizes as in the forward
+        lambda: F.conv2d_backward(DY, X, K, strides=big),
+        lambda: F.conv2d_backward(DY, X, K, strides=2**31),
+        lambda: F.conv2d_backward(DY, X, K, dilation_rate=2**31),
+        lambda: F.conv2d_backward(DY, X, K, padding=big),
+        lambda: F.conv2d_backward(DY, X, K, padding=((0, 2**62), (0, 0))),
+        lambda: F.conv2d_backward(DY, X, K, groups=2**32 + 1),
+        lambda: F.conv2d_backward(DY, X, K, groups=-2**63),
+        lambda: F.conv2d_backward(DY[:, :, :, :0], X, K[:, :, :, :0]),
+        lambda: F.conv2d_backward(np.ones((1, 0, 4, 8), np.float32), X, K),
+        lambda: F.conv2d_backward(np.ones((1, 2**20, 1, 8), np.float32), X, K),
+        lambda: F.conv2d_backward(None, X, K),
+        lambda: F.conv2d_backward(DY, None, K),
+        lambda: F.conv2d_backward(DY, X, None),
+        lambda: F.conv2d_backward(DY, X, K, need_dx=None),
+        lambda: F.conv2d_backward(np.ones((1, 1, 1, 1), np.float32),
+                                  np.ones((1, 2**31, 1, 0), np.float32), np.ones((1, 1, 0, 1))),
+        lambda: F.depthwise_conv2d_backward(DY, X, DW, strides=big),
+        lambda: F.depthwise_conv2d_backward(DY, X, DW[:, :, :, :0]),
+        lambda: F.depthwise_conv2d_backward(DY, X, DW, padding=-2**40),
+        lambda: F.max_pool2d_backward(DYP, X, pool_size=big),
+        lambda: F.max_pool2d_backward(DYP, X, pool_size=2**31),
+        lambda: F.max_pool2d_backward(DYP, X, pool_size=(1, 2**62)),
+        lambda: F.max_pool2d_backward(DYP[:, :0], X),
+        lambda: F.avg_pool2d_backward(DYP, X, strides=2**32),
+        lambda: F.avg_pool2d_backward(DYP, X, pool_size=-2**31),
+        lambda: F.avg_pool2d_backward(None, X),
+        lambda: F.global_avg_pool2d_backward(np.ones((1, 0), np.float32),
+                                             np.ones((1, 1, 1, 0), np.float32)),
+        lambda: F.global_max_pool2d_backward(np.ones((0, 4), np.float32),
+                                             np.ones((0, 1, 1, 4), np.float32)),
+        lambda: F.global_max_pool2d_backward(None, X),
+        lambda: F.dense_backward(np.ones((2, 3), np.float32), np.ones((2, 0), np.float32),
+                                 np.ones((0, 3), np.float32)),
+        lambda: F.dense_backward(np.ones((2, 0), np.float32), np.ones((2, 4), np.float32),
+                                 np.ones((4, 0), np.float32)),
+        lambda: F.dense_backward(np.float32(1.0), np.float32(1.0), np.ones((1, 1), np.float32)),
+        lambda: F.dense_backward(np.ones((2, 3), np.float32), np.ones((2, 4), np.float32), None),
+        lambda: F.activation_backward(np.ones(0, np.float32), np.ones(0, np.float32), "relu"),
+        lambda: F.activation_backward(np.ones(3, np.float32), np.ones(4, np.float32), "tanh"),
+        lambda: F.activation_backward(None, None, "relu"),
+        lambda: F.activation_backward(np.float32(1.0), np.float32(0.5), "sigmoid"),
     ]
     for i, call in enumerate(calls):
         try:

@@ -1,5 +1,23 @@
-"""Neural-network operators (``foveal.nn.functional``); layers and models come on top of them."""
+"""Neural networks on the native core (``foveal.nn``): Keras-style layers and models that train.
 
-from . import functional
+``foveal.nn.functional`` holds the operators (forward and backward); on top of them come the
+layers, :class:`Sequential` and functional :class:`Model` with ``compile``/``fit``/``evaluate``/
+``predict``/``save``, and the optimizers, losses, metrics, callbacks and initializers, with
+Keras's names, defaults, weight layouts and update rules.
+"""
 
-__all__ = ["functional"]
+from . import callbacks, functional, initializers, layers, losses, metrics, optimizers
+from .layers import (
+    Activation, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense,
+    DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, InputLayer,
+    Layer, MaxPooling2D, ReLU, Rescaling, Softmax,
+)
+from .models import Model, Sequential, load_model
+
+__all__ = [
+    "functional", "layers", "callbacks", "initializers", "losses", "metrics", "optimizers",
+    "Model", "Sequential", "load_model", "Input", "InputLayer", "Layer", "Conv2D", "DepthwiseConv2D",
+    "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten",
+    "Dense", "Dropout", "BatchNormalization", "Activation", "ReLU", "Softmax", "Rescaling", "Add",
+    "Concatenate",
+]

@@ -307,6 +307,8 @@ def dense_backward(dy: Any, x: Any, kernel: Any, need_dx: bool = True) -> Grads:
         raise ValueError(f"x must have at least 1 dimension and no empty axis, got shape {x.shape}")
     if kernel.ndim != 2:
         raise ValueError(f"kernel must be 2-D (in x out), got shape {kernel.shape}")
+    if kernel.size == 0:
+        raise ValueError(f"kernel must not be empty, got shape {kernel.shape}")
     lead = x.shape[:-1]
     if dy.shape != (*lead, kernel.shape[1]):
         raise ValueError(f"dy must have the shape of the dense output {(*lead, kernel.shape[1])}, "
