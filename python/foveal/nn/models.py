@@ -755,6 +755,14 @@ class Model:
         return cls([tensors[n] for n in config["input_layers"]],
                    [tensors[n] for n in config["output_layers"]], name=config.get("name"))
 
+    def export_onnx(self, filepath: str) -> None:
+        """Write the model as an ONNX file (needs the ``onnx`` package). The graph takes NHWC
+        float32 input like :meth:`predict` (input ``"input"``, output ``"output"``, any batch
+        size) and onnxruntime gives the same outputs; Dropout is the identity and
+        BatchNormalization uses its moving statistics, as in inference."""
+        from . import _onnx
+        _onnx.export(self, filepath)
+
     def save(self, filepath: str, overwrite: bool = True) -> None:
         """Write the architecture, weights, compile settings and optimizer state to one file
         (a zip with checksums), atomically; :func:`foveal.nn.load_model` reads it back."""

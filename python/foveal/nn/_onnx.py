@@ -1,0 +1,168 @@
+"""ONNX export of a foveal model (``Model.export_onnx``), through the ``onnx`` package.
+
+The graph keeps the model's NHWC layout at its input and output (``predict``'s layout):
+convolutions and window pooling, which ONNX defines on NCHW, are wrapped in transposes; every
+other layer maps to ONNX ops on NHWC tensors directly. Weights become initializers in ONNX's
+layouts (convolution kernels OIHW).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+
+from . import layers as L
+
+OPSET = 17
+_TO_NCHW, _TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
+_ACT_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+
+
+def _same_pads(size: int, window: int, stride: int) -> Tuple[int, int]:
+    out = -(-size // stride)
+    total = max((out - 1) * stride + window - size, 0)
+    return total // 2, total - total // 2
+
+
+class _Builder:
+    def __init__(self, onnx: Any) -> None:
+        self.onnx, self.helper = onnx, onnx.helper
+        self.nodes: List[Any] = []
+        self.inits: List[Any] = []
+        self.count = 0
+
+    def name(self, base: str) -> str:
+        self.count += 1
+        return f"{base}_{self.count}"
+
+    def const(self, base: str, value: np.ndarray) -> str:
+        n = self.name(base)
+        self.inits.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(value), n))
+        return n
+
+    def op(self, op_type: str, inputs: List[str], base: str, **attrs: Any) -> str:
+        out = self.name(base)
+        self.nodes.append(self.helper.make_node(op_type, inputs, [out], **attrs))
+        return out
+
+    def activation(self, x: str, act: str, base: str) -> str:
+        if act in ("linear", None):
+            return x
+        if act == "softmax":
+            return self.op("Softmax", [x], base, axis=-1)
+        return self.op(_ACT_OPS[act], [x], base)
+
+    def nchw(self, x: str, base: str, body: Any) -> str:
+        t = self.op("Transpose", [x], base + "_nchw", perm=_TO_NCHW)
+        return self.op("Transpose", [body(t)], base + "_nhwc", perm=_TO_NHWC)
+
+
+def _window_pads(layer: Any, window: Tuple[int, int]) -> List[int]:
+    if layer.padding == "valid":
+        return [0, 0, 0, 0]
+    _, h, w, _ = layer.input_shape
+    (t, b), (l, r) = _same_pads(h, window[0], layer.strides[0]), _same_pads(w, window[1], layer.strides[1])
+    return [t, l, b, r]
+
+
+def _layer(b: _Builder, layer: Any, ins: List[str]) -> str:
+    """ONNX nodes for one layer; returns the name of its output tensor."""
+    x, base = ins[0], layer.name
+    if isinstance(layer, L.Conv2D):  # DepthwiseConv2D is a grouped Conv2D here
+        k = layer.kernel.value
+        if isinstance(layer, L.DepthwiseConv2D):
+            kh, kw, c, m = k.shape
+            k = k.reshape(kh, kw, 1, c * m)
+        kd, ks = layer.dilation_rate, layer.kernel_size
+        eff = (kd[0] * (ks[0] - 1) + 1, kd[1] * (ks[1] - 1) + 1)
+        inputs = [b.const(base + "_W", k.transpose(3, 2, 0, 1))]
+        if layer.use_bias:
+            inputs.append(b.const(base + "_B", layer.bias.value))
+        y = b.nchw(x, base, lambda t: b.op(
+            "Conv", [t] + inputs, base, kernel_shape=list(ks), strides=list(layer.strides),
+            dilations=list(kd), group=int(layer.groups), pads=_window_pads(layer, eff)))
+        return b.activation(y, layer.activation, base + "_act")
+    if isinstance(layer, (L.MaxPooling2D, L.AveragePooling2D)):
+        kind = "MaxPool" if isinstance(layer, L.MaxPooling2D) else "AveragePool"
+        extra = {} if kind == "MaxPool" else {"count_include_pad": 0}  # Keras's divisor
+        return b.nchw(x, base, lambda t: b.op(
+            kind, [t], base, kernel_shape=list(layer.pool_size), strides=list(layer.strides),
+            pads=_window_pads(layer, layer.pool_size), **extra))
+    if isinstance(layer, L.GlobalAveragePooling2D):
+        return b.op("ReduceMean", [x], base, axes=[1, 2], keepdims=0)
+    if isinstance(layer, L.GlobalMaxPooling2D):
+        return b.op("ReduceMax", [x], base, axes=[1, 2], keepdims=0)
+    if isinstance(layer, L.Flatten):
+        return b.op("Flatten", [x], base, axis=1)
+    if isinstance(layer, L.Dense):
+        y = b.op("MatMul", [x, b.const(base + "_W", layer.kernel.value)], base)
+        if layer.use_bias:
+            y = b.op("Add", [y, b.const(base + "_B", layer.bias.value)], base + "_bias")
+        return b.activation(y, layer.activation, base + "_act")
+    if isinstance(layer, L.Dropout):
+        return b.op("Identity", [x], base)
+    if isinstance(layer, L.BatchNormalization):
+        gamma, beta, mean, var = (w.astype(np.float64) for w in layer.get_weights())
+        scale = gamma / np.sqrt(var + layer.epsilon)
+        y = b.op("Mul", [x, b.const(base + "_scale", scale.astype(np.float32))], base)
+        return b.op("Add", [y, b.const(base + "_shift", (beta - mean * scale).astype(np.float32))],
+                    base + "_shift")
+    if isinstance(layer, L.Activation):
+        return b.activation(x, layer.activation, base) if layer.activation != "linear" else \
+            b.op("Identity", [x], base)
+    if isinstance(layer, L.ReLU):
+        if layer.max_value is not None or layer.negative_slope != 0.0 or layer.threshold != 0.0:
+            raise NotImplementedError(f"ONNX export of ReLU with max_value/negative_slope/threshold "
+                                      f"(layer {base!r}) is not supported yet")
+        return b.op("Relu", [x], base)
+    if isinstance(layer, L.Softmax):
+        return b.op("Softmax", [x], base, axis=int(layer.axis))
+    if isinstance(layer, L.Rescaling):
+        y = b.op("Mul", [x, b.const(base + "_scale", np.float32(layer.scale))], base)
+        return b.op("Add", [y, b.const(base + "_offset", np.float32(layer.offset))], base + "_offset")
+    if isinstance(layer, L.Add):
+        return b.op("Sum", ins, base)
+    if isinstance(layer, L.Concatenate):
+        return b.op("Concat", ins, base, axis=int(layer.axis))
+    raise NotImplementedError(f"ONNX export of {type(layer).__name__} (layer {base!r}) is not supported")
+
+
+def export(model: Any, filepath: str) -> None:
+    """Write ``model`` as an ONNX file (atomically) with one NHWC input named ``input`` and one
+    output named ``output``; onnxruntime gives the outputs of ``model.predict``."""
+    try:
+        import onnx
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("export_onnx needs the onnx package: pip install onnx") from e
+    graph = model._require_graph("export_onnx")
+    b = _Builder(onnx)
+    slots: Dict[int, str] = {0: "input"}
+    for layer, in_ids, out_id, _ in graph.steps:
+        slots[out_id] = _layer(b, layer, [slots[i] for i in in_ids])
+    b.nodes.append(onnx.helper.make_node("Identity", [slots[graph.output_id]], ["output"]))
+    f32 = onnx.TensorProto.FLOAT
+    in_shape = ["N", *graph.input_shape[1:]]
+    out_shape = ["N", *graph.output_shape[1:]]
+    g = onnx.helper.make_graph(
+        b.nodes, model.name if getattr(model, "name", None) else "foveal_model",
+        [onnx.helper.make_tensor_value_info("input", f32, in_shape)],
+        [onnx.helper.make_tensor_value_info("output", f32, out_shape)], b.inits)
+    proto = onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", OPSET)],
+                                   producer_name="foveal")
+    onnx.checker.check_model(proto)
+    path = os.fspath(filepath)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"filepath: folder {folder!r} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_onnx_")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(proto.SerializeToString())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
