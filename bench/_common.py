@@ -488,6 +488,31 @@ def noisy_load_note(load_start: Optional[List[float]], load_end: Optional[List[f
     return None
 
 
+NOISY_IQR = 0.25  # interquartile range / median above which a timing is flagged as noisy
+
+
+def noise_warnings(timings: Iterable[Tuple[str, Dict[str, Dict[str, Any]]]], short: Dict[str, str],
+                   monitor: "CpuMonitor", sysinfo: Dict[str, Any], threads: int
+                   ) -> Tuple[List[str], Optional[List[float]], Any]:
+    """The end-of-run checks every bench script makes: timings with a wide spread (per name and
+    library), then CPU contention seen by the monitor or a busy load average. Stops the monitor;
+    returns (warnings, load average at the end, the monitor's statistics)."""
+    warnings: List[str] = []
+    noisy_runs = [f"{name}/{short[lib]} {t['iqr_rel']:.0%}" for name, libs in timings
+                  for lib, t in libs.items() if t.get("iqr_rel", 0) > NOISY_IQR]
+    if noisy_runs:
+        warnings.append("timings with a wide spread (interquartile range / median > "
+                        f"{NOISY_IQR:.0%}; the machine was busy or noisy): "
+                        + ", ".join(noisy_runs))
+    load_end = loadavg()
+    cpu_stats = monitor.stop()
+    noisy = (CpuMonitor.note(cpu_stats)
+             or noisy_load_note(sysinfo["loadavg_start"], load_end, threads, sysinfo["cpu_count"]))
+    if noisy:
+        warnings.append(noisy)
+    return warnings, load_end, cpu_stats
+
+
 def write_json(path: str, payload: Dict[str, Any]) -> str:
     path = os.path.abspath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -63,7 +63,6 @@ SEED = 1234
 H, W = 1080, 1920
 U8_MAX_ABS = 1        # uint8 outputs may differ by one rounding step
 F32_TOL = 1e-4        # float32: |diff| <= F32_TOL * (1 + |ref|)
-NOISY_IQR = 0.25
 PEERS = ("cv2", "scipy")
 LIBS = ("foveal",) + PEERS
 SHORT = {"foveal": "fov", "cv2": "cv2", "scipy": "sp"}
@@ -574,19 +573,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             warnings.append(f"{r['name']}: foveal output differs from OpenCV: {_check_cell(r)}")
         for lib, err in r["errors"].items():
             warnings.append(f"{r['name']}: {lib} failed: {err}")
-    noisy_runs = [f"{r['name']}/{SHORT[lib]} {t['iqr_rel']:.0%}" for r in results
-                  for lib, t in r["libs"].items() if t.get("iqr_rel", 0) > NOISY_IQR]
-    if noisy_runs:
-        warnings.append("timings with a wide spread (interquartile range / median > "
-                        f"{NOISY_IQR:.0%}; the machine was busy or noisy): "
-                        + ", ".join(noisy_runs))
-    load_end = C.loadavg()
-    cpu_stats = monitor.stop()
-    noisy = (C.CpuMonitor.note(cpu_stats)
-             or C.noisy_load_note(sysinfo["loadavg_start"], load_end, threads,
-                                  sysinfo["cpu_count"]))
-    if noisy:
-        warnings.append(noisy)
+    more, load_end, cpu_stats = C.noise_warnings(((r["name"], r["libs"]) for r in results), SHORT, monitor, sysinfo,
+                                                  threads)
+    warnings += more
     if warnings:
         print()
     for w in warnings:

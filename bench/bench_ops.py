@@ -50,7 +50,6 @@ import numpy as np  # noqa: E402
 
 SEED = 1234
 TOL = 1e-3
-NOISY_IQR = 0.25
 PEERS = ("torch", "onnxruntime")
 LIBS = ("foveal",) + PEERS
 SHORT = {"foveal": "fov", "torch": "torch", "onnxruntime": "ort"}
@@ -472,19 +471,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                                 f"beyond {TOL} ({detail})")
         for lib, err in r["errors"].items():
             warnings.append(f"{r['name']}: {lib} {err}")
-    noisy_runs = [f"{r['name']}/{SHORT[lib]} {t['iqr_rel']:.0%}" for r in results
-                  for lib, t in r["libs"].items() if t.get("iqr_rel", 0) > NOISY_IQR]
-    if noisy_runs:
-        warnings.append("timings with a wide spread (interquartile range / median > "
-                        f"{NOISY_IQR:.0%}; the machine was busy or noisy): "
-                        + ", ".join(noisy_runs))
-    load_end = C.loadavg()
-    cpu_stats = monitor.stop()
-    noisy = (C.CpuMonitor.note(cpu_stats)
-             or C.noisy_load_note(sysinfo["loadavg_start"], load_end, threads,
-                                  sysinfo["cpu_count"]))
-    if noisy:
-        warnings.append(noisy)
+    more, load_end, cpu_stats = C.noise_warnings(((r["name"], r["libs"]) for r in results), SHORT, monitor, sysinfo,
+                                                  threads)
+    warnings += more
     for w in warnings:
         print("WARNING: " + w)
 

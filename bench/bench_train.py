@@ -76,7 +76,6 @@ CHECK_TOL = 1e-3
 # a few tenths of a percent of a layer's update; a wrong loss scale, learning rate or momentum
 # rule moves all of it.
 STEP_TOL = 5e-2
-NOISY_IQR = 0.25
 BAR = {"train": 1.0, "predict": 1.0}   # foveal images/s over torch images/s, at least
 PEERS = ("torch", "keras")
 LIBS = ("foveal",) + PEERS
@@ -522,19 +521,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         for lib, loss in r.get("loss_after_timing", {}).items():
             if not math.isfinite(loss):
                 warnings.append(f"{lib}: training loss is {loss} after the timed epochs")
-    noisy_runs = [f"{name}/{SHORT[lib]} {t['iqr_rel']:.0%}" for name, r in results.items()
-                  for lib, t in r["libs"].items() if t.get("iqr_rel", 0) > NOISY_IQR]
-    if noisy_runs:
-        warnings.append("timings with a wide spread (interquartile range / median > "
-                        f"{NOISY_IQR:.0%}; the machine was busy or noisy): "
-                        + ", ".join(noisy_runs))
-    load_end = C.loadavg()
-    cpu_stats = monitor.stop()
-    noisy = (C.CpuMonitor.note(cpu_stats)
-             or C.noisy_load_note(sysinfo["loadavg_start"], load_end, threads,
-                                  sysinfo["cpu_count"]))
-    if noisy:
-        warnings.append(noisy)
+    more, load_end, cpu_stats = C.noise_warnings(((name, r["libs"]) for name, r in results.items()), SHORT, monitor, sysinfo,
+                                                  threads)
+    warnings += more
     if warnings:
         print()
     for w in warnings:
