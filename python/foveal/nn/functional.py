@@ -109,15 +109,9 @@ def conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
     return _core.conv2d(x, kernel, _bias(bias), s, pads, d, g, act)
 
 
-def depthwise_conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
-                     padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
-                     activation: Optional[str] = None) -> np.ndarray:
-    """Depthwise 2-D convolution (Keras ``DepthwiseConv2D``) of an NHWC batch.
-
-    ``kernel`` is ``kh x kw x C x multiplier``; output channel ``c*multiplier + m`` convolves
-    input channel ``c`` with ``kernel[:, :, c, m]``. Returns ``N x OH x OW x (C*multiplier)``.
-    Other arguments as :func:`conv2d`.
-    """
+def _depthwise_as_grouped(x: Any, kernel: Any) -> Tuple[np.ndarray, np.ndarray]:
+    """Validated float32 x and the Keras depthwise kernel ``kh x kw x C x multiplier`` as the
+    grouped kernel ``kh x kw x 1 x (C*multiplier)`` it exactly is (groups = C)."""
     x = as_float32(x, "x")
     kernel = as_float32(kernel, "kernel")
     if kernel.ndim != 4:
@@ -128,9 +122,21 @@ def depthwise_conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, 
     kh, kw, c, mult = kernel.shape
     if c != x.shape[3]:
         raise ValueError(f"kernel must have {x.shape[3]} input channels (axis 2), got shape {kernel.shape}")
-    # The Keras depthwise layout is exactly a grouped kernel kh x kw x 1 x (C*multiplier).
-    grouped = kernel.reshape(kh, kw, 1, c * mult)
-    return conv2d(x, grouped, bias, strides, padding, dilation_rate, groups=c, activation=activation)
+    return x, kernel.reshape(kh, kw, 1, c * mult)
+
+
+def depthwise_conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
+                     padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
+                     activation: Optional[str] = None) -> np.ndarray:
+    """Depthwise 2-D convolution (Keras ``DepthwiseConv2D``) of an NHWC batch.
+
+    ``kernel`` is ``kh x kw x C x multiplier``; output channel ``c*multiplier + m`` convolves
+    input channel ``c`` with ``kernel[:, :, c, m]``. Returns ``N x OH x OW x (C*multiplier)``.
+    Other arguments as :func:`conv2d`.
+    """
+    x, grouped = _depthwise_as_grouped(x, kernel)
+    return conv2d(x, grouped, bias, strides, padding, dilation_rate, groups=x.shape[3],
+                  activation=activation)
 
 
 def _pool_args(x: Any, pool_size: Any, strides: Any, padding: Any) -> tuple:
@@ -250,19 +256,10 @@ def depthwise_conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, 
                               need_dx: bool = True) -> Grads:
     """Gradients ``(dx, dkernel, dbias)`` of :func:`depthwise_conv2d` (``kernel`` is
     ``kh x kw x C x multiplier``; ``dkernel`` has that shape). As :func:`conv2d_backward`."""
-    x = as_float32(x, "x")
-    kernel = as_float32(kernel, "kernel")
-    if kernel.ndim != 4:
-        raise ValueError(f"kernel must be 4-D (kh x kw x C x multiplier), got shape {kernel.shape}")
-    _spatial(x)
-    if kernel.size == 0:
-        raise ValueError(f"kernel must not be empty, got shape {kernel.shape}")
-    kh, kw, c, mult = kernel.shape
-    if c != x.shape[3]:
-        raise ValueError(f"kernel must have {x.shape[3]} input channels (axis 2), got shape {kernel.shape}")
-    dx, dk, db = conv2d_backward(dy, x, kernel.reshape(kh, kw, 1, c * mult), strides, padding,
-                                 dilation_rate, groups=c, need_dx=need_dx)
-    return dx, dk.reshape(kh, kw, c, mult), db
+    x, grouped = _depthwise_as_grouped(x, kernel)
+    dx, dk, db = conv2d_backward(dy, x, grouped, strides, padding, dilation_rate,
+                                 groups=x.shape[3], need_dx=need_dx)
+    return dx, dk.reshape(np.shape(kernel)), db
 
 
 def max_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,
