@@ -24,6 +24,15 @@ inline void share(size_t n, size_t parts, size_t i, size_t& b, size_t& e) {
   e = n * (i + 1) / parts;
 }
 
+// out[i] = sum over the threads' shares (parts arrays of n floats, one after another).
+void sum_shares(const std::vector<float>& shares, size_t n, int parts, float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    float v = 0.0f;
+    for (int t = 0; t < parts; ++t) v += shares[t * n + i];
+    out[i] = v;
+  }
+}
+
 void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* dkernel, float* dbias) {
   const ConvTaps taps = conv_taps(p);
   const size_t G = p.groups, og = p.out_c / G;
@@ -71,12 +80,7 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
         for (int part = 0; part < nt; ++part) v += dkt[part * per_thread + (g * og + co) * ktot + j];
         dkernel[j * p.out_c + g * og + co] = v;
       }
-  if (dbias)
-    for (size_t c = 0; c < p.out_c; ++c) {
-      float v = 0.0f;
-      for (int part = 0; part < nt; ++part) v += db[part * p.out_c + c];
-      dbias[c] = v;
-    }
+  if (dbias) sum_shares(db, p.out_c, nt, dbias);
 }
 
 void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, float* dx) {
@@ -162,17 +166,8 @@ void depthwise_backward(const Conv2dParams& p, const float* x, const float* kern
         }
       }
   });
-  for (size_t i = 0; i < ksize; ++i) {
-    float v = 0.0f;
-    for (int t = 0; t < nt; ++t) v += dk[t * ksize + i];
-    dkernel[i] = v;
-  }
-  if (dbias)
-    for (size_t c = 0; c < C; ++c) {
-      float v = 0.0f;
-      for (int t = 0; t < nt; ++t) v += db[t * C + c];
-      dbias[c] = v;
-    }
+  sum_shares(dk, ksize, nt, dkernel);
+  if (dbias) sum_shares(db, C, nt, dbias);
 }
 
 }  // namespace

@@ -12,63 +12,32 @@
 namespace foveal {
 namespace {
 
-struct Window {
-  size_t r0, r1, s0, s1;  // input rows [r0, r1) and columns [s0, s1) inside the image
-};
-
-Window window(const Pool2dParams& p, size_t oh, size_t ow) {
-  auto clip = [](ptrdiff_t start, size_t k, size_t n, size_t& b, size_t& e) {
-    const ptrdiff_t end = start + static_cast<ptrdiff_t>(k);
-    b = start < 0 ? 0 : static_cast<size_t>(start);
-    e = end > static_cast<ptrdiff_t>(n) ? n : static_cast<size_t>(end);
-  };
-  Window w;
-  clip(static_cast<ptrdiff_t>(oh * p.stride_h) - static_cast<ptrdiff_t>(p.pad_top), p.kh, p.in_h, w.r0, w.r1);
-  clip(static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left), p.kw, p.in_w, w.s0, w.s1);
-  return w;
-}
-
-template <class Body>
-void per_image(const Pool2dParams& p, float* dx, Body&& body) {
-  const size_t in_img = p.in_h * p.in_w * p.channels;
+// Both window poolings: per image (windows of neighbouring rows may overlap), dx zeroed, then
+// per output row the input rows inside the image and their dx rows go to the row kernel (which
+// clips the columns).
+void pool2d_backward(const Pool2dParams& p, const float* x, const float* dy, float* dx,
+                     pool_backward_row_fn row_kernel) {
+  const size_t C = p.channels, row = p.in_w * C, in_img = p.in_h * row, out_row = p.out_w * C;
+  const PoolRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.pad_left};
   parallel_for(p.batch, threads_for(p.batch, p.batch * in_img * 2), [&](size_t n, int) {
     std::memset(dx + n * in_img, 0, in_img * sizeof(float));
-    body(n);
+    std::vector<const float*> rows(p.kh);
+    std::vector<float*> drows(p.kh);
+    for (size_t oh = 0; oh < p.out_h; ++oh) {
+      const ptrdiff_t start = static_cast<ptrdiff_t>(oh * p.stride_h) - static_cast<ptrdiff_t>(p.pad_top);
+      size_t nrows = 0;
+      for (size_t k = 0; k < p.kh; ++k) {
+        const ptrdiff_t r = start + static_cast<ptrdiff_t>(k);
+        if (r < 0 || r >= static_cast<ptrdiff_t>(p.in_h)) continue;
+        rows[nrows] = x + n * in_img + static_cast<size_t>(r) * row;
+        drows[nrows++] = dx + n * in_img + static_cast<size_t>(r) * row;
+      }
+      row_kernel(rp, rows.data(), drows.data(), nrows, dy + (n * p.out_h + oh) * out_row);
+    }
   });
 }
 
 }  // namespace
-
-// Both window poolings: per image (windows of neighbouring rows may overlap), per output row the
-// input rows inside the image and their dx rows go to the row kernel.
-void pool2d_backward(const Pool2dParams& p, const float* x, const float* dy, float* dx,
-                     pool_backward_row_fn row_kernel) {
-  const size_t C = p.channels, in_img = p.in_h * p.in_w * C, out_row = p.out_w * C;
-  const PoolRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.pad_left};
-  per_image(p, dx, [&](size_t n) {
-    const float* rows[64];
-    float* drows[64];
-    std::vector<const float*> rows_big;
-    std::vector<float*> drows_big;
-    const float** rp_rows = rows;
-    float** rp_drows = drows;
-    if (p.kh > 64) {
-      rows_big.resize(p.kh);
-      drows_big.resize(p.kh);
-      rp_rows = rows_big.data();
-      rp_drows = drows_big.data();
-    }
-    for (size_t oh = 0; oh < p.out_h; ++oh) {
-      const Window w = window(p, oh, 0);
-      size_t nrows = 0;
-      for (size_t r = w.r0; r < w.r1; ++r, ++nrows) {
-        rp_rows[nrows] = x + n * in_img + r * p.in_w * C;
-        rp_drows[nrows] = dx + n * in_img + r * p.in_w * C;
-      }
-      row_kernel(rp, rp_rows, rp_drows, nrows, dy + (n * p.out_h + oh) * out_row);
-    }
-  });
-}
 
 void max_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* x, const float* dy, float* dx) {
   pool2d_backward(p, x, dy, dx, kernels().maxpool_backward_row);
