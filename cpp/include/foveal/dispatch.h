@@ -22,6 +22,15 @@ struct KernelTable {
   activation_fn activation;
   activation_backward_fn activation_backward;
   softmax_row_fn softmax_row;
+  // Training.
+  channel_moments_fn channel_moments;
+  channel_dot_fn channel_dot;
+  channel_affine_fn channel_affine;
+  bn_backward_fn bn_backward;
+  dropout_fn dropout;
+  sgd_step_fn sgd_step;
+  adam_step_fn adam_step;
+  rmsprop_step_fn rmsprop_step;
   // Image kernels.
   pointwise_u8_fn pointwise_u8;
   pointwise_f32_fn pointwise_f32;

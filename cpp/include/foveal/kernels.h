@@ -138,4 +138,53 @@ using resample_row_f32_fn = void (*)(const float* row, size_t row_values, size_t
                                      size_t out_w, size_t taps, const int32_t* idx, const float* w,
                                      float* out);
 
+// ---------------------------------------------------------------------------------------------
+// Training kernels on rows x c matrices (c contiguous channels per row): batch normalization's
+// column statistics and per-channel maps, dropout, and the optimizers' elementwise updates. Each
+// performs the same float operations in the same order on every ISA (no FMA contraction), so all
+// ISAs agree bit for bit with one another and with the NumPy formulas they replace.
+
+// sum[j] = sum_i d, sumsq[j] = sum_i d*d with d = x[i][j] - shift[j] (shift nullptr: 0; sumsq
+// nullptr: not computed). Sums run in float over the given rows (callers keep rows small).
+using channel_moments_fn = void (*)(size_t rows, size_t c, const float* x, const float* shift,
+                                    float* sum, float* sumsq);
+// sum_a[j] = sum_i a, sum_ab[j] = sum_i a*b.
+using channel_dot_fn = void (*)(size_t rows, size_t c, const float* a, const float* b, float* sum_a,
+                                float* sum_ab);
+// t = (x - shift) * scale; t_out = t (when not nullptr); y = t * mul + add (mul nullptr: t + add).
+struct ChannelAffine {
+  const float* shift;
+  const float* scale;
+  const float* mul;
+  const float* add;
+};
+using channel_affine_fn = void (*)(size_t rows, size_t c, const float* x, const ChannelAffine& p,
+                                   float* y, float* t_out);
+// Batch normalization's input gradient: dx = ((dy - mean_dy) - xhat * mean_dy_xhat) * scale.
+using bn_backward_fn = void (*)(size_t rows, size_t c, const float* dy, const float* xhat,
+                                const float* mean_dy, const float* mean_dy_xhat, const float* scale,
+                                float* dx);
+
+// Dropout of n elements whose global indices start at index0: element i is kept when
+// hash(index0 + i) >> 8 < threshold (a 24-bit uniform draw below keep * 2^24); mask = scale or 0
+// and y = x * mask. The hash is a counter-based mix of the index with key0/key1, so the result
+// depends only on the key and the index, never on the thread count.
+struct DropoutParams {
+  uint32_t key0, key1;
+  uint32_t index0;
+  int32_t threshold;
+  float scale;
+};
+using dropout_fn = void (*)(size_t n, const float* x, float* y, float* mask, const DropoutParams& p);
+
+// Optimizer updates in place (Keras 3's rules; see python/foveal/nn/optimizers.py).
+struct SgdParams { float lr, momentum; bool nesterov; };                   // m: momentum or nullptr
+using sgd_step_fn = void (*)(size_t n, float* w, const float* g, float* m, const SgdParams& p);
+struct AdamParams { float alpha, one_minus_beta1, one_minus_beta2, epsilon; };
+using adam_step_fn = void (*)(size_t n, float* w, const float* g, float* m, float* v, const AdamParams& p);
+// v: velocity; m: momentum or nullptr; a: average gradient (centered) or nullptr.
+struct RmspropParams { float lr, rho, one_minus_rho, momentum, epsilon; };
+using rmsprop_step_fn = void (*)(size_t n, float* w, const float* g, float* v, float* m, float* a,
+                                 const RmspropParams& p);
+
 }  // namespace foveal

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "foveal/kernels.h"
 
@@ -57,5 +58,35 @@ void activation_f32(size_t n, const float* x, float* y, Activation act);
 void activation_backward_f32(size_t n, const float* dy, const float* y, float* dx, Activation act);
 // Softmax over the last axis of a rows x cols matrix.
 void softmax_f32(size_t rows, size_t cols, const float* x, float* y);
+
+// ---- training (rows x c matrices, channels last) -------------------------------------------
+// Batch normalization with the batch's statistics: mean, biased variance (summed in double),
+// inv_std = 1/sqrt(var + epsilon), xhat = (x - mean) * inv_std, y = xhat * gamma + beta.
+void batch_norm_train_f32(size_t rows, size_t c, const float* x, const float* gamma,
+                          const float* beta, float epsilon, float* y, float* xhat, float* mean,
+                          float* var, float* inv_std);
+// Its gradient: dbeta = sum dy, dgamma = sum dy*xhat,
+// dx = ((dy - dbeta/m) - xhat * (dgamma/m)) * (gamma * inv_std).
+void batch_norm_backward_f32(size_t rows, size_t c, const float* dy, const float* xhat,
+                             const float* gamma, const float* inv_std, float* dx, float* dgamma,
+                             float* dbeta);
+// y = ((x - shift) * scale) * mul + add per channel (mul may be nullptr).
+void channel_affine_f32(size_t rows, size_t c, const float* x, const ChannelAffine& p, float* y);
+// Inverted dropout: keeps each element with probability keep (0 < keep <= 1), mask = 1/keep or 0,
+// y = x * mask; the draw of element i depends only on (key, i).
+void dropout_f32(size_t n, const float* x, float* y, float* mask, uint64_t key, float keep);
+// Categorical cross-entropy per row and its gradient divided by the row count. from_logits: p
+// holds logits, grad is d/dlogits = softmax * sum(y) - y. Otherwise p holds softmax outputs,
+// the loss clips p/sum(p) to [epsilon, 1 - epsilon], grad = p * sum(y) - y (the gradient with
+// respect to the softmax's input), and clipped[r] (may be nullptr) flags rows where a labelled
+// entry was clipped (that gradient does not hold there).
+void softmax_cross_entropy_f32(size_t rows, size_t c, const float* p, const float* y,
+                               bool from_logits, float epsilon, float* values, float* grad,
+                               uint8_t* clipped);
+// Optimizer steps in place (see kernels.h).
+void sgd_step_f32(size_t n, float* w, const float* g, float* m, const SgdParams& p);
+void adam_step_f32(size_t n, float* w, const float* g, float* m, float* v, const AdamParams& p);
+void rmsprop_step_f32(size_t n, float* w, const float* g, float* v, float* m, float* a,
+                      const RmspropParams& p);
 
 }  // namespace foveal

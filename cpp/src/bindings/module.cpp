@@ -16,6 +16,7 @@ namespace py = pybind11;
 namespace foveal::bind {
 void init_nn(py::module_& m);
 void init_image(py::module_& m);
+void init_train(py::module_& m);
 }
 
 namespace {
@@ -86,4 +87,5 @@ PYBIND11_MODULE(_core, m) {
 
   foveal::bind::init_nn(m);
   foveal::bind::init_image(m);
+  foveal::bind::init_train(m);
 }

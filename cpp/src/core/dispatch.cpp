@@ -23,6 +23,10 @@ KernelTable make_table(Isa isa) {
       t.maxpool_backward_row = maxpool2d_backward_f32_row__avx512; t.avgpool_backward_row = avgpool2d_backward_f32_row__avx512;
       t.global_maxpool = global_maxpool_f32__avx512; t.global_avgpool = global_avgpool_f32__avx512;
       t.activation = activation_f32__avx512; t.activation_backward = activation_backward_f32__avx512; t.softmax_row = softmax_f32_row__avx512;
+      t.channel_moments = channel_moments_f32__avx512; t.channel_dot = channel_dot_f32__avx512;
+      t.channel_affine = channel_affine_f32__avx512; t.bn_backward = bn_backward_f32__avx512;
+      t.dropout = dropout_f32__avx512;
+      t.sgd_step = sgd_step_f32__avx512; t.adam_step = adam_step_f32__avx512; t.rmsprop_step = rmsprop_step_f32__avx512;
       t.pointwise_u8 = pointwise_u8__avx512; t.pointwise_f32 = pointwise_f32__avx512;
       t.u8_to_f32 = u8_to_f32__avx512; t.gray_u8 = gray_u8__avx512; t.gray_f32 = gray_f32__avx512;
       t.flip_row = flip_row__avx512;
@@ -38,6 +42,10 @@ KernelTable make_table(Isa isa) {
       t.maxpool_backward_row = maxpool2d_backward_f32_row__avx2; t.avgpool_backward_row = avgpool2d_backward_f32_row__avx2;
       t.global_maxpool = global_maxpool_f32__avx2; t.global_avgpool = global_avgpool_f32__avx2;
       t.activation = activation_f32__avx2; t.activation_backward = activation_backward_f32__avx2; t.softmax_row = softmax_f32_row__avx2;
+      t.channel_moments = channel_moments_f32__avx2; t.channel_dot = channel_dot_f32__avx2;
+      t.channel_affine = channel_affine_f32__avx2; t.bn_backward = bn_backward_f32__avx2;
+      t.dropout = dropout_f32__avx2;
+      t.sgd_step = sgd_step_f32__avx2; t.adam_step = adam_step_f32__avx2; t.rmsprop_step = rmsprop_step_f32__avx2;
       t.pointwise_u8 = pointwise_u8__avx2; t.pointwise_f32 = pointwise_f32__avx2;
       t.u8_to_f32 = u8_to_f32__avx2; t.gray_u8 = gray_u8__avx2; t.gray_f32 = gray_f32__avx2;
       t.flip_row = flip_row__avx2;
@@ -55,6 +63,10 @@ KernelTable make_table(Isa isa) {
       t.maxpool_backward_row = maxpool2d_backward_f32_row__scalar; t.avgpool_backward_row = avgpool2d_backward_f32_row__scalar;
       t.global_maxpool = global_maxpool_f32__scalar; t.global_avgpool = global_avgpool_f32__scalar;
       t.activation = activation_f32__scalar; t.activation_backward = activation_backward_f32__scalar; t.softmax_row = softmax_f32_row__scalar;
+      t.channel_moments = channel_moments_f32__scalar; t.channel_dot = channel_dot_f32__scalar;
+      t.channel_affine = channel_affine_f32__scalar; t.bn_backward = bn_backward_f32__scalar;
+      t.dropout = dropout_f32__scalar;
+      t.sgd_step = sgd_step_f32__scalar; t.adam_step = adam_step_f32__scalar; t.rmsprop_step = rmsprop_step_f32__scalar;
       t.pointwise_u8 = pointwise_u8__scalar; t.pointwise_f32 = pointwise_f32__scalar;
       t.u8_to_f32 = u8_to_f32__scalar; t.gray_u8 = gray_u8__scalar; t.gray_f32 = gray_f32__scalar;
       t.flip_row = flip_row__scalar;

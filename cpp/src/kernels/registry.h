@@ -47,6 +47,32 @@ void softmax_f32_row__scalar(size_t, const float*, float*);
 void softmax_f32_row__avx2(size_t, const float*, float*);
 void softmax_f32_row__avx512(size_t, const float*, float*);
 
+// Training: batch-normalization statistics and maps, dropout, optimizer steps.
+void channel_moments_f32__scalar(size_t, size_t, const float*, const float*, float*, float*);
+void channel_moments_f32__avx2(size_t, size_t, const float*, const float*, float*, float*);
+void channel_moments_f32__avx512(size_t, size_t, const float*, const float*, float*, float*);
+void channel_dot_f32__scalar(size_t, size_t, const float*, const float*, float*, float*);
+void channel_dot_f32__avx2(size_t, size_t, const float*, const float*, float*, float*);
+void channel_dot_f32__avx512(size_t, size_t, const float*, const float*, float*, float*);
+void channel_affine_f32__scalar(size_t, size_t, const float*, const ChannelAffine&, float*, float*);
+void channel_affine_f32__avx2(size_t, size_t, const float*, const ChannelAffine&, float*, float*);
+void channel_affine_f32__avx512(size_t, size_t, const float*, const ChannelAffine&, float*, float*);
+void bn_backward_f32__scalar(size_t, size_t, const float*, const float*, const float*, const float*, const float*, float*);
+void bn_backward_f32__avx2(size_t, size_t, const float*, const float*, const float*, const float*, const float*, float*);
+void bn_backward_f32__avx512(size_t, size_t, const float*, const float*, const float*, const float*, const float*, float*);
+void dropout_f32__scalar(size_t, const float*, float*, float*, const DropoutParams&);
+void dropout_f32__avx2(size_t, const float*, float*, float*, const DropoutParams&);
+void dropout_f32__avx512(size_t, const float*, float*, float*, const DropoutParams&);
+void sgd_step_f32__scalar(size_t, float*, const float*, float*, const SgdParams&);
+void sgd_step_f32__avx2(size_t, float*, const float*, float*, const SgdParams&);
+void sgd_step_f32__avx512(size_t, float*, const float*, float*, const SgdParams&);
+void adam_step_f32__scalar(size_t, float*, const float*, float*, float*, const AdamParams&);
+void adam_step_f32__avx2(size_t, float*, const float*, float*, float*, const AdamParams&);
+void adam_step_f32__avx512(size_t, float*, const float*, float*, float*, const AdamParams&);
+void rmsprop_step_f32__scalar(size_t, float*, const float*, float*, float*, float*, const RmspropParams&);
+void rmsprop_step_f32__avx2(size_t, float*, const float*, float*, float*, float*, const RmspropParams&);
+void rmsprop_step_f32__avx512(size_t, float*, const float*, float*, float*, float*, const RmspropParams&);
+
 // Image kernels: pixel-wise ops, gray conversion, flips, row correlation (filters), affine warp
 // rows, horizontal resampling (resize).
 void pointwise_u8__scalar(PointwiseOp, size_t, const uint8_t*, const uint8_t*, const PointwiseParams&, uint8_t*);

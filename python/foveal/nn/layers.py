@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .. import _core
 from . import functional as F
 from . import initializers as _init
 from .. import _random
@@ -816,11 +817,11 @@ class Dropout(Layer):
             self._mask = np.zeros_like(x)
             return self._mask.copy()
         rng = self.rng if self.rng is not None else _random.generator()
-        keep = 1.0 - self.rate
-        mask = rng.random(x.shape, dtype=np.float32) < np.float32(keep)
-        self._mask = mask.astype(np.float32)
-        self._mask *= np.float32(1.0 / keep)
-        return x * self._mask
+        # One 64-bit key per call from the generator; the native kernel draws each element from
+        # (key, index), so the mask does not depend on the thread count.
+        key = int(rng.integers(0, 2**64, dtype=np.uint64))
+        y, self._mask = _core.dropout(x, 1.0 - self.rate, key)
+        return y
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         return dy if self._mask is None else dy * self._mask
@@ -831,47 +832,31 @@ class Dropout(Layer):
 
 def batch_norm_train_forward(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray, epsilon: float
                              ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Training-mode batch normalization over the rows of an ``M x C`` float32 array.
+    """Training-mode batch normalization over the rows of an ``M x C`` float32 array (native).
 
-    Returns ``(y, mean, variance, inv_std, xhat)``: batch mean and biased variance (accumulated in
-    float64), ``inv_std = 1/sqrt(variance + epsilon)``, ``xhat = (x - mean) * inv_std`` and
-    ``y = xhat * gamma + beta``.  NumPy for now; one function so a native kernel can replace it.
+    Returns ``(y, mean, variance, inv_std, xhat)``: batch mean and biased variance (summed in
+    double), ``inv_std = 1/sqrt(variance + epsilon)``, ``xhat = (x - mean) * inv_std`` and
+    ``y = xhat * gamma + beta``.
     """
-    m = x2.shape[0]
-    mean64 = x2.sum(axis=0, dtype=np.float64) / m
-    mean = mean64.astype(np.float32)
-    centered = x2 - mean
-    var = (np.einsum("ij,ij->j", centered, centered, dtype=np.float64) / m).astype(np.float32)
-    inv_std = (1.0 / np.sqrt(var.astype(np.float64) + epsilon)).astype(np.float32)
-    xhat = centered
-    xhat *= inv_std
-    y = xhat * gamma
-    y += beta
+    y, mean, var, inv_std, xhat = _core.batch_norm_train(x2, gamma, beta, float(epsilon))
     return y, mean, var, inv_std, xhat
 
 
 def batch_norm_train_backward(dy2: np.ndarray, xhat: np.ndarray, gamma: np.ndarray,
                               inv_std: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward of :func:`batch_norm_train_forward` (statistics from the batch):
-    returns ``(dx, dgamma, dbeta)`` for ``M x C`` arrays."""
-    m = dy2.shape[0]
-    dbeta = dy2.sum(axis=0, dtype=np.float64).astype(np.float32)
-    dgamma = np.einsum("ij,ij->j", dy2, xhat, dtype=np.float64).astype(np.float32)
-    dx = dy2 - dbeta / np.float32(m)
-    dx -= xhat * (dgamma / np.float32(m))
-    dx *= gamma * inv_std
+    """Backward of :func:`batch_norm_train_forward` (statistics from the batch), native:
+    ``dbeta = sum(dy)``, ``dgamma = sum(dy * xhat)``,
+    ``dx = (dy - dbeta/M - xhat * dgamma/M) * gamma * inv_std``; returns ``(dx, dgamma, dbeta)``."""
+    dx, dgamma, dbeta = _core.batch_norm_backward(dy2, xhat, gamma, inv_std)
     return dx, dgamma, dbeta
 
 
 def batch_norm_inference(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,
                          variance: np.ndarray, epsilon: float) -> Tuple[np.ndarray, np.ndarray]:
     """Inference-mode batch normalization of an ``M x C`` float32 array with fixed statistics:
-    ``(x - mean) * gamma / sqrt(variance + epsilon) + beta``.  Returns ``(y, inv_std)``."""
+    ``(x - mean) * (gamma / sqrt(variance + epsilon)) + beta`` (native).  Returns ``(y, inv_std)``."""
     inv_std = (1.0 / np.sqrt(variance.astype(np.float64) + epsilon)).astype(np.float32)
-    y = x2 - mean
-    y *= gamma * inv_std
-    y += beta
-    return y, inv_std
+    return _core.channel_affine(x2, mean, gamma * inv_std, None, beta), inv_std
 
 
 class BatchNormalization(Layer):

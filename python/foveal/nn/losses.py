@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from .. import _core
 from .._checks import as_float32
 from ._lookup import resolve, serialize
 
@@ -78,41 +79,34 @@ class Loss:
         return cls(**config)
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    e /= e.sum(axis=-1, keepdims=True)
-    return e
-
-
 def _crossentropy(y: np.ndarray, p: np.ndarray, from_logits: bool, activation: Optional[str]
                   ) -> Tuple[np.ndarray, np.ndarray, bool]:
-    """Categorical cross-entropy ``-sum(y * log(q))`` per sample, and its gradient (see module)."""
+    """Categorical cross-entropy ``-sum(y * log(q))`` per sample, and its gradient (see module).
+
+    Logits, and probabilities from a softmax output layer, go to the native kernel, which returns
+    the values, the fused gradient and the rows where clipping voids the fused form (fixed here)."""
+    c = p.shape[-1]
     n = int(np.prod(p.shape[:-1], dtype=np.int64))
+    if n == 0 or c == 0:
+        return np.zeros(p.shape[:-1], np.float32), np.zeros_like(p), activation == "softmax"
     inv_n = np.float32(1.0 / n)
-    label_mass = y.sum(axis=-1, keepdims=True)
-    if from_logits:
-        shifted = p - p.max(axis=-1, keepdims=True)
-        log_sum = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        values = -(y * (shifted - log_sum)).sum(axis=-1)
-        grad = _softmax(p) * label_mass - y
-        grad *= inv_n
-        return values, grad, False
+    if from_logits or activation == "softmax":
+        p2, y2 = p.reshape(n, c), y.reshape(n, c)
+        values, grad, clipped = _core.softmax_cross_entropy(p2, y2, bool(from_logits), float(EPSILON))
+        if not from_logits and clipped.any():
+            rows = np.nonzero(clipped)[0]
+            pr, yr = p2[rows], y2[rows]
+            total = pr.sum(axis=-1, keepdims=True)
+            q = pr / total
+            inside = (q >= EPSILON) & (q <= _ONE_MINUS_EPS)
+            g = _probability_grad(yr, q, inside, total)
+            grad[rows] = pr * (g - (pr * g).sum(axis=-1, keepdims=True)) * inv_n
+        return values.reshape(p.shape[:-1]), grad.reshape(p.shape), not from_logits
     total = p.sum(axis=-1, keepdims=True)
     q = p / total
     inside = (q >= EPSILON) & (q <= _ONE_MINUS_EPS)
     qc = np.clip(q, EPSILON, _ONE_MINUS_EPS)
     values = -(y * np.log(qc)).sum(axis=-1)
-    if activation == "softmax":
-        # dL/dz = p * sum(y) - y, valid for every sample whose labelled entries are unclipped.
-        grad = p * label_mass - y
-        clipped_rows = ~np.all(inside | (y == 0), axis=-1)
-        if clipped_rows.any():
-            rows = np.nonzero(clipped_rows)
-            g = _probability_grad(y[rows], q[rows], inside[rows], total[rows])
-            pr = p[rows]
-            grad[rows] = pr * (g - (pr * g).sum(axis=-1, keepdims=True))
-        grad *= inv_n
-        return values, grad.astype(np.float32, copy=False), True
     grad = _probability_grad(y, q, inside, total)
     grad *= inv_n
     return values, grad.astype(np.float32, copy=False), False

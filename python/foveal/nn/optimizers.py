@@ -1,4 +1,5 @@
-"""Optimizers with Keras 3's update rules, computed in float32 in place (``foveal.nn.optimizers``).
+"""Optimizers with Keras 3's update rules, computed in float32 in place by native kernels
+(``foveal.nn.optimizers``; the same operations, in the same order, as the NumPy formulas below).
 
 An optimizer keeps, per trainable weight, the slot arrays its rule needs (created at the first
 update, like Keras's ``build``) and a step counter ``iterations``.  ``learning_rate`` may be set
@@ -11,6 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import _core
 from ._lookup import resolve, serialize
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get", "serialize"]
@@ -125,19 +127,8 @@ class SGD(Optimizer):
         return ("momentum",) if self.momentum != 0 else ()
 
     def _update(self, w: np.ndarray, g: np.ndarray, slots: Dict[str, np.ndarray]) -> None:
-        lr = np.float32(self._learning_rate)
-        step = g * lr
-        if self.momentum == 0:
-            w -= step
-            return
-        mom = np.float32(self.momentum)
-        m = slots["momentum"]
-        m *= mom
-        m -= step
-        if self.nesterov:
-            w += m * mom - step
-        else:
-            w += m
+        _core.sgd_step(w, g, slots.get("momentum"), self._learning_rate, self.momentum,
+                       self.nesterov)
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -175,12 +166,8 @@ class Adam(Optimizer):
         return np.float32(lr * np.sqrt(np.float32(1) - b2p) / (np.float32(1) - b1p))
 
     def _update(self, w: np.ndarray, g: np.ndarray, slots: Dict[str, np.ndarray]) -> None:
-        m, v = slots["momentum"], slots["velocity"]
-        m += (g - m) * np.float32(1 - self.beta_1)
-        v += (g * g - v) * np.float32(1 - self.beta_2)
-        denom = np.sqrt(v)
-        denom += np.float32(self.epsilon)
-        w -= (m * self._alpha) / denom
+        _core.adam_step(w, g, slots["momentum"], slots["velocity"], float(self._alpha),
+                        self.beta_1, self.beta_2, self.epsilon)
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -211,27 +198,9 @@ class RMSprop(Optimizer):
         return names
 
     def _update(self, w: np.ndarray, g: np.ndarray, slots: Dict[str, np.ndarray]) -> None:
-        rho = np.float32(self.rho)
-        one_minus = np.float32(1 - self.rho)
-        v = slots["velocity"]
-        v *= rho
-        v += one_minus * (g * g)
-        if self.centered:
-            a = slots["average_gradient"]
-            a *= rho
-            a += one_minus * g
-            denom = v - a * a
-            denom += np.float32(self.epsilon)
-        else:
-            denom = v + np.float32(self.epsilon)
-        increment = (np.float32(self._learning_rate) * g) / np.sqrt(denom)
-        if self.momentum > 0:
-            m = slots["momentum"]
-            m *= np.float32(self.momentum)
-            m += increment
-            w -= m
-        else:
-            w -= increment
+        _core.rmsprop_step(w, g, slots["velocity"], slots.get("momentum"),
+                           slots.get("average_gradient"), self._learning_rate, self.rho,
+                           self.momentum, self.epsilon)
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,

@@ -32,6 +32,7 @@ struct VecAvx2 {
   static T min(T a, T b) { return _mm256_min_ps(a, b); }
   static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   static T abs(T a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+  static T sqrt(T a) { return _mm256_sqrt_ps(a); }
   static T copysign(T m, T s) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     return _mm256_or_ps(_mm256_andnot_ps(sign, m), _mm256_and_ps(sign, s));
@@ -77,6 +78,16 @@ struct VecAvx2 {
     return _mm256_i32gather_epi32(reinterpret_cast<const int*>(base), off, 1);
   }
   static T gather_f32(const float* base, I idx) { return _mm256_i32gather_ps(base, idx, 4); }
+  // 32-bit integer lanes (wrapping) for the counter-based hash of dropout.
+  static I iset1(uint32_t x) { return _mm256_set1_epi32(static_cast<int>(x)); }
+  static I iota_i() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+  static I iadd_v(I a, I b) { return _mm256_add_epi32(a, b); }
+  static I imul(I a, uint32_t m) { return _mm256_mullo_epi32(a, iset1(m)); }
+  static I ixor(I a, I b) { return _mm256_xor_si256(a, b); }
+  static I isrl(I a, int k) { return _mm256_srl_epi32(a, _mm_cvtsi32_si128(k)); }
+  static T select_ilt(I a, I b, T x) {  // a < b (signed) ? x : 0
+    return _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(b, a)), x);
+  }
   static T byte_lane(I v, int k) {
     return _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v, 8 * k), _mm256_set1_epi32(0xFF)));
   }

@@ -28,6 +28,7 @@ struct VecAvx512 {
   static T min(T a, T b) { return _mm512_min_ps(a, b); }
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T abs(T a) { return _mm512_abs_ps(a); }
+  static T sqrt(T a) { return _mm512_sqrt_ps(a); }
   // Copies the sign of s onto the magnitude of m.
   static T copysign(T m, T s) {
     const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
@@ -81,6 +82,16 @@ struct VecAvx512 {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_shuffle_epi8(v, m));
   }
   static float reduce_max(T v) { return _mm512_reduce_max_ps(v); }
+  // 32-bit integer lanes (wrapping) for the counter-based hash of dropout.
+  static I iset1(uint32_t x) { return _mm512_set1_epi32(static_cast<int>(x)); }
+  static I iota_i() { return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+  static I iadd_v(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I imul(I a, uint32_t m) { return _mm512_mullo_epi32(a, iset1(m)); }
+  static I ixor(I a, I b) { return _mm512_xor_si512(a, b); }
+  static I isrl(I a, int k) { return _mm512_srl_epi32(a, _mm_cvtsi32_si128(k)); }
+  static T select_ilt(I a, I b, T x) {  // a < b (signed) ? x : 0
+    return _mm512_maskz_mov_ps(_mm512_cmplt_epi32_mask(a, b), x);
+  }
 };
 
 }  // namespace

@@ -25,6 +25,7 @@ struct VecScalar {
   static T min(T a, T b) { return a < b ? a : b; }
   static T fma(T a, T b, T c) { return a * b + c; }
   static T abs(T a) { return std::fabs(a); }
+  static T sqrt(T a) { return std::sqrt(a); }
   static T copysign(T m, T s) { return std::copysign(m, s); }
   static T select_lt(T a, T b, T x, T y) { return a < b ? x : y; }
   static T round(T x) { return std::nearbyint(x); }
@@ -41,6 +42,17 @@ struct VecScalar {
   static void store_u8_n(uint8_t* p, T v, size_t n) { if (n) *p = to_u8(v); }
   static float reduce_add(T v) { return v; }
   static float reduce_max(T v) { return v; }
+  // 32-bit integer "lanes" (wrapping) for the counter-based hash of dropout.
+  using I = uint32_t;
+  static I iset1(uint32_t x) { return x; }
+  static I iota_i() { return 0; }
+  static I iadd_v(I a, I b) { return a + b; }
+  static I imul(I a, uint32_t m) { return a * m; }
+  static I ixor(I a, I b) { return a ^ b; }
+  static I isrl(I a, int k) { return a >> k; }
+  static T select_ilt(I a, I b, T x) {  // a < b (as signed; both below 2^31 here) ? x : 0
+    return static_cast<int32_t>(a) < static_cast<int32_t>(b) ? x : 0.0f;
+  }
 };
 
 }  // namespace

@@ -1,0 +1,189 @@
+// Bindings of the training kernels: batch normalization, dropout, softmax cross-entropy and the
+// optimizer steps. Matrices are rows x channels (callers flatten NHWC batches); the optimizer
+// steps update float32 arrays in place.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <optional>
+#include <string>
+
+#include "bindings/common.h"
+#include "foveal/ops.h"
+
+namespace py = pybind11;
+
+namespace foveal::bind {
+namespace {
+
+using MutableArray = py::array_t<float>;  // no forcecast: updated in place
+
+void require_vector(const FloatArray& v, long c, const char* name) {
+  if (v.ndim() != 1 || v.shape(0) != c)
+    fail(std::string(name) + " must have shape (" + std::to_string(c) + ",), got " + shape_str(v));
+}
+
+void require_same_shape(const py::array& a, const py::array& b, const char* name, const char* ref) {
+  bool same = a.ndim() == b.ndim();
+  for (py::ssize_t i = 0; same && i < a.ndim(); ++i) same = a.shape(i) == b.shape(i);
+  if (!same) fail(std::string(name) + " must have the shape of " + ref + " " + shape_str(b) + ", got " + shape_str(a));
+}
+
+void require_finite(double v, const char* name) {
+  if (!std::isfinite(v)) fail(std::string(name) + " must be finite, got " + std::to_string(v));
+}
+
+// An array the step writes into: float32, C-contiguous, writeable, of g's shape.
+float* inplace(const py::array& a, const py::array& g, const char* name) {
+  if (!py::isinstance<MutableArray>(a) || !a.dtype().is(py::dtype::of<float>()))
+    throw py::type_error(std::string(name) + " must be a float32 array (updated in place), got dtype " +
+                         std::string(py::str(a.dtype())));
+  if (!(a.flags() & py::array::c_style)) fail(std::string(name) + " must be C-contiguous (updated in place)");
+  if (!a.writeable()) fail(std::string(name) + " must be writeable (updated in place)");
+  require_same_shape(a, g, name, "g");
+  return static_cast<float*>(const_cast<void*>(a.data()));
+}
+
+float* optional_inplace(const std::optional<py::array>& a, const py::array& g, const char* name) {
+  return a ? inplace(*a, g, name) : nullptr;
+}
+
+py::tuple batch_norm_train(const FloatArray& x, const FloatArray& gamma, const FloatArray& beta, double epsilon) {
+  require_ndim(x, 2, "x", "rows x channels");
+  require_nonempty(x, "x");
+  const long rows = x.shape(0), c = x.shape(1);
+  require_vector(gamma, c, "gamma");
+  require_vector(beta, c, "beta");
+  require_finite(epsilon, "epsilon");
+  if (epsilon <= 0) fail("epsilon must be > 0, got " + std::to_string(epsilon));
+  FloatArray y({rows, c}), xhat({rows, c}), mean(c), var(c), inv_std(c);
+  {
+    py::gil_scoped_release release;
+    batch_norm_train_f32(size_t(rows), size_t(c), x.data(), gamma.data(), beta.data(), float(epsilon),
+                         y.mutable_data(), xhat.mutable_data(), mean.mutable_data(), var.mutable_data(),
+                         inv_std.mutable_data());
+  }
+  return py::make_tuple(y, mean, var, inv_std, xhat);
+}
+
+py::tuple batch_norm_backward(const FloatArray& dy, const FloatArray& xhat, const FloatArray& gamma,
+                              const FloatArray& inv_std) {
+  require_ndim(xhat, 2, "xhat", "rows x channels");
+  require_nonempty(xhat, "xhat");
+  require_same_shape(dy, xhat, "dy", "xhat");
+  const long rows = xhat.shape(0), c = xhat.shape(1);
+  require_vector(gamma, c, "gamma");
+  require_vector(inv_std, c, "inv_std");
+  FloatArray dx({rows, c}), dgamma(c), dbeta(c);
+  {
+    py::gil_scoped_release release;
+    batch_norm_backward_f32(size_t(rows), size_t(c), dy.data(), xhat.data(), gamma.data(), inv_std.data(),
+                            dx.mutable_data(), dgamma.mutable_data(), dbeta.mutable_data());
+  }
+  return py::make_tuple(dx, dgamma, dbeta);
+}
+
+FloatArray channel_affine(const FloatArray& x, const FloatArray& shift, const FloatArray& scale,
+                          const std::optional<FloatArray>& mul, const FloatArray& add) {
+  require_ndim(x, 2, "x", "rows x channels");
+  const long rows = x.shape(0), c = x.shape(1);
+  require_vector(shift, c, "shift");
+  require_vector(scale, c, "scale");
+  if (mul) require_vector(*mul, c, "mul");
+  require_vector(add, c, "add");
+  FloatArray y({rows, c});
+  if (x.size() == 0) return y;
+  const ChannelAffine p{shift.data(), scale.data(), mul ? mul->data() : nullptr, add.data()};
+  {
+    py::gil_scoped_release release;
+    channel_affine_f32(size_t(rows), size_t(c), x.data(), p, y.mutable_data());
+  }
+  return y;
+}
+
+py::tuple dropout(const FloatArray& x, double keep, uint64_t key) {
+  if (!(keep > 0.0 && keep <= 1.0)) fail("keep must be in (0, 1], got " + std::to_string(keep));
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+  FloatArray y(shape), mask(shape);
+  if (x.size() == 0) return py::make_tuple(y, mask);
+  {
+    py::gil_scoped_release release;
+    dropout_f32(size_t(x.size()), x.data(), y.mutable_data(), mask.mutable_data(), key, float(keep));
+  }
+  return py::make_tuple(y, mask);
+}
+
+py::tuple softmax_cross_entropy(const FloatArray& p, const FloatArray& y, bool from_logits, double epsilon) {
+  require_ndim(p, 2, "p", "rows x classes");
+  require_nonempty(p, "p");
+  require_same_shape(y, p, "y", "p");
+  require_finite(epsilon, "epsilon");
+  if (!(epsilon >= 0 && epsilon < 0.5)) fail("epsilon must be in [0, 0.5), got " + std::to_string(epsilon));
+  const long rows = p.shape(0), c = p.shape(1);
+  FloatArray values(rows), grad({rows, c});
+  py::array_t<bool> clipped(rows);
+  {
+    py::gil_scoped_release release;
+    softmax_cross_entropy_f32(size_t(rows), size_t(c), p.data(), y.data(), from_logits, float(epsilon),
+                              values.mutable_data(), grad.mutable_data(),
+                              reinterpret_cast<uint8_t*>(clipped.mutable_data()));
+  }
+  return py::make_tuple(values, grad, clipped);
+}
+
+void sgd_step(const py::array& w, const FloatArray& g, const std::optional<py::array>& m, double lr,
+              double momentum, bool nesterov) {
+  float* wp = inplace(w, g, "w");
+  float* mp = optional_inplace(m, g, "m");
+  require_finite(lr, "learning_rate");
+  require_finite(momentum, "momentum");
+  const SgdParams p{float(lr), float(momentum), nesterov};
+  py::gil_scoped_release release;
+  sgd_step_f32(size_t(g.size()), wp, g.data(), mp, p);
+}
+
+void adam_step(const py::array& w, const FloatArray& g, const py::array& m, const py::array& v, double alpha,
+               double beta_1, double beta_2, double epsilon) {
+  float* wp = inplace(w, g, "w");
+  float* mp = inplace(m, g, "m");
+  float* vp = inplace(v, g, "v");
+  for (auto [val, name] : {std::pair{alpha, "alpha"}, {beta_1, "beta_1"}, {beta_2, "beta_2"}, {epsilon, "epsilon"}})
+    require_finite(val, name);
+  const AdamParams p{float(alpha), float(1.0 - beta_1), float(1.0 - beta_2), float(epsilon)};
+  py::gil_scoped_release release;
+  adam_step_f32(size_t(g.size()), wp, g.data(), mp, vp, p);
+}
+
+void rmsprop_step(const py::array& w, const FloatArray& g, const py::array& v, const std::optional<py::array>& m,
+                  const std::optional<py::array>& a, double lr, double rho, double momentum, double epsilon) {
+  float* wp = inplace(w, g, "w");
+  float* vp = inplace(v, g, "v");
+  float* mp = optional_inplace(m, g, "m");
+  float* ap = optional_inplace(a, g, "a");
+  for (auto [val, name] : {std::pair{lr, "learning_rate"}, {rho, "rho"}, {momentum, "momentum"}, {epsilon, "epsilon"}})
+    require_finite(val, name);
+  const RmspropParams p{float(lr), float(rho), float(1.0 - rho), float(momentum), float(epsilon)};
+  py::gil_scoped_release release;
+  rmsprop_step_f32(size_t(g.size()), wp, g.data(), vp, mp, ap, p);
+}
+
+}  // namespace
+
+void init_train(py::module_& m) {
+  m.def("batch_norm_train", &batch_norm_train, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon"));
+  m.def("batch_norm_backward", &batch_norm_backward, py::arg("dy"), py::arg("xhat"), py::arg("gamma"),
+        py::arg("inv_std"));
+  m.def("channel_affine", &channel_affine, py::arg("x"), py::arg("shift"), py::arg("scale"), py::arg("mul"),
+        py::arg("add"));
+  m.def("dropout", &dropout, py::arg("x"), py::arg("keep"), py::arg("key"));
+  m.def("softmax_cross_entropy", &softmax_cross_entropy, py::arg("p"), py::arg("y"), py::arg("from_logits"),
+        py::arg("epsilon"));
+  m.def("sgd_step", &sgd_step, py::arg("w"), py::arg("g"), py::arg("m"), py::arg("learning_rate"),
+        py::arg("momentum"), py::arg("nesterov"));
+  m.def("adam_step", &adam_step, py::arg("w"), py::arg("g"), py::arg("m"), py::arg("v"), py::arg("alpha"),
+        py::arg("beta_1"), py::arg("beta_2"), py::arg("epsilon"));
+  m.def("rmsprop_step", &rmsprop_step, py::arg("w"), py::arg("g"), py::arg("v"), py::arg("m"), py::arg("a"),
+        py::arg("learning_rate"), py::arg("rho"), py::arg("momentum"), py::arg("epsilon"));
+}
+
+}  // namespace foveal::bind
