@@ -278,3 +278,36 @@ def test_training_kernels_reject_bad_input():
         _core.rmsprop_step(np.ones(5, np.float32), g, ro, None, None, 0.1, 0.9, 0.0, 1e-7)
     with pytest.raises(ValueError, match="learning_rate must be finite"):
         _core.sgd_step(np.ones(5, np.float32), g, None, float("nan"), 0.0, False)
+
+
+# ---- the output buffer cache ------------------------------------------------------------------
+
+def test_large_outputs_are_reused_from_the_buffer_cache():
+    from foveal import utils
+    from foveal.nn import functional as F
+
+    utils.release_buffer_cache()
+    info = utils.buffer_cache_info()
+    assert info["cached_bytes"] == 0 and info["capacity_bytes"] > 0
+    x = RNG.normal(size=(8, 64, 64, 16)).astype(np.float32)    # 2 MiB: cached
+    y = F.relu(x)
+    ptr = y.ctypes.data
+    expect = np.maximum(x, 0)
+    np.testing.assert_array_equal(y, expect)
+    del y
+    assert utils.buffer_cache_info()["cached_bytes"] >= x.nbytes
+    y2 = F.relu(x * 2)                                           # same size: the same memory
+    assert y2.ctypes.data == ptr
+    np.testing.assert_array_equal(y2, np.maximum(x * 2, 0))     # fully overwritten
+    assert utils.buffer_cache_info()["cached_bytes"] == 0
+    view = y2[1:3]                                               # a view keeps the buffer alive
+    del y2
+    assert utils.buffer_cache_info()["cached_bytes"] == 0
+    np.testing.assert_array_equal(view, np.maximum(x * 2, 0)[1:3])
+    del view
+    assert utils.buffer_cache_info()["cached_bytes"] >= x.nbytes
+    utils.release_buffer_cache()
+    assert utils.buffer_cache_info()["cached_bytes"] == 0
+    small = F.relu(np.ones((4, 4), np.float32))                  # small arrays: plain allocator
+    del small
+    assert utils.buffer_cache_info()["cached_bytes"] == 0

@@ -5,11 +5,28 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <vector>
+
+#include "core/buffer_pool.h"
 
 namespace foveal::bind {
 
 namespace py = pybind11;
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+template <class T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+using FloatArray = CArray<float>;
+
+// A new C-contiguous output array; large ones come from the buffer cache (see buffer_pool.h) and
+// go back to it when NumPy frees the array.
+template <class T>
+CArray<T> new_array(const std::vector<py::ssize_t>& shape) {
+  size_t n = 1;
+  for (py::ssize_t d : shape) n *= static_cast<size_t>(d);
+  if (n * sizeof(T) < kPoolMinBytes) return CArray<T>(shape);
+  void* data = pool_alloc(n * sizeof(T));
+  py::capsule owner(data, [](void* p) { pool_free(p); });
+  return CArray<T>(shape, static_cast<T*>(data), owner);
+}
 
 [[noreturn]] inline void fail(const std::string& msg) { throw py::value_error(msg); }
 

@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/common.h"
+#include "core/buffer_pool.h"
 #include "foveal/dispatch.h"
 #include "foveal/threading.h"
 
@@ -83,6 +84,16 @@ PYBIND11_MODULE(_core, m) {
     if (!foveal::select_isa(isa))
       foveal::bind::fail("isa '" + name + "' is not supported by this CPU");
   }, py::arg("isa"), "Switches the kernel table (for tests and benchmarks).");
+  m.def("buffer_cache_info", [] {
+    py::dict d;
+    d["cached_bytes"] = foveal::pool_cached_bytes();
+    d["capacity_bytes"] = foveal::pool_capacity_bytes();
+    d["min_buffer_bytes"] = foveal::kPoolMinBytes;
+    return d;
+  }, "The cache of large output buffers: bytes cached now (not in use), its cap "
+     "(FOVEAL_BUFFER_CACHE_MB) and the smallest buffer it keeps.");
+  m.def("release_buffer_cache", &foveal::pool_release,
+        "Returns every cached (unused) output buffer to the system.");
   m.def("_isa_env_warning", [] { return foveal::isa_env_warning(); });
 
   foveal::bind::init_nn(m);

@@ -100,7 +100,7 @@ FloatArray conv2d(const FloatArray& x, const FloatArray& kernel, const std::opti
                   const std::string& activation) {
   const Conv2dParams p = conv_params(x, kernel, strides, padding, dilation, groups, parse_activation(activation));
   const auto b = checked_bias(bias, long(p.out_c));
-  FloatArray y({long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)});
+  auto y = new_array<float>({long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)});
   const float* bp = b ? b->data() : nullptr;
   {
     py::gil_scoped_release release;
@@ -113,10 +113,10 @@ py::tuple conv2d_backward(const FloatArray& dy, const FloatArray& x, const Float
                           Pair strides, Padding padding, Pair dilation, long groups, bool need_dx) {
   const Conv2dParams p = conv_params(x, kernel, strides, padding, dilation, groups, Activation::none);
   require_shape(dy, {long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)}, "the conv2d output");
-  FloatArray dk(std::vector<py::ssize_t>(kernel.shape(), kernel.shape() + 4));
-  FloatArray db({long(p.out_c)});
+  auto dk = new_array<float>(std::vector<py::ssize_t>(kernel.shape(), kernel.shape() + 4));
+  auto db = new_array<float>({long(p.out_c)});
   std::optional<FloatArray> dx;
-  if (need_dx) dx.emplace(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
+  if (need_dx) dx.emplace(new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + 4)));
   float* dxp = dx ? dx->mutable_data() : nullptr;
   {
     py::gil_scoped_release release;
@@ -145,7 +145,7 @@ Pool2dParams pool_params(const FloatArray& x, Pair pool, Pair strides, Padding p
 template <void (*Driver)(const Pool2dParams&, const float*, float*)>
 FloatArray pool2d(const FloatArray& x, Pair pool, Pair strides, Padding padding) {
   const Pool2dParams p = pool_params(x, pool, strides, padding);
-  FloatArray y({long(p.batch), long(p.out_h), long(p.out_w), long(p.channels)});
+  auto y = new_array<float>({long(p.batch), long(p.out_h), long(p.out_w), long(p.channels)});
   {
     py::gil_scoped_release release;
     Driver(p, x.data(), y.mutable_data());
@@ -156,7 +156,7 @@ FloatArray pool2d(const FloatArray& x, Pair pool, Pair strides, Padding padding)
 FloatArray max_pool2d_backward(const FloatArray& dy, const FloatArray& x, Pair pool, Pair strides, Padding padding) {
   const Pool2dParams p = pool_params(x, pool, strides, padding);
   require_shape(dy, {long(p.batch), long(p.out_h), long(p.out_w), long(p.channels)}, "the pooling output");
-  FloatArray dx(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
+  auto dx = new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
   {
     py::gil_scoped_release release;
     max_pool2d_backward_f32_nhwc(p, x.data(), dy.data(), dx.mutable_data());
@@ -167,7 +167,7 @@ FloatArray max_pool2d_backward(const FloatArray& dy, const FloatArray& x, Pair p
 FloatArray avg_pool2d_backward(const FloatArray& dy, const FloatArray& x, Pair pool, Pair strides, Padding padding) {
   const Pool2dParams p = pool_params(x, pool, strides, padding);
   require_shape(dy, {long(p.batch), long(p.out_h), long(p.out_w), long(p.channels)}, "the pooling output");
-  FloatArray dx(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
+  auto dx = new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
   {
     py::gil_scoped_release release;
     avg_pool2d_backward_f32_nhwc(p, dy.data(), dx.mutable_data());
@@ -180,7 +180,7 @@ FloatArray global_pool_backward(const FloatArray& dy, const FloatArray& x, bool 
   require_nonempty(x, "x");
   const size_t n = x.shape(0), hw = x.shape(1) * x.shape(2), c = x.shape(3);
   require_shape(dy, {long(n), long(c)}, "the global pooling output");
-  FloatArray dx(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
+  auto dx = new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
   {
     py::gil_scoped_release release;
     if (is_max) global_max_pool2d_backward_f32(n, hw, c, x.data(), dy.data(), dx.mutable_data());
@@ -194,7 +194,7 @@ FloatArray global_pool(const FloatArray& x) {
   require_ndim(x, 4, "x", "N x H x W x C");
   require_nonempty(x, "x");
   const size_t n = x.shape(0), hw = x.shape(1) * x.shape(2), c = x.shape(3);
-  FloatArray y({long(n), long(c)});
+  auto y = new_array<float>({long(n), long(c)});
   {
     py::gil_scoped_release release;
     Driver(n, hw, c, x.data(), y.mutable_data());
@@ -213,7 +213,7 @@ FloatArray dense(const FloatArray& x, const FloatArray& kernel, const std::optio
     fail("kernel must have " + std::to_string(x.shape(1)) + " rows (the input features), got shape " + shape_str(kernel));
   const auto b = checked_bias(bias, kernel.shape(1));
   const size_t m = x.shape(0), k = x.shape(1), n = kernel.shape(1);
-  FloatArray y({long(m), long(n)});
+  auto y = new_array<float>({long(m), long(n)});
   const float* bp = b ? b->data() : nullptr;
   {
     py::gil_scoped_release release;
@@ -231,9 +231,10 @@ py::tuple dense_backward(const FloatArray& dy, const FloatArray& x, const FloatA
     fail("kernel must have " + std::to_string(x.shape(1)) + " rows (the input features), got shape " + shape_str(kernel));
   const size_t m = x.shape(0), k = x.shape(1), n = kernel.shape(1);
   require_shape(dy, {long(m), long(n)}, "the dense output");
-  FloatArray dk({long(k), long(n)}), db({long(n)});
+  auto dk = new_array<float>({long(k), long(n)});
+  auto db = new_array<float>({long(n)});
   std::optional<FloatArray> dx;
-  if (need_dx) dx.emplace(std::vector<py::ssize_t>{long(m), long(k)});
+  if (need_dx) dx.emplace(new_array<float>({long(m), long(k)}));
   float* dxp = dx ? dx->mutable_data() : nullptr;
   {
     py::gil_scoped_release release;
@@ -246,7 +247,7 @@ FloatArray activation_backward(const FloatArray& dy, const FloatArray& y, const 
   const Activation act = parse_activation(name);
   std::vector<long> shape(y.shape(), y.shape() + y.ndim());
   require_shape(dy, shape, "y");
-  FloatArray dx(std::vector<py::ssize_t>(y.shape(), y.shape() + y.ndim()));
+  auto dx = new_array<float>(std::vector<py::ssize_t>(y.shape(), y.shape() + y.ndim()));
   {
     py::gil_scoped_release release;
     activation_backward_f32(size_t(y.size()), dy.data(), y.data(), dx.mutable_data(), act);
@@ -256,7 +257,7 @@ FloatArray activation_backward(const FloatArray& dy, const FloatArray& y, const 
 
 FloatArray activation(const FloatArray& x, const std::string& name) {
   const Activation act = parse_activation(name);
-  FloatArray y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  auto y = new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
   {
     py::gil_scoped_release release;
     activation_f32(size_t(x.size()), x.data(), y.mutable_data(), act);
@@ -266,7 +267,7 @@ FloatArray activation(const FloatArray& x, const std::string& name) {
 
 FloatArray softmax(const FloatArray& x) {
   require_ndim(x, 2, "x", "rows x classes");
-  FloatArray y({x.shape(0), x.shape(1)});
+  auto y = new_array<float>({x.shape(0), x.shape(1)});
   if (x.size() == 0) return y;
   {
     py::gil_scoped_release release;

@@ -56,7 +56,11 @@ py::tuple batch_norm_train(const FloatArray& x, const FloatArray& gamma, const F
   require_vector(beta, c, "beta");
   require_finite(epsilon, "epsilon");
   if (epsilon <= 0) fail("epsilon must be > 0, got " + std::to_string(epsilon));
-  FloatArray y({rows, c}), xhat({rows, c}), mean(c), var(c), inv_std(c);
+  auto y = new_array<float>({rows, c});
+  auto xhat = new_array<float>({rows, c});
+  auto mean = new_array<float>({c});
+  auto var = new_array<float>({c});
+  auto inv_std = new_array<float>({c});
   {
     py::gil_scoped_release release;
     batch_norm_train_f32(size_t(rows), size_t(c), x.data(), gamma.data(), beta.data(), float(epsilon),
@@ -74,7 +78,9 @@ py::tuple batch_norm_backward(const FloatArray& dy, const FloatArray& xhat, cons
   const long rows = xhat.shape(0), c = xhat.shape(1);
   require_vector(gamma, c, "gamma");
   require_vector(inv_std, c, "inv_std");
-  FloatArray dx({rows, c}), dgamma(c), dbeta(c);
+  auto dx = new_array<float>({rows, c});
+  auto dgamma = new_array<float>({c});
+  auto dbeta = new_array<float>({c});
   {
     py::gil_scoped_release release;
     batch_norm_backward_f32(size_t(rows), size_t(c), dy.data(), xhat.data(), gamma.data(), inv_std.data(),
@@ -91,7 +97,7 @@ FloatArray channel_affine(const FloatArray& x, const FloatArray& shift, const Fl
   require_vector(scale, c, "scale");
   if (mul) require_vector(*mul, c, "mul");
   require_vector(add, c, "add");
-  FloatArray y({rows, c});
+  auto y = new_array<float>({rows, c});
   if (x.size() == 0) return y;
   const ChannelAffine p{shift.data(), scale.data(), mul ? mul->data() : nullptr, add.data()};
   {
@@ -104,7 +110,8 @@ FloatArray channel_affine(const FloatArray& x, const FloatArray& shift, const Fl
 py::tuple dropout(const FloatArray& x, double keep, uint64_t key) {
   if (!(keep > 0.0 && keep <= 1.0)) fail("keep must be in (0, 1], got " + std::to_string(keep));
   std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
-  FloatArray y(shape), mask(shape);
+  auto y = new_array<float>(shape);
+  auto mask = new_array<float>(shape);
   if (x.size() == 0) return py::make_tuple(y, mask);
   {
     py::gil_scoped_release release;
@@ -120,7 +127,8 @@ py::tuple softmax_cross_entropy(const FloatArray& p, const FloatArray& y, bool f
   require_finite(epsilon, "epsilon");
   if (!(epsilon >= 0 && epsilon < 0.5)) fail("epsilon must be in [0, 0.5), got " + std::to_string(epsilon));
   const long rows = p.shape(0), c = p.shape(1);
-  FloatArray values(rows), grad({rows, c});
+  auto values = new_array<float>({rows});
+  auto grad = new_array<float>({rows, c});
   py::array_t<bool> clipped(rows);
   {
     py::gil_scoped_release release;
