@@ -15,6 +15,7 @@ struct KernelTable {
   // GEMM register tile: mr rows x nr columns (nr is the packed-B panel width).
   size_t gemm_mr, gemm_nr;
   gemm_ukernel_fn gemm;
+  gemm_at_ukernel_fn gemm_at;
   dwconv_row_fn dwconv_row;
   pool_row_fn maxpool_row, avgpool_row;
   pool_backward_row_fn maxpool_backward_row, avgpool_backward_row;

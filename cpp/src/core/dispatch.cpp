@@ -17,7 +17,7 @@ KernelTable make_table(Isa isa) {
   switch (isa) {
 #if defined(FOVEAL_X86)
     case Isa::avx512:
-      t.gemm_mr = 6; t.gemm_nr = 64; t.gemm = gemm_f32_6x64__avx512;
+      t.gemm_mr = 6; t.gemm_nr = 64; t.gemm = gemm_f32_6x64__avx512; t.gemm_at = gemm_at_f32_6x64__avx512;
       t.dwconv_row = dwconv2d_f32_row__avx512;
       t.maxpool_row = maxpool2d_f32_row__avx512; t.avgpool_row = avgpool2d_f32_row__avx512;
       t.maxpool_backward_row = maxpool2d_backward_f32_row__avx512; t.avgpool_backward_row = avgpool2d_backward_f32_row__avx512;
@@ -36,7 +36,7 @@ KernelTable make_table(Isa isa) {
       t.resample_row_u8 = resample_row_u8__avx512; t.resample_row_f32 = resample_row_f32__avx512;
       return t;
     case Isa::avx2:
-      t.gemm_mr = 6; t.gemm_nr = 16; t.gemm = gemm_f32_6x16__avx2;
+      t.gemm_mr = 6; t.gemm_nr = 16; t.gemm = gemm_f32_6x16__avx2; t.gemm_at = gemm_at_f32_6x16__avx2;
       t.dwconv_row = dwconv2d_f32_row__avx2;
       t.maxpool_row = maxpool2d_f32_row__avx2; t.avgpool_row = avgpool2d_f32_row__avx2;
       t.maxpool_backward_row = maxpool2d_backward_f32_row__avx2; t.avgpool_backward_row = avgpool2d_backward_f32_row__avx2;
@@ -57,7 +57,7 @@ KernelTable make_table(Isa isa) {
 #endif
     default:
       t.isa = Isa::scalar;
-      t.gemm_mr = 4; t.gemm_nr = 8; t.gemm = gemm_f32_4x8__scalar;
+      t.gemm_mr = 4; t.gemm_nr = 8; t.gemm = gemm_f32_4x8__scalar; t.gemm_at = gemm_at_f32_4x8__scalar;
       t.dwconv_row = dwconv2d_f32_row__scalar;
       t.maxpool_row = maxpool2d_f32_row__scalar; t.avgpool_row = avgpool2d_f32_row__scalar;
       t.maxpool_backward_row = maxpool2d_backward_f32_row__scalar; t.avgpool_backward_row = avgpool2d_backward_f32_row__scalar;

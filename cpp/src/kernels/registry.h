@@ -10,6 +10,9 @@ namespace foveal {
 void gemm_f32_4x8__scalar(size_t, size_t, size_t, size_t, const float* const*, const float*, float*, size_t, const GemmEpilogue&);
 void gemm_f32_6x16__avx2(size_t, size_t, size_t, size_t, const float* const*, const float*, float*, size_t, const GemmEpilogue&);
 void gemm_f32_6x64__avx512(size_t, size_t, size_t, size_t, const float* const*, const float*, float*, size_t, const GemmEpilogue&);
+void gemm_at_f32_4x8__scalar(size_t, size_t, size_t, const float*, size_t, const float*, float*, size_t, const GemmEpilogue&);
+void gemm_at_f32_6x16__avx2(size_t, size_t, size_t, const float*, size_t, const float*, float*, size_t, const GemmEpilogue&);
+void gemm_at_f32_6x64__avx512(size_t, size_t, size_t, const float*, size_t, const float*, float*, size_t, const GemmEpilogue&);
 
 // Depthwise convolution, one output row.
 void dwconv2d_f32_row__scalar(const DwConvRowParams&, const float* const*, size_t, const float*, const float*, float*);

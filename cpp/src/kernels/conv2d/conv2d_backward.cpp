@@ -1,4 +1,4 @@
-// conv2d backward. The kernel gradient is a GEMM over output pixels, dK^T[og x K] = dy^T * Xcol,
+// conv2d backward. The kernel gradient is a GEMM over output pixels, dK[K x og] = Xcol^T * dy,
 // where Xcol (the forward GEMM's A rows: every tap each output pixel read) is made explicit one
 // block of pixels at a time; each thread sums its share of the pixels and the shares are added.
 // The input gradient is cols = dy * K^T (K packed once per group) added back onto the input
@@ -40,12 +40,12 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
   const size_t P = p.batch * p.out_h * p.out_w;
   const int nt = threads_for(div_up(P, kPixelBlock), P * p.out_c * ktot / 16);
   const size_t per_thread = G * og * ktot;
-  std::vector<float> dkt(per_thread * nt), db(p.out_c * nt, 0.0f);
+  std::vector<float> dk(per_thread * nt), db(p.out_c * nt, 0.0f);
   const std::vector<float> zeros(taps.kc, 0.0f);
   parallel_for(static_cast<size_t>(nt), nt, [&](size_t part, int) {
     size_t b, e;
     share(P, static_cast<size_t>(nt), part, b, e);
-    float* acc = dkt.data() + part * per_thread;
+    float* acc = dk.data() + part * per_thread;
     float* bsum = db.data() + part * p.out_c;
     if (b == e) {
       std::memset(acc, 0, per_thread * sizeof(float));
@@ -61,8 +61,9 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
         for (size_t i = 0; i < rows; ++i)
           for (size_t t = 0; t < taps.ntaps; ++t)
             std::memcpy(xcol.data() + i * ktot + t * taps.kc, ptrs[t * rows + i], taps.kc * sizeof(float));
-        gemm_f32({og, ktot, rows, dy + b0 * p.out_c + g * og, p.out_c, true, xcol.data(), ktot, false,
-                  acc + g * og * ktot, ktot, b0 != b},
+        // dK_g (ktot x og) += Xcol^T dy: Xcol is read in place as the transposed A.
+        gemm_f32({ktot, og, rows, xcol.data(), ktot, true, dy + b0 * p.out_c + g * og, p.out_c, false,
+                  acc + g * ktot * og, og, b0 != b},
                  /*serial=*/true);
       }
       if (dbias)
@@ -72,12 +73,12 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
         }
     }
   });
-  // Sum the threads' shares and transpose dK^T into the Keras layout (K rows x Cout).
+  // Sum the threads' shares into the Keras layout (K rows x Cout, groups side by side).
   for (size_t g = 0; g < G; ++g)
-    for (size_t co = 0; co < og; ++co)
-      for (size_t j = 0; j < ktot; ++j) {
+    for (size_t j = 0; j < ktot; ++j)
+      for (size_t co = 0; co < og; ++co) {
         float v = 0.0f;
-        for (int part = 0; part < nt; ++part) v += dkt[part * per_thread + (g * og + co) * ktot + j];
+        for (int part = 0; part < nt; ++part) v += dk[part * per_thread + (g * ktot + j) * og + co];
         dkernel[j * p.out_c + g * og + co] = v;
       }
   if (dbias) sum_shares(db, p.out_c, nt, dbias);

@@ -118,6 +118,22 @@ void dense_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel
   });
 }
 
+// Rows [m0, m0 + mr) of a plain GEMM whose A is stored transposed (A(i, k) = a[k * lda + i]),
+// read in place by the transposed-A micro-kernel; B already packed.
+static void gemm_at_strip(const KernelTable& t, const GemmArgs& g, const float* packed, size_t m0,
+                          size_t mr) {
+  const size_t nr = t.gemm_nr, panels = div_up(g.n, nr);
+  const size_t kb = div_up(g.k, div_up(g.k, kMaxBlockK));
+  for (size_t p = 0; p < panels; ++p) {
+    const size_t col0 = p * nr, nc = g.n - col0 < nr ? g.n - col0 : nr;
+    for (size_t k0 = 0; k0 < g.k; k0 += kb) {
+      const size_t kc = g.k - k0 < kb ? g.k - k0 : kb;
+      t.gemm_at(mr, nc, kc, g.a + k0 * g.lda + m0, g.lda, packed + (p * g.k + k0) * nr,
+                g.c + m0 * g.ldc + col0, g.ldc, {nullptr, g.accumulate || k0 > 0, false});
+    }
+  }
+}
+
 void gemm_f32(const GemmArgs& g, bool serial) {
   if (g.m == 0 || g.n == 0) return;
   const KernelTable& t = kernels();
@@ -128,31 +144,14 @@ void gemm_f32(const GemmArgs& g, bool serial) {
     return;
   }
   FloatBuffer packed(packed_b_floats(g.k, g.n, nr));
-  // Packing B and copying a transposed A into m x k rows run on the threads too (for a dense
-  // layer's gradients they cost as much as the product).
+  // Packing B runs on the threads too (for a dense layer's gradients it costs as much as the
+  // product).
   const size_t panels = div_up(g.n, nr);
   const int pack_threads = serial ? 1 : threads_for(panels, g.n * g.k);
   parallel_for(panels, pack_threads, [&](size_t p, int) {
     if (g.trans_b) pack_bt_panels(g.k, g.n, g.b, g.ldb, nr, packed.get(), p, p + 1);
     else pack_b_panels(g.k, g.n, g.b, g.ldb, nr, packed.get(), p, p + 1);
   });
-  std::vector<float> at;
-  const float* a = g.a;
-  size_t lda = g.lda;
-  if (g.trans_a) {
-    at.resize(g.m * g.k);
-    constexpr size_t kBlock = 64;  // rows of op(A) per task, read as column blocks of A
-    const size_t blocks = div_up(g.m, kBlock);
-    parallel_for(blocks, serial ? 1 : threads_for(blocks, g.m * g.k), [&](size_t bi, int) {
-      const size_t i0 = bi * kBlock, i1 = i0 + kBlock < g.m ? i0 + kBlock : g.m;
-      for (size_t r = 0; r < g.k; ++r) {
-        const float* src = g.a + r * g.lda;
-        for (size_t i = i0; i < i1; ++i) at[i * g.k + r] = src[i];
-      }
-    });
-    a = at.data();
-    lda = g.k;
-  }
   const IgemmProblem prob{g.n, g.k, 1, packed.get(), nullptr, g.c, g.ldc, Activation::none, g.accumulate};
   const size_t strips = div_up(g.m, mr);
   auto run = [&](size_t s0, size_t s1) {
@@ -160,7 +159,11 @@ void gemm_f32(const GemmArgs& g, bool serial) {
     const float* scratch[16];
     for (size_t s = s0; s < s1; ++s) {
       const size_t m0 = s * mr, rows = g.m - m0 < mr ? g.m - m0 : mr;
-      for (size_t i = 0; i < rows; ++i) ptrs[i] = a + (m0 + i) * lda;
+      if (g.trans_a) {
+        gemm_at_strip(t, g, packed.get(), m0, rows);
+        continue;
+      }
+      for (size_t i = 0; i < rows; ++i) ptrs[i] = g.a + (m0 + i) * g.lda;
       igemm_strip(t, prob, m0, rows, ptrs, scratch, 0, panels);
     }
   };

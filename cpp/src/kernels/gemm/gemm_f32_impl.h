@@ -11,18 +11,23 @@
 namespace foveal {
 namespace {
 
-template <class V, int NV_MAX, int MR, int NV>
-void gemm_tile(size_t nc, size_t kc, size_t ntaps, const float* const* a, const float* b, float* c,
-               size_t ldc, const GemmEpilogue& ep) {
-  using T = typename V::T;
-  constexpr size_t W = V::width, NR = NV_MAX * V::width;
-  size_t lanes[NV];  // valid columns of each vector (the last one may be partial)
+#define FOVEAL_INLINE inline __attribute__((always_inline))
+
+// Valid columns of each vector of an nc-column tile (the last one may be partial).
+template <class V, int NV>
+FOVEAL_INLINE void tile_lanes(size_t nc, size_t (&lanes)[NV]) {
 #pragma GCC unroll 16
   for (int j = 0; j < NV; ++j) {
-    const size_t lo = W * static_cast<size_t>(j);
-    lanes[j] = nc > lo ? (nc - lo < W ? nc - lo : W) : 0;
+    const size_t lo = V::width * static_cast<size_t>(j);
+    lanes[j] = nc > lo ? (nc - lo < V::width ? nc - lo : V::width) : 0;
   }
-  T acc[MR][NV];
+}
+
+// The accumulators' start: C itself (a later K block) or the bias (or zero).
+template <class V, int MR, int NV>
+FOVEAL_INLINE void tile_start(typename V::T (&acc)[MR][NV], const size_t (&lanes)[NV], const float* c,
+                              size_t ldc, const GemmEpilogue& ep) {
+  constexpr size_t W = V::width;
   if (ep.accumulate) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -31,29 +36,31 @@ void gemm_tile(size_t nc, size_t kc, size_t ntaps, const float* const* a, const 
   } else {
 #pragma GCC unroll 16
     for (int j = 0; j < NV; ++j) {
-      const T init = ep.bias ? V::load_n(ep.bias + W * j, lanes[j]) : V::zero();
+      const typename V::T init = ep.bias ? V::load_n(ep.bias + W * j, lanes[j]) : V::zero();
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) acc[i][j] = init;
     }
   }
-  for (size_t t = 0; t < ntaps; ++t, a += MR) {
-    const float* ar[MR];
+}
+
+// One step of K: acc[i][:] += a_i * (one row of the packed B panel).
+template <class V, int NV_MAX, int MR, int NV>
+FOVEAL_INLINE void tile_step(typename V::T (&acc)[MR][NV], const float* b, const float (&av)[MR]) {
+  typename V::T bv[NV];
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) ar[i] = a[i];
-#pragma GCC unroll 4
-    for (size_t k = 0; k < kc; ++k) {
-      T bv[NV];
+  for (int j = 0; j < NV; ++j) bv[j] = V::load(b + V::width * j);
 #pragma GCC unroll 16
-      for (int j = 0; j < NV; ++j) bv[j] = V::load(b + W * j);
-      b += NR;
+  for (int i = 0; i < MR; ++i) {
+    const typename V::T a = V::set1(av[i]);
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
-        const T av = V::set1(ar[i][k]);
-#pragma GCC unroll 16
-        for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
-      }
-    }
+    for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(a, bv[j], acc[i][j]);
   }
+}
+
+// The epilogue: ReLU when asked, then the masked store.
+template <class V, int MR, int NV>
+FOVEAL_INLINE void tile_finish(typename V::T (&acc)[MR][NV], const size_t (&lanes)[NV], float* c,
+                               size_t ldc, const GemmEpilogue& ep) {
   if (ep.relu) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -63,31 +70,87 @@ void gemm_tile(size_t nc, size_t kc, size_t ntaps, const float* const* a, const 
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 16
-    for (int j = 0; j < NV; ++j) V::store_n(c + i * ldc + W * j, acc[i][j], lanes[j]);
+    for (int j = 0; j < NV; ++j) V::store_n(c + i * ldc + V::width * j, acc[i][j], lanes[j]);
+}
+
+// A given as MR row pointers per tap (kc contiguous floats each): the indirect GEMM.
+template <class V, int NV_MAX, int MR, int NV>
+void gemm_tile(size_t nc, size_t kc, size_t ntaps, const float* const* a, const float* b, float* c,
+               size_t ldc, const GemmEpilogue& ep) {
+  constexpr size_t NR = NV_MAX * V::width;
+  size_t lanes[NV];
+  tile_lanes<V, NV>(nc, lanes);
+  typename V::T acc[MR][NV];
+  tile_start<V, MR, NV>(acc, lanes, c, ldc, ep);
+  for (size_t t = 0; t < ntaps; ++t, a += MR) {
+    const float* ar[MR];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) ar[i] = a[i];
+#pragma GCC unroll 4
+    for (size_t k = 0; k < kc; ++k, b += NR) {
+      float av[MR];
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) av[i] = ar[i][k];
+      tile_step<V, NV_MAX, MR, NV>(acc, b, av);
+    }
+  }
+  tile_finish<V, MR, NV>(acc, lanes, c, ldc, ep);
+}
+
+// A stored transposed (column-major): A(i, k) = a[k * lda + i], so each step reads MR
+// consecutive floats. Spares a transposed copy of A (gradients: x^T dy, Xcol^T dy).
+template <class V, int NV_MAX, int MR, int NV>
+void gemm_tile_at(size_t nc, size_t kc, const float* a, size_t lda, const float* b, float* c,
+                  size_t ldc, const GemmEpilogue& ep) {
+  constexpr size_t NR = NV_MAX * V::width;
+  size_t lanes[NV];
+  tile_lanes<V, NV>(nc, lanes);
+  typename V::T acc[MR][NV];
+  tile_start<V, MR, NV>(acc, lanes, c, ldc, ep);
+#pragma GCC unroll 4
+  for (size_t k = 0; k < kc; ++k, a += lda, b += NR) {
+    float av[MR];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) av[i] = a[i];
+    tile_step<V, NV_MAX, MR, NV>(acc, b, av);
+  }
+  tile_finish<V, MR, NV>(acc, lanes, c, ldc, ep);
 }
 
 using gemm_tile_fn = void (*)(size_t, size_t, size_t, const float* const*, const float*, float*,
                               size_t, const GemmEpilogue&);
+using gemm_tile_at_fn = void (*)(size_t, size_t, const float*, size_t, const float*, float*, size_t,
+                                 const GemmEpilogue&);
 
-// tiles[mr - 1][nv - 1]: every tile shape up to MR_MAX rows and NV_MAX vectors.
+// tiles[mr - 1][nv - 1]: every tile shape up to MR_MAX rows and NV_MAX vectors, for both forms of A.
 template <class V, int MR_MAX, int NV_MAX>
 struct GemmTiles {
   template <int MR, int... NVs>
-  static constexpr void fill_row(gemm_tile_fn* row, std::integer_sequence<int, NVs...>) {
+  static constexpr void fill_row(gemm_tile_fn* row, gemm_tile_at_fn* row_at,
+                                 std::integer_sequence<int, NVs...>) {
     ((row[NVs] = gemm_tile<V, NV_MAX, MR, NVs + 1>), ...);
+    ((row_at[NVs] = gemm_tile_at<V, NV_MAX, MR, NVs + 1>), ...);
   }
   template <int... MRs>
-  static constexpr void fill(gemm_tile_fn (&t)[MR_MAX][NV_MAX], std::integer_sequence<int, MRs...>) {
-    (fill_row<MRs + 1>(t[MRs], std::make_integer_sequence<int, NV_MAX>{}), ...);
+  constexpr void fill(std::integer_sequence<int, MRs...>) {
+    (fill_row<MRs + 1>(tiles[MRs], tiles_at[MRs], std::make_integer_sequence<int, NV_MAX>{}), ...);
   }
   gemm_tile_fn tiles[MR_MAX][NV_MAX]{};
-  constexpr GemmTiles() { fill(tiles, std::make_integer_sequence<int, MR_MAX>{}); }
+  gemm_tile_at_fn tiles_at[MR_MAX][NV_MAX]{};
+  constexpr GemmTiles() { fill(std::make_integer_sequence<int, MR_MAX>{}); }
 
-  // The micro-kernel entry: mr <= MR_MAX rows, nc <= NV_MAX * width columns.
+  static constexpr size_t nv(size_t nc) { return (nc + V::width - 1) / V::width; }
+
+  // The micro-kernel entries: mr <= MR_MAX rows, nc <= NV_MAX * width columns.
   static void run(size_t mr, size_t nc, size_t kc, size_t ntaps, const float* const* a,
                   const float* packed_b, float* c, size_t ldc, const GemmEpilogue& ep) {
     static constexpr GemmTiles table{};
-    table.tiles[mr - 1][(nc + V::width - 1) / V::width - 1](nc, kc, ntaps, a, packed_b, c, ldc, ep);
+    table.tiles[mr - 1][nv(nc) - 1](nc, kc, ntaps, a, packed_b, c, ldc, ep);
+  }
+  static void run_at(size_t mr, size_t nc, size_t kc, const float* a, size_t lda,
+                     const float* packed_b, float* c, size_t ldc, const GemmEpilogue& ep) {
+    static constexpr GemmTiles table{};
+    table.tiles_at[mr - 1][nv(nc) - 1](nc, kc, a, lda, packed_b, c, ldc, ep);
   }
 };
 
