@@ -375,6 +375,21 @@ def test_max_pool2d_backward_ties_go_to_the_first_maximum(isa, kw):
     check_backward("max_pool2d_backward", dy, np.zeros_like(x), **kw)
 
 
+@pytest.mark.parametrize("kw", [dict(), dict(pool_size=3, strides=1, padding="same"),
+                                dict(pool_size=(2, 3), strides=(2, 1), padding="same"),
+                                dict(pool_size=3, strides=2)])
+@pytest.mark.parametrize("shape", [(1, 3, 3, 1), (2, 7, 9, 17), (3, 8, 8, 32), (1, 5, 6, 3)])
+def test_max_pool2d_backward_through_relu_is_both_passes_in_one(isa, kw, shape):
+    """through_relu=True equals max-pool backward followed by ReLU backward (x a ReLU output,
+    with exact zeros and ties among them), bit for bit."""
+    rng = np.random.default_rng(sum(shape))
+    x = np.maximum(np.round(rng.normal(size=shape) * 2) / 2, 0).astype(np.float32)
+    dy = rand(rng, *pool_out_shape(shape, **kw))
+    fused = F.max_pool2d_backward(dy, x, through_relu=True, **kw)
+    two = F.activation_backward(F.max_pool2d_backward(dy, x, **kw), x, "relu")
+    np.testing.assert_array_equal(fused, two)
+
+
 def test_max_pool2d_backward_first_maximum_by_hand(isa):
     x = np.array([[1, 5, 5], [5, 2, 0], [3, 3, 3]], np.float32).reshape(1, 3, 3, 1)
     dy = np.array([[10, 20], [30, 40]], np.float32).reshape(1, 2, 2, 1)

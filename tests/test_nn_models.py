@@ -140,6 +140,40 @@ def test_model_gradients_match_finite_differences(loss, out_units, out_act):
         w.value[...] = m
 
 
+def test_relu_gradient_fused_into_max_pooling_changes_nothing():
+    """A ReLU-ending layer that feeds only a MaxPooling2D hands its ReLU gradient to the pooling
+    backward; the step equals the unfused one bit for bit (every ReLU form, overlapping windows,
+    and a ReLU output that two layers read, which is not fused)."""
+    def build():
+        inp = nn.Input((9, 9, 2))
+        a = nn.Conv2D(4, 3, padding="same", activation="relu")(inp)
+        a = nn.MaxPooling2D(3, strides=1, padding="same")(a)
+        b = nn.Conv2D(4, 3)(a)
+        b = nn.ReLU()(b)
+        b = nn.MaxPooling2D()(b)
+        c = nn.Dense(4, activation="relu")(nn.Flatten()(b))
+        shared = nn.ReLU()(c)
+        d = nn.Add()([nn.Dense(4)(shared), shared])
+        out = nn.Dense(3, activation="softmax")(d)
+        model = nn.Model(inp, out)
+        model.compile(nn.optimizers.SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy")
+        return model
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(5, 9, 9, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 5)
+    fused, plain = build(), build()
+    plain.set_weights(fused.get_weights())
+    plan = plain._train_plan()
+    assert len(fused._train_plan()[4]) == 2                 # both poolings fuse their ReLU
+    plain._plan = plan[:4] + (set(), set())                 # the same model, nothing fused
+    for _ in range(3):
+        fused.train_on_batch(x, y)
+        plain.train_on_batch(x, y)
+    for a, b in zip(fused.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_first_layer_input_gradient_is_not_computed(monkeypatch):
     import foveal.nn.functional as F
 

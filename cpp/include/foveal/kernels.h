@@ -49,6 +49,9 @@ using dwconv_row_fn = void (*)(const DwConvRowParams& p, const float* const* row
 struct PoolRowParams {
   size_t channels, in_width, out_width;
   size_t kw, stride_w, pad_left;
+  // Max backward only: the pooled input is a ReLU's output and the gradient goes on through that
+  // ReLU, so a window whose maximum is not above 0 passes nothing (ReLU's gradient fused in).
+  bool through_relu = false;
 };
 using pool_row_fn = void (*)(const PoolRowParams& p, const float* const* rows, size_t nrows,
                              float* out);

@@ -37,7 +37,10 @@ void avg_pool2d_f32_nhwc(const Pool2dParams& p, const float* x, float* y);
 void global_max_pool2d_f32(size_t batch, size_t hw, size_t channels, const float* x, float* y);
 void global_avg_pool2d_f32(size_t batch, size_t hw, size_t channels, const float* x, float* y);
 // Pooling gradients: dy has the forward output's shape, dx the input's.
-void max_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* x, const float* dy, float* dx);
+// through_relu (max only): x is a ReLU's output and dx is the gradient before that ReLU (a
+// window whose maximum is not above 0 passes nothing), the two backward passes in one.
+void max_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* x, const float* dy, float* dx,
+                                  bool through_relu = false);
 void avg_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* dy, float* dx);
 void global_max_pool2d_backward_f32(size_t batch, size_t hw, size_t channels, const float* x,
                                     const float* dy, float* dx);

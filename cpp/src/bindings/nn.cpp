@@ -153,13 +153,14 @@ FloatArray pool2d(const FloatArray& x, Pair pool, Pair strides, Padding padding)
   return y;
 }
 
-FloatArray max_pool2d_backward(const FloatArray& dy, const FloatArray& x, Pair pool, Pair strides, Padding padding) {
+FloatArray max_pool2d_backward(const FloatArray& dy, const FloatArray& x, Pair pool, Pair strides, Padding padding,
+                               bool through_relu) {
   const Pool2dParams p = pool_params(x, pool, strides, padding);
   require_shape(dy, {long(p.batch), long(p.out_h), long(p.out_w), long(p.channels)}, "the pooling output");
   auto dx = new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
   {
     py::gil_scoped_release release;
-    max_pool2d_backward_f32_nhwc(p, x.data(), dy.data(), dx.mutable_data());
+    max_pool2d_backward_f32_nhwc(p, x.data(), dy.data(), dx.mutable_data(), through_relu);
   }
   return dx;
 }
@@ -286,7 +287,7 @@ void init_nn(py::module_& m) {
         py::arg("strides"), py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"),
         py::arg("need_dx"), "Gradients (dx or None, dkernel, dbias) of conv2d.");
   m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("dy"), py::arg("x"), py::arg("pool_size"),
-        py::arg("strides"), py::arg("padding"));
+        py::arg("strides"), py::arg("padding"), py::arg("through_relu") = false);
   m.def("avg_pool2d_backward", &avg_pool2d_backward, py::arg("dy"), py::arg("x"), py::arg("pool_size"),
         py::arg("strides"), py::arg("padding"));
   m.def("global_max_pool2d_backward", [](const FloatArray& dy, const FloatArray& x) { return global_pool_backward(dy, x, true); },

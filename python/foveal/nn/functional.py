@@ -263,11 +263,16 @@ def depthwise_conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, 
 
 
 def max_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,
-                        strides: Union[int, Pair, None] = None, padding: str = "valid") -> np.ndarray:
+                        strides: Union[int, Pair, None] = None, padding: str = "valid",
+                        through_relu: bool = False) -> np.ndarray:
     """Gradient of :func:`max_pool2d` with respect to ``x``: each window's gradient goes to its
-    first maximum (row-major order within the window, as PyTorch and TensorFlow)."""
+    first maximum (row-major order within the window, as PyTorch and TensorFlow).
+
+    ``through_relu=True``: ``x`` is a ReLU's output and the result is the gradient before that
+    ReLU, ``activation_backward(max_pool2d_backward(dy, x), x, "relu")`` in one pass (a window
+    whose maximum is not above 0 passes nothing)."""
     x, k, s, pads = _pool_args(x, pool_size, strides, padding)
-    return _core.max_pool2d_backward(as_float32(dy, "dy"), x, k, s, pads)
+    return _core.max_pool2d_backward(as_float32(dy, "dy"), x, k, s, pads, bool(through_relu))
 
 
 def avg_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,

@@ -654,6 +654,12 @@ class MaxPooling2D(_Pooling2D):
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         return F.max_pool2d_backward(dy, self._x, self.pool_size, self.strides, self.padding)
 
+    def backward_through_relu(self, dy: np.ndarray) -> np.ndarray:
+        """The input gradient continued through the ReLU that produced the input (the model
+        fuses the two when a ReLU-ending layer feeds only this pooling)."""
+        return F.max_pool2d_backward(dy, self._x, self.pool_size, self.strides, self.padding,
+                                     through_relu=True)
+
 
 class AveragePooling2D(_Pooling2D):
     """Average pooling (Keras ``AveragePooling2D``); with ``"same"`` padding the padded cells are

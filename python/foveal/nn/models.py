@@ -8,8 +8,9 @@ arrays are float32 NumPy arrays; the numeric work happens in the native kernels.
 
 from __future__ import annotations
 
+import collections
 import math
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 
@@ -427,20 +428,34 @@ class Model:
             raise ValueError(f"{where}: x has shape {tuple(x_shape)} but the model expects "
                              f"{tuple(expected)} (None = any size)")
 
-    def _train_plan(self) -> Tuple[Any, Any, List[Weight], Optional[str]]:
+    def _train_plan(self) -> Tuple[Any, Any, List[Weight], Optional[str], Set[int], Set[int]]:
+        """The backward steps, plus the fusions of ReLU gradients into max pooling: a
+        MaxPooling2D fed only by a layer ending in ReLU runs both backward passes in one
+        (``through_relu``), and that layer then starts from its pre-activation gradient."""
         if self._plan is None:
             graph = self._graph
             steps, requires = graph.backward_plan()
             out_layer = graph.steps[-1][0] if graph.steps else None
             act = getattr(out_layer, "output_activation", None) if out_layer is not None else None
-            self._plan = (steps, requires, self.trainable_weights, act)
+            uses = collections.Counter(i for _, ins, _, _ in graph.steps for i in ins)
+            uses[graph.output_id] += 1
+            producer = {out: layer for layer, _, out, _ in graph.steps}
+            through_relu: Set[int] = set()   # output slots of pooling steps that fuse a ReLU
+            preactivated: Set[int] = set()   # slots whose gradient arrives before the activation
+            for layer, ins, out, multi in graph.steps:
+                src = ins[0]
+                if (isinstance(layer, _layers.MaxPooling2D) and not multi and uses[src] == 1
+                        and src in producer and producer[src].output_activation == "relu"):
+                    through_relu.add(out)
+                    preactivated.add(src)
+            self._plan = (steps, requires, self.trainable_weights, act, through_relu, preactivated)
         return self._plan
 
     def _train_step(self, x: np.ndarray, y: Any) -> Tuple[np.ndarray, np.ndarray]:
         """Forward, loss gradient, backward and one optimizer update; returns the predictions
         and the per-sample losses."""
         graph = self._graph
-        steps, requires, trainable, act = self._train_plan()
+        steps, requires, trainable, act, through_relu, preactivated = self._train_plan()
         p = graph.forward(x, True)
         values, grad, fused = self._loss_obj._value_and_grad(y, p, act)
         grads: List[Any] = [None] * graph.n_slots
@@ -451,8 +466,10 @@ class Model:
             grads[out] = None
             if g is None:
                 continue
-            if fused and out == out_id:
+            if (fused and out == out_id) or out in preactivated:
                 dx = layer.backward_from_preactivation(g, need_dx)
+            elif out in through_relu and need_dx:
+                dx = layer.backward_through_relu(g)
             else:
                 dx = layer.backward(g, need_dx)
             if not need_dx:

@@ -16,9 +16,9 @@ namespace {
 // per output row the input rows inside the image and their dx rows go to the row kernel (which
 // clips the columns).
 void pool2d_backward(const Pool2dParams& p, const float* x, const float* dy, float* dx,
-                     pool_backward_row_fn row_kernel) {
+                     pool_backward_row_fn row_kernel, bool through_relu) {
   const size_t C = p.channels, row = p.in_w * C, in_img = p.in_h * row, out_row = p.out_w * C;
-  const PoolRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.pad_left};
+  const PoolRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.pad_left, through_relu};
   parallel_for(p.batch, threads_for(p.batch, p.batch * in_img * 2), [&](size_t n, int) {
     std::memset(dx + n * in_img, 0, in_img * sizeof(float));
     std::vector<const float*> rows(p.kh);
@@ -39,12 +39,13 @@ void pool2d_backward(const Pool2dParams& p, const float* x, const float* dy, flo
 
 }  // namespace
 
-void max_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* x, const float* dy, float* dx) {
-  pool2d_backward(p, x, dy, dx, kernels().maxpool_backward_row);
+void max_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* x, const float* dy, float* dx,
+                                  bool through_relu) {
+  pool2d_backward(p, x, dy, dx, kernels().maxpool_backward_row, through_relu);
 }
 
 void avg_pool2d_backward_f32_nhwc(const Pool2dParams& p, const float* dy, float* dx) {
-  pool2d_backward(p, dx, dy, dx, kernels().avgpool_backward_row);  // average reads no x
+  pool2d_backward(p, dx, dy, dx, kernels().avgpool_backward_row, false);  // average reads no x
 }
 
 void global_max_pool2d_backward_f32(size_t batch, size_t hw, size_t channels, const float* x,

@@ -96,7 +96,8 @@ void pool_row(const PoolRowParams& p, const float* const* rows, size_t nrows, fl
 // unassigned (rem) goes to the first cell that is not below m.
 template <class V, bool kAverage>
 inline void pool_backward_block(const float* const* rows, float* const* drows, size_t nrows, size_t C,
-                                size_t c0, size_t c1, size_t c, size_t last, float share, const float* dy) {
+                                size_t c0, size_t c1, size_t c, size_t last, float share, const float* dy,
+                                bool through_relu) {
   using T = typename V::T;
   const T g = V::load_n(dy + c, last);
   if (kAverage) {
@@ -111,8 +112,8 @@ inline void pool_backward_block(const float* const* rows, float* const* drows, s
   T m = V::set1(-__builtin_inff());
   for (size_t r = 0; r < nrows; ++r)
     for (size_t s = c0; s < c1; ++s) m = V::max(m, V::load_n(rows[r] + s * C + c, last));
-  T rem = g;
   const T zero = V::zero();
+  T rem = through_relu ? V::select_lt(zero, m, g, zero) : g;
   for (size_t r = 0; r < nrows; ++r)
     for (size_t s = c0; s < c1; ++s) {
       const T v = V::load_n(rows[r] + s * C + c, last);
@@ -135,8 +136,9 @@ void pool_backward_row(const PoolRowParams& p, const float* const* rows, float* 
     const float share = 1.0f / static_cast<float>(nrows * (c1 - c0));
     const float* g = dy + ow * C;
     size_t c = 0;
-    for (; c + W <= C; c += W) pool_backward_block<V, kAverage>(rows, drows, nrows, C, c0, c1, c, W, share, g);
-    if (c < C) pool_backward_block<V, kAverage>(rows, drows, nrows, C, c0, c1, c, C - c, share, g);
+    for (; c + W <= C; c += W)
+      pool_backward_block<V, kAverage>(rows, drows, nrows, C, c0, c1, c, W, share, g, p.through_relu);
+    if (c < C) pool_backward_block<V, kAverage>(rows, drows, nrows, C, c0, c1, c, C - c, share, g, p.through_relu);
   }
 }
 
