@@ -11,8 +11,8 @@ import numpy as np
 Pair = Tuple[int, int]
 
 
-def as_float32(x: Any, name: str) -> np.ndarray:
-    """Any array-like of real numbers as a C-contiguous float32 array (copied only if needed)."""
+def as_real_array(x: Any, name: str) -> np.ndarray:
+    """Any array-like of real numbers (bool, int or float) as a NumPy array, dtype kept."""
     if isinstance(x, np.ndarray):
         arr = x
     else:
@@ -22,8 +22,13 @@ def as_float32(x: Any, name: str) -> np.ndarray:
             raise TypeError(f"{name} must be an array of numbers: {e}") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers (bool, int or float), got dtype {arr.dtype}")
+    return arr
+
+
+def as_float32(x: Any, name: str) -> np.ndarray:
+    """Any array-like of real numbers as a C-contiguous float32 array (copied only if needed)."""
     # np.asarray keeps 0-D arrays 0-D (np.ascontiguousarray would promote them to 1-D).
-    return np.asarray(arr, dtype=np.float32, order="C")
+    return np.asarray(as_real_array(x, name), dtype=np.float32, order="C")
 
 
 def as_int(v: Any, name: str, minimum: int | None = None) -> int:

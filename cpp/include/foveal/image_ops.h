@@ -49,6 +49,19 @@ struct WarpParams {
 void warp_affine_u8(const WarpParams& p, const uint8_t* src, uint8_t* dst);
 void warp_affine_f32(const WarpParams& p, const float* src, float* dst);
 
+// Data augmentation of a float batch: image n is warped by its own 2x3 matrix (matrices + 6n,
+// source -> destination, same size), then, when given, its channel shift shift[n] is added and
+// clipped to the warped image's own minimum and maximum (Keras's apply_channel_shift), then it is
+// multiplied by scale[n] (brightness). Parallel over images, or over bands of rows of few images.
+struct AugmentParams {
+  ImageShape shape;
+  Interp interp;  // nearest or bilinear
+  Border border;
+  float cval;
+};
+void augment_batch_f32(const AugmentParams& p, const double* matrices, const float* shift,
+                       const float* scale, const float* src, float* dst);
+
 // Resize with half-pixel centres as OpenCV (nearest = INTER_NEAREST_EXACT, area = INTER_AREA).
 struct ResizeParams {
   ImageShape shape;

@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,10 @@ inline void require_nonempty(const py::array& a, const char* name) {
 
 inline void require_positive(long v, const char* name) {
   if (v < 1) fail(std::string(name) + " must be >= 1, got " + std::to_string(v));
+}
+
+inline void require_finite(double v, const char* name) {
+  if (!std::isfinite(v)) fail(std::string(name) + " must be finite, got " + std::to_string(v));
 }
 
 inline void require_nonnegative(long v, const char* name) {

@@ -35,8 +35,8 @@ ImageShape image_shape(const py::array& img, const char* name) {
 }
 
 py::array empty_like_shape(PixelType t, std::vector<py::ssize_t> shape) {
-  if (t == PixelType::u8) return py::array_t<uint8_t>(shape);
-  return py::array_t<float>(shape);
+  if (t == PixelType::u8) return new_array<uint8_t>(shape);
+  return new_array<float>(shape);
 }
 
 template <class T> const T* cptr(const py::array& a) { return static_cast<const T*>(a.data()); }
@@ -58,10 +58,6 @@ Interp parse_interp(const std::string& s, bool allow_area) {
   if (s == "area" && allow_area) return Interp::area;
   fail(std::string("interpolation must be one of 'nearest', 'bilinear', 'bicubic'") +
        (allow_area ? ", 'area'" : "") + ", got '" + s + "'");
-}
-
-void require_finite(double v, const char* name) {
-  if (!std::isfinite(v)) fail(std::string(name) + " must be finite, got " + std::to_string(v));
 }
 
 PointwiseOp parse_op(const std::string& s) {
@@ -214,6 +210,33 @@ py::array warp_affine(const py::array& img, const py::array_t<double, py::array:
   return out;
 }
 
+FloatArray augment_batch(const FloatArray& x, const py::array_t<double, py::array::c_style | py::array::forcecast>& matrices,
+                         const std::string& interpolation, const std::string& border, double cval,
+                         const std::optional<FloatArray>& shift, const std::optional<FloatArray>& scale) {
+  const ImageShape s = image_shape(x, "x");
+  if (s.channels > 4) fail("x must have 1 to 4 channels, got shape " + shape_str(x));
+  if (matrices.ndim() != 3 || matrices.shape(0) != x.shape(0) || matrices.shape(1) != 2 || matrices.shape(2) != 3)
+    fail("matrices must have shape (" + std::to_string(s.batch) + ", 2, 3), got " + shape_str(matrices));
+  for (py::ssize_t i = 0; i < matrices.size(); ++i) require_finite(matrices.data()[i], "matrices");
+  require_finite(cval, "cval");
+  const AugmentParams p{s, parse_interp(interpolation, false), parse_border(border), float(cval)};
+  if (p.interp == Interp::bicubic) fail("interpolation must be 'nearest' or 'bilinear', got 'bicubic'");
+  for (const auto* v : {&shift, &scale}) {
+    if (!*v) continue;
+    const char* name = v == &shift ? "shift" : "scale";
+    if ((*v)->ndim() != 1 || size_t((*v)->shape(0)) != s.batch)
+      fail(std::string(name) + " must have shape (" + std::to_string(s.batch) + ",), got " + shape_str(**v));
+    for (py::ssize_t i = 0; i < (*v)->size(); ++i) require_finite((*v)->data()[i], name);
+  }
+  auto out = new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
+  {
+    py::gil_scoped_release release;
+    augment_batch_f32(p, matrices.data(), shift ? shift->data() : nullptr, scale ? scale->data() : nullptr,
+                      x.data(), out.mutable_data());
+  }
+  return out;
+}
+
 py::array resize(const py::array& img, long out_h, long out_w, const std::string& interpolation) {
   const PixelType t = pixel_type(img, "img");
   const ImageShape s = image_shape(img, "img");
@@ -243,6 +266,8 @@ void init_image(py::module_& m) {
          py::arg("anchor_x"), py::arg("border"), py::arg("cval"));
   im.def("warp_affine", &warp_affine, py::arg("img"), py::arg("matrix"), py::arg("out_h"), py::arg("out_w"),
          py::arg("interpolation"), py::arg("border"), py::arg("cval"));
+  im.def("augment_batch", &augment_batch, py::arg("x"), py::arg("matrices"), py::arg("interpolation"),
+         py::arg("border"), py::arg("cval"), py::arg("shift"), py::arg("scale"));
   im.def("resize", &resize, py::arg("img"), py::arg("out_h"), py::arg("out_w"), py::arg("interpolation"));
 }
 

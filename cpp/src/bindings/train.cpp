@@ -29,10 +29,6 @@ void require_same_shape(const py::array& a, const py::array& b, const char* name
   if (!same) fail(std::string(name) + " must have the shape of " + ref + " " + shape_str(b) + ", got " + shape_str(a));
 }
 
-void require_finite(double v, const char* name) {
-  if (!std::isfinite(v)) fail(std::string(name) + " must be finite, got " + std::to_string(v));
-}
-
 // An array the step writes into: float32, C-contiguous, writeable, of g's shape.
 float* inplace(const py::array& a, const py::array& g, const char* name) {
   if (!py::isinstance<MutableArray>(a) || !a.dtype().is(py::dtype::of<float>()))

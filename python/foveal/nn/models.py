@@ -199,11 +199,10 @@ class _Batches:
     def epoch(self) -> Iterator[Tuple[np.ndarray, Any]]:
         """``(x_batch, y_batch)`` for each step of one epoch (x as float32)."""
         if self.source is not None:
-            order = np.arange(self.n_batches)
-            if self.shuffle:
-                order = _random.generator().permutation(self.n_batches)
+            # In order, as Keras does with a PyDataset (``shuffle`` is ignored): the iterator
+            # shuffles its own samples each epoch, and foveal.data prefetches the next batch.
             for step in range(self.steps):
-                xb, yb = _split_batch(self.source[int(order[step % self.n_batches])], self.where)
+                xb, yb = _split_batch(self.source[step % self.n_batches], self.where)
                 yield as_float32(xb, "x"), yb
             return
         bs, n = self.batch_size, self.n
@@ -508,7 +507,8 @@ class Model:
             validation_split: fraction of the arrays held out for validation: the last samples,
                 taken before shuffling (as Keras).
             validation_data: ``(x_val, y_val)`` or an iterator of batches.
-            shuffle: reshuffle array samples (or the batch order of an iterator) every epoch.
+            shuffle: reshuffle array samples every epoch (ignored for an iterator, as in Keras:
+                its batches are taken in order and it reshuffles itself at each epoch's end).
             steps_per_epoch: batches per epoch (default: all the data; an iterator wraps around).
 
         Returns:

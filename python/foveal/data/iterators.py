@@ -1,0 +1,568 @@
+"""Batch iterators over arrays (``NumpyArrayIterator``) and image folders (``DirectoryIterator``).
+
+Both follow Keras's legacy iterators: ``len(it)`` batches per epoch, ``it[i]`` the i-th batch of
+the current epoch (``(x, y)``, ``(x, y, sample_weight)`` or ``x``), ``next(it)`` forever
+(reshuffling at each epoch's end), ``on_epoch_end()`` to start a new epoch (``model.fit`` calls
+it), ``reset()``. Differences from Keras, on purpose:
+
+* Randomness: ``seed`` (an int, or None for one drawn from foveal's generator, see
+  :func:`foveal.utils.set_random_seed`) drives everything. Epoch ``e``'s sample order and the
+  augmentation of its batch ``i`` come from NumPy generators seeded by ``(seed, e)`` and
+  ``(seed, e, i)``, so a batch is the same whatever order the batches are asked for in, and two
+  iterators with equal seeds give equal batches. NumPy's global state is never touched.
+* The ``"validation"`` subset is standardized but not augmented.
+* Unreadable files (``DirectoryIterator``): indexing never opens an image, so a corrupt file is
+  found when its batch is built. With ``on_error="skip"`` (default) it gets one warning (the
+  first one only), is listed in ``iterator.skipped`` and never opened again; its place in the
+  batch goes to the next readable image of the epoch's order, so batches keep their size and
+  labels stay aligned. ``on_error="raise"`` raises instead.
+* Files are decoded with Pillow on a small thread pool, and the next batch is built (read,
+  augmented, standardized) in the background while the caller works on the current one, when
+  batches are asked for in order (as ``next`` and an unshuffled ``fit`` do; a batch prefetched
+  before the generator changed, e.g. by ``fit``, is rebuilt). JPEG files that shrink by 2x or more
+  are decoded at reduced size first (Pillow's ``draft``), then resized with
+  ``foveal.image.resize`` (OpenCV's rules, no antialiasing; Keras resizes with Pillow, which
+  antialiases when shrinking with ``"bilinear"``/``"bicubic"``). ``"nearest"`` samples the
+  same pixels as Pillow's; ``"box"`` maps to ``"area"``; ``"lanczos"`` and ``"hamming"`` use
+  Pillow.
+  With ``keep_aspect_ratio``, Keras resizes the crop through Pillow's ``box=`` argument,
+  whose ``"nearest"`` breaks exact ties between two source pixels the other way at some sizes.
+* Extensions are matched with their dot (``.png``); Keras matches the bare suffix (``xpng``).
+* ``class_mode="binary"`` with more than two classes warns (Keras is silent; the labels are the
+  same). ``flow`` takes an ``N x H x W x C`` array only, not Keras's ``(x, x_misc)`` tuple.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as _futures
+import operator
+import os
+import threading
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .. import _random
+from .. import image as _image
+from .._checks import as_int, as_real_array
+
+__all__ = ["NumpyArrayIterator", "DirectoryIterator"]
+
+WHITE_LIST_FORMATS = ("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff")
+_EXTENSIONS = tuple("." + e for e in WHITE_LIST_FORMATS)
+_COLOR_MODES = {"grayscale": 1, "gray": 1, "rgb": 3, "rgba": 4}
+_CLASS_MODES = ("categorical", "binary", "sparse", "input", None)
+_RESIZE = {"nearest": "nearest", "bilinear": "bilinear", "bicubic": "bicubic", "area": "area",
+           "box": "area"}
+_PIL_RESIZE = ("lanczos", "hamming")
+
+# Thread pools shared by all iterators: one decodes files, the other builds whole batches ahead
+# (its tasks wait on the decode pool, so the two must stay separate).
+_pools_lock = threading.Lock()
+_pools: Dict[str, _futures.ThreadPoolExecutor] = {}
+
+
+def _pool(kind: str) -> _futures.ThreadPoolExecutor:
+    with _pools_lock:
+        if kind not in _pools:
+            workers = max(2, min(8, os.cpu_count() or 2)) if kind == "decode" else 2
+            _pools[kind] = _futures.ThreadPoolExecutor(workers, thread_name_prefix=f"foveal-{kind}")
+        return _pools[kind]
+
+
+class BatchIndexError(IndexError, ValueError):
+    """A batch index out of range (an IndexError as for any sequence, and a ValueError as
+    Keras raises)."""
+
+
+def flag(v: Any, name: str) -> bool:
+    """A True/False argument (Python or NumPy bool)."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {v!r}")
+    return bool(v)
+
+
+def _option(v: Any, name: str, options: Sequence[Any]) -> Any:
+    if v not in options or isinstance(v, bool):
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {v!r}")
+    return v
+
+
+class _Iterator:
+    """Shared machinery: epochs, seeded shuffling, batch indexing, ``next``, prefetching.
+
+    Subclasses implement ``_load(order, start, stop) -> (x float32 batch, sample indices)`` and
+    ``_finish(x, indices, rng) -> batch``.
+    """
+
+    _prefetch = True
+    white_list_formats = WHITE_LIST_FORMATS
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: Optional[int]) -> None:
+        self.n = n
+        self.batch_size = as_int(batch_size, "batch_size", 1)
+        self.shuffle = flag(shuffle, "shuffle")
+        self.seed = None if seed is None else as_int(seed, "seed", 0)
+        self._base_seed = (int(_random.generator().integers(2**63)) if self.seed is None
+                           else self.seed)
+        self.batch_index = 0
+        self.total_batches_seen = 0
+        self._epoch = 0
+        self._order: Optional[np.ndarray] = None
+        self._last: Optional[int] = None
+        self._pending: Optional[Tuple[Tuple[int, int], _futures.Future]] = None
+        self._lock = threading.RLock()
+
+    @property
+    def samples(self) -> int:
+        """Number of samples per epoch."""
+        return self.n
+
+    @property
+    def index_array(self) -> np.ndarray:
+        """The current epoch's sample order."""
+        with self._lock:
+            return self._epoch_order()
+
+    def _epoch_order(self) -> np.ndarray:
+        if self._order is None:
+            if self.shuffle:
+                self._order = np.random.default_rng([self._base_seed, 0, self._epoch]).permutation(self.n)
+            else:
+                self._order = np.arange(self.n)
+        return self._order
+
+    def __len__(self) -> int:
+        """Batches per epoch (the last one may be smaller)."""
+        return (self.n + self.batch_size - 1) // self.batch_size
+
+    def __getitem__(self, idx: int) -> Any:
+        """Batch ``idx`` of the current epoch (negative indices count from the end)."""
+        try:
+            i = operator.index(idx)
+        except TypeError:
+            raise TypeError(f"batch index must be an integer, got {type(idx).__name__}") from None
+        count = len(self)
+        if i < 0:
+            i += count
+        if not 0 <= i < count:
+            raise BatchIndexError(f"batch index {idx} is out of range: the iterator has {count} batches")
+        with self._lock:
+            order, epoch, version = self._epoch_order(), self._epoch, self._version()
+            ready = None
+            if self._pending is not None and self._pending[0] == (epoch, i, version):
+                ready = self._pending[1]
+                self._pending = None
+            ahead = self._prefetch and i + 1 < count and (i == 0 or self._last == i - 1)
+            self._last = i
+            self.total_batches_seen += 1
+            if ahead:  # build the next batch in the background while the caller works
+                if self._pending is not None:
+                    self._pending[1].cancel()
+                fut = _pool("prefetch").submit(self._batch, order, epoch, i + 1)
+                self._pending = ((epoch, i + 1, version), fut)
+        return ready.result() if ready is not None else self._batch(order, epoch, i)
+
+    def _version(self) -> Any:
+        """Changes whenever the generator's settings or statistics do (a prefetched batch is
+        used only if the generator is unchanged since it was started)."""
+        return getattr(getattr(self, "image_data_generator", None), "_version", None)
+
+    def _batch(self, order: np.ndarray, epoch: int, i: int) -> Any:
+        bs = self.batch_size
+        x, indices = self._load(order, i * bs, (i + 1) * bs)
+        return self._finish(x, indices, np.random.default_rng([self._base_seed, 1, epoch, i]))
+
+    def on_epoch_end(self) -> None:
+        """Start a new epoch: a new sample order (when shuffling) and new augmentations."""
+        with self._lock:
+            self._epoch += 1
+            self._order = None
+            if self._pending is not None:
+                self._pending[1].cancel()
+                self._pending = None
+
+    def reset(self) -> None:
+        """Make ``next`` start again from the first batch of the current epoch."""
+        with self._lock:
+            self.batch_index = 0
+
+    def __iter__(self) -> "_Iterator":
+        """The iterator itself: ``for batch in it`` runs forever, as Keras's."""
+        return self
+
+    def __next__(self) -> Any:
+        """The next batch; after the last batch of an epoch, a new epoch starts."""
+        count = len(self)
+        if count == 0:
+            raise BatchIndexError("the iterator is empty: it has no samples")
+        with self._lock:
+            i = self.batch_index
+            self.batch_index = i + 1 if i + 1 < count else 0
+        batch = self[i]
+        if i + 1 >= count:
+            self.on_epoch_end()
+        return batch
+
+    def _load(self, order: np.ndarray, start: int, stop: int) -> Tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator) -> Any:
+        raise NotImplementedError
+
+
+class NumpyArrayIterator(_Iterator):
+    """Batches from arrays, transformed by an :class:`~foveal.data.ImageDataGenerator`
+    (usually made by ``ImageDataGenerator.flow``).
+
+    Args:
+        x: ``N x H x W x C`` images (any real dtype; converted to float32 batch by batch).
+        y: labels with ``N`` rows, or None (batches are then ``x`` alone).
+        image_data_generator: the generator whose transforms and normalization are applied.
+        batch_size: samples per batch.
+        shuffle: reshuffle the samples each epoch.
+        sample_weight: ``N`` weights, returned as a third batch element.
+        seed: drives the shuffling and augmentation (see the module docstring).
+        subset: ``"training"`` or ``"validation"``: the samples after / the first
+            ``int(validation_split * N)`` samples (the generator's ``validation_split``).
+        ignore_class_split: allow the two subsets to hold different sets of labels.
+        dtype: dtype of the batches (default the generator's).
+
+    Attributes:
+        x, y, sample_weight, n, samples, batch_size, image_shape, subset. ``classes``,
+        ``class_indices``, ``num_classes``, ``filenames`` and ``filepaths`` are None (arrays
+        have no class folders or files) and ``skipped`` is empty.
+    """
+
+    def __init__(self, x: Any, y: Any, image_data_generator: Any, batch_size: int = 32,
+                 shuffle: bool = False, sample_weight: Any = None, seed: Optional[int] = None,
+                 subset: Optional[str] = None, ignore_class_split: bool = False,
+                 dtype: Any = None) -> None:
+        x = as_real_array(x, "x")
+        if x.ndim != 4:
+            raise ValueError(f"x must have rank 4 (N x H x W x C), got shape {x.shape}")
+        if x.shape[3] not in (1, 3, 4):
+            warnings.warn(f"NumpyArrayIterator expects 1, 3 or 4 channels on axis 3, got an array "
+                          f"with shape {x.shape} ({x.shape[3]} channels).", stacklevel=3)
+        if y is not None:
+            y = np.asarray(y)
+            if y.ndim == 0 or len(y) != len(x):
+                raise ValueError(f"x and y must have the same length, got x.shape = {x.shape}, "
+                                 f"y.shape = {y.shape}")
+        if sample_weight is not None:
+            sample_weight = as_real_array(sample_weight, "sample_weight")
+            if sample_weight.ndim == 0 or len(sample_weight) != len(x):
+                raise ValueError(f"x and sample_weight must have the same length, got x.shape = "
+                                 f"{x.shape}, sample_weight.shape = {sample_weight.shape}")
+        _option(subset, "subset", ("training", "validation", None))
+        if subset is not None:
+            split = _validation_split(image_data_generator, subset)
+            cut = int(len(x) * split)
+            if (y is not None and not flag(ignore_class_split, "ignore_class_split")
+                    and not np.array_equal(np.unique(y[:cut]), np.unique(y[cut:]))):
+                raise ValueError("Training and validation subsets have different sets of classes "
+                                 "after the split. If your arrays are sorted by label, shuffle "
+                                 "them first (or pass ignore_class_split=True).")
+            part = slice(0, cut) if subset == "validation" else slice(cut, None)
+            x = x[part]
+            y = None if y is None else y[part]
+            sample_weight = None if sample_weight is None else sample_weight[part]
+        self.x, self.y, self.sample_weight = x, y, sample_weight
+        self.image_data_generator = image_data_generator
+        self.subset = subset
+        self.dtype = _dtype(dtype, image_data_generator)
+        self.image_shape = tuple(x.shape[1:])
+        self.classes = self.class_indices = self.num_classes = None
+        self.filenames = self.filepaths = None
+        self.skipped: List[str] = []
+        super().__init__(len(x), batch_size, shuffle, seed)
+
+    def _load(self, order: np.ndarray, start: int, stop: int) -> Tuple[np.ndarray, np.ndarray]:
+        idx = order[start:stop]
+        return np.asarray(self.x[idx], dtype=np.float32), idx
+
+    def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator) -> Any:
+        x = _transform(self.image_data_generator, x, rng, self.subset != "validation", self.dtype)
+        if self.y is None:
+            return x
+        if self.sample_weight is None:
+            return x, self.y[indices]
+        return x, self.y[indices], self.sample_weight[indices]
+
+
+class DirectoryIterator(_Iterator):
+    """Batches of images read from a folder with one subfolder per class (usually made by
+    ``ImageDataGenerator.flow_from_directory``).
+
+    Args:
+        directory: the folder; each subfolder is a class (``classes=None``: every subfolder,
+            sorted by name). Images are found at any depth below a class folder, in Keras's
+            order (folders sorted by path, each folder's files sorted by name) and by
+            extension (png, jpg, jpeg, bmp, ppm, tif, tiff, any case). Indexing never opens
+            an image.
+        image_data_generator: the generator whose transforms and normalization are applied
+            (None: images as read, as float).
+        target_size: ``(height, width)`` every image is resized to.
+        color_mode: ``"rgb"`` (3 channels), ``"rgba"`` (4) or ``"grayscale"`` (1; Pillow's
+            ``L`` conversion, as Keras).
+        classes: class subfolder names, in label order (None: all subfolders, sorted).
+        class_mode: labels: ``"categorical"`` (one-hot, dtype of the batches),
+            ``"binary"``/``"sparse"`` (class index as a float of the batches' dtype),
+            ``"input"`` (a copy of the images), or None (batches are images only).
+        batch_size: images per batch.
+        shuffle: reshuffle the images each epoch.
+        seed: drives the shuffling and augmentation (see the module docstring).
+        subset: ``"training"``/``"validation"``: per class folder, the first
+            ``int(validation_split * n)`` files are the validation subset (which is not
+            augmented), the rest the training subset.
+        interpolation: ``"nearest"`` (default), ``"bilinear"``, ``"bicubic"``, ``"area"``
+            (``"box"``), ``"lanczos"`` or ``"hamming"``.
+        follow_links: descend into symbolically linked folders.
+        keep_aspect_ratio: crop the centre of each image to the target aspect ratio before
+            resizing (Keras's crop arithmetic).
+        on_error: ``"skip"`` unreadable files (one warning, listed in ``skipped``) or
+            ``"raise"``.
+        dtype: dtype of the batches (default the generator's, else float32).
+
+    Attributes:
+        class_indices (name -> label), classes (int32 label per file), filenames
+        (``"class/sub/file.jpg"``, forward slashes), filepaths, labels, samples, n,
+        num_classes, image_shape, batch_size, directory, skipped (unreadable file paths met
+        so far).
+    """
+
+    def __init__(self, directory: "str | os.PathLike[str]", image_data_generator: Any,
+                 target_size: Tuple[int, int] = (256, 256), color_mode: str = "rgb",
+                 classes: Optional[Sequence[str]] = None, class_mode: Optional[str] = "categorical",
+                 batch_size: int = 32, shuffle: bool = True, seed: Optional[int] = None,
+                 subset: Optional[str] = None, interpolation: str = "nearest",
+                 follow_links: bool = False, keep_aspect_ratio: bool = False,
+                 on_error: str = "skip", dtype: Any = None) -> None:
+        try:
+            directory = os.fspath(directory)
+        except TypeError:
+            raise TypeError(f"directory must be a path, got {type(directory).__name__}") from None
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(f"directory: no such folder: {directory!r}")
+        if not isinstance(target_size, (tuple, list)) or len(target_size) != 2:
+            raise ValueError(f"target_size must be (height, width), got {target_size!r}")
+        self.target_size = (as_int(target_size[0], "target_size", 1),
+                            as_int(target_size[1], "target_size", 1))
+        if not isinstance(color_mode, str) or color_mode not in _COLOR_MODES:
+            raise ValueError(f"color_mode must be 'rgb', 'rgba' or 'grayscale', got {color_mode!r}")
+        self.color_mode = "grayscale" if color_mode == "gray" else color_mode
+        self.image_shape = self.target_size + (_COLOR_MODES[color_mode],)
+        self.class_mode = _option(class_mode, "class_mode", _CLASS_MODES)
+        self.subset = _option(subset, "subset", ("training", "validation", None))
+        self.split = None
+        if subset is not None:
+            vs = _validation_split(image_data_generator, subset)
+            self.split = (0.0, vs) if subset == "validation" else (vs, 1.0)
+        if not isinstance(interpolation, str) or interpolation not in (*_RESIZE, *_PIL_RESIZE):
+            raise ValueError(f"interpolation must be one of "
+                             f"{', '.join(map(repr, (*_RESIZE, *_PIL_RESIZE)))}, got {interpolation!r}")
+        self.interpolation = interpolation
+        self.follow_links = flag(follow_links, "follow_links")
+        self.keep_aspect_ratio = flag(keep_aspect_ratio, "keep_aspect_ratio")
+        self.on_error = _option(on_error, "on_error", ("skip", "raise"))
+        self.image_data_generator = image_data_generator
+        self.dtype = _dtype(dtype, image_data_generator)
+        self.directory = directory
+
+        if classes is not None and not isinstance(classes, (list, tuple)):
+            raise TypeError(f"classes must be a list of subfolder names, got {type(classes).__name__}")
+        if not classes:
+            names = sorted(e for e in os.listdir(directory) if os.path.isdir(os.path.join(directory, e)))
+        else:
+            names = []
+            for c in classes:
+                if not isinstance(c, str):
+                    raise TypeError(f"classes must be a list of subfolder names, got {c!r}")
+                if not os.path.isdir(os.path.join(directory, c)):
+                    raise FileNotFoundError(f"classes: no folder {c!r} in {directory!r}")
+                names.append(c)
+        self.class_indices: Dict[str, int] = {c: i for i, c in enumerate(names)}
+        self.num_classes = len(names)
+        if self.class_mode == "binary" and self.num_classes > 2:
+            warnings.warn(f"class_mode='binary' with {self.num_classes} classes: the labels are "
+                          f"0 .. {self.num_classes - 1}, not binary", stacklevel=3)
+
+        # Listing is I/O-bound: the class folders are walked in parallel (as Keras does).
+        per_class = list(_pool("decode").map(self._list_class, names))
+        self.filenames: List[str] = [f for files in per_class for f in files]
+        self.classes = np.repeat(np.arange(len(names), dtype=np.int32),
+                                 [len(files) for files in per_class]).astype(np.int32)
+        self._filepaths = [os.path.join(directory, f) for f in self.filenames]
+        self.skipped: List[str] = []
+        self._bad: set = set()
+        print(f"Found {len(self.filenames)} images belonging to {self.num_classes} classes.")
+        super().__init__(len(self.filenames), batch_size, shuffle, seed)
+
+    @property
+    def filepaths(self) -> List[str]:
+        """Paths of the image files (``directory`` joined with ``filenames``)."""
+        return self._filepaths
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The class index of every file (same as ``classes``)."""
+        return self.classes
+
+    def _list_class(self, name: str) -> List[str]:
+        """``"name/sub/file.ext"`` for the images under one class folder, in Keras's order,
+        and this subset's share of them."""
+        top = os.path.join(self.directory, name)
+        found = []
+        for root, _, files in sorted(os.walk(top, followlinks=self.follow_links), key=lambda t: t[0]):
+            rel = root[len(top):].strip(os.sep).replace(os.sep, "/")
+            prefix = f"{name}/{rel}/" if rel else f"{name}/"
+            found.extend(prefix + f for f in sorted(files) if f.lower().endswith(_EXTENSIONS))
+        if self.split is not None:
+            count = len(found)
+            found = found[int(self.split[0] * count):int(self.split[1] * count)]
+        return found
+
+    def _read(self, j: int) -> Optional[np.ndarray]:
+        """Image ``j`` as an ``image_shape`` float32 array, or None if it cannot be read (and
+        ``on_error`` is ``"skip"``)."""
+        path = self._filepaths[j]
+        with self._lock:
+            if j in self._bad:
+                return None
+        try:
+            return _decode(path, self.color_mode, self.target_size, self.interpolation,
+                           self.keep_aspect_ratio)
+        except Exception as e:  # noqa: BLE001 - any decoder failure means "unreadable"
+            if self.on_error == "raise":
+                if isinstance(e, OSError) and not os.path.isfile(path):
+                    raise FileNotFoundError(f"no such image file: {path!r}") from e
+                raise ValueError(f"cannot read image {path!r}: {e}") from e
+            with self._lock:
+                if j in self._bad:
+                    return None
+                self._bad.add(j)
+                self.skipped.append(path)
+                first = len(self.skipped) == 1
+            if first:
+                warnings.warn(f"skipping unreadable image {path!r} ({e}); this and any further "
+                              f"unreadable files are listed in iterator.skipped", stacklevel=2)
+            return None
+
+    def _load(self, order: np.ndarray, start: int, stop: int) -> Tuple[np.ndarray, np.ndarray]:
+        idx = [int(j) for j in order[start:stop]]
+        if len(idx) > 1:
+            images = list(_pool("decode").map(self._read, idx))
+        else:
+            images = [self._read(j) for j in idx]
+        for slot, img in enumerate(images):
+            pos = start + slot
+            while img is None:  # the next readable image of this epoch's order takes its place
+                pos += 1
+                if pos - start - slot >= self.n:
+                    raise ValueError(f"none of the {self.n} images in {self.directory!r} can be "
+                                     f"read (see iterator.skipped)")
+                idx[slot] = int(order[pos % self.n])
+                img = self._read(idx[slot])
+            images[slot] = img
+        return np.stack(images), np.asarray(idx, dtype=np.int64)
+
+    def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator) -> Any:
+        x = _transform(self.image_data_generator, x, rng, self.subset != "validation", self.dtype)
+        if self.class_mode is None:
+            return x
+        if self.class_mode == "input":
+            return x, x.copy()
+        labels = self.classes[indices]
+        if self.class_mode == "categorical":
+            y = np.zeros((len(x), self.num_classes), dtype=self.dtype)
+            y[np.arange(len(x)), labels] = 1.0
+        else:
+            y = labels.astype(self.dtype)
+        return x, y
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def float_dtype(dtype: Any) -> str:
+    """The name of a floating NumPy dtype (``"float32"``...); anything else is an error."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a floating dtype such as 'float32', got {dtype!r}") from None
+    if dt.kind != "f":
+        raise ValueError(f"dtype must be a floating dtype such as 'float32', got {dtype!r}")
+    return dt.name
+
+
+def _dtype(dtype: Any, generator: Any) -> str:
+    if dtype is None:
+        dtype = getattr(generator, "dtype", None) or "float32"
+    return float_dtype(dtype)
+
+
+def _validation_split(generator: Any, subset: str) -> float:
+    split = float(getattr(generator, "_validation_split", 0.0) or 0.0)
+    if not 0.0 < split < 1.0:
+        raise ValueError(f"subset={subset!r} needs ImageDataGenerator(validation_split=...) "
+                         f"strictly between 0 and 1, got {split}")
+    return split
+
+
+def _transform(generator: Any, x: np.ndarray, rng: np.random.Generator, augment: bool,
+               dtype: str) -> np.ndarray:
+    if generator is None:
+        return x.astype(dtype, copy=False)
+    return generator._transform_batch(x, rng, augment).astype(dtype, copy=False)
+
+
+def _pil() -> Any:
+    from PIL import Image
+
+    return Image
+
+
+def _decode(path: str, color_mode: str, target_size: Tuple[int, int], interpolation: str,
+            keep_aspect_ratio: bool) -> np.ndarray:
+    """One image file as a ``target_size + (C,)`` float32 array, as Keras's ``load_img`` and
+    ``img_to_array`` (see the module docstring for the resizing differences)."""
+    Image = _pil()
+    th, tw = target_size
+    with Image.open(path) as img:
+        if img.format == "JPEG":
+            w, h = img.size
+            cw, ch = _crop_size(w, h, tw, th) if keep_aspect_ratio else (w, h)
+            k = min(cw // tw, ch // th)
+            if k >= 2:  # decode at 1/2, 1/4 or 1/8 scale, still at least the target size
+                img.draft(img.mode, (-(-w // k), -(-h // k)))
+        if color_mode == "grayscale":
+            if img.mode not in ("L", "I;16", "I"):
+                img = img.convert("L")
+        elif color_mode == "rgba":
+            if img.mode != "RGBA":
+                img = img.convert("RGBA")
+        elif img.mode != "RGB":
+            img = img.convert("RGB")
+        if img.size != (tw, th):
+            if keep_aspect_ratio:
+                w, h = img.size
+                cw, ch = _crop_size(w, h, tw, th)
+                left, top = (w - cw) // 2, (h - ch) // 2
+                img = img.crop((left, top, left + cw, top + ch))
+            if interpolation in _PIL_RESIZE:
+                img = img.resize((tw, th), getattr(Image.Resampling, interpolation.upper()))
+        arr = np.asarray(img)
+    if arr.dtype != np.uint8:
+        arr = arr.astype(np.float32)
+    if arr.shape[:2] != (th, tw):
+        arr = _image.resize(arr, (th, tw), _RESIZE[interpolation])
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return arr.astype(np.float32)
+
+
+def _crop_size(w: int, h: int, tw: int, th: int) -> Tuple[int, int]:
+    """Keras's ``keep_aspect_ratio`` crop: the largest centred box of the target's aspect."""
+    return min(w, (h * tw) // th), min(h, (w * th) // tw)

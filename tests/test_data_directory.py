@@ -1,0 +1,403 @@
+"""foveal.data.DirectoryIterator (``flow_from_directory``): Keras parity on a recorded tree
+(listing order, labels of every class mode, subsets, pixels), unreadable files, indexing
+without opening images, seeds and prefetching, JPEG draft decoding, argument validation, and
+training a foveal.nn model on the iterators."""
+import os
+import time
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import foveal.nn as nn
+import make_keras_data_fixtures as mkf
+from foveal.data import DirectoryIterator, ImageDataGenerator
+
+META, ARR = mkf.load()
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("keras_tree")
+    mkf.make_tree(str(root))
+    return str(root)
+
+
+def flow(root, gen=None, **kwargs):
+    gen = gen if gen is not None else ImageDataGenerator()
+    return gen.flow_from_directory(root, **kwargs)
+
+
+def all_batches(it):
+    return [it[i] for i in range(len(it))]
+
+
+def write(path, value, size=(6, 8), mode="RGB"):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    arr = np.full(size + ((3,) if mode == "RGB" else ()), value, np.uint8)
+    Image.fromarray(arr).save(path)
+
+
+def class_tree(root, counts, size=(6, 8)):
+    """``counts = {"a": 3, ...}``: class folders of solid images, class k filled with 40 k + 20."""
+    for k, (name, n) in enumerate(sorted(counts.items())):
+        for i in range(n):
+            write(os.path.join(root, name, f"{i:03d}.png"), 40 * k + 20, size)
+    return root
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras parity, recorded
+
+
+def _kwargs(case):
+    kwargs = dict(mkf.DIR_CASES[case])
+    return ImageDataGenerator(validation_split=kwargs.pop("_split", 0.0)), kwargs
+
+
+@pytest.mark.parametrize("case", list(mkf.DIR_CASES))
+def test_listing_and_pixels_match_keras(tree, case):
+    ref = META["dir"][case]
+    gen, kwargs = _kwargs(case)
+    it = flow(tree, gen, target_size=mkf.TARGET, batch_size=4, shuffle=False, class_mode=None, **kwargs)
+    assert it.class_indices == ref["class_indices"]
+    assert it.filenames == ref["filenames"]
+    assert it.classes.tolist() == ref["classes"] and it.classes.dtype == np.int32
+    assert it.samples == it.n == ref["samples"] and len(it) == ref["len"]
+    assert list(it.image_shape) == ref["image_shape"] and it.num_classes == len(ref["class_indices"])
+    assert it.filepaths == [os.path.join(tree, f) for f in it.filenames]
+    batches = all_batches(it)
+    assert [list(b.shape) for b in batches] == ref["x_shapes"]
+    assert str(batches[0].dtype) == ref["x_dtype"]
+    x, kx = np.concatenate(batches), ARR[f"dir_{case}__x"]
+    # JPEGs that shrink 2x or more are decoded at reduced size (Pillow's draft): not compared.
+    lossless = [i for i, f in enumerate(it.filenames) if f.lower().endswith(mkf.LOSSLESS)]
+    assert len(lossless) >= len(it.filenames) // 2
+    for i in lossless:
+        if case == "aspect" and it.filenames[i] in ("cat/z.png", "zebra/s.png"):
+            # Keras resizes the crop through Pillow's box=, whose nearest rounding breaks an
+            # exact tie (the 4 -> 6 rows of these crops) the other way: most rows agree.
+            same = np.all(x[i] == kx[i], axis=(1, 2))
+            assert same.sum() >= len(same) // 2, it.filenames[i]
+            continue
+        np.testing.assert_array_equal(x[i], kx[i], err_msg=it.filenames[i])
+
+
+@pytest.mark.parametrize("mode", mkf.CLASS_MODES)
+@pytest.mark.parametrize("case", ["rgb", "classes", "train", "val"])
+def test_labels_match_keras(tree, case, mode):
+    gen, kwargs = _kwargs(case)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # binary with more than two classes warns
+        it = flow(tree, gen, target_size=mkf.TARGET, batch_size=4, shuffle=False, class_mode=mode, **kwargs)
+    batches = all_batches(it)
+    if mode is None:
+        assert all(isinstance(b, np.ndarray) for b in batches)
+        return
+    y = np.concatenate([b[1] for b in batches])
+    ref = ARR[f"dir_{case}__y_{mode}"]
+    assert y.dtype == ref.dtype and y.shape == ref.shape
+    if mode == "input":
+        for xb, yb in batches:
+            np.testing.assert_array_equal(xb, yb)
+            assert xb is not yb
+    else:
+        np.testing.assert_array_equal(y, ref)
+
+
+def test_binary_with_more_classes_warns(tree):
+    with pytest.warns(UserWarning, match="binary"):
+        flow(tree, target_size=mkf.TARGET, class_mode="binary")
+
+
+# ---------------------------------------------------------------------------------------------
+# Listing details
+
+
+def test_walk_order_extensions_and_subsets(tmp_path):
+    root = str(tmp_path)
+    for rel in ["c/z.png", "c/sub/a.png", "c/A.JPEG", "c/b.Tiff", "c/skip.gif", "c/noext",
+                "c/xpng", "c/sub/deep/k.bmp", "d/one.ppm", "d/two.jpg", "d/three.png"]:
+        os.makedirs(os.path.join(root, os.path.dirname(rel)), exist_ok=True)
+        open(os.path.join(root, rel), "wb").close()  # never opened by indexing
+    os.makedirs(os.path.join(root, "empty"))
+    open(os.path.join(root, "not_a_class.png"), "wb").close()
+    it = flow(root, target_size=(4, 4))
+    assert it.class_indices == {"c": 0, "d": 1, "empty": 2}
+    assert it.filenames == ["c/A.JPEG", "c/b.Tiff", "c/z.png", "c/sub/a.png", "c/sub/deep/k.bmp",
+                            "d/one.ppm", "d/three.png", "d/two.jpg"]
+    gen = ImageDataGenerator(validation_split=0.4)
+    val = flow(root, gen, target_size=(4, 4), subset="validation")
+    train = flow(root, gen, target_size=(4, 4), subset="training")
+    assert val.filenames == ["c/A.JPEG", "c/b.Tiff", "d/one.ppm"]  # int(0.4 * 5), int(0.4 * 3)
+    assert train.filenames == ["c/z.png", "c/sub/a.png", "c/sub/deep/k.bmp", "d/three.png", "d/two.jpg"]
+    assert train.classes.tolist() == [0, 0, 0, 1, 1]
+    picked = flow(root, target_size=(4, 4), classes=["d", "empty"])
+    assert picked.class_indices == {"d": 0, "empty": 1} and picked.samples == 3
+
+
+def test_indexing_never_opens_an_image(tmp_path, monkeypatch):
+    n_per_class = 1500  # (100,000 files index in about 0.15 s; creating them is the slow part)
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        for i in range(n_per_class):
+            os.close(os.open(folder / f"{i:05d}.jpg", os.O_CREAT | os.O_WRONLY, 0o644))
+
+    def no_open(*args, **kwargs):
+        raise AssertionError("indexing opened an image")
+
+    monkeypatch.setattr(Image, "open", no_open)
+    start = time.perf_counter()
+    it = flow(str(tmp_path), target_size=(8, 8), batch_size=64)
+    elapsed = time.perf_counter() - start
+    assert it.samples == 2 * n_per_class and len(it) == -(-2 * n_per_class // 64)
+    assert it.filenames[n_per_class] == "b/00000.jpg"
+    assert elapsed < 2.0, f"indexing {it.samples} files took {elapsed:.2f} s"
+
+
+# ---------------------------------------------------------------------------------------------
+# Unreadable files
+
+
+def test_unreadable_files_are_skipped_with_one_warning(tmp_path):
+    root = class_tree(str(tmp_path), {"a": 4, "b": 3})
+    with open(os.path.join(root, "a", "bad.png"), "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n this is not a png")
+    good = os.path.join(root, "b", "000.png")
+    with open(os.path.join(root, "a", "trunc.jpg"), "wb") as f:
+        Image.fromarray(np.full((32, 32, 3), 99, np.uint8)).save(f, format="JPEG")
+    with open(os.path.join(root, "a", "trunc.jpg"), "r+b") as f:
+        f.truncate(200)
+    it = flow(root, target_size=(6, 8), batch_size=3, shuffle=False)
+    assert it.samples == 9 and it.skipped == []  # indexing does not look inside files
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batches = all_batches(it)
+    messages = [str(w.message) for w in caught if "unreadable" in str(w.message)]
+    assert len(messages) == 1 and "iterator.skipped" in messages[0]
+    assert sorted(it.skipped) == [os.path.join(root, "a", "bad.png"), os.path.join(root, "a", "trunc.jpg")]
+    # Every batch keeps its size; an unreadable file's slot goes to the next readable image of
+    # the epoch (here b/000.png), with that image's label.
+    assert [len(b[0]) for b in batches] == [3, 3, 3]
+    x = np.concatenate([b[0] for b in batches])
+    y = np.concatenate([b[1] for b in batches]).argmax(axis=1)
+    np.testing.assert_array_equal(y, [0, 0, 0, 0, 1, 1, 1, 1, 1])
+    np.testing.assert_array_equal(x[:, 0, 0, 0], np.where(y == 0, 20, 60))
+    np.testing.assert_array_equal(batches[1][0][1], Image.open(good).convert("RGB"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        it.on_epoch_end()
+        all_batches(it)
+    assert not [w for w in caught if "unreadable" in str(w.message)]  # known files: no new warning
+    strict = flow(root, target_size=(6, 8), batch_size=3, shuffle=False, on_error="raise")
+    strict[0]
+    with pytest.raises(ValueError, match="bad.png"):
+        strict[1]
+
+
+def test_file_removed_after_indexing(tmp_path):
+    root = class_tree(str(tmp_path), {"a": 2, "b": 2})
+    it = flow(root, target_size=(6, 8), batch_size=4, shuffle=False)
+    strict = flow(root, target_size=(6, 8), batch_size=4, shuffle=False, on_error="raise")
+    os.remove(os.path.join(root, "a", "001.png"))
+    with pytest.warns(UserWarning, match="001.png"):
+        x, y = it[0]
+    assert len(x) == 4 and it.skipped == [os.path.join(root, "a", "001.png")]
+    with pytest.raises(FileNotFoundError, match="001.png"):
+        strict[0]
+
+
+def test_no_readable_file_at_all(tmp_path):
+    os.makedirs(tmp_path / "a")
+    (tmp_path / "a" / "x.png").write_bytes(b"garbage")
+    it = flow(str(tmp_path), target_size=(4, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match="none of the 1 images"):
+            it[0]
+
+
+def test_empty_directory(tmp_path):
+    it = flow(str(tmp_path), target_size=(4, 4))
+    assert it.samples == 0 and len(it) == 0 and it.num_classes == 0 and it.classes.shape == (0,)
+    with pytest.raises(IndexError):
+        it[0]
+    with pytest.raises(ValueError, match="empty"):
+        next(it)
+
+
+# ---------------------------------------------------------------------------------------------
+# Randomness, epochs, prefetching
+
+
+def test_seeds_epochs_and_order_independence(tmp_path):
+    root = class_tree(str(tmp_path), {"a": 5, "b": 6}, size=(10, 12))
+    gen = ImageDataGenerator(rotation_range=40, zoom_range=0.2, horizontal_flip=True, rescale=1 / 255)
+    a = flow(root, gen, target_size=(8, 8), batch_size=4, seed=11)
+    b = flow(root, gen, target_size=(8, 8), batch_size=4, seed=11)
+    forward = [a[i] for i in range(len(a))]               # sequential: prefetching kicks in
+    backward = [b[i] for i in reversed(range(len(b)))][::-1]
+    for (xa, ya), (xb, yb) in zip(forward, backward):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    other = flow(root, gen, target_size=(8, 8), batch_size=4, seed=12)
+    assert not np.array_equal(other[0][0], forward[0][0])
+    a.on_epoch_end()
+    assert not np.array_equal(a[0][0], forward[0][0])
+    # next(): forever, each epoch a permutation of all samples.
+    it = flow(root, ImageDataGenerator(), target_size=(8, 8), batch_size=4, seed=3, class_mode="sparse")
+    labels = [next(it)[1] for _ in range(3 * len(it))]
+    per_epoch = [np.concatenate(labels[k:k + 3]) for k in (0, 3, 6)]
+    assert all(sorted(e.tolist()) == [0.0] * 5 + [1.0] * 6 for e in per_epoch)
+    orders = [it.index_array.copy()]
+    it.on_epoch_end()
+    orders.append(it.index_array.copy())
+    assert sorted(orders[0]) == sorted(orders[1]) and not np.array_equal(*orders)
+
+
+def test_validation_subset_is_standardized_not_augmented(tmp_path):
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        for i in range(4):
+            os.makedirs(tmp_path / cls, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    aug = ImageDataGenerator(rotation_range=90, horizontal_flip=True, vertical_flip=True,
+                             rescale=1 / 255, validation_split=0.5)
+    plain = ImageDataGenerator(rescale=1 / 255, validation_split=0.5)
+    kw = dict(target_size=(8, 8), batch_size=8, shuffle=False, seed=0)
+    val = flow(str(tmp_path), aug, subset="validation", **kw)[0][0]
+    np.testing.assert_array_equal(val, flow(str(tmp_path), plain, subset="validation", **kw)[0][0])
+    assert val.max() <= 1.0
+    train = flow(str(tmp_path), aug, subset="training", **kw)[0][0]
+    assert not np.array_equal(train, flow(str(tmp_path), plain, subset="training", **kw)[0][0])
+
+
+def test_generator_normalization_applies_per_image(tmp_path):
+    root = class_tree(str(tmp_path), {"a": 2, "b": 2})
+    gen = ImageDataGenerator(samplewise_center=True, featurewise_center=True)
+    gen.mean = np.full((1, 1, 3), 1.0, np.float32)
+    x, _ = flow(root, gen, target_size=(6, 8), batch_size=4, shuffle=False)[0]
+    np.testing.assert_allclose(x, -1.0)  # each solid image centered, then the fitted mean
+    raw = DirectoryIterator(root, None, target_size=(6, 8), shuffle=False)[0][0]
+    assert raw.dtype == np.float32 and raw[0, 0, 0, 0] == 20.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding and resizing
+
+
+def test_jpeg_draft_when_shrinking(tmp_path, monkeypatch):
+    from PIL import JpegImagePlugin
+
+    yy, xx = np.mgrid[0:64, 0:96]
+    smooth = np.stack([xx * 2, yy * 3, (xx + yy)], axis=-1).clip(0, 255).astype(np.uint8)
+    os.makedirs(tmp_path / "a")
+    Image.fromarray(smooth).save(tmp_path / "a" / "big.jpg", quality=95)
+    calls = []
+    original = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        calls.append(size)
+        return original(self, mode, size)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    x = flow(str(tmp_path), target_size=(16, 24), interpolation="area", class_mode=None)[0]
+    assert calls == [(24, 16)] and x.shape == (1, 16, 24, 3)
+    full = np.asarray(Image.open(tmp_path / "a" / "big.jpg").convert("RGB")).astype(np.float32)
+    expect = full.reshape(16, 4, 24, 4, 3).mean(axis=(1, 3))
+    assert np.abs(x[0] - expect).mean() < 3.0
+    calls.clear()
+    flow(str(tmp_path), target_size=(40, 60), class_mode=None)[0]  # less than 2x: full decode
+    assert calls == []
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear", "bicubic", "area", "box", "lanczos",
+                                           "hamming"])
+def test_interpolations_and_color_modes(tmp_path, interpolation):
+    root = class_tree(str(tmp_path), {"a": 1}, size=(9, 7))
+    for mode, channels in (("rgb", 3), ("rgba", 4), ("grayscale", 1)):
+        it = flow(root, target_size=(5, 11), color_mode=mode, interpolation=interpolation, class_mode=None)
+        x = it[0]
+        assert it.image_shape == (5, 11, channels) and x.shape == (1, 5, 11, channels)
+        np.testing.assert_allclose(x[..., :min(channels, 3)], 20.0, atol=0.5)  # a solid image stays solid
+        if channels == 4:
+            np.testing.assert_allclose(x[..., 3], 255.0, atol=0.5)
+
+
+def test_keep_aspect_ratio_crops_the_centre(tmp_path):
+    os.makedirs(tmp_path / "a")
+    img = np.zeros((10, 30, 3), np.uint8)
+    img[:, 10:20] = 200  # the centre third
+    Image.fromarray(img).save(tmp_path / "a" / "wide.png")
+    x = flow(str(tmp_path), target_size=(10, 10), keep_aspect_ratio=True, class_mode=None)[0]
+    assert np.all(x == 200)
+    x = flow(str(tmp_path), target_size=(10, 10), class_mode=None)[0]
+    assert x.min() == 0 and x.max() == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+
+
+@pytest.mark.parametrize("kwargs,exc,name", [
+    ({"target_size": 64}, ValueError, "target_size"),
+    ({"target_size": (0, 8)}, ValueError, "target_size"),
+    ({"target_size": (8, 8.5)}, ValueError, "target_size"),
+    ({"color_mode": "bgr"}, ValueError, "color_mode"),
+    ({"class_mode": "multi"}, ValueError, "class_mode"),
+    ({"class_mode": True}, ValueError, "class_mode"),
+    ({"batch_size": 0}, ValueError, "batch_size"),
+    ({"shuffle": None}, TypeError, "shuffle"),
+    ({"seed": -3}, ValueError, "seed"),
+    ({"seed": "x"}, TypeError, "seed"),
+    ({"subset": "test"}, ValueError, "subset"),
+    ({"subset": "training"}, ValueError, "validation_split"),
+    ({"interpolation": "cubic"}, ValueError, "interpolation"),
+    ({"follow_links": "yes"}, TypeError, "follow_links"),
+    ({"keep_aspect_ratio": 1}, TypeError, "keep_aspect_ratio"),
+    ({"on_error": "ignore"}, ValueError, "on_error"),
+    ({"classes": "a"}, TypeError, "classes"),
+    ({"classes": ["a", 3]}, TypeError, "classes"),
+    ({"classes": ["a", "nope"]}, FileNotFoundError, "nope"),
+])
+def test_bad_arguments(tmp_path, kwargs, exc, name):
+    root = class_tree(str(tmp_path), {"a": 1})
+    with pytest.raises(exc, match=name):
+        flow(root, **kwargs)
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="directory"):
+        flow(str(tmp_path / "nope"))
+    with pytest.raises(TypeError, match="directory"):
+        flow(3.5)
+
+
+def test_bad_batch_index(tmp_path):
+    it = flow(class_tree(str(tmp_path), {"a": 3}), target_size=(4, 4), batch_size=2)
+    with pytest.raises(TypeError, match="integer"):
+        it[0.5]
+    with pytest.raises(IndexError, match="out of range"):
+        it[2]
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+def test_sequential_fit_on_directory_iterators(tmp_path):
+    root = class_tree(str(tmp_path), {"cats": 6, "dogs": 6}, size=(12, 10))
+    gen = ImageDataGenerator(rescale=1 / 255, horizontal_flip=True, rotation_range=10,
+                             validation_split=0.25)
+    train = flow(root, gen, target_size=(8, 8), batch_size=4, subset="training", seed=1)
+    val = flow(root, gen, target_size=(8, 8), batch_size=4, subset="validation", seed=1)
+    assert train.samples == 10 and val.samples == 2
+    model = nn.Sequential([nn.Input((8, 8, 3)), nn.Conv2D(2, 3, activation="relu"), nn.Flatten(),
+                           nn.Dense(2, activation="softmax")])
+    model.compile("sgd", "categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(train, validation_data=val, epochs=1, verbose=0)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert len(history.history[key]) == 1 and np.isfinite(history.history[key][0])
+    assert train._epoch == 1  # fit told the iterator the epoch ended
