@@ -195,6 +195,50 @@ def test_conv2d_large(isa, n, h, w, cin, cout, k, kwargs):
     conv(n, h, w, cin, cout, k, seed=h * w + cin, **kwargs)
 
 
+# ----------------------------------------------------------------------------- Winograd F(2x2, 3x3)
+# 3x3, stride 1, undilated, ungrouped, >= 8 input and >= 16 output channels, no activation or
+# ReLU: the Winograd path. Odd output sizes (a tile past the edge), every padding form (the tile
+# grid starts at -pad), channel tails, batch 1, and a long reduction.
+@pytest.mark.parametrize("n,h,w,cin,cout,kwargs", [
+    (2, 16, 16, 32, 64, dict(padding="same", activation="relu")),   # the course CNN's conv 2
+    (1, 7, 9, 8, 16, dict()),                                      # valid, odd output 5 x 7
+    (3, 5, 6, 17, 33, dict(padding="same")),
+    (1, 3, 3, 8, 16, dict(activation="relu")),                     # one output pixel
+    (2, 13, 11, 64, 130, dict(padding="same", activation="relu")),
+    (1, 9, 8, 24, 40, dict(padding=((0, 2), (2, 1)))),              # asymmetric explicit pads
+    (1, 6, 7, 20, 16, dict(padding=2, activation="relu")),          # pads past the kernel
+    (1, 8, 8, 1100, 16, dict(padding="same")),                      # K split in blocks
+], ids=["cnn_conv2", "valid_odd", "tails", "1px", "cout130", "asym_pad", "pad2", "cin1100"])
+def test_conv2d_winograd_shapes(isa, n, h, w, cin, cout, kwargs):
+    conv(n, h, w, cin, cout, 3, seed=h * w + cin, **kwargs)
+
+
+def test_conv2d_winograd_agrees_with_the_direct_path():
+    """FOVEAL_WINOGRAD=0 turns the Winograd path off: both give the same result within float32
+    rounding (run in a subprocess: the switch is read once)."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, sys; from foveal.nn import functional as F; "
+            "rng = np.random.default_rng(0); x = rng.normal(size=(2, 11, 13, 32)).astype(np.float32); "
+            "k = rng.normal(size=(3, 3, 32, 48)).astype(np.float32); "
+            "y = F.conv2d(x, k, padding='same', activation='relu'); "
+            "dx = F.conv2d_backward(y, x, k, padding='same')[0]; "
+            "np.save(sys.argv[1], np.concatenate([y.ravel(), dx.ravel()]))")
+    import os
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        outs = []
+        for flag in ("1", "0"):
+            path = os.path.join(tmp, f"w{flag}.npy")
+            env = dict(os.environ, FOVEAL_WINOGRAD=flag)
+            subprocess.run([sys.executable, "-c", code, path], check=True, env=env)
+            outs.append(np.load(path))
+    # float32 rounding of sums of 288-432 terms: relative to the largest magnitude
+    assert np.max(np.abs(outs[0] - outs[1])) <= 2e-6 * np.max(np.abs(outs[1]))
+    assert not np.array_equal(outs[0], outs[1])     # the two paths really differ in rounding
+
+
 # ----------------------------------------------------------------------------- input conversion
 def test_conv2d_converts_noncontiguous_and_dtypes(isa):
     rng = np.random.default_rng(7)

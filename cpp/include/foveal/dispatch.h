@@ -16,6 +16,8 @@ struct KernelTable {
   size_t gemm_mr, gemm_nr;
   gemm_ukernel_fn gemm;
   gemm_at_ukernel_fn gemm_at;
+  winograd_input_fn winograd_input;
+  winograd_output_fn winograd_output;
   dwconv_row_fn dwconv_row;
   pool_row_fn maxpool_row, avgpool_row;
   pool_backward_row_fn maxpool_backward_row, avgpool_backward_row;

@@ -30,6 +30,16 @@ using gemm_at_ukernel_fn = void (*)(size_t mr, size_t nc, size_t kc, const float
                                     const GemmEpilogue& ep);
 
 // ---------------------------------------------------------------------------------------------
+// Winograd F(2x2, 3x3) transforms of one tile, vectorized over its c channels.
+// Input: d holds the 16 positions of the 4x4 input window (row-major; a zero row stands in for
+// padding); writes V = B^T d B as 16 rows of c floats, xi_stride apart.
+using winograd_input_fn = void (*)(size_t c, const float* const* d, float* v, size_t xi_stride);
+// Output: m holds the 16 products (c floats each, xi_stride apart); writes Y = A^T m A + bias
+// (bias may be nullptr), ReLU when asked, to the 2x2 output pixels y (nullptr: past the edge).
+using winograd_output_fn = void (*)(size_t c, const float* m, size_t xi_stride, const float* bias,
+                                    bool relu, float* const* y);
+
+// ---------------------------------------------------------------------------------------------
 // Depthwise convolution (channel multiplier 1), one output row of an NHWC image.
 // rows holds the nrows input rows that the kernel rows [r0, r0 + nrows) read (those inside the
 // image; padding rows contribute nothing); weights points at kernel row r0 of the kh x kw x C

@@ -18,6 +18,7 @@ KernelTable make_table(Isa isa) {
 #if defined(FOVEAL_X86)
     case Isa::avx512:
       t.gemm_mr = 6; t.gemm_nr = 64; t.gemm = gemm_f32_6x64__avx512; t.gemm_at = gemm_at_f32_6x64__avx512;
+      t.winograd_input = winograd_input_f32__avx512; t.winograd_output = winograd_output_f32__avx512;
       t.dwconv_row = dwconv2d_f32_row__avx512;
       t.maxpool_row = maxpool2d_f32_row__avx512; t.avgpool_row = avgpool2d_f32_row__avx512;
       t.maxpool_backward_row = maxpool2d_backward_f32_row__avx512; t.avgpool_backward_row = avgpool2d_backward_f32_row__avx512;
@@ -37,6 +38,7 @@ KernelTable make_table(Isa isa) {
       return t;
     case Isa::avx2:
       t.gemm_mr = 6; t.gemm_nr = 16; t.gemm = gemm_f32_6x16__avx2; t.gemm_at = gemm_at_f32_6x16__avx2;
+      t.winograd_input = winograd_input_f32__avx2; t.winograd_output = winograd_output_f32__avx2;
       t.dwconv_row = dwconv2d_f32_row__avx2;
       t.maxpool_row = maxpool2d_f32_row__avx2; t.avgpool_row = avgpool2d_f32_row__avx2;
       t.maxpool_backward_row = maxpool2d_backward_f32_row__avx2; t.avgpool_backward_row = avgpool2d_backward_f32_row__avx2;
@@ -58,6 +60,7 @@ KernelTable make_table(Isa isa) {
     default:
       t.isa = Isa::scalar;
       t.gemm_mr = 4; t.gemm_nr = 8; t.gemm = gemm_f32_4x8__scalar; t.gemm_at = gemm_at_f32_4x8__scalar;
+      t.winograd_input = winograd_input_f32__scalar; t.winograd_output = winograd_output_f32__scalar;
       t.dwconv_row = dwconv2d_f32_row__scalar;
       t.maxpool_row = maxpool2d_f32_row__scalar; t.avgpool_row = avgpool2d_f32_row__scalar;
       t.maxpool_backward_row = maxpool2d_backward_f32_row__scalar; t.avgpool_backward_row = avgpool2d_backward_f32_row__scalar;

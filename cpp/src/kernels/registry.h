@@ -14,6 +14,14 @@ void gemm_at_f32_4x8__scalar(size_t, size_t, size_t, const float*, size_t, const
 void gemm_at_f32_6x16__avx2(size_t, size_t, size_t, const float*, size_t, const float*, float*, size_t, const GemmEpilogue&);
 void gemm_at_f32_6x64__avx512(size_t, size_t, size_t, const float*, size_t, const float*, float*, size_t, const GemmEpilogue&);
 
+// Winograd F(2x2, 3x3) tile transforms.
+void winograd_input_f32__scalar(size_t, const float* const*, float*, size_t);
+void winograd_input_f32__avx2(size_t, const float* const*, float*, size_t);
+void winograd_input_f32__avx512(size_t, const float* const*, float*, size_t);
+void winograd_output_f32__scalar(size_t, const float*, size_t, const float*, bool, float* const*);
+void winograd_output_f32__avx2(size_t, const float*, size_t, const float*, bool, float* const*);
+void winograd_output_f32__avx512(size_t, const float*, size_t, const float*, bool, float* const*);
+
 // Depthwise convolution, one output row.
 void dwconv2d_f32_row__scalar(const DwConvRowParams&, const float* const*, size_t, const float*, const float*, float*);
 void dwconv2d_f32_row__avx2(const DwConvRowParams&, const float* const*, size_t, const float*, const float*, float*);

@@ -82,6 +82,10 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
     depthwise_conv2d_f32_nhwc(p, x, kernel, bias, y);
     return;
   }
+  if (conv2d_uses_winograd(p)) {
+    conv2d_winograd_f32(p, x, kernel, bias, y);
+    return;
+  }
   const KernelTable& t = kernels();
   const size_t mr = t.gemm_mr, nr = t.gemm_nr;
   const size_t G = p.groups, og = p.out_c / G;

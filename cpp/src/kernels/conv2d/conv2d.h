@@ -27,4 +27,11 @@ void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, 
                    const float* zeros, size_t m0, size_t mr, const float** ptrs, float* span,
                    const float** row_cache);
 
+// Winograd F(2x2, 3x3) (conv2d_winograd.cpp): used for 3x3, stride 1, undilated, ungrouped
+// convolutions with at least 8 input and 16 output channels and no activation or ReLU, unless
+// FOVEAL_WINOGRAD=0.
+bool conv2d_uses_winograd(const Conv2dParams& p);
+void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
+                         float* y);
+
 }  // namespace foveal

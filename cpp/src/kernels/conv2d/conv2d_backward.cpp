@@ -1,8 +1,10 @@
 // conv2d backward. The kernel gradient is a GEMM over output pixels, dK[K x og] = Xcol^T * dy,
 // where Xcol (the forward GEMM's A rows: every tap each output pixel read) is made explicit one
 // block of pixels at a time; each thread sums its share of the pixels and the shares are added.
-// The input gradient is cols = dy * K^T (K packed once per group) added back onto the input
-// positions each tap read (col2im), in parallel over images and groups.
+// The input gradient of a stride-1 convolution is the convolution of dy with the flipped kernel
+// (the forward drivers, Winograd included); otherwise cols = dy * K^T (K packed once per group)
+// is added back onto the input positions each tap read (col2im), in parallel over images and
+// groups.
 // Depthwise convolutions (one input channel per group, multiplier 1) run a direct kernel.
 #include <cstring>
 #include <vector>
@@ -171,6 +173,37 @@ void depthwise_backward(const Conv2dParams& p, const float* x, const float* kern
   if (dbias) sum_shares(db, C, nt, dbias);
 }
 
+// With stride 1 (one group), the input gradient is itself a convolution: dy correlated with the
+// kernel turned 180 degrees and its channel axes swapped, padded by (k - 1) * dilation - pad on
+// the top and left. It then runs on the forward drivers (Winograd where it applies), in parallel
+// over pixels, with no scatter. False when a pad exceeds the kernel's reach (other path then).
+bool input_grad_as_conv(const Conv2dParams& p, const float* kernel, const float* dy, float* dx) {
+  if (p.stride_h != 1 || p.stride_w != 1 || p.groups != 1) return false;
+  const size_t reach_h = (p.kh - 1) * p.dilation_h, reach_w = (p.kw - 1) * p.dilation_w;
+  if (p.pad_top > reach_h || p.pad_left > reach_w) return false;
+  const size_t ksize = p.kh * p.kw * p.in_c * p.out_c;
+  std::vector<float> flipped(ksize);
+  for (size_t r = 0; r < p.kh; ++r)
+    for (size_t s = 0; s < p.kw; ++s) {
+      const float* src = kernel + ((p.kh - 1 - r) * p.kw + (p.kw - 1 - s)) * p.in_c * p.out_c;
+      float* dst = flipped.data() + (r * p.kw + s) * p.out_c * p.in_c;
+      for (size_t ci = 0; ci < p.in_c; ++ci)
+        for (size_t co = 0; co < p.out_c; ++co) dst[co * p.in_c + ci] = src[ci * p.out_c + co];
+    }
+  Conv2dParams q = p;
+  q.in_h = p.out_h;
+  q.in_w = p.out_w;
+  q.in_c = p.out_c;
+  q.out_h = p.in_h;
+  q.out_w = p.in_w;
+  q.out_c = p.in_c;
+  q.pad_top = reach_h - p.pad_top;
+  q.pad_left = reach_w - p.pad_left;
+  q.activation = Activation::none;
+  conv2d_f32_nhwc(q, dy, flipped.data(), nullptr, dx);
+  return true;
+}
+
 }  // namespace
 
 void conv2d_backward_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
@@ -180,7 +213,7 @@ void conv2d_backward_f32_nhwc(const Conv2dParams& p, const float* x, const float
     return;
   }
   kernel_grad(p, x, dy, dkernel, dbias);
-  if (dx) input_grad(p, kernel, dy, dx);
+  if (dx && !input_grad_as_conv(p, kernel, dy, dx)) input_grad(p, kernel, dy, dx);
 }
 
 }  // namespace foveal

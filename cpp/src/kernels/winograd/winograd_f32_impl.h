@@ -1,0 +1,81 @@
+// Winograd F(2x2, 3x3) transforms of a 3x3 convolution, vectorized over channels (NHWC keeps a
+// pixel's channels contiguous). One body for every ISA: each winograd_f32__<isa>.cpp instantiates
+// it with its vector type.
+//   input:  V = B^T d B for a 4x4 input window d,  B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+//   output: Y = A^T M A for a 4x4 product M,        A^T = [1 1 1 0; 0 1 -1 -1]
+// The 16 products between them are 16 GEMMs (tiles x Cin) * (Cin x Cout), run by the driver.
+#pragma once
+
+#include <cstddef>
+
+#include "foveal/kernels.h"
+
+namespace foveal {
+namespace {
+
+template <class V>
+inline void winograd_input_block(size_t c, size_t n, const float* const* d, float* v, size_t xi_stride) {
+  using T = typename V::T;
+  T t[4][4];
+  for (int col = 0; col < 4; ++col) {  // t = B^T d, one column of the window at a time
+    const T d0 = V::load_n(d[0 * 4 + col] + c, n), d1 = V::load_n(d[1 * 4 + col] + c, n);
+    const T d2 = V::load_n(d[2 * 4 + col] + c, n), d3 = V::load_n(d[3 * 4 + col] + c, n);
+    t[0][col] = V::sub(d0, d2);
+    t[1][col] = V::add(d1, d2);
+    t[2][col] = V::sub(d2, d1);
+    t[3][col] = V::sub(d1, d3);
+  }
+  for (int r = 0; r < 4; ++r) {  // V = t B
+    float* row = v + static_cast<size_t>(r * 4) * xi_stride + c;
+    V::store_n(row, V::sub(t[r][0], t[r][2]), n);
+    V::store_n(row + xi_stride, V::add(t[r][1], t[r][2]), n);
+    V::store_n(row + 2 * xi_stride, V::sub(t[r][2], t[r][1]), n);
+    V::store_n(row + 3 * xi_stride, V::sub(t[r][1], t[r][3]), n);
+  }
+}
+
+// d: the 16 window positions (row-major), each c floats; v: the 16 transforms, xi_stride apart.
+template <class V>
+void winograd_input(size_t channels, const float* const* d, float* v, size_t xi_stride) {
+  size_t c = 0;
+  for (; c + V::width <= channels; c += V::width) winograd_input_block<V>(c, V::width, d, v, xi_stride);
+  if (c < channels) winograd_input_block<V>(c, channels - c, d, v, xi_stride);
+}
+
+template <class V>
+inline void winograd_output_block(size_t c, size_t n, const float* m, size_t xi_stride, const float* bias,
+                                  bool relu, float* const* y) {
+  using T = typename V::T;
+  T s[2][4];
+  for (int col = 0; col < 4; ++col) {  // s = A^T M
+    const float* mc = m + static_cast<size_t>(col) * xi_stride + c;
+    const T m0 = V::load_n(mc, n), m1 = V::load_n(mc + 4 * xi_stride, n);
+    const T m2 = V::load_n(mc + 8 * xi_stride, n), m3 = V::load_n(mc + 12 * xi_stride, n);
+    s[0][col] = V::add(V::add(m0, m1), m2);
+    s[1][col] = V::sub(V::sub(m1, m2), m3);
+  }
+  const T b = bias ? V::load_n(bias + c, n) : V::zero();
+  for (int r = 0; r < 2; ++r) {  // Y = s A, plus the bias, then ReLU
+    T out[2] = {V::add(V::add(s[r][0], s[r][1]), s[r][2]), V::sub(V::sub(s[r][1], s[r][2]), s[r][3])};
+    for (int k = 0; k < 2; ++k) {
+      float* dst = y[r * 2 + k];
+      if (dst == nullptr) continue;
+      T o = V::add(out[k], b);
+      if (relu) o = V::max(o, V::zero());
+      V::store_n(dst + c, o, n);
+    }
+  }
+}
+
+// m: the 16 products, xi_stride apart, each c floats; y: the 2x2 output pixels (row-major),
+// nullptr for those past the output's edge.
+template <class V>
+void winograd_output(size_t channels, const float* m, size_t xi_stride, const float* bias, bool relu,
+                     float* const* y) {
+  size_t c = 0;
+  for (; c + V::width <= channels; c += V::width) winograd_output_block<V>(c, V::width, m, xi_stride, bias, relu, y);
+  if (c < channels) winograd_output_block<V>(c, channels - c, m, xi_stride, bias, relu, y);
+}
+
+}  // namespace
+}  // namespace foveal
