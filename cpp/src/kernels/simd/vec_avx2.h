@@ -70,6 +70,7 @@ struct VecAvx2 {
   static T floor(T x) { return _mm256_floor_ps(x); }
   static T fma_ps(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   static T iota() { return _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7); }
+  static void store_i32(int32_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
   static I load_i32(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static I to_int(T x) { return _mm256_cvttps_epi32(x); }
   static I imul_add(I a, int32_t m, I b) { return _mm256_add_epi32(_mm256_mullo_epi32(a, _mm256_set1_epi32(m)), b); }

@@ -62,6 +62,7 @@ struct VecAvx512 {
   static T floor(T x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
   static T fma_ps(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T iota() { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+  static void store_i32(int32_t* p, I v) { _mm512_storeu_si512(p, v); }
   static I load_i32(const int32_t* p) { return _mm512_loadu_si512(p); }
   static I to_int(T x) { return _mm512_cvttps_epi32(x); }
   static I imul_add(I a, int32_t m, I b) { return _mm512_add_epi32(_mm512_mullo_epi32(a, _mm512_set1_epi32(m)), b); }

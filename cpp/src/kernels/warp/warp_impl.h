@@ -14,6 +14,13 @@
 #include "kernels/simd/vec_io.h"
 #include "kernels/simd/vec_scalar.h"
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#define FOVEAL_WARP_PX4 1
+#else
+#define FOVEAL_WARP_PX4 0
+#endif
+
 namespace foveal {
 namespace {
 
@@ -76,6 +83,35 @@ inline bool bilinear_lanes(const WarpRowParams& p, const E* src, float m0, float
       vstore<V>(lanes[c], blend(V::byte_lane(g00, k), V::byte_lane(g01, k), V::byte_lane(g10, k), V::byte_lane(g11, k)));
     }
   } else {
+#if FOVEAL_WARP_PX4
+    if (C >= 3) {  // per pixel: its 4 neighbours as 4-float loads (no gathers, no transposition)
+      alignas(64) int32_t off[W];
+      alignas(64) float wx[W], wy[W];
+      V::store_i32(off, o00);
+      V::store(wx, ax);
+      V::store(wy, ay);
+      const size_t row_floats = p.src_w * C;  // interior: row iy + 2 exists, so 4-float loads stay inside
+      float* o = reinterpret_cast<float*>(out) + x * C;
+      const bool row_end = x + W == p.out_w;
+      for (size_t i = 0; i < W; ++i) {
+        const float* s = reinterpret_cast<const float*>(src) + off[i];
+        const __m128 a = _mm_set1_ps(wx[i]), na = _mm_set1_ps(1.0f - wx[i]);
+        const __m128 b = _mm_set1_ps(wy[i]), nb = _mm_set1_ps(1.0f - wy[i]);
+        const __m128 top = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(s), na), _mm_mul_ps(_mm_loadu_ps(s + C), a));
+        const __m128 bot = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(s + row_floats), na),
+                                      _mm_mul_ps(_mm_loadu_ps(s + row_floats + C), a));
+        const __m128 r = _mm_add_ps(_mm_mul_ps(top, nb), _mm_mul_ps(bot, b));
+        if (C == 4 || !(row_end && i + 1 == W)) {
+          _mm_storeu_ps(o + i * C, r);
+        } else {
+          alignas(16) float v[4];
+          _mm_store_ps(v, r);
+          for (size_t c = 0; c < 3; ++c) o[i * C + c] = v[c];
+        }
+      }
+      return true;
+    }
+#endif
     for (size_t c = 0; c < C; ++c) {
       const int32_t k = static_cast<int32_t>(c);
       vstore<V>(lanes[c], blend(V::gather_f32(src, V::iadd(o00, k)), V::gather_f32(src, V::iadd(o01, k)),
@@ -87,6 +123,53 @@ inline bool bilinear_lanes(const WarpRowParams& p, const E* src, float m0, float
     for (size_t c = 0; c < C; ++c) o[i * C + c] = lanes[c][i];
   return true;
 }
+
+#if FOVEAL_WARP_PX4
+// Bilinear float pixel of 3 or 4 channels, all channels in one 4-float register: four loads of
+// the neighbours (through the border where outside), the same float operations as the scalar
+// path in the same order, one store. A 3-channel load or store takes a fourth float along (the
+// next pixel's, rewritten when that pixel is done) except at the image's last pixel and the
+// row's last output pixel.
+inline void bilinear_px4(const WarpRowParams& p, const float* src, float sx, float sy, float* out_px,
+                         bool last_in_row) {
+  const size_t C = p.channels;
+  const ptrdiff_t H = static_cast<ptrdiff_t>(p.src_h), W = static_cast<ptrdiff_t>(p.src_w);
+  const float fx0 = std::floor(sx), fy0 = std::floor(sy);
+  const ptrdiff_t ix = coord(fx0), iy = coord(fy0);
+  const float ax = sx - fx0, ay = sy - fy0;
+  const __m128 cv = _mm_set1_ps(p.cval);
+  __m128 r;
+  if (p.border == Border::constant && (ix + 1 < 0 || ix >= W || iy + 1 < 0 || iy >= H)) {
+    r = cv;  // every tap in the border
+  } else {
+    const size_t last_px = p.src_h * p.src_w - 1;
+    auto tap4 = [&](ptrdiff_t yy, ptrdiff_t xx) -> __m128 {
+      if (yy < 0 || yy >= H || xx < 0 || xx >= W) {
+        yy = border_index(yy, H, p.border);
+        xx = border_index(xx, W, p.border);
+        if (yy < 0 || xx < 0) return cv;
+      }
+      const size_t px = static_cast<size_t>(yy) * p.src_w + static_cast<size_t>(xx);
+      const float* s = src + px * C;
+      return C == 4 || px < last_px ? _mm_loadu_ps(s) : _mm_setr_ps(s[0], s[1], s[2], 0.0f);
+    };
+    const __m128 nx = _mm_set1_ps(1.0f - ax), wx = _mm_set1_ps(ax);
+    const __m128 ny = _mm_set1_ps(1.0f - ay), wy = _mm_set1_ps(ay);
+    const __m128 top = _mm_add_ps(_mm_mul_ps(tap4(iy, ix), nx), _mm_mul_ps(tap4(iy, ix + 1), wx));
+    const __m128 bot = _mm_add_ps(_mm_mul_ps(tap4(iy + 1, ix), nx), _mm_mul_ps(tap4(iy + 1, ix + 1), wx));
+    r = _mm_add_ps(_mm_mul_ps(top, ny), _mm_mul_ps(bot, wy));
+  }
+  if (C == 4 || !last_in_row) {
+    _mm_storeu_ps(out_px, r);
+  } else {
+    alignas(16) float v[4];
+    _mm_store_ps(v, r);
+    out_px[0] = v[0];
+    out_px[1] = v[1];
+    out_px[2] = v[2];
+  }
+}
+#endif
 
 template <class V, class E>
 void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
@@ -101,6 +184,9 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
   // nearest interpolation): fma(m0, x, m1*y + m2) over blocks of 16 pixels, and
   // fma(m0, x, m1*y) + m2 for the last out_w % 16 pixels of the row.
   const size_t blocks_end = p.out_w - p.out_w % 16;
+  // Float pixels of 3 or 4 channels that the vector lanes do not take (near or past the border)
+  // go one at a time through bilinear_px4 (SIMD ISAs only).
+  constexpr bool kPx4 = FOVEAL_WARP_PX4 && V::width > 1 && sizeof(E) == sizeof(float);
   auto pixel = [&](size_t x) {
     E* out_px = out + x * C;
     const float xf = static_cast<float>(x);
@@ -117,6 +203,14 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
       }
       return;
     }
+#if FOVEAL_WARP_PX4
+    if constexpr (kPx4) {
+      if (p.interp == Interp::bilinear && C >= 3) {
+        bilinear_px4(p, src, sx, sy, out_px, x + 1 == p.out_w);
+        return;
+      }
+    }
+#endif
     const float fx0 = std::floor(sx), fy0 = std::floor(sy);
     const ptrdiff_t ix = coord(fx0), iy = coord(fy0);
     const float ax = sx - fx0, ay = sy - fy0;
