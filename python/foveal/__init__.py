@@ -34,9 +34,9 @@ def build_info() -> dict:
     return _core.build_info()
 
 
-from . import data, image, nn, utils  # noqa: E402  (need _core loaded first)
+from . import data, image, nn, transfer, utils  # noqa: E402  (need _core loaded first)
 
 __all__ = [
     "__version__", "build_info", "get_num_threads", "set_num_threads", "data", "image", "nn",
-    "utils",
+    "transfer", "utils",
 ]

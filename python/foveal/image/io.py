@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
+from .._files import atomic_path
 from .._checks import as_option
 from ._pixels import as_pixels
 
@@ -84,14 +84,6 @@ def write(path: "str | os.PathLike[str]", img: Any) -> None:
         # JPEG and PPM have no alpha; Pillow writes BMP alpha but does not read it back.
         raise ValueError(f"img: {_FORMATS[ext]} files here cannot keep an alpha channel; "
                          "write PNG or TIFF, or drop alpha (img[..., :3])")
-    fd, tmp = tempfile.mkstemp(prefix=".foveal-", suffix=ext, dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_path(path, "path", suffix=ext) as tmp:
+        with open(tmp, "wb") as f:
             im.save(f, format=_FORMATS[ext])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

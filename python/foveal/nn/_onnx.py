@@ -9,11 +9,11 @@ layouts (convolution kernels OIHW).
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
+from .._files import atomic_path
 from . import layers as L
 
 OPSET = 17
@@ -153,16 +153,6 @@ def export(model: Any, filepath: str) -> None:
     proto = onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", OPSET)],
                                    producer_name="foveal")
     onnx.checker.check_model(proto)
-    path = os.fspath(filepath)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"filepath: folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_onnx_")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    with atomic_path(os.fspath(filepath), "filepath") as tmp:
+        with open(tmp, "wb") as fh:
             fh.write(proto.SerializeToString())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

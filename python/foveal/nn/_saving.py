@@ -21,13 +21,13 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from .._files import atomic_path
 from .. import __version__
 from . import losses as _losses
 from . import metrics as _metrics
@@ -47,12 +47,6 @@ def _json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, indent=1, sort_keys=False).encode("utf-8")
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _write_atomic(filepath: str, members: Dict[str, bytes], overwrite: bool) -> None:
     path = os.path.abspath(os.fspath(filepath))
     if os.path.isdir(path):
@@ -63,23 +57,12 @@ def _write_atomic(filepath: str, members: Dict[str, bytes], overwrite: bool) -> 
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"directory {directory} does not exist")
     manifest = {name: hashlib.sha256(data).hexdigest() for name, data in members.items()}
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_path(path, "filepath") as tmp:
+        with open(tmp, "wb") as f:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
                 for name, data in members.items():
                     zf.writestr(name, data)
                 zf.writestr("manifest.json", _json_bytes(manifest))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_current_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 class _Reader:

@@ -1,0 +1,334 @@
+"""``OnnxBackbone``: features from any ONNX image model through onnxruntime.
+
+Extraction is a two-stage pipeline: while onnxruntime runs batch ``i`` (it releases the GIL), a
+worker thread gets batch ``i + 1`` (slices an array, or takes it from a ``foveal.data``
+iterator, which decodes files on its own thread pool and prefetches one more batch) and turns
+it into the model's input tensor (channels, bilinear resize, pixel convention, layout).  Decoding
+and preprocessing thus overlap with inference.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as _futures
+import contextlib
+import hashlib
+import io
+import os
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .._checks import as_int, as_pair, as_real_array
+from ..image._pixels import as_pixels
+from ..nn import _progress
+from . import _graph
+from ._preprocess import Preprocess, Preprocessor
+
+__all__ = ["OnnxBackbone", "DirectoryFeatures"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+#: Spatial size assumed by :attr:`OnnxBackbone.feature_dim` when the model's is dynamic.
+DEFAULT_SIZE = (224, 224)
+
+
+def _is_batch_source(x: Any) -> bool:
+    """An iterator of batches with ``len`` and ``x[i]`` (e.g. foveal.data's), not an array."""
+    return (not isinstance(x, (np.ndarray, list, tuple, str, bytes)) and hasattr(x, "__len__")
+            and hasattr(x, "__getitem__") and not hasattr(x, "__array__")
+            and not hasattr(x, "__array_interface__"))
+
+
+def _batch_images(item: Any, where: str) -> np.ndarray:
+    """The images of one batch from an iterator: ``x`` of an ``(x, y, ...)`` tuple, or ``x``."""
+    x = item[0] if isinstance(item, (tuple, list)) else item
+    arr = as_real_array(x, where)
+    if arr.ndim != 4:
+        raise ValueError(f"{where} must give N x H x W x C image batches, got shape {arr.shape}")
+    return arr
+
+
+class DirectoryFeatures(NamedTuple):
+    """What :meth:`OnnxBackbone.extract_directory` returns.
+
+    ``features`` is ``N x D`` float32, one row per readable image in ``flow_from_directory``'s
+    order; ``labels`` the int32 class index of each row (-1 for a folder without class
+    subfolders); ``filenames`` the rows' paths relative to the folder (``"cls/img.jpg"``);
+    ``class_names`` the class subfolders in label order; ``skipped`` the unreadable files left
+    out.
+    """
+
+    features: np.ndarray
+    labels: np.ndarray
+    filenames: List[str]
+    class_names: List[str]
+    skipped: List[str]
+
+
+class OnnxBackbone:
+    """A pretrained image model (an ONNX file) used as a frozen feature extractor.
+
+    Args:
+        path: the ``.onnx`` file (FileNotFoundError if missing, ValueError if not ONNX).
+        output: the tensor to return; None picks the pooled features before the classifier:
+            the input of the last ``Gemm``/``MatMul`` node. Any tensor is flattened to
+            ``N x D``. An unknown name is a ValueError that lists candidates. Only the nodes
+            this tensor needs are run.
+        preprocess: pixel convention of the pretrained weights: ``"torch"`` (ImageNet
+            mean/std; torchvision), ``"caffe"`` (BGR, ImageNet mean subtracted), ``"tf"``
+            ([-1, 1]), ``"none"``, or a callable (see :mod:`foveal.transfer._preprocess`).
+            Images are taken to hold 0..255 values, uint8 or float (as Keras's
+            ``preprocess_input``).
+        input_size: ``(height, width)`` (or one int) to resize images to when the model's
+            spatial size is dynamic; it must agree with a fixed size. With neither, arrays keep
+            their size and directories need ``input_size``.
+        batch_size: images per ``session.run`` (a model with a fixed batch axis runs that many,
+            the last run padded).
+        providers: onnxruntime execution providers (default ``["CPUExecutionProvider"]``).
+        layout: ``"NCHW"``/``"NHWC"`` to override the layout read from the input's dims (a
+            channel axis of 1 or 3 after the batch axis is NCHW, at the end NHWC).
+        num_threads: onnxruntime intra-op threads (default ``foveal.get_num_threads()``).
+
+    Attributes:
+        path (absolute), output (tensor name), layout, channels, input_name, input_size
+        (``(h, w)`` images are resized to, or None), batch_size, preprocess.
+
+    Example::
+
+        backbone = OnnxBackbone("resnet18.onnx")            # torchvision export: NCHW, 224
+        feats = backbone.extract("photos/")                   # N x 512 float32
+        head = nn.Sequential([nn.Input((backbone.feature_dim,)), nn.Dense(2, "softmax")])
+    """
+
+    def __init__(self, path: PathLike, output: Optional[str] = None, preprocess: Preprocess = "torch",
+                 input_size: Any = None, batch_size: int = 32,
+                 providers: Optional[Sequence[Any]] = None, *, layout: Optional[str] = None,
+                 num_threads: Optional[int] = None) -> None:
+        try:
+            self.path = os.path.abspath(os.fspath(path))
+        except TypeError:
+            raise TypeError(f"path must be a file path, got {type(path).__name__}") from None
+        self.batch_size = as_int(batch_size, "batch_size", 1)
+        if num_threads is None:
+            from .. import get_num_threads
+            num_threads = get_num_threads()
+        self.num_threads = as_int(num_threads, "num_threads", 1)
+        ort = _graph.require("onnxruntime")
+        model = _graph.load(self.path)
+        self._input = _graph.image_input(model, self.path, layout)
+        self.input_name, self.layout, self.channels = (self._input.name, self._input.layout,
+                                                       self._input.channels)
+        self.input_size = self._target_size(input_size)
+        if output is None:
+            self.output: str = _graph.find_features(model, self.path)
+        else:
+            _graph.check_output(model, output, self.path)
+            self.output = output
+        self.preprocess = preprocess.lower() if isinstance(preprocess, str) else preprocess
+        self._preprocessor = Preprocessor(preprocess, self.channels, self.layout, self.input_size,
+                                          self._input.dtype)
+        self._output_arg, self._layout_arg = output, layout
+        self.providers = list(providers) if providers is not None else ["CPUExecutionProvider"]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.num_threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(_graph.cut_at(model, self.output).SerializeToString(),
+                                                 options, providers=self.providers)
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise ValueError(f"path: onnxruntime cannot load {self.path!r}: {e}") from None
+        self._feature_dim: Optional[int] = None
+        self._sha256: Optional[str] = None
+
+    # ---- description ------------------------------------------------------------------------
+    def _target_size(self, input_size: Any) -> Optional[Tuple[int, int]]:
+        fixed = self._input.spatial
+        if input_size is None:
+            return None if None in fixed else (int(fixed[0]), int(fixed[1]))  # type: ignore[arg-type]
+        size = as_pair(input_size, "input_size", 1)
+        if any(f is not None and f != s for f, s in zip(fixed, size)):
+            raise ValueError(f"input_size {size} does not match the model's fixed input size "
+                             f"{tuple(fixed)} (height, width)")
+        return size
+
+    @property
+    def feature_dim(self) -> int:
+        """``D``, the length of one feature vector (found by running one blank image; for a
+        model of dynamic size without ``input_size``, at 224 x 224)."""
+        if self._feature_dim is None:
+            h, w = self.input_size or DEFAULT_SIZE
+            self._feature_dim = int(self._run(self._preprocessor(
+                np.zeros((1, h, w, self.channels), np.uint8))).shape[1])
+        return self._feature_dim
+
+    def config(self) -> dict:
+        """The constructor arguments that rebuild this backbone (JSON-serializable; a callable
+        ``preprocess`` cannot be and raises NotImplementedError)."""
+        if not isinstance(self.preprocess, str):
+            raise NotImplementedError("a backbone with a callable preprocess cannot be serialized; "
+                                      "use a named convention ('torch', 'caffe', 'tf', 'none')")
+        return {"path": self.path, "output": self._output_arg, "preprocess": self.preprocess,
+                "input_size": None if self.input_size is None else list(self.input_size),
+                "batch_size": self.batch_size, "layout": self._layout_arg}
+
+    def sha256(self) -> str:
+        """The SHA-256 of the ONNX file (computed on first use, then kept)."""
+        if self._sha256 is None:
+            self._sha256 = file_sha256(self.path)
+        return self._sha256
+
+    def __repr__(self) -> str:
+        size = "x".join(map(str, self.input_size)) if self.input_size else "any size"
+        dim = "?" if self._feature_dim is None else str(self._feature_dim)
+        return (f"<OnnxBackbone {os.path.basename(self.path)!r}: {self.layout} {size} x "
+                f"{self.channels} -> {self.output!r} (D={dim}), preprocess={self.preprocess!r}>")
+
+    # ---- running --------------------------------------------------------------------------
+    def _run(self, tensor: np.ndarray) -> np.ndarray:
+        """The model on one prepared input tensor -> ``N x D`` float32."""
+        n = tensor.shape[0]
+        fixed = self._input.batch
+        if fixed is None:
+            outs = [self._session.run([self.output], {self.input_name: tensor})[0]]
+        else:   # a model exported with a fixed batch axis: runs of exactly that many, padded
+            outs = []
+            for start in range(0, n, fixed):
+                part = tensor[start:start + fixed]
+                if len(part) < fixed:
+                    pad = np.zeros((fixed - len(part),) + part.shape[1:], part.dtype)
+                    part = np.concatenate([part, pad])
+                outs.append(self._session.run([self.output], {self.input_name: part})[0])
+        y = np.concatenate(outs) if len(outs) > 1 else outs[0]
+        if y.ndim == 0 or y.shape[0] < n or (fixed is None and y.shape[0] != n):
+            raise ValueError(f"output {self.output!r} has shape {y.shape}: not one row per image "
+                             f"(N = {n}); choose a tensor with a batch axis")
+        return np.ascontiguousarray(y[:n].reshape(n, -1), dtype=np.float32)
+
+    def _pipeline(self, n_batches: int, get: Callable[[int], np.ndarray], verbose: int) -> np.ndarray:
+        """Features of batches ``get(0) .. get(n_batches - 1)``, each batch fetched and prepared
+        on a worker thread while the model runs the one before."""
+        progress = _progress.bar(n_batches, "Extract") if verbose == 1 else None
+        outs: List[np.ndarray] = []
+        try:
+            with _futures.ThreadPoolExecutor(1, thread_name_prefix="foveal-backbone") as pool:
+                ahead = pool.submit(lambda: self.prepare(get(0)))
+                for i in range(n_batches):
+                    tensor = ahead.result()
+                    if i + 1 < n_batches:
+                        ahead = pool.submit(lambda j=i + 1: self.prepare(get(j)))
+                    outs.append(self._run(tensor))
+                    if progress is not None:
+                        progress.update(1)
+        finally:
+            if progress is not None:
+                progress.close()
+        return np.concatenate(outs) if len(outs) > 1 else outs[0]
+
+    # ---- public extraction ----------------------------------------------------------------
+    def extract(self, x: Any, verbose: Union[str, int] = "auto") -> np.ndarray:
+        """Features of images, ``N x D`` float32 (rows in input order).
+
+        Args:
+            x: an ``N x H x W x C`` array (uint8 or float 0..255, C in 1, 3, 4: gray is
+                repeated, alpha dropped), a ``foveal.data`` iterator (its ``x`` batches, labels
+                ignored, ``len(x)`` batches once, in order), or a folder path (indexed as
+                ``flow_from_directory(class_mode=None, shuffle=False)``; see
+                :meth:`extract_directory`).
+            verbose: ``"auto"``/1 a progress bar, 0 (or 2) none.
+        """
+        verbose = _progress.verbosity(verbose)
+        if isinstance(x, (str, os.PathLike)):
+            return self.extract_directory(x, verbose).features
+        if _is_batch_source(x):
+            return self._extract_iterator(x, verbose)
+        arr = as_real_array(x, "x")
+        if arr.ndim != 4:
+            raise ValueError(f"x must be an N x H x W x C batch of images, got shape {arr.shape}"
+                             + (" (one image: add a batch axis, x[None])" if arr.ndim == 3 else ""))
+        if arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
+            raise ValueError(f"x is empty (shape {arr.shape})")
+        if arr.shape[3] not in (1, 3, 4):
+            raise ValueError(f"x must have 1, 3 or 4 channels (last axis), got shape {arr.shape}")
+        bs = self.batch_size
+        return self._pipeline(-(-len(arr) // bs), lambda i: arr[i * bs:(i + 1) * bs], verbose)
+
+    def _extract_iterator(self, it: Any, verbose: int) -> np.ndarray:
+        count = len(it)
+        if count == 0:
+            raise ValueError("x: the iterator is empty (len(x) == 0)")
+        return self._pipeline(count, lambda i: _batch_images(it[i], "x (iterator)"), verbose)
+
+    def directory_iterator(self, directory: PathLike, verbose: Union[str, int] = 0) -> Any:
+        """The ``foveal.data.DirectoryIterator`` that :meth:`extract_directory` reads: the
+        model's size and channels, file order (``shuffle=False``), ``class_mode=None``,
+        bilinear resizing, ``batch_size`` images per batch; one subfolder per class, or the
+        images directly in ``directory`` when it has no subfolders."""
+        from ..data import DirectoryIterator
+
+        if self.input_size is None:
+            raise ValueError("directory: the model's input size is dynamic; pass "
+                             "input_size=(height, width) to OnnxBackbone to read image files")
+        quiet = _progress.verbosity(verbose) != 1
+        with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+            return DirectoryIterator(directory, None, target_size=self.input_size,
+                                     color_mode="rgb" if self.channels == 3 else "grayscale",
+                                     classes=["."] if _is_flat(directory) else None,
+                                     class_mode=None, batch_size=self.batch_size, shuffle=False,
+                                     interpolation="bilinear")
+
+    def prepare(self, x: Any) -> np.ndarray:
+        """The model's input tensor for an ``N x H x W x C`` batch: channels matched, resized,
+        the pixel convention applied, in the model's layout and dtype."""
+        return self._preprocessor(as_pixels(x, "x"))
+
+    def extract_directory(self, directory: PathLike, verbose: Union[str, int] = "auto"
+                          ) -> DirectoryFeatures:
+        """Features of every image under ``directory`` with their labels and file names.
+
+        Class subfolders and file order follow ``flow_from_directory`` (subfolders sorted by
+        name; a folder without subfolders is read as unlabelled images, label -1). Files are
+        decoded on a thread pool while the model runs. Unreadable files are skipped with one
+        warning and listed in ``skipped``. Raises FileNotFoundError for a missing folder and
+        ValueError when it holds no image.
+        """
+        verbose = _progress.verbosity(verbose)
+        it = self.directory_iterator(directory, verbose)
+        flat = _is_flat(it.directory)
+        if it.samples == 0:
+            raise ValueError(f"directory: no images ({', '.join(it.white_list_formats)}) found in "
+                             f"{it.directory!r}" + ("" if flat else " or its subfolders"))
+        features = self._extract_iterator(it, verbose)
+        # an unreadable file's row holds the next readable image (the iterator keeps batches
+        # full): dropping those rows leaves each readable file once, in order
+        bad = set(it.skipped)
+        keep = np.array([p not in bad for p in it.filepaths], dtype=bool)
+        names = [f[2:] if flat and f.startswith("./") else f
+                 for f, k in zip(it.filenames, keep) if k]
+        labels = (np.full(len(names), -1, np.int32) if flat
+                  else np.asarray(it.classes, np.int32)[keep])
+        classes = [] if flat else sorted(it.class_indices, key=it.class_indices.__getitem__)
+        return DirectoryFeatures(np.ascontiguousarray(features[keep]), labels, names, classes,
+                                 list(it.skipped))
+
+    def as_layer(self, cache_mb: float = 256.0, name: Optional[str] = None) -> Any:
+        """This backbone as a frozen ``foveal.nn`` layer (``N x H x W x C`` -> ``N x D``) that
+        caches each image's features (see :class:`~foveal.transfer.OnnxBackboneLayer`)."""
+        from .layer import OnnxBackboneLayer
+
+        return OnnxBackboneLayer(self, cache_mb=cache_mb, name=name)
+
+
+def _is_flat(directory: Any) -> bool:
+    """True for a folder without subfolders (its images are then read unlabelled)."""
+    try:
+        return not any(e.is_dir() for e in os.scandir(directory))
+    except (OSError, TypeError):
+        return False   # not a folder: DirectoryIterator says what is wrong
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,37 @@
+"""`foveal demo` (quick mode): the whole course runs and writes what it promises."""
+import os
+
+import numpy as np
+
+import foveal.image as fi
+from foveal.demo import TASK_A, TASK_B, draw_shape, make_shapes_dataset, run_demo
+
+
+def test_demo_quick_writes_everything(tmp_path):
+    lines = []
+    result = run_demo(str(tmp_path), quick=True, verbose=0, log=lines.append)
+    assert set(result) == {"test_accuracy", "transfer_accuracy", "scratch_accuracy", "seconds"}
+    assert all(0.0 <= result[k] <= 1.0 for k in ("test_accuracy", "transfer_accuracy", "scratch_accuracy"))
+    assert any("head on the ONNX backbone" in line for line in lines)
+    for name in ("filters_layer1", "feature_maps_layer1", "augmented_samples", "training_curves"):
+        img = fi.read(tmp_path / "pictures" / f"{name}.png")
+        assert img.ndim == 3 and img.std() > 5, name          # a real picture, not a blank canvas
+    assert (tmp_path / "shapes_cnn.onnx").stat().st_size > 1000
+    for split in ("train", "validation", "test"):
+        assert sorted(os.listdir(tmp_path / "data" / "shapes" / split)) == sorted(TASK_A)
+    assert sorted(os.listdir(tmp_path / "data" / "new_task" / "train")) == sorted(TASK_B)
+
+
+def test_splits_hold_different_images(tmp_path):
+    make_shapes_dataset(str(tmp_path), ["circle"], {"train": 3, "test": 3}, seed=5)
+    a = [fi.read(tmp_path / "train" / "circle" / f) for f in sorted(os.listdir(tmp_path / "train" / "circle"))]
+    b = [fi.read(tmp_path / "test" / "circle" / f) for f in sorted(os.listdir(tmp_path / "test" / "circle"))]
+    assert not any(np.array_equal(x, y) for x in a for y in b)
+
+
+def test_every_shape_draws_a_visible_shape():
+    rng = np.random.default_rng(0)
+    for kind in TASK_A + TASK_B:
+        img = draw_shape(kind, rng)
+        assert img.shape == (32, 32, 3) and img.dtype == np.uint8
+        assert img.std() > 20, kind
