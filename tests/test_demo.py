@@ -35,3 +35,19 @@ def test_every_shape_draws_a_visible_shape():
         img = draw_shape(kind, rng)
         assert img.shape == (32, 32, 3) and img.dtype == np.uint8
         assert img.std() > 20, kind
+
+
+def test_cli_demo_extract_and_bench(tmp_path, capsys):
+    from foveal.cli import main
+
+    assert main(["demo", "--quick", "-q", "-o", str(tmp_path / "d")]) == 0
+    out = tmp_path / "features.npz"
+    assert main(["extract", str(tmp_path / "d" / "shapes_cnn.onnx"),
+                 str(tmp_path / "d" / "data" / "new_task" / "test"), "-o", str(out),
+                 "--preprocess", "none"]) == 0
+    with np.load(out) as f:
+        assert f["features"].shape == (80, 64) and f["features"].dtype == np.float32
+        assert len(f["labels"]) == 80
+    assert main(["extract", str(tmp_path / "missing.onnx"), str(tmp_path), "-o", str(out)]) == 1
+    assert main(["bench", "--only", "no_such_benchmark"]) == 2
+    assert "no benchmark matches" in capsys.readouterr().err

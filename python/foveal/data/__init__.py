@@ -10,6 +10,9 @@ train on directly::
     val = gen.flow_from_directory("photos", target_size=(64, 64), subset="validation", seed=1)
     model.fit(train, validation_data=val, epochs=10)
 
+``augmentation_preview(folder)`` draws a grid of images and random augmentations of each (also
+``foveal augment-preview DIR -o grid.png``).
+
 Keras 3's legacy API is the specification; the deliberate differences (shift axes, brightness
 on float data, seeded per-iterator randomness, unaugmented validation subsets, skipped
 unreadable files, the ``"wrap"`` period, resizing without antialiasing) are listed in
@@ -20,5 +23,6 @@ from __future__ import annotations
 
 from .generator import ImageDataGenerator
 from .iterators import DirectoryIterator, NumpyArrayIterator
+from .preview import augmentation_preview
 
-__all__ = ["ImageDataGenerator", "NumpyArrayIterator", "DirectoryIterator"]
+__all__ = ["ImageDataGenerator", "NumpyArrayIterator", "DirectoryIterator", "augmentation_preview"]

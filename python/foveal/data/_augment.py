@@ -1,9 +1,10 @@
 """Applying Keras ``ImageDataGenerator`` transform parameters to a float32 NHWC batch.
 
-Two functions: :func:`affine_matrix` turns one parameter dict into the single 2 x 3 affine map
-that does the rotation, shift, shear, zoom and flips at once, and :func:`apply_batch` runs that
-map, the channel shift and the brightness in one native pass per image (images in parallel on the
-thread pool, the warp rows shared with ``foveal.image.warp_affine``).
+:func:`affine_matrix` turns one parameter dict into the single 2 x 3 affine map that does the
+rotation, shift, shear, zoom and flips at once (:func:`affine_matrices`: a batch of them, given
+as columns, in closed form), and :func:`apply_batch` runs those maps, the channel shift and the
+brightness in one native pass per image (images in parallel on the thread pool, the warp rows
+shared with ``foveal.image.warp_affine``).
 
 Geometry, in the image's (x = column, y = row) coordinates with the origin at the centre
 ``c = ((w - 1) / 2, (h - 1) / 2)``: the output pixel ``p`` samples the input at
@@ -44,16 +45,20 @@ Keras instead rounds the image through uint8 and Pillow's ``ImageEnhance.Brightn
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Dict, Mapping, Sequence, Union
 
 import numpy as np
 
 from .. import _core
 
-__all__ = ["affine_matrix", "apply_batch", "FILL_MODES"]
+__all__ = ["affine_matrix", "affine_matrices", "apply_batch", "transform_columns", "FILL_MODES"]
 
 # Keras fill_mode -> foveal.image border name.
 FILL_MODES = {"nearest": "replicate", "constant": "constant", "reflect": "reflect", "wrap": "wrap"}
+
+# The numeric keys of a transform-parameter dict and their "no change" values.
+_DEFAULTS = {"theta": 0.0, "tx": 0.0, "ty": 0.0, "shear": 0.0, "zx": 1.0, "zy": 1.0,
+             "channel_shift_intensity": 0.0, "brightness": 1.0}
 
 
 def _param(params: Mapping[str, Any], key: str, default: float) -> float:
@@ -69,46 +74,82 @@ def _param(params: Mapping[str, Any], key: str, default: float) -> float:
     return f
 
 
+def _column(params_list: Sequence[Mapping[str, Any]], key: str, default: float) -> np.ndarray:
+    """One parameter of every dict, as a float64 array (missing or None: ``default``)."""
+    return np.array([_param(p, key, default) for p in params_list], dtype=np.float64)
+
+
+def transform_columns(params_list: Sequence[Mapping[str, Any]]) -> Dict[str, np.ndarray]:
+    """Keras transform-parameter dicts as one array per key (``N`` values each): the numeric
+    keys as float64 (missing keys: no change), the flips as bool. Checks every value."""
+    cols = {key: _column(params_list, key, default) for key, default in _DEFAULTS.items()}
+    for key in ("flip_horizontal", "flip_vertical"):
+        cols[key] = np.array([bool(p.get(key, False)) for p in params_list], dtype=bool)
+    return cols
+
+
+def affine_matrices(cols: Mapping[str, np.ndarray], h: int, w: int) -> np.ndarray:
+    """The ``N x 2 x 3`` float64 maps (source (x, y) -> destination, OpenCV ``warpAffine``
+    convention) of ``N`` transforms given as columns (see :func:`transform_columns`; missing
+    keys mean "no change") for ``h x w`` images, in closed form. See the module docstring for
+    the geometry."""
+    n = len(next(iter(cols.values()))) if cols else 0
+
+    def col(key: str, default: float) -> np.ndarray:
+        v = cols.get(key)
+        return np.full(n, default) if v is None else np.asarray(v, dtype=np.float64)
+
+    theta, shear = np.radians(col("theta", 0.0)), np.radians(col("shear", 0.0))
+    tx, ty = col("tx", 0.0), col("ty", 0.0)
+    zx, zy = col("zx", 1.0), col("zy", 1.0)
+    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    # Destination -> source: p -> c + R (t + S Z (p - c)), with the linear part L = R S Z.
+    c, s = np.cos(theta), np.sin(theta)
+    cs, ss = np.cos(theta + shear), np.sin(theta + shear)  # R S = [[c, -ss], [s, cs]]
+    det = zx * zy * np.cos(shear)
+    bad = np.abs(det) < 1e-12
+    if np.any(bad):
+        k = int(np.argmax(bad))
+        raise ValueError(f"params describe a singular transform (zx={zx[k]}, zy={zy[k]}, "
+                         f"shear={np.degrees(shear[k])}): the image would collapse to a line")
+    # The forward map is the inverse: q -> L^-1 q + (c - L^-1 (c + R t)).
+    inv = np.empty((n, 2, 2))
+    inv[:, 0, 0], inv[:, 0, 1] = cs * zy / det, ss * zy / det
+    inv[:, 1, 0], inv[:, 1, 1] = -s * zx / det, c * zx / det
+    shift_x = cx + c * ty - s * tx  # c + R t, with t = (ty, tx) in (x, y)
+    shift_y = cy + s * ty + c * tx
+    out = np.empty((n, 2, 3))
+    out[:, :, :2] = inv
+    out[:, 0, 2] = cx - (inv[:, 0, 0] * shift_x + inv[:, 0, 1] * shift_y)
+    out[:, 1, 2] = cy - (inv[:, 1, 0] * shift_x + inv[:, 1, 1] * shift_y)
+    for key, row, size in (("flip_horizontal", 0, w), ("flip_vertical", 1, h)):
+        flip = np.asarray(cols.get(key, np.zeros(n, bool)), dtype=bool)
+        out[flip, row] *= -1.0
+        out[flip, row, 2] += size - 1.0
+    return out
+
+
 def affine_matrix(params: Mapping[str, Any], h: int, w: int) -> np.ndarray:
     """The 2 x 3 float64 map (source (x, y) -> destination, OpenCV ``warpAffine`` convention)
     of a Keras transform-parameter dict for an ``h x w`` image: rotation ``theta`` (degrees),
     shift ``tx`` (rows) and ``ty`` (columns), ``shear`` (degrees), zoom ``zx``/``zy``, then
     ``flip_horizontal``/``flip_vertical``. Missing keys mean "no change"; see the module
     docstring for the exact geometry and how it relates to Keras 3."""
-    theta = math.radians(_param(params, "theta", 0.0))
-    tx, ty = _param(params, "tx", 0.0), _param(params, "ty", 0.0)
-    shear = math.radians(_param(params, "shear", 0.0))
-    zx, zy = _param(params, "zx", 1.0), _param(params, "zy", 1.0)
-    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
-    c, s = math.cos(theta), math.sin(theta)
-    rotate = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-    translate = np.array([[1.0, 0.0, ty], [0.0, 1.0, tx], [0.0, 0.0, 1.0]])
-    shear_m = np.array([[1.0, -math.sin(shear), 0.0], [0.0, math.cos(shear), 0.0], [0.0, 0.0, 1.0]])
-    zoom = np.diag([zx, zy, 1.0])
-    to_centre = np.array([[1.0, 0.0, cx], [0.0, 1.0, cy], [0.0, 0.0, 1.0]])
-    from_centre = np.array([[1.0, 0.0, -cx], [0.0, 1.0, -cy], [0.0, 0.0, 1.0]])
-    # Destination -> source (what SciPy's affine_transform takes), then inverted.
-    inverse = to_centre @ rotate @ translate @ shear_m @ zoom @ from_centre
-    if abs(np.linalg.det(inverse[:2, :2])) < 1e-12:
-        raise ValueError(f"params describe a singular transform (zx={zx}, zy={zy}, "
-                         f"shear={math.degrees(shear)}): the image would collapse to a line")
-    forward = np.linalg.inv(inverse)
-    if params.get("flip_horizontal", False):
-        forward = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ forward
-    if params.get("flip_vertical", False):
-        forward = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, h - 1.0], [0.0, 0.0, 1.0]]) @ forward
-    return np.ascontiguousarray(forward[:2])
+    return affine_matrices(transform_columns([params]), h, w)[0]
 
 
-def apply_batch(x: np.ndarray, params_list: Sequence[Mapping[str, Any]], fill_mode: str, cval: float,
-                order: int = 1) -> np.ndarray:
-    """Apply one Keras transform-parameter dict per image of a batch, natively: each image's
-    affine map, channel shift and brightness in one pass, images in parallel.
+def apply_batch(x: np.ndarray,
+                params: Union[Sequence[Mapping[str, Any]], Mapping[str, np.ndarray]],
+                fill_mode: str, cval: float, order: int = 1) -> np.ndarray:
+    """Apply one Keras transform per image of a batch, natively: each image's affine map,
+    channel shift and brightness in one pass, images in parallel.
 
     Args:
         x: ``N x H x W x C`` float32 batch (any C).
-        params_list: ``N`` dicts with Keras's keys (``theta, tx, ty, shear, zx, zy,
-            flip_horizontal, flip_vertical, channel_shift_intensity, brightness``).
+        params: ``N`` dicts with Keras's keys (``theta, tx, ty, shear, zx, zy,
+            flip_horizontal, flip_vertical, channel_shift_intensity, brightness``), or the
+            same as columns, one array of ``N`` values per key (what
+            :func:`transform_columns` returns; missing keys mean "no change").
         fill_mode: ``"nearest"``, ``"constant"``, ``"reflect"`` or ``"wrap"``.
         cval: the value outside the image for ``"constant"``.
         order: 1 bilinear, 0 nearest.
@@ -118,32 +159,41 @@ def apply_batch(x: np.ndarray, params_list: Sequence[Mapping[str, Any]], fill_mo
     """
     if x.ndim != 4 or x.dtype != np.float32:
         raise ValueError(f"x must be an N x H x W x C float32 batch, got {x.dtype} {x.shape}")
-    if len(params_list) != len(x):
-        raise ValueError(f"params_list must hold one dict per image: {len(params_list)} for {len(x)}")
+    cols = params if isinstance(params, Mapping) else transform_columns(params)
+    counts = {len(v) for v in cols.values()}
+    if counts and counts != {len(x)}:
+        raise ValueError(f"params must hold one transform per image: {sorted(counts)} for {len(x)}")
     if fill_mode not in FILL_MODES:
         raise ValueError(f"fill_mode must be one of {', '.join(map(repr, FILL_MODES))}, got {fill_mode!r}")
     if order not in (0, 1):
         raise ValueError(f"order must be 0 (nearest) or 1 (bilinear), got {order!r}")
     border, interp = FILL_MODES[fill_mode], ("nearest" if order == 0 else "bilinear")
     n, h, w, ch = x.shape
-    x = np.ascontiguousarray(x)
-    matrices = np.stack([affine_matrix(p, h, w) for p in params_list]) if n else np.zeros((0, 2, 3))
-    shift = np.array([_param(p, "channel_shift_intensity", 0.0) for p in params_list], np.float32)
-    scale = np.array([_param(p, "brightness", 1.0) for p in params_list], np.float32)
-    shift_arg = shift if np.any(shift) else None
-    scale_arg = scale if np.any(scale != 1.0) else None
     if n == 0:
         return x.copy()
+    x = np.ascontiguousarray(x)
+    matrices = affine_matrices(cols if cols else {"theta": np.zeros(n)}, h, w)
+    shift = _intensity(cols, "channel_shift_intensity", 0.0)
+    scale = _intensity(cols, "brightness", 1.0)
     if ch <= 4:
-        return _core.image.augment_batch(x, matrices, interp, border, float(cval), shift_arg, scale_arg)
+        return _core.image.augment_batch(x, matrices, interp, border, float(cval), shift, scale)
     # More than 4 channels: warp groups of up to 4, then the intensity changes over all channels.
     out = np.concatenate([_core.image.augment_batch(np.ascontiguousarray(x[..., c0:c0 + 4]), matrices,
                                                     interp, border, float(cval), None, None)
                           for c0 in range(0, ch, 4)], axis=-1)
-    if shift_arg is not None:
+    if shift is not None:
         lo = out.min(axis=(1, 2, 3), keepdims=True)
         hi = out.max(axis=(1, 2, 3), keepdims=True)
         out = np.clip(out + shift[:, None, None, None], lo, hi)
-    if scale_arg is not None:
+    if scale is not None:
         out *= scale[:, None, None, None]
     return out
+
+
+def _intensity(cols: Mapping[str, np.ndarray], key: str, neutral: float) -> "np.ndarray | None":
+    """A per-image intensity parameter as float32, or None when it changes no image."""
+    v = cols.get(key)
+    if v is None:
+        return None
+    v = np.asarray(v, dtype=np.float32)
+    return v if np.any(v != neutral) else None

@@ -338,7 +338,7 @@ class ImageDataGenerator:
         if augment:
             base = arr.astype(np.float32, copy=False)
             shape = base.shape[1:]
-            parts = [apply_batch(base, [self.get_random_transform(shape, rng) for _ in range(len(base))],
+            parts = [apply_batch(base, self._random_columns(len(base), shape[0], shape[1], rng),
                                  self.fill_mode, self.cval, self.interpolation_order)
                      for _ in range(rounds)]
             arr = np.concatenate(parts).astype(self.dtype, copy=False)
@@ -360,21 +360,50 @@ class ImageDataGenerator:
                     or self.horizontal_flip or self.vertical_flip or self.brightness_range is not None)
 
     @staticmethod
-    def _shift(spec: Union[int, float, np.ndarray], size: int, rng: np.random.Generator) -> float:
+    def _shifts(spec: Union[int, float, np.ndarray], size: int, n: int,
+                rng: np.random.Generator) -> np.ndarray:
+        """``n`` shifts in pixels drawn from a ``width_shift_range``/``height_shift_range``
+        spec (Keras's three forms) along an axis of ``size`` pixels."""
         if isinstance(spec, np.ndarray):
             if spec.size == 0:
-                return 0.0
-            t = float(rng.choice(spec)) * float(rng.choice((-1, 1)))
+                return np.zeros(n)
+            t = rng.choice(spec, n).astype(np.float64) * rng.choice((-1, 1), n)
             largest = float(spec.max())
         elif not spec:
-            return 0.0
+            return np.zeros(n)
         elif isinstance(spec, int):  # Keras: np.random.choice(n) -> 0 .. n-1, then a sign
-            t = float(rng.integers(spec)) * float(rng.choice((-1, 1)))
+            t = rng.integers(spec, size=n).astype(np.float64) * rng.choice((-1, 1), n)
             largest = float(spec)
         else:
-            t = float(rng.uniform(-spec, spec))
+            t = rng.uniform(-spec, spec, n)
             largest = float(spec)
         return t * size if largest < 1 else t
+
+    def _random_columns(self, n: int, h: int, w: int, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+        """The parameters of ``n`` random transformations of ``h x w`` images, one array per
+        Keras key (``channel_shift_intensity`` and ``brightness`` only when configured), drawn
+        parameter by parameter for the whole batch. With ``n = 1`` this draws the same numbers
+        in the same order as one :meth:`get_random_transform`."""
+        def uniform(limit: float) -> np.ndarray:
+            return rng.uniform(-limit, limit, n) if limit else np.zeros(n)
+
+        cols: Dict[str, np.ndarray] = {"theta": uniform(self.rotation_range),
+                                       "tx": self._shifts(self._height_shift, h, n, rng),
+                                       "ty": self._shifts(self._width_shift, w, n, rng),
+                                       "shear": uniform(self.shear_range)}
+        if self.zoom_range[0] == 1 and self.zoom_range[1] == 1:
+            cols["zx"] = cols["zy"] = np.ones(n)
+        else:
+            zoom = rng.uniform(self.zoom_range[0], self.zoom_range[1], (n, 2))
+            cols["zx"], cols["zy"] = zoom[:, 0], zoom[:, 1]
+        no_flip = np.zeros(n, dtype=bool)
+        cols["flip_horizontal"] = rng.random(n) < 0.5 if self.horizontal_flip else no_flip
+        cols["flip_vertical"] = rng.random(n) < 0.5 if self.vertical_flip else no_flip
+        if self.channel_shift_range:
+            cols["channel_shift_intensity"] = uniform(self.channel_shift_range)
+        if self.brightness_range is not None:
+            cols["brightness"] = rng.uniform(self.brightness_range[0], self.brightness_range[1], n)
+        return cols
 
     def get_random_transform(self, img_shape: Sequence[int], seed: SeedLike = None) -> Dict[str, Any]:
         """Draw the parameters of one random transformation of an image of shape
@@ -394,26 +423,13 @@ class ImageDataGenerator:
         if not isinstance(img_shape, (tuple, list, np.ndarray)) or len(img_shape) < 2:
             raise ValueError(f"img_shape must be the image's shape (H, W, C), got {img_shape!r}")
         h, w = as_int(img_shape[0], "img_shape", 1), as_int(img_shape[1], "img_shape", 1)
-        rng = as_generator(seed)
-        theta = float(rng.uniform(-self.rotation_range, self.rotation_range)) if self.rotation_range else 0.0
-        tx = self._shift(self._height_shift, h, rng)
-        ty = self._shift(self._width_shift, w, rng)
-        shear = float(rng.uniform(-self.shear_range, self.shear_range)) if self.shear_range else 0.0
-        if self.zoom_range[0] == 1 and self.zoom_range[1] == 1:
-            zx = zy = 1.0
-        else:
-            zx, zy = (float(v) for v in rng.uniform(self.zoom_range[0], self.zoom_range[1], 2))
-        flip_h = bool(self.horizontal_flip and rng.random() < 0.5)
-        flip_v = bool(self.vertical_flip and rng.random() < 0.5)
-        shift = None
-        if self.channel_shift_range:
-            shift = float(rng.uniform(-self.channel_shift_range, self.channel_shift_range))
-        brightness = None
-        if self.brightness_range is not None:
-            brightness = float(rng.uniform(self.brightness_range[0], self.brightness_range[1]))
-        return {"theta": theta, "tx": tx, "ty": ty, "shear": shear, "zx": zx, "zy": zy,
-                "flip_horizontal": flip_h, "flip_vertical": flip_v,
-                "channel_shift_intensity": shift, "brightness": brightness}
+        cols = self._random_columns(1, h, w, as_generator(seed))
+        out: Dict[str, Any] = {key: float(cols[key][0]) for key in ("theta", "tx", "ty", "shear", "zx", "zy")}
+        out["flip_horizontal"] = bool(cols["flip_horizontal"][0])
+        out["flip_vertical"] = bool(cols["flip_vertical"][0])
+        for key in ("channel_shift_intensity", "brightness"):
+            out[key] = float(cols[key][0]) if key in cols else None
+        return out
 
     def apply_transform(self, x: Any, transform_parameters: Mapping[str, Any]) -> np.ndarray:
         """Apply a transformation given by Keras-style parameters (see
@@ -437,8 +453,8 @@ class ImageDataGenerator:
         """What the iterators do to a float32 batch: one random transform per image (unless
         ``augment`` is False), then :meth:`standardize` image by image. Returns ``dtype``."""
         if augment and self._augments:
-            params = [self.get_random_transform(x.shape[1:], rng) for _ in range(len(x))]
-            x = apply_batch(x, params, self.fill_mode, self.cval, self.interpolation_order)
+            cols = self._random_columns(len(x), x.shape[1], x.shape[2], rng)
+            x = apply_batch(x, cols, self.fill_mode, self.cval, self.interpolation_order)
         x = x.astype(self.dtype, copy=False)
         return self._normalize(x, tuple(range(1, x.ndim)))
 

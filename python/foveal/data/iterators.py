@@ -16,15 +16,16 @@ it), ``reset()``. Differences from Keras, on purpose:
   first one only), is listed in ``iterator.skipped`` and never opened again; its place in the
   batch goes to the next readable image of the epoch's order, so batches keep their size and
   labels stay aligned. ``on_error="raise"`` raises instead.
-* Files are decoded with Pillow on a small thread pool, and the next batch is built (read,
-  augmented, standardized) in the background while the caller works on the current one, when
-  batches are asked for in order (as ``next`` and an unshuffled ``fit`` do; a batch prefetched
-  before the generator changed, e.g. by ``fit``, is rebuilt). JPEG files that shrink by 2x or more
-  are decoded at reduced size first (Pillow's ``draft``), then resized with
-  ``foveal.image.resize`` (OpenCV's rules, no antialiasing; Keras resizes with Pillow, which
-  antialiases when shrinking with ``"bilinear"``/``"bicubic"``). ``"nearest"`` samples the
-  same pixels as Pillow's; ``"box"`` maps to ``"area"``; ``"lanczos"`` and ``"hamming"`` use
-  Pillow.
+* Files are decoded with Pillow on a thread pool (``foveal.get_num_threads()`` workers), and
+  the next batch is built (read, augmented, standardized) in the background while the caller
+  works on the current one, when batches are asked for in order (as ``next`` and an unshuffled
+  ``fit`` do; a batch prefetched before the generator changed, e.g. by ``fit``, is rebuilt).
+  JPEG files that shrink by 2x or more are decoded at reduced size first (Pillow's ``draft``),
+  then resized with ``foveal.image.resize`` (OpenCV's rules, no antialiasing; Keras resizes with
+  Pillow, which antialiases when shrinking with ``"bilinear"``/``"bicubic"``), the images of a
+  batch together. ``"nearest"`` samples the same pixels in both, so 8-bit images take Pillow's
+  (in the decoding threads, one pass less); ``"box"`` maps to ``"area"``; ``"lanczos"`` and
+  ``"hamming"`` use Pillow.
   With ``keep_aspect_ratio``, Keras resizes the crop through Pillow's ``box=`` argument,
   whose ``"nearest"`` breaks exact ties between two source pixels the other way at some sizes.
 * Extensions are matched with their dot (``.png``); Keras matches the bare suffix (``xpng``).
@@ -43,7 +44,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import _random
+from .. import _core, _random
 from .. import image as _image
 from .._checks import as_int, as_real_array
 
@@ -56,19 +57,30 @@ _CLASS_MODES = ("categorical", "binary", "sparse", "input", None)
 _RESIZE = {"nearest": "nearest", "bilinear": "bilinear", "bicubic": "bicubic", "area": "area",
            "box": "area"}
 _PIL_RESIZE = ("lanczos", "hamming")
+# Pillow's "nearest" picks the same source pixels as foveal.image.resize's (for any pair of
+# sizes); for these 8-bit modes the decoding threads resize with it.
+_PIL_NEAREST_MODES = ("L", "RGB", "RGBA")
 
 # Thread pools shared by all iterators: one decodes files, the other builds whole batches ahead
-# (its tasks wait on the decode pool, so the two must stay separate).
+# (its tasks wait on the decode pool, so the two must stay separate). The decode pool has as many
+# workers as foveal's native thread pool (``foveal.set_num_threads``), so one setting bounds the
+# CPU a pipeline takes; a new pool is made when that number changes.
 _pools_lock = threading.Lock()
-_pools: Dict[str, _futures.ThreadPoolExecutor] = {}
+_pools: Dict[Tuple[str, int], _futures.ThreadPoolExecutor] = {}
+
+
+def _decode_workers() -> int:
+    """Threads decoding image files: as many as foveal's native thread pool has."""
+    return max(1, min(_core.get_num_threads(), 32))
 
 
 def _pool(kind: str) -> _futures.ThreadPoolExecutor:
+    workers = _decode_workers() if kind == "decode" else 2
     with _pools_lock:
-        if kind not in _pools:
-            workers = max(2, min(8, os.cpu_count() or 2)) if kind == "decode" else 2
-            _pools[kind] = _futures.ThreadPoolExecutor(workers, thread_name_prefix=f"foveal-{kind}")
-        return _pools[kind]
+        if (kind, workers) not in _pools:
+            _pools[(kind, workers)] = _futures.ThreadPoolExecutor(
+                workers, thread_name_prefix=f"foveal-{kind}")
+        return _pools[(kind, workers)]
 
 
 class BatchIndexError(IndexError, ValueError):
@@ -424,15 +436,16 @@ class DirectoryIterator(_Iterator):
         return found
 
     def _read(self, j: int) -> Optional[np.ndarray]:
-        """Image ``j`` as an ``image_shape`` float32 array, or None if it cannot be read (and
+        """Image ``j`` decoded (an ``H x W x C`` uint8 or float32 array, not yet at
+        ``target_size``; see :func:`_decode_file`), or None if it cannot be read (and
         ``on_error`` is ``"skip"``)."""
         path = self._filepaths[j]
         with self._lock:
             if j in self._bad:
                 return None
         try:
-            return _decode(path, self.color_mode, self.target_size, self.interpolation,
-                           self.keep_aspect_ratio)
+            return _decode_file(path, self.color_mode, self.target_size, self.interpolation,
+                                self.keep_aspect_ratio)
         except Exception as e:  # noqa: BLE001 - any decoder failure means "unreadable"
             if self.on_error == "raise":
                 if isinstance(e, OSError) and not os.path.isfile(path):
@@ -451,21 +464,45 @@ class DirectoryIterator(_Iterator):
 
     def _load(self, order: np.ndarray, start: int, stop: int) -> Tuple[np.ndarray, np.ndarray]:
         idx = [int(j) for j in order[start:stop]]
+        out = np.empty((len(idx),) + tuple(self.image_shape), dtype=np.float32)
+
+        def fill(slot: int, j: int) -> Any:
+            """Decode image j into out[slot] when it already has the target size (True);
+            else return it decoded (resized below, with the others of its size), or None."""
+            img = self._read(j)
+            if img is not None and img.shape[:2] == self.target_size:
+                out[slot] = img
+                return True
+            return img
+
+        def fill_slots(slots: range) -> List[Any]:
+            return [fill(slot, idx[slot]) for slot in slots]
+
+        # Decoding (and Pillow's resizing, and the copy into the batch) releases the GIL: the
+        # files of a batch are read in parallel on the decode pool (also with one worker, so
+        # that batches built at once still share foveal's thread count), a few slots per task
+        # (about 4 tasks per worker: fewer thread handoffs than one image each, still balanced).
         if len(idx) > 1:
-            images = list(_pool("decode").map(self._read, idx))
+            step = -(-len(idx) // (4 * _decode_workers()))
+            chunks = [range(k, min(k + step, len(idx))) for k in range(0, len(idx), step)]
+            results = [r for part in _pool("decode").map(fill_slots, chunks) for r in part]
         else:
-            images = [self._read(j) for j in idx]
-        for slot, img in enumerate(images):
+            results = fill_slots(range(len(idx)))
+        to_resize: Dict[int, np.ndarray] = {}
+        for slot, res in enumerate(results):
             pos = start + slot
-            while img is None:  # the next readable image of this epoch's order takes its place
+            while res is None:  # the next readable image of this epoch's order takes its place
                 pos += 1
                 if pos - start - slot >= self.n:
                     raise ValueError(f"none of the {self.n} images in {self.directory!r} can be "
                                      f"read (see iterator.skipped)")
                 idx[slot] = int(order[pos % self.n])
-                img = self._read(idx[slot])
-            images[slot] = img
-        return np.stack(images), np.asarray(idx, dtype=np.int64)
+                res = fill(slot, idx[slot])
+            if res is not True:
+                to_resize[slot] = res
+        if to_resize:
+            _resize_into(out, to_resize, self.interpolation)
+        return out, np.asarray(idx, dtype=np.int64)
 
     def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator) -> Any:
         x = _transform(self.image_data_generator, x, rng, self.subset != "validation", self.dtype)
@@ -524,10 +561,12 @@ def _pil() -> Any:
     return Image
 
 
-def _decode(path: str, color_mode: str, target_size: Tuple[int, int], interpolation: str,
-            keep_aspect_ratio: bool) -> np.ndarray:
-    """One image file as a ``target_size + (C,)`` float32 array, as Keras's ``load_img`` and
-    ``img_to_array`` (see the module docstring for the resizing differences)."""
+def _decode_file(path: str, color_mode: str, target_size: Tuple[int, int], interpolation: str,
+                 keep_aspect_ratio: bool) -> np.ndarray:
+    """One image file decoded as Keras's ``load_img`` does, up to the final resize: an
+    ``H x W x C`` uint8 array (float32 for 16/32-bit files), JPEGs decoded at reduced size
+    when they shrink 2x or more, the ``keep_aspect_ratio`` crop done, and ``"lanczos"`` /
+    ``"hamming"`` (and ``"nearest"`` for 8-bit images) already resized by Pillow."""
     Image = _pil()
     th, tw = target_size
     with Image.open(path) as img:
@@ -551,16 +590,25 @@ def _decode(path: str, color_mode: str, target_size: Tuple[int, int], interpolat
                 cw, ch = _crop_size(w, h, tw, th)
                 left, top = (w - cw) // 2, (h - ch) // 2
                 img = img.crop((left, top, left + cw, top + ch))
-            if interpolation in _PIL_RESIZE:
+            pil_nearest = interpolation == "nearest" and img.mode in _PIL_NEAREST_MODES
+            if interpolation in _PIL_RESIZE or pil_nearest:
                 img = img.resize((tw, th), getattr(Image.Resampling, interpolation.upper()))
         arr = np.asarray(img)
     if arr.dtype != np.uint8:
         arr = arr.astype(np.float32)
-    if arr.shape[:2] != (th, tw):
-        arr = _image.resize(arr, (th, tw), _RESIZE[interpolation])
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    return arr.astype(np.float32)
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+def _resize_into(out: np.ndarray, images: Dict[int, np.ndarray], interpolation: str) -> None:
+    """Resize decoded images (:func:`_decode_file`, by batch slot) into the float32 batch
+    ``out``: the images of one size and dtype together, natively (one call, images in
+    parallel), then copied into their slots as float32."""
+    groups: Dict[Tuple[Tuple[int, ...], np.dtype], List[int]] = {}
+    for slot, img in images.items():
+        groups.setdefault((img.shape, img.dtype), []).append(slot)
+    for slots in groups.values():
+        batch = np.stack([images[slot] for slot in slots])
+        out[slots] = _image.resize(batch, out.shape[1:3], _RESIZE[interpolation])
 
 
 def _crop_size(w: int, h: int, tw: int, th: int) -> Tuple[int, int]:
