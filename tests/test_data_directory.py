@@ -284,6 +284,29 @@ def test_generator_normalization_applies_per_image(tmp_path):
     assert raw.dtype == np.float32 and raw[0, 0, 0, 0] == 20.0
 
 
+@pytest.mark.parametrize("interpolation,size", [("nearest", (9, 7)), ("bilinear", (9, 7)),
+                                                ("nearest", (12, 10))])
+def test_rescale_while_decoding_is_the_same_float32_product(tmp_path, interpolation, size):
+    """Without augmentation or preprocessing_function, rescale is applied as the pixels become
+    float in the decoding threads (resized slots after resizing): the same numbers as rescaling
+    the decoded batch, bit for bit; with augmentation it stays after the transform."""
+    rng = np.random.default_rng(3)
+    for k in range(5):
+        os.makedirs(tmp_path / "c", exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(tmp_path / "c" / f"{k}.png")
+    kw = dict(target_size=size, batch_size=5, shuffle=False, interpolation=interpolation)
+    raw = flow(str(tmp_path), ImageDataGenerator(), **kw)[0][0]
+    scaled = flow(str(tmp_path), ImageDataGenerator(rescale=1 / 255), **kw)[0][0]
+    np.testing.assert_array_equal(scaled, raw * np.float32(1 / 255))
+    aug = ImageDataGenerator(rescale=1 / 255, horizontal_flip=True, validation_split=0.4)
+    it = flow(str(tmp_path), aug, **kw)
+    assert it._decode_scale() is None                       # augmented: rescale after the flips
+    val = flow(str(tmp_path), aug, subset="validation", **kw)
+    assert val._decode_scale() == pytest.approx(1 / 255)    # not augmented: while decoding
+    assert flow(str(tmp_path), ImageDataGenerator(rescale=2.0, preprocessing_function=lambda v: v + 1),
+                **kw)._decode_scale() is None
+
+
 # ---------------------------------------------------------------------------------------------
 # Decoding and resizing
 

@@ -117,7 +117,7 @@ def _add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
                    help="folder for the dataset, pictures and model (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="a small dataset and 2 epochs (seconds)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=None, help="native threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=None, help="native threads (default: OpenMP's, i.e. OMP_NUM_THREADS or all cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_demo)
     p = sub.add_parser("bench", help="run the benchmarks of a foveal checkout (bench/bench_*.py)")

@@ -279,7 +279,8 @@ class ImageDataGenerator:
             x = np.array(x, dtype=self.dtype)
         return self._normalize(x, None)
 
-    def _normalize(self, x: np.ndarray, axes: Optional[Tuple[int, ...]]) -> np.ndarray:
+    def _normalize(self, x: np.ndarray, axes: Optional[Tuple[int, ...]],
+                   skip_rescale: bool = False) -> np.ndarray:
         """The body of :meth:`standardize`; ``axes`` are each sample's axes (None: all of x,
         ``(1, 2, 3)`` for a batch whose images are normalized one by one)."""
         if self.preprocessing_function is not None:
@@ -291,7 +292,7 @@ class ImageDataGenerator:
                     raise ValueError(f"preprocessing_function must return an image of the shape it "
                                      f"was given {x.shape[1:]}, got {out[0].shape}")
                 x = np.stack(out).astype(x.dtype, copy=False)
-        if self.rescale:
+        if self.rescale and not skip_rescale:
             x *= self.rescale
         if self.samplewise_center:
             x -= np.mean(x, axis=axes, keepdims=True)
@@ -449,14 +450,16 @@ class ImageDataGenerator:
         img = _image_arg(x, "x")
         return self.apply_transform(img, self.get_random_transform(img.shape, seed))
 
-    def _transform_batch(self, x: np.ndarray, rng: np.random.Generator, augment: bool) -> np.ndarray:
+    def _transform_batch(self, x: np.ndarray, rng: np.random.Generator, augment: bool,
+                         rescaled: bool = False) -> np.ndarray:
         """What the iterators do to a float32 batch: one random transform per image (unless
-        ``augment`` is False), then :meth:`standardize` image by image. Returns ``dtype``."""
+        ``augment`` is False), then :meth:`standardize` image by image (``rescaled``: the
+        iterator already applied ``rescale`` while decoding). Returns ``dtype``."""
         if augment and self._augments:
             cols = self._random_columns(len(x), x.shape[1], x.shape[2], rng)
             x = apply_batch(x, cols, self.fill_mode, self.cval, self.interpolation_order)
         x = x.astype(self.dtype, copy=False)
-        return self._normalize(x, tuple(range(1, x.ndim)))
+        return self._normalize(x, tuple(range(1, x.ndim)), skip_rescale=rescaled)
 
 
 def _image_arg(x: Any, name: str) -> np.ndarray:

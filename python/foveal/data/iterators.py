@@ -104,8 +104,9 @@ def _option(v: Any, name: str, options: Sequence[Any]) -> Any:
 class _Iterator:
     """Shared machinery: epochs, seeded shuffling, batch indexing, ``next``, prefetching.
 
-    Subclasses implement ``_load(order, start, stop) -> (x float32 batch, sample indices)`` and
-    ``_finish(x, indices, rng) -> batch``.
+    Subclasses implement ``_load(order, start, stop, scale) -> (x float32 batch, sample
+    indices)`` and ``_finish(x, indices, rng, rescaled) -> batch``, and may return a factor from
+    ``_decode_scale`` for ``_load`` to apply (``_finish`` is then told ``rescaled``).
     """
 
     _prefetch = True
@@ -183,8 +184,15 @@ class _Iterator:
 
     def _batch(self, order: np.ndarray, epoch: int, i: int) -> Any:
         bs = self.batch_size
-        x, indices = self._load(order, i * bs, (i + 1) * bs)
-        return self._finish(x, indices, np.random.default_rng([self._base_seed, 1, epoch, i]))
+        scale = self._decode_scale()
+        x, indices = self._load(order, i * bs, (i + 1) * bs, scale)
+        return self._finish(x, indices, np.random.default_rng([self._base_seed, 1, epoch, i]),
+                            scale is not None)
+
+    def _decode_scale(self) -> Optional[float]:
+        """A factor ``_load`` applies while converting pixels to float (then ``_finish`` skips
+        the generator's ``rescale``), or None."""
+        return None
 
     def on_epoch_end(self) -> None:
         """Start a new epoch: a new sample order (when shuffling) and new augmentations."""
@@ -217,10 +225,12 @@ class _Iterator:
             self.on_epoch_end()
         return batch
 
-    def _load(self, order: np.ndarray, start: int, stop: int) -> Tuple[np.ndarray, np.ndarray]:
+    def _load(self, order: np.ndarray, start: int, stop: int, scale: Optional[float]
+              ) -> Tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
-    def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator) -> Any:
+    def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator,
+                rescaled: bool) -> Any:
         raise NotImplementedError
 
 
@@ -290,11 +300,13 @@ class NumpyArrayIterator(_Iterator):
         self.skipped: List[str] = []
         super().__init__(len(x), batch_size, shuffle, seed)
 
-    def _load(self, order: np.ndarray, start: int, stop: int) -> Tuple[np.ndarray, np.ndarray]:
+    def _load(self, order: np.ndarray, start: int, stop: int, scale: Optional[float]
+              ) -> Tuple[np.ndarray, np.ndarray]:
         idx = order[start:stop]
         return np.asarray(self.x[idx], dtype=np.float32), idx
 
-    def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator) -> Any:
+    def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator,
+                rescaled: bool) -> Any:
         x = _transform(self.image_data_generator, x, rng, self.subset != "validation", self.dtype)
         if self.y is None:
             return x
@@ -462,8 +474,21 @@ class DirectoryIterator(_Iterator):
                               f"unreadable files are listed in iterator.skipped", stacklevel=2)
             return None
 
-    def _load(self, order: np.ndarray, start: int, stop: int) -> Tuple[np.ndarray, np.ndarray]:
+    def _decode_scale(self) -> Optional[float]:
+        """The generator's ``rescale``, applied in the decoding threads as each image becomes
+        float (one pass instead of two), when it comes first: no ``preprocessing_function``
+        and no augmentation before it (bit-identical: the same float32 product)."""
+        g = self.image_data_generator
+        if g is None or not g.rescale or g.preprocessing_function is not None:
+            return None
+        if self.subset != "validation" and g._augments:
+            return None
+        return float(g.rescale)
+
+    def _load(self, order: np.ndarray, start: int, stop: int, scale: Optional[float]
+              ) -> Tuple[np.ndarray, np.ndarray]:
         idx = [int(j) for j in order[start:stop]]
+        factor = None if scale is None else np.float32(scale)
         out = np.empty((len(idx),) + tuple(self.image_shape), dtype=np.float32)
 
         def fill(slot: int, j: int) -> Any:
@@ -471,7 +496,10 @@ class DirectoryIterator(_Iterator):
             else return it decoded (resized below, with the others of its size), or None."""
             img = self._read(j)
             if img is not None and img.shape[:2] == self.target_size:
-                out[slot] = img
+                if factor is None:
+                    out[slot] = img
+                else:
+                    np.multiply(img, factor, out=out[slot], casting="unsafe")
                 return True
             return img
 
@@ -502,10 +530,15 @@ class DirectoryIterator(_Iterator):
                 to_resize[slot] = res
         if to_resize:
             _resize_into(out, to_resize, self.interpolation)
+            if factor is not None:
+                slots = sorted(to_resize)
+                out[slots] *= factor
         return out, np.asarray(idx, dtype=np.int64)
 
-    def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator) -> Any:
-        x = _transform(self.image_data_generator, x, rng, self.subset != "validation", self.dtype)
+    def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator,
+                rescaled: bool) -> Any:
+        x = _transform(self.image_data_generator, x, rng, self.subset != "validation", self.dtype,
+                       rescaled)
         if self.class_mode is None:
             return x
         if self.class_mode == "input":
@@ -549,10 +582,10 @@ def _validation_split(generator: Any, subset: str) -> float:
 
 
 def _transform(generator: Any, x: np.ndarray, rng: np.random.Generator, augment: bool,
-               dtype: str) -> np.ndarray:
+               dtype: str, rescaled: bool = False) -> np.ndarray:
     if generator is None:
         return x.astype(dtype, copy=False)
-    return generator._transform_batch(x, rng, augment).astype(dtype, copy=False)
+    return generator._transform_batch(x, rng, augment, rescaled).astype(dtype, copy=False)
 
 
 def _pil() -> Any:

@@ -341,7 +341,9 @@ def convolve2d(img: Any, kernel: Any, border: str = "reflect101", cval: Number =
 
 def gaussian_blur(img: Any, ksize: Union[int, Tuple[int, int]], sigma: float = 0) -> np.ndarray:
     """Gaussian blur as OpenCV ``GaussianBlur(img, (ksize, ksize), sigma)`` (reflect101
-    border); ``sigma <= 0`` means ``0.3*((ksize-1)*0.5 - 1) + 0.8``; ``ksize`` odd."""
+    border); ``ksize`` odd. ``sigma <= 0`` means ``0.3*((ksize-1)*0.5 - 1) + 0.8``, except that
+    odd sizes up to 9 then use OpenCV's fixed kernels (e.g. ``[1, 4, 6, 4, 1] / 16``), as
+    OpenCV does."""
     if isinstance(ksize, (tuple, list)):
         if len(ksize) != 2:
             raise ValueError(f"ksize must be an odd int or (kh, kw), got {ksize!r}")

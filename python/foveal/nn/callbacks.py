@@ -32,28 +32,38 @@ class Callback:
         self.params: Dict[str, Any] = {}
 
     def set_model(self, model: Any) -> None:
+        """Called by ``fit`` with the model being trained (``self.model``)."""
         self.model = model
 
     def set_params(self, params: Dict[str, Any]) -> None:
+        """Called by ``fit`` with its settings (``epochs``, ``steps``, ``verbose``)."""
         self.params = params
 
-    def on_train_begin(self, logs: Logs = None) -> None: ...
+    def on_train_begin(self, logs: Logs = None) -> None:
+        """Called once before the first epoch."""
 
-    def on_train_end(self, logs: Logs = None) -> None: ...
+    def on_train_end(self, logs: Logs = None) -> None:
+        """Called once after the last epoch (or an early stop)."""
 
-    def on_epoch_begin(self, epoch: int, logs: Logs = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: Logs = None) -> None:
+        """Called at the start of each epoch."""
 
-    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        """Called after each epoch with its ``logs`` (loss, metrics, ``val_*``)."""
 
     def on_train_batch_begin(self, batch: int, logs: Logs = None) -> None:
+        """Called before each training step (calls :meth:`on_batch_begin`)."""
         self.on_batch_begin(batch, logs)
 
     def on_train_batch_end(self, batch: int, logs: Logs = None) -> None:
+        """Called after each training step with the running ``logs`` (calls :meth:`on_batch_end`)."""
         self.on_batch_end(batch, logs)
 
-    def on_batch_begin(self, batch: int, logs: Logs = None) -> None: ...
+    def on_batch_begin(self, batch: int, logs: Logs = None) -> None:
+        """Keras's older name of :meth:`on_train_batch_begin`."""
 
-    def on_batch_end(self, batch: int, logs: Logs = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: Logs = None) -> None:
+        """Keras's older name of :meth:`on_train_batch_end`."""
 
 
 def _overrides(cb: Callback, *names: str) -> bool:
@@ -376,6 +386,7 @@ class TerminateOnNaN(Callback):
     """Stop training as soon as a batch's loss is NaN or infinite."""
 
     def on_train_batch_end(self, batch: int, logs: Logs = None) -> None:
+        """Called after each training step with the running ``logs`` (calls :meth:`on_batch_end`)."""
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(loss):
             print(f"Batch {batch}: Invalid loss, terminating training", file=sys.stdout)

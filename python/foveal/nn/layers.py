@@ -54,10 +54,12 @@ class Weight:
 
     @property
     def shape(self) -> Tuple[int, ...]:
+        """The value's shape."""
         return self.value.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """Always ``float32``."""
         return self.value.dtype
 
     def numpy(self) -> np.ndarray:
@@ -94,10 +96,12 @@ class SymbolicTensor:
 
     @property
     def dtype(self) -> str:
+        """Always ``"float32"``."""
         return "float32"
 
     @property
     def ndim(self) -> int:
+        """Number of axes, the batch axis included."""
         return len(self.shape)
 
     def __repr__(self) -> str:
@@ -233,10 +237,12 @@ class Layer:
 
     @property
     def trainable_weights(self) -> List[Weight]:
+        """The weights an optimizer updates (none when the layer is frozen)."""
         return [w for w in self._weights if w.trainable] if self._trainable else []
 
     @property
     def non_trainable_weights(self) -> List[Weight]:
+        """The weights no optimizer updates (all of them when the layer is frozen)."""
         if not self._trainable:
             return list(self._weights)
         return [w for w in self._weights if not w.trainable]
@@ -570,6 +576,7 @@ class DepthwiseConv2D(Conv2D):
 
     @property
     def depthwise_kernel(self) -> Optional[Weight]:
+        """The kernel weight, ``kh x kw x C x depth_multiplier`` (Keras's name for it)."""
         return self.kernel
 
     def _check_input_shape(self, input_shape: Any) -> None:

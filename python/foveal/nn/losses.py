@@ -72,10 +72,12 @@ class Loss:
         return self._value_and_grad(y_true, as_float32(y_pred, "y_pred"), None)[1]
 
     def get_config(self) -> Dict[str, Any]:
+        """The constructor arguments (JSON-serializable)."""
         return {}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "Loss":
+        """A loss from :meth:`get_config`'s dict."""
         return cls(**config)
 
 

@@ -40,6 +40,7 @@ class Metric:
         self._count = 0.0
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Add one batch's targets and predictions to the running value."""
         raise NotImplementedError
 
     def result(self) -> float:
@@ -47,10 +48,12 @@ class Metric:
         return self._total / self._count if self._count else 0.0
 
     def get_config(self) -> Dict[str, Any]:
+        """The constructor arguments (JSON-serializable)."""
         return {"name": self.name}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "Metric":
+        """A metric from :meth:`get_config`'s dict."""
         return cls(**config)
 
 

@@ -298,22 +298,27 @@ class Model:
 
     @property
     def inputs(self) -> List[SymbolicTensor]:
+        """The model's input tensors (symbolic), as Keras's ``model.inputs``."""
         return list(self._require_graph("inputs").inputs)
 
     @property
     def outputs(self) -> List[SymbolicTensor]:
+        """The model's output tensors (symbolic), as Keras's ``model.outputs``."""
         return list(self._require_graph("outputs").outputs)
 
     @property
     def input_shape(self) -> Tuple[Optional[int], ...]:
+        """The input shape with ``None`` for the batch axis."""
         return self._require_graph("input_shape").input_shape
 
     @property
     def output_shape(self) -> Tuple[Optional[int], ...]:
+        """The output shape with ``None`` for the batch axis."""
         return self._require_graph("output_shape").output_shape
 
     @property
     def built(self) -> bool:
+        """Whether the layers and their weights exist (an input shape is known)."""
         return self._graph is not None
 
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
@@ -337,10 +342,12 @@ class Model:
 
     @property
     def trainable_weights(self) -> List[Weight]:
+        """The weights the optimizer updates, layer by layer in Keras's order."""
         return [w for layer in self._weight_layers() for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self) -> List[Weight]:
+        """The weights it does not update (frozen layers, BatchNormalization's moving statistics)."""
         return [w for layer in self._weight_layers() for w in layer.non_trainable_weights]
 
     def get_weights(self) -> List[np.ndarray]:
@@ -399,6 +406,7 @@ class Model:
 
     @property
     def metrics_names(self) -> List[str]:
+        """``"loss"`` followed by the compiled metrics' names, as ``evaluate`` returns them."""
         return ["loss"] + [m.name for m in self.metrics]
 
     def _require_compiled(self, what: str) -> _losses.Loss:

@@ -63,6 +63,7 @@ class Optimizer:
 
     @property
     def built(self) -> bool:
+        """Whether the slot arrays exist (after the first update or ``build``)."""
         return bool(self._variables)
 
     def slots_for(self, variable: Any) -> Optional[Dict[str, np.ndarray]]:
@@ -104,6 +105,7 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "Optimizer":
+        """An optimizer from :meth:`get_config`'s dict."""
         return cls(**config)
 
 

@@ -75,7 +75,7 @@ class OnnxBackbone:
             this tensor needs are run.
         preprocess: pixel convention of the pretrained weights: ``"torch"`` (ImageNet
             mean/std; torchvision), ``"caffe"`` (BGR, ImageNet mean subtracted), ``"tf"``
-            ([-1, 1]), ``"none"``, or a callable (see :mod:`foveal.transfer._preprocess`).
+            ([-1, 1]), ``"none"``, or a callable (the table of conventions is ``foveal.transfer.CONVENTIONS``).
             Images are taken to hold 0..255 values, uint8 or float (as Keras's
             ``preprocess_input``).
         input_size: ``(height, width)`` (or one int) to resize images to when the model's
