@@ -491,13 +491,14 @@ def noisy_load_note(load_start: Optional[List[float]], load_end: Optional[List[f
 NOISY_IQR = 0.25  # interquartile range / median above which a timing is flagged as noisy
 
 
-def noise_warnings(timings: Iterable[Tuple[str, Dict[str, Dict[str, Any]]]], short: Dict[str, str],
-                   monitor: "CpuMonitor", sysinfo: Dict[str, Any], threads: int
-                   ) -> Tuple[List[str], Optional[List[float]], Any]:
+def end_of_run(warnings: List[str], timings: Iterable[Tuple[str, Dict[str, Dict[str, Any]]]],
+               short: Dict[str, str], monitor: "CpuMonitor", sysinfo: Dict[str, Any],
+               threads: int) -> Dict[str, Any]:
     """The end-of-run checks every bench script makes: timings with a wide spread (per name and
-    library), then CPU contention seen by the monitor or a busy load average. Stops the monitor;
-    returns (warnings, load average at the end, the monitor's statistics)."""
-    warnings: List[str] = []
+    library), then CPU contention seen by the monitor or a busy load average. Stops the monitor,
+    appends those warnings to the script's own ``warnings``, prints them all, and returns the
+    JSON's ``system`` entry (``sysinfo`` with the load average at the end and the monitor's
+    statistics)."""
     noisy_runs = [f"{name}/{short[lib]} {t['iqr_rel']:.0%}" for name, libs in timings
                   for lib, t in libs.items() if t.get("iqr_rel", 0) > NOISY_IQR]
     if noisy_runs:
@@ -510,7 +511,11 @@ def noise_warnings(timings: Iterable[Tuple[str, Dict[str, Dict[str, Any]]]], sho
              or noisy_load_note(sysinfo["loadavg_start"], load_end, threads, sysinfo["cpu_count"]))
     if noisy:
         warnings.append(noisy)
-    return warnings, load_end, cpu_stats
+    if warnings:
+        print()
+    for w in warnings:
+        print("WARNING: " + w)
+    return {**sysinfo, "loadavg_end": load_end, "cpu_contention": cpu_stats}
 
 
 def write_json(path: str, payload: Dict[str, Any]) -> str:

@@ -479,17 +479,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                                     f"{chk.get('reason')}")
     for lib, err in errors.items():
         warnings_out.append(f"{lib}: {err}")
-    more, load_end, cpu_stats = C.noise_warnings(((name, r["libs"]) for name, r in results.items()),
-                                                  SHORT, monitor, sysinfo, threads)
-    warnings_out += more
-    if warnings_out:
-        print()
-    for w in warnings_out:
-        print("WARNING: " + w)
+    system = C.end_of_run(warnings_out, ((name, r["libs"]) for name, r in results.items()),
+                          SHORT, monitor, sysinfo, threads)
 
     payload = {
         "benchmark": "bench_data",
-        "system": {**sysinfo, "loadavg_end": load_end, "cpu_contention": cpu_stats},
+        "system": system,
         "versions": vers,
         "foveal_build_info": finfo,
         "foveal_isa_requested": args.isa or os.environ.get("FOVEAL_ISA"),

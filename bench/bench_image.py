@@ -573,13 +573,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             warnings.append(f"{r['name']}: foveal output differs from OpenCV: {_check_cell(r)}")
         for lib, err in r["errors"].items():
             warnings.append(f"{r['name']}: {lib} failed: {err}")
-    more, load_end, cpu_stats = C.noise_warnings(((r["name"], r["libs"]) for r in results), SHORT, monitor, sysinfo,
-                                                  threads)
-    warnings += more
-    if warnings:
-        print()
-    for w in warnings:
-        print("WARNING: " + w)
+    system = C.end_of_run(warnings, ((r["name"], r["libs"]) for r in results),
+                          SHORT, monitor, sysinfo, threads)
 
     summary = {
         "geomean_ratio_vs_cv2": C.geomean(r["ratios"].get("cv2") for r in results),
@@ -593,7 +588,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     }
     payload = {
         "benchmark": "bench_image",
-        "system": {**sysinfo, "loadavg_end": load_end, "cpu_contention": cpu_stats},
+        "system": system,
         "versions": vers,
         "foveal_build_info": finfo,
         "foveal_isa_requested": args.isa or os.environ.get("FOVEAL_ISA"),

@@ -471,15 +471,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                                 f"beyond {TOL} ({detail})")
         for lib, err in r["errors"].items():
             warnings.append(f"{r['name']}: {lib} {err}")
-    more, load_end, cpu_stats = C.noise_warnings(((r["name"], r["libs"]) for r in results), SHORT, monitor, sysinfo,
-                                                  threads)
-    warnings += more
-    for w in warnings:
-        print("WARNING: " + w)
+    system = C.end_of_run(warnings, ((r["name"], r["libs"]) for r in results),
+                          SHORT, monitor, sysinfo, threads)
 
     payload = {
         "benchmark": "bench_ops",
-        "system": {**sysinfo, "loadavg_end": load_end, "cpu_contention": cpu_stats},
+        "system": system,
         "versions": vers,
         "foveal_build_info": finfo,
         "foveal_isa_requested": args.isa or os.environ.get("FOVEAL_ISA"),

@@ -521,17 +521,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         for lib, loss in r.get("loss_after_timing", {}).items():
             if not math.isfinite(loss):
                 warnings.append(f"{lib}: training loss is {loss} after the timed epochs")
-    more, load_end, cpu_stats = C.noise_warnings(((name, r["libs"]) for name, r in results.items()), SHORT, monitor, sysinfo,
-                                                  threads)
-    warnings += more
-    if warnings:
-        print()
-    for w in warnings:
-        print("WARNING: " + w)
+    system = C.end_of_run(warnings, ((name, r["libs"]) for name, r in results.items()),
+                          SHORT, monitor, sysinfo, threads)
 
     payload = {
         "benchmark": "bench_train",
-        "system": {**sysinfo, "loadavg_end": load_end, "cpu_contention": cpu_stats},
+        "system": system,
         "versions": vers,
         "foveal_build_info": finfo,
         "foveal_isa_requested": args.isa or os.environ.get("FOVEAL_ISA"),

@@ -236,16 +236,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     warnings: List[str] = []
     if not check["ok"]:
         warnings.append(f"foveal's features differ from onnxruntime's: {check}")
-    more, load_end, cpu_stats = C.noise_warnings([("extract", res["libs"])], SHORT, monitor,
-                                                 sysinfo, threads)
-    warnings += more
-    if warnings:
-        print()
-    for w in warnings:
-        print("WARNING: " + w)
+    system = C.end_of_run(warnings, [("extract", res["libs"])], SHORT, monitor, sysinfo, threads)
     payload = {
         "benchmark": "bench_transfer",
-        "system": {**sysinfo, "loadavg_end": load_end, "cpu_contention": cpu_stats},
+        "system": system,
         "versions": vers,
         "foveal_build_info": finfo,
         "quick": args.quick,
