@@ -491,6 +491,21 @@ def noisy_load_note(load_start: Optional[List[float]], load_end: Optional[List[f
 NOISY_IQR = 0.25  # interquartile range / median above which a timing is flagged as noisy
 
 
+def print_header(title: str, sysinfo: Dict[str, Any], modules: Dict[str, Any],
+                 finfo: Optional[Dict[str, Any]] = None) -> Dict[str, Optional[str]]:
+    """The opening lines every bench script prints: its title, the CPU and Python, the
+    libraries' versions and (when foveal loaded) its ISA and threads. Returns the versions."""
+    print(title)
+    print(f"cpu: {sysinfo['cpu']} ({sysinfo['cpu_count']} logical CPUs), "
+          f"python {sysinfo['python']}, numpy {sysinfo['numpy']}")
+    vers = versions(modules)
+    print("versions: " + ", ".join(f"{k} {v or 'n/a'}" for k, v in vers.items()))
+    if finfo is not None:
+        print(f"foveal: isa {finfo.get('isa', 'n/a')}, threads {finfo.get('num_threads', 'n/a')}, "
+              f"FOVEAL_ISA={os.environ.get('FOVEAL_ISA') or '(unset)'}")
+    return vers
+
+
 def end_of_run(warnings: List[str], timings: Iterable[Tuple[str, Dict[str, Dict[str, Any]]]],
                short: Dict[str, str], monitor: "CpuMonitor", sysinfo: Dict[str, Any],
                threads: int) -> Dict[str, Any]:

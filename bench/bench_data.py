@@ -372,20 +372,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = C.TimingConfig.from_args(args.quick)
     sysinfo = C.system_info(threads)
 
-    print(f"foveal bench_data: augmentation and directory loading, batch {BATCH}, one epoch per "
-          f"timed call, {threads} threads per library, median of interleaved repeats"
-          f"{' (--quick)' if args.quick else ''}")
-    print(f"cpu: {sysinfo['cpu']} ({sysinfo['cpu_count']} logical CPUs), "
-          f"python {sysinfo['python']}, numpy {sysinfo['numpy']}")
     keras_mod = sys.modules.get("keras") if legacy is not None else None
     pil = C.import_optional("PIL")
     scipy = sys.modules.get("scipy")
-    vers = C.versions({"foveal": foveal, "keras": keras_mod, "albumentations": albu, "cv2": cv2,
-                       "torch": torch, "scipy": scipy, "pillow": pil})
-    print("versions: " + ", ".join(f"{k} {v or 'n/a'}" for k, v in vers.items()))
-    if foveal is not None:
-        print(f"foveal: isa {finfo.get('isa', 'n/a')}, threads {finfo.get('num_threads', 'n/a')}, "
-              f"FOVEAL_ISA={os.environ.get('FOVEAL_ISA') or '(unset)'}")
+    title = (f"foveal bench_data: augmentation and directory loading, batch {BATCH}, one epoch per "
+             f"timed call, {threads} threads per library, median of interleaved repeats"
+             f"{' (--quick)' if args.quick else ''}")
+    modules = {"foveal": foveal, "keras": keras_mod, "albumentations": albu, "cv2": cv2,
+               "torch": torch, "scipy": scipy, "pillow": pil}
+    vers = C.print_header(title, sysinfo, modules, finfo if foveal is not None else None)
     if cv2 is not None:
         print(f"cv2: threads {cv2.getNumThreads()}")
 

@@ -507,16 +507,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = C.TimingConfig.from_args(args.quick)
     sysinfo = C.system_info(threads)
 
-    print(f"foveal bench_image: {H}x{W}x3 image, {threads} threads for foveal and OpenCV "
-          f"(scipy.ndimage is single-threaded), median of interleaved repeats"
-          f"{' (--quick)' if args.quick else ''}")
-    print(f"cpu: {sysinfo['cpu']} ({sysinfo['cpu_count']} logical CPUs), "
-          f"python {sysinfo['python']}, numpy {sysinfo['numpy']}")
-    vers = C.versions({"foveal": foveal, "cv2": cv2, "scipy": scipy})
-    print("versions: " + ", ".join(f"{k} {v or 'n/a'}" for k, v in vers.items()))
-    if foveal is not None:
-        print(f"foveal: isa {finfo.get('isa', 'n/a')}, threads {finfo.get('num_threads', 'n/a')}, "
-              f"FOVEAL_ISA={os.environ.get('FOVEAL_ISA') or '(unset)'}")
+    title = (f"foveal bench_image: {H}x{W}x3 image, {threads} threads for foveal and OpenCV "
+             f"(scipy.ndimage is single-threaded), median of interleaved repeats"
+             f"{' (--quick)' if args.quick else ''}")
+    vers = C.print_header(title, sysinfo, {"foveal": foveal, "cv2": cv2, "scipy": scipy},
+                          finfo if foveal is not None else None)
     if cv2 is not None:
         print(f"cv2: threads {cv2info.get('num_threads')}, "
               f"parallel framework {cv2info.get('parallel_framework', '?')}, "

@@ -396,16 +396,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = C.TimingConfig.from_args(args.quick)
     sysinfo = C.system_info(threads)
 
-    print(f"foveal bench_train: the course's small CNN, batch {BATCH}, {n_batches} batches "
-          f"({n_images} images) per timed call, {threads} threads per library, median of "
-          f"interleaved repeats{' (--quick)' if args.quick else ''}")
-    print(f"cpu: {sysinfo['cpu']} ({sysinfo['cpu_count']} logical CPUs), "
-          f"python {sysinfo['python']}, numpy {sysinfo['numpy']}")
-    vers = C.versions({"foveal": foveal, "torch": torch, "keras": keras})
-    print("versions: " + ", ".join(f"{k} {v or 'n/a'}" for k, v in vers.items()))
-    if foveal is not None:
-        print(f"foveal: isa {finfo.get('isa', 'n/a')}, threads {finfo.get('num_threads', 'n/a')}, "
-              f"FOVEAL_ISA={os.environ.get('FOVEAL_ISA') or '(unset)'}")
+    title = (f"foveal bench_train: the course's small CNN, batch {BATCH}, {n_batches} batches "
+             f"({n_images} images) per timed call, {threads} threads per library, median of "
+             f"interleaved repeats{' (--quick)' if args.quick else ''}")
+    vers = C.print_header(title, sysinfo, {"foveal": foveal, "torch": torch, "keras": keras},
+                          finfo if foveal is not None else None)
     if torch is not None:
         print(f"torch: threads {torch.get_num_threads()}, channels_last, "
               f"mkldnn {torch.backends.mkldnn.is_available()}")

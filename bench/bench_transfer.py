@@ -181,13 +181,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     batches = decoded_batches(foveal, backbone, root)
     feed = backbone.input_name
 
-    print(f"foveal bench_transfer: {n_images} JPEGs (200..260 px) -> {SIZE[0]}x{SIZE[1]}, batch "
-          f"{BATCH}, {threads} onnxruntime threads each, median of interleaved repeats"
-          f"{' (--quick)' if args.quick else ''}")
-    print(f"cpu: {sysinfo['cpu']} ({sysinfo['cpu_count']} logical CPUs), "
-          f"python {sysinfo['python']}, numpy {sysinfo['numpy']}")
-    vers = C.versions({"foveal": foveal, "onnxruntime": ort, "onnx": onnx, "torch": torch})
-    print("versions: " + ", ".join(f"{k} {v or 'n/a'}" for k, v in vers.items()))
+    title = (f"foveal bench_transfer: {n_images} JPEGs (200..260 px) -> {SIZE[0]}x{SIZE[1]}, batch "
+             f"{BATCH}, {threads} onnxruntime threads each, median of interleaved repeats"
+             f"{' (--quick)' if args.quick else ''}")
+    vers = C.print_header(title, sysinfo,
+                          {"foveal": foveal, "onnxruntime": ort, "onnx": onnx, "torch": torch},
+                          None)
     print(f"model: {model_desc}; features {backbone.output!r} (D = {backbone.feature_dim})")
     print(f"images: {root}")
     for n in notes:
