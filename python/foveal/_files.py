@@ -10,6 +10,15 @@ from typing import Iterator
 
 
 def _umask() -> int:
+    """The process's umask: read from /proc where there is one (setting and restoring it would
+    briefly give other threads a umask of 0), else by the set-and-restore dance."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
