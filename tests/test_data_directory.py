@@ -3,7 +3,6 @@
 without opening images, seeds and prefetching, JPEG draft decoding, argument validation, and
 training a foveal.nn model on the iterators."""
 import os
-import time
 import warnings
 
 import numpy as np
@@ -138,7 +137,7 @@ def test_walk_order_extensions_and_subsets(tmp_path):
 
 
 def test_indexing_never_opens_an_image(tmp_path, monkeypatch):
-    n_per_class = 1500  # (100,000 files index in about 0.15 s; creating them is the slow part)
+    n_per_class = 1500  # (100,000 files index in about 0.15 s; speed is bench_data's business)
     for name in ("a", "b"):
         folder = tmp_path / name
         folder.mkdir()
@@ -149,12 +148,9 @@ def test_indexing_never_opens_an_image(tmp_path, monkeypatch):
         raise AssertionError("indexing opened an image")
 
     monkeypatch.setattr(Image, "open", no_open)
-    start = time.perf_counter()
     it = flow(str(tmp_path), target_size=(8, 8), batch_size=64)
-    elapsed = time.perf_counter() - start
     assert it.samples == 2 * n_per_class and len(it) == -(-2 * n_per_class // 64)
     assert it.filenames[n_per_class] == "b/00000.jpg"
-    assert elapsed < 2.0, f"indexing {it.samples} files took {elapsed:.2f} s"
 
 
 # ---------------------------------------------------------------------------------------------
