@@ -13,7 +13,7 @@ onnxruntime on images decoded and preprocessed beforehand.
 Both run the same ONNX model with the same onnxruntime settings and fetch the same feature
 tensor (the classifier's input, which foveal finds itself): a ResNet-18 (torch's layout, random
 seeded weights) exported from torch when torch is installed, else a small foveal CNN exported
-with ``export_onnx``. The folder holds 256 JPEGs (64 with --quick) of 200 to 260 pixels a side,
+with ``export_onnx``. The folder holds 256 JPEGs (128 with --quick) of 200 to 260 pixels a side,
 generated deterministically once into a cache folder.
 
 A timing is the median of interleaved repeats (bench/_common.py); images/s = images / median;
@@ -47,7 +47,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple  # noqa: E402
 import numpy as np  # noqa: E402
 
 SEED = 4321
-IMAGES, QUICK_IMAGES = 256, 64
+IMAGES, QUICK_IMAGES = 256, 128
 BATCH = 32
 SIZE = (224, 224)
 CHECK_TOL = 1e-3
