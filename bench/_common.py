@@ -176,6 +176,26 @@ def measure_interleaved(fns: Dict[str, Tuple[Callable[[], Any], Optional[Callabl
     return {label: Timing.from_times(ts) for label, ts in times.items()}
 
 
+def measure_each(fns: Dict[str, Tuple[Callable[[], Any], Optional[Callable[[], Any]]]],
+                 cfg: TimingConfig, errors: Dict[str, str], what: str = "") -> Dict[str, Timing]:
+    """:func:`measure_interleaved` over ``fns``; if a call that passed once fails later, each
+    library is timed alone instead and a failure goes to ``errors[lib]`` (prefixed by
+    ``what``). Returns the Timings of the libraries that ran."""
+    if not fns:
+        return {}
+    try:
+        return measure_interleaved(fns, cfg)
+    except Exception:
+        timings: Dict[str, Timing] = {}
+        for lib, (fn, ctx) in fns.items():
+            try:
+                with (ctx() if ctx is not None else contextlib.nullcontext()):
+                    timings[lib] = measure(fn, cfg)
+            except Exception as exc:
+                errors[lib] = f"{what + ' ' if what else ''}timing failed: {type(exc).__name__}: {exc}"
+        return timings
+
+
 def geomean(values: Iterable[float]) -> Optional[float]:
     vals = [float(v) for v in values if v is not None and v > 0 and math.isfinite(v)]
     if not vals:
@@ -572,7 +592,7 @@ def versions(modules: Dict[str, Any]) -> Dict[str, Optional[str]]:
 
 __all__ = [
     "THREADS", "ISA_CHOICES", "RESULTS_DIR", "REPO_ROOT", "Timing", "TimingConfig", "measure",
-    "measure_interleaved", "geomean", "check_close", "import_optional", "load_foveal",
+    "measure_interleaved", "measure_each", "geomean", "check_close", "import_optional", "load_foveal",
     "foveal_isa", "apply_isa_request", "common_parser", "default_json_path", "select", "fmt_ms",
     "fmt_num", "fmt_ratio", "print_table", "loadavg", "system_info", "noisy_load_note",
     "CpuMonitor", "write_json", "versions", "set_thread_env",

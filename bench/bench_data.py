@@ -413,18 +413,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 fns[lib] = fn
             except Exception as exc:
                 errors[lib] = f"{name} failed: {type(exc).__name__}: {exc}"
-        timings: Dict[str, C.Timing] = {}
-        if fns:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", DeprecationWarning)  # Keras's scipy imports
-                    timings = C.measure_interleaved({lib: (fn, None) for lib, fn in fns.items()}, cfg)
-            except Exception:   # a call that passed once failed later: time each alone
-                for lib, fn in fns.items():
-                    try:
-                        timings[lib] = C.measure(fn, cfg)
-                    except Exception as exc:
-                        errors[lib] = f"{name} timing failed: {type(exc).__name__}: {exc}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # Keras's scipy imports
+            timings = C.measure_each({lib: (fn, None) for lib, fn in fns.items()}, cfg, errors, name)
         n_images = counts[name]
         res: Dict[str, Any] = {"name": name, "description": WORKLOADS[name], "images": n_images,
                                "libs": {}, "images_per_s": {}, "ratios": {}}

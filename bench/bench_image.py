@@ -354,16 +354,7 @@ def run_op(op: Op, d: Dict[str, np.ndarray], libs: Dict[str, Any],
                 checks[lib] = _check(op, outputs["cv2"], outputs[lib], "cv2")
     outputs.clear()
 
-    timings: Dict[str, C.Timing] = {}
-    if fns:
-        try:
-            timings = C.measure_interleaved({lib: (fn, None) for lib, fn in fns.items()}, cfg)
-        except Exception:  # a call that passed once failed later: time each alone
-            for lib, fn in fns.items():
-                try:
-                    timings[lib] = C.measure(fn, cfg)
-                except Exception as exc:
-                    errors[lib] = f"timing failed: {type(exc).__name__}: {exc}"
+    timings = C.measure_each({lib: (fn, None) for lib, fn in fns.items()}, cfg, errors)
 
     res: Dict[str, Any] = {"name": op.name, "dtype": op.dtype, "description": op.description,
                            "input_shape": list(op.image(d).shape),

@@ -343,18 +343,7 @@ def run_workload(wl: Workload, index: int, libs: Dict[str, Any], cfg: C.TimingCo
                 checks[lib] = chk
     del outputs
 
-    timings: Dict[str, C.Timing] = {}
-    if runners:
-        try:
-            timings = C.measure_interleaved(
-                {lib: (fn, ctx) for lib, (fn, _, ctx) in runners.items()}, cfg)
-        except Exception:  # a call that passed once failed later: time each alone
-            for lib, (fn, _, ctx) in runners.items():
-                try:
-                    with ctx():
-                        timings[lib] = C.measure(fn, cfg)
-                except Exception as exc:
-                    errors[lib] = f"timing failed: {type(exc).__name__}: {exc}"
+    timings = C.measure_each({lib: (fn, ctx) for lib, (fn, _, ctx) in runners.items()}, cfg, errors)
 
     isa = C.foveal_isa(foveal)
     res: Dict[str, Any] = {"name": wl.name, **wl.meta(), "unit": wl.unit,
