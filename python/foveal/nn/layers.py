@@ -851,8 +851,7 @@ def batch_norm_train_forward(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray
     double), ``inv_std = 1/sqrt(variance + epsilon)``, ``xhat = (x - mean) * inv_std`` and
     ``y = xhat * gamma + beta``.
     """
-    y, mean, var, inv_std, xhat = _core.batch_norm_train(x2, gamma, beta, float(epsilon))
-    return y, mean, var, inv_std, xhat
+    return _core.batch_norm_train(x2, gamma, beta, float(epsilon))
 
 
 def batch_norm_train_backward(dy2: np.ndarray, xhat: np.ndarray, gamma: np.ndarray,
@@ -860,8 +859,7 @@ def batch_norm_train_backward(dy2: np.ndarray, xhat: np.ndarray, gamma: np.ndarr
     """Backward of :func:`batch_norm_train_forward` (statistics from the batch), native:
     ``dbeta = sum(dy)``, ``dgamma = sum(dy * xhat)``,
     ``dx = (dy - dbeta/M - xhat * dgamma/M) * gamma * inv_std``; returns ``(dx, dgamma, dbeta)``."""
-    dx, dgamma, dbeta = _core.batch_norm_backward(dy2, xhat, gamma, inv_std)
-    return dx, dgamma, dbeta
+    return _core.batch_norm_backward(dy2, xhat, gamma, inv_std)
 
 
 def batch_norm_inference(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,

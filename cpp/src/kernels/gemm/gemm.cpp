@@ -1,7 +1,6 @@
 #include "kernels/gemm/gemm.h"
 
 #include <cstring>
-#include <vector>
 
 #include "foveal/ops.h"
 #include "foveal/parallel.h"
