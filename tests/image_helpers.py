@@ -152,26 +152,48 @@ def _cubic_weight(t, a=-0.75):
                     np.where(t < 2, ((a * t - 5 * a) * t + 8 * a) * t - 4 * a, 0.0))
 
 
-def _fma32(a, b, c):
-    """float32 fused multiply-add, correctly rounded: a*b is exact in float64; the float64 sum's
-    rounding error (TwoSum) decides the one case where rounding the sum to float32 could go wrong
-    (a sum exactly half-way between two float32 values)."""
-    p = a.astype(np.float64) * b.astype(np.float64)
-    c = np.broadcast_to(np.asarray(c, np.float64), p.shape)
-    s = p + c
-    bp = s - c
-    err = (p - bp) + (c - (s - bp))
-    r = s.astype(np.float32)
-    r64 = r.astype(np.float64)
-    other = np.where(s > r64, np.nextafter(r, np.float32(np.inf)), np.nextafter(r, np.float32(-np.inf)))
-    halfway = (s - r64) == (other.astype(np.float64) - s)
-    fix = halfway & (s != r64) & (err != 0) & (np.sign(err) == np.sign(other.astype(np.float64) - r64))
-    return np.where(fix, other, r).astype(np.float32)
+TIE_EPS = 1e-9
+
+
+def nearest_index(s, n, border):
+    """The source index nearest-neighbour sampling takes at float64 coordinates s on an axis of
+    n pixels (foveal's documented rule, OpenCV 5.1's at exact ties): the nearest pixel centre;
+    a position within TIE_EPS of half-way between two centres takes the upper one for constant
+    and replicate borders (but the far edge n - 0.5 stays in the image for constant) and the
+    even one for reflect, reflect101 and wrap."""
+    f = np.floor(s)
+    d = s - f - 0.5
+    lo = f.astype(np.int64)
+    if border == "constant":
+        at_tie = np.where(lo + 1 == n, lo, lo + 1)
+    elif border in ("replicate", "nearest"):
+        at_tie = lo + 1
+    else:
+        at_tie = np.where(lo % 2 == 0, lo, lo + 1)
+    return np.where(np.abs(d) <= TIE_EPS, at_tie, np.where(d < 0, lo, lo + 1))
+
+
+def opencv_nearest_is_rule(matrix, out_hw, in_hw):
+    """True where OpenCV 5.1's nearest warpAffine gives its rule's answer, not an accident of its
+    float arithmetic: no source coordinate lies within 1e-4 pixel of a tie, or every entry of
+    the inverse matrix is a multiple of 2^-10 (then float32 and float64 arithmetic are exact)
+    and no axis of the image is 1 pixel long (5.1 takes another path there, which rounds every
+    tie to even)."""
+    inv = cv2.invertAffineTransform(np.asarray(matrix, np.float64))
+    ys, xs = np.mgrid[0:out_hw[0], 0:out_hw[1]].astype(np.float64)
+    coords = np.stack([inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2],
+                       inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]])
+    near_tie = np.abs(coords - np.floor(coords) - 0.5) < 1e-4
+    if not near_tie.any():
+        return True
+    dyadic = np.all(inv * 1024 == np.round(inv * 1024)) and np.abs(coords).max() < 2 ** 20
+    return bool(dyadic and min(in_hw) > 1)
 
 
 def exact_warp_affine(x, matrix, out_hw, interpolation, border, cval):
     """warpAffine in float64 NumPy (H x W x C input): the same maths as OpenCV 5, without its
-    limits (see ref.warp_affine). uint8 results are rounded half to even and saturated."""
+    limits and accidents (see ref.warp_affine); nearest ties by nearest_index. uint8 results are
+    rounded half to even and saturated."""
     h, w = x.shape[:2]
     inv = cv2.invertAffineTransform(np.asarray(matrix, np.float64))
     ys, xs = np.mgrid[0:out_hw[0], 0:out_hw[1]].astype(np.float64)
@@ -188,18 +210,7 @@ def exact_warp_affine(x, matrix, out_hw, interpolation, border, cval):
         return v
 
     if interpolation == "nearest":
-        # The pixel OpenCV picks where a coordinate is a tie depends on its float32 arithmetic
-        # (probed): fma(m0, x, m1*y + m2) over blocks of 16 pixels, fma(m0, x, m1*y) + m2 in
-        # the row's tail; the result rounds half to even.
-        m = inv.astype(np.float32)
-        xs32, ys32 = xs.astype(np.float32), ys.astype(np.float32)
-        tail = xs >= out_hw[1] - out_hw[1] % 16
-        coords = []
-        for a, b, c in (m[0], m[1]):
-            by = b * ys32
-            block = _fma32(a, xs32, by + c)
-            coords.append(np.where(tail, _fma32(a, xs32, by) + c, block))
-        out = sample(np.rint(coords[1]).astype(np.int64), np.rint(coords[0]).astype(np.int64))
+        out = sample(nearest_index(sy, h, border), nearest_index(sx, w, border))
     else:
         x0, y0 = np.floor(sx).astype(np.int64), np.floor(sy).astype(np.int64)
         fx, fy = sx - x0, sy - y0
@@ -323,10 +334,13 @@ class ref:
     @_per_image
     def warp_affine(x, matrix, output_shape=None, interpolation="bilinear", border="constant", cval=0):
         rows, cols = x.shape[:2] if output_shape is None else output_shape
-        if border in ("reflect", "reflect101", "wrap") and \
+        accident = interpolation == "nearest" and \
+            not opencv_nearest_is_rule(matrix, (int(rows), int(cols)), x.shape[:2])
+        if accident or border in ("reflect", "reflect101", "wrap") and \
                 _samples_far_outside(matrix, (rows, cols), x.shape[:2]):
             # OpenCV 5 gets bicubic wrong more than one image size outside the image with
-            # these borders (and takes seconds per call for far reflections): float64 NumPy.
+            # these borders (and takes seconds per call for far reflections), and picks
+            # nearest ties by accident where they are ties only in exact arithmetic: float64.
             one = x if x.ndim == 3 else x[..., None]
             out = exact_warp_affine(one, matrix, (int(rows), int(cols)), interpolation, border, cval)
             return out if x.ndim == 3 else out[..., 0]

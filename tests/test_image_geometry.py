@@ -5,8 +5,12 @@ INTER_NEAREST_EXACT for resize, "bilinear" -> INTER_LINEAR, "bicubic" -> INTER_C
 INTER_AREA (resize only); borders "constant" (borderValue = cval on every channel), "replicate" and
 "nearest", "reflect", "reflect101", "wrap".
 
-Nearest-neighbour sampling is compared exactly, ties included: where a sampling position falls
-half-way between two source pixels, foveal rounds the coordinate as OpenCV 5 computes it.
+Nearest-neighbour sampling is compared exactly, ties included: a sampling position half-way
+between two source pixels takes OpenCV 5.1's rule (the upper pixel for constant and replicate
+borders, the far edge staying inside for constant; the even pixel for reflect, reflect101 and
+wrap). Positions that are ties only in exact arithmetic (2/3 * 7 - 1/6) follow the same rule;
+OpenCV's answer there depends on how one build rounds its float coordinates, so those cases
+compare against a float64 reference (image_helpers.opencv_nearest_is_rule).
 """
 import cv2
 import numpy as np
@@ -254,13 +258,46 @@ def test_shift_zoom_wide_and_batch(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 def test_nearest_ties_match_opencv(dtype):
-    """Sampling positions exactly half-way between pixels round as OpenCV's INTER_NEAREST does
-    (to the even neighbour)."""
-    for h, w in ((9, 9), (7, 11), (5, 4)):
+    """Sampling positions exactly half-way between pixels pick the pixel OpenCV 5.1's
+    INTER_NEAREST picks, for every border (compared with cv2 directly, not through ref)."""
+    cv_border = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE,
+                 "reflect": cv2.BORDER_REFLECT, "reflect101": cv2.BORDER_REFLECT_101,
+                 "wrap": cv2.BORDER_WRAP}
+    for h, w in ((9, 9), (7, 11), (5, 4), (2, 2), (2, 13)):
         x = img(h, w, 3, dtype=dtype)
+        for border, code in cv_border.items():
+            for m in ([[2, 0, 0], [0, 2, 0]], [[0.5, 0, 0], [0, 0.5, 0]], [[1, 0, 0.5], [0, 1, -1.5]],
+                      [[1, 0, -0.5], [0, 1, 1.5]], [[0.5, 0, 0.25], [0, 2, 0.5]],
+                      [[2, 0, -(w - 1) / 2], [0, 2, -(h - 1) / 2]]):
+                m = np.array(m, np.float64)
+                out = fi.warp_affine(x, m, (h + 3, w + 3), interpolation="nearest", border=border)
+                expected = cv2.warpAffine(x, m, (w + 3, h + 3), flags=cv2.INTER_NEAREST, borderMode=code)
+                np.testing.assert_array_equal(out, expected, err_msg=f"{border} {m.tolist()} {(h, w)}")
         check("zoom", x, 2.0, interpolation="nearest")
         check("shift", x, 0.5, -1.5, interpolation="nearest")
-        check("warp_affine", x, [[0.5, 0, 0], [0, 0.5, 0]], interpolation="nearest")
+
+
+def test_nearest_far_edge_belongs_to_the_image():
+    """A position on the image's far edge (w - 0.5) samples the last pixel with a constant
+    border (OpenCV 5.1), and the pixel past it with replicate (which is the last pixel too)."""
+    x = np.arange(1, 9, dtype=np.float32)[None, :].repeat(2, 0)
+    m = [[1, 0, -0.5], [0, 1, 0]]     # source x = destination x + 0.5
+    out = fi.warp_affine(x, m, (2, 10), interpolation="nearest", border="constant")
+    np.testing.assert_array_equal(out[0], [2, 3, 4, 5, 6, 7, 8, 8, 0, 0])
+    out = fi.warp_affine(x, m, (2, 10), interpolation="nearest", border="reflect101")
+    np.testing.assert_array_equal(out[0], [1, 3, 3, 5, 5, 7, 7, 7, 7, 5])
+
+
+def test_nearest_ties_in_exact_arithmetic(isa):
+    """Positions that are ties only in exact arithmetic count as ties: zooming by 1.5 maps
+    destination x = 7 to 2/3 * 7 - 1/6 = 4.5 exactly (4.4999999999999991 in float64, 4.5000005
+    in float32), which the rule sends to pixel 5. The same on every ISA and at any row length
+    (OpenCV 5.1 answers 4 or 5 depending on the image size)."""
+    x = np.arange(10, dtype=np.float32)[None, :].repeat(4, 0)
+    m = [[1.5, 0, 0.25], [0, 1.5, 0]]
+    for cols in (8, 17, 35, 64):
+        out = fi.warp_affine(x, m, (6, cols), interpolation="nearest")
+        assert out[0, 7] == 5.0 and out[5, 7] == 5.0, (cols, out[0, :8])
 
 
 # ------------------------------------------------------------------------------------ resize

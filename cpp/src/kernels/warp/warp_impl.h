@@ -1,6 +1,6 @@
-// Affine warp of one output row, as OpenCV 5's warpAffine: float source coordinates, nearest
-// rounds half to even, bilinear and bicubic (A = -0.75) weights in
-// float, taps outside the image read the border (constant: cval). Interior pixels take a path
+// Affine warp of one output row, as OpenCV 5's warpAffine: bilinear and bicubic (A = -0.75) from
+// float source coordinates with weights in float; nearest from double coordinates with OpenCV
+// 5.1's tie rule (nearest_index); taps outside the image read the border (constant: cval). Interior pixels take a path
 // without border checks. One body per ISA (each warp__<isa>.cpp), pixel type uint8 or float.
 #pragma once
 
@@ -32,6 +32,27 @@ inline void put(uint8_t* dst, float v) { VecScalar::store_u8(dst, v); }
 inline ptrdiff_t coord(float v) {
   const float lim = 1073741824.0f;  // 2^30
   return static_cast<ptrdiff_t>(v < -lim ? -lim : (v > lim ? lim : v));
+}
+
+// Source index of nearest-neighbour sampling at coordinate s on an axis of n pixels: the pixel
+// whose centre is nearest. A position half-way between two centres (within kTieEps pixel, so
+// that 2/3*7 - 1/6 computed in double still counts as the tie at 4.5 it is) takes OpenCV 5.1's
+// rule: the upper pixel for constant and replicate borders, except that the far edge n - 0.5
+// still belongs to the image (constant); the even pixel for reflect, reflect101 and wrap.
+// OpenCV's own choice at positions that are ties only in exact arithmetic depends on how one
+// build rounds its float coordinates (an accident we do not copy); see docs/image.md.
+constexpr double kTieEps = 1e-9;
+inline ptrdiff_t nearest_index(double s, ptrdiff_t n, Border border) {
+  const double lim = 1073741824.0;  // 2^30: far outside any image, keeps the cast defined
+  s = s < -lim ? -lim : (s > lim ? lim : s);
+  const double f = std::floor(s);
+  const double d = s - f - 0.5;  // in [-0.5, 0.5)
+  const ptrdiff_t lo = static_cast<ptrdiff_t>(f);
+  if (d < -kTieEps) return lo;
+  if (d > kTieEps) return lo + 1;
+  if (border == Border::constant) return lo + 1 == n ? lo : lo + 1;
+  if (border == Border::replicate) return lo + 1;
+  return (lo & 1) == 0 ? lo : lo + 1;
 }
 
 // Source value of tap (iy, ix), channel c, through the border.
@@ -180,9 +201,8 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
   const float yf = static_cast<float>(y);
   const float ry = m1 * yf, ryy = m4 * yf;
   const float base_x = ry + m2, base_y = ryy + m5;
-  // Source coordinates are rounded exactly as OpenCV 5 rounds them (which decides the ties of
-  // nearest interpolation): fma(m0, x, m1*y + m2) over blocks of 16 pixels, and
-  // fma(m0, x, m1*y) + m2 for the last out_w % 16 pixels of the row.
+  // Float source coordinates are rounded as OpenCV 5 rounds them: fma(m0, x, m1*y + m2) over
+  // blocks of 16 pixels, and fma(m0, x, m1*y) + m2 for the last out_w % 16 pixels of the row.
   const size_t blocks_end = p.out_w - p.out_w % 16;
   // Float pixels of 3 or 4 channels that the vector lanes do not take (near or past the border)
   // go one at a time through bilinear_px4 (SIMD ISAs only).
@@ -194,7 +214,9 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
     const float sx = in_block ? std::fma(m0, xf, base_x) : std::fma(m0, xf, ry) + m2;
     const float sy = in_block ? std::fma(m3, xf, base_y) : std::fma(m3, xf, ryy) + m5;
     if (p.interp == Interp::nearest) {
-      const ptrdiff_t ix = coord(std::nearbyint(sx)), iy = coord(std::nearbyint(sy));
+      const double xd = static_cast<double>(x), yd = static_cast<double>(y);
+      const ptrdiff_t ix = nearest_index(p.m[0] * xd + p.m[1] * yd + p.m[2], W, p.border);
+      const ptrdiff_t iy = nearest_index(p.m[3] * xd + p.m[4] * yd + p.m[5], H, p.border);
       if (ix >= 0 && ix < W && iy >= 0 && iy < H) {
         const E* s = src + (static_cast<size_t>(iy) * p.src_w + static_cast<size_t>(ix)) * C;
         for (size_t c = 0; c < C; ++c) out_px[c] = s[c];
