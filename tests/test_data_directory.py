@@ -174,14 +174,15 @@ def test_unreadable_files_are_skipped_with_one_warning(tmp_path):
     messages = [str(w.message) for w in caught if "unreadable" in str(w.message)]
     assert len(messages) == 1 and "iterator.skipped" in messages[0]
     assert sorted(it.skipped) == [os.path.join(root, "a", "bad.png"), os.path.join(root, "a", "trunc.jpg")]
-    # Every batch keeps its size; an unreadable file's slot goes to the next readable image of
-    # the epoch (here b/000.png), with that image's label.
-    assert [len(b[0]) for b in batches] == [3, 3, 3]
+    # The listing (a/000..003, a/bad.png, a/trunc.jpg, b/000..002) keeps both files; each is
+    # left out of its batch, which comes out shorter: nothing takes its place.
+    assert it.samples == 9 and len(it) == 3 and len(it.filenames) == 9
+    assert [len(b[0]) for b in batches] == [3, 1, 3]
     x = np.concatenate([b[0] for b in batches])
     y = np.concatenate([b[1] for b in batches]).argmax(axis=1)
-    np.testing.assert_array_equal(y, [0, 0, 0, 0, 1, 1, 1, 1, 1])
+    np.testing.assert_array_equal(y, [0, 0, 0, 0, 1, 1, 1])
     np.testing.assert_array_equal(x[:, 0, 0, 0], np.where(y == 0, 20, 60))
-    np.testing.assert_array_equal(batches[1][0][1], Image.open(good).convert("RGB"))
+    np.testing.assert_array_equal(batches[2][0][0], Image.open(good).convert("RGB"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         it.on_epoch_end()
@@ -200,7 +201,8 @@ def test_file_removed_after_indexing(tmp_path):
     os.remove(os.path.join(root, "a", "001.png"))
     with pytest.warns(UserWarning, match="001.png"):
         x, y = it[0]
-    assert len(x) == 4 and it.skipped == [os.path.join(root, "a", "001.png")]
+    assert len(x) == 3 and it.skipped == [os.path.join(root, "a", "001.png")]
+    np.testing.assert_array_equal(y.argmax(axis=1), [0, 1, 1])   # a/000, b/000, b/001
     with pytest.raises(FileNotFoundError, match="001.png"):
         strict[0]
 
@@ -209,10 +211,200 @@ def test_no_readable_file_at_all(tmp_path):
     os.makedirs(tmp_path / "a")
     (tmp_path / "a" / "x.png").write_bytes(b"garbage")
     it = flow(str(tmp_path), target_size=(4, 4))
+    with pytest.warns(UserWarning, match="x.png"):
+        x, y = it[0]
+    assert x.shape == (0, 4, 4, 3) and y.shape == (0, 1) and len(it.skipped) == 1
+
+
+def test_no_readable_file_in_a_larger_folder(tmp_path):
+    # Batches whose files are all unreadable come out empty (whatever the prefetching has met);
+    # fit and evaluate raise after a pass with no sample: nothing trains on no data.
+    os.makedirs(tmp_path / "a")
+    for i in range(3):
+        (tmp_path / "a" / f"{i}.png").write_bytes(b"garbage")
+    it = flow(str(tmp_path), target_size=(4, 4), batch_size=1, shuffle=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(ValueError, match="none of the 1 images"):
-            it[0]
+        for _ in range(2):
+            for i in range(3):
+                x, y = it[i]
+                assert x.shape == (0, 4, 4, 3) and y.shape == (0, 1)
+        model = nn.Sequential([nn.Input((4, 4, 3)), nn.Flatten(), nn.Dense(1, activation="sigmoid")])
+        model.compile("sgd", "binary_crossentropy")
+        before = [w.copy() for w in model.get_weights()]
+        for call in (model.fit, model.evaluate):
+            with pytest.raises(ValueError, match="every batch was empty"):
+                call(flow(str(tmp_path), target_size=(4, 4), batch_size=1, shuffle=False),
+                     verbose=0)
+        for a, b in zip(model.get_weights(), before):
+            np.testing.assert_array_equal(a, b)
+        out = model.predict(flow(str(tmp_path), target_size=(4, 4), batch_size=2, shuffle=False),
+                            verbose=0)
+        assert out.shape == (0, 1)
+
+
+# Four readable images of distinct random pixels and one corrupt file, listed as
+# a/000, a/001, a/002, b/000, b/001 (classes 0, 0, 0, 1, 1); ``bad_at`` is the corrupt one.
+LISTING = ["a/000.png", "a/001.png", "a/002.png", "b/000.png", "b/001.png"]
+CLASS_OF = [0, 0, 0, 1, 1]
+
+
+def readable_and_corrupt(root, bad_at=1):
+    """Writes the tree; returns ``{listing index: image}`` of the readable files and the
+    corrupt file's path."""
+    rng = np.random.default_rng(7)
+    images = {}
+    for k, name in enumerate(LISTING):
+        path = os.path.join(root, *name.split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if k == bad_at:
+            with open(path, "wb") as f:
+                f.write(b"\x89PNG\r\n\x1a\n not a png after all")
+        else:
+            images[k] = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+            Image.fromarray(images[k]).save(path)
+    return images, os.path.join(root, *LISTING[bad_at].split("/"))
+
+
+def which(x, images):
+    """The listing index of each image of batch ``x``, by pixel identity."""
+    found = []
+    for row in x:
+        hits = [k for k, img in images.items() if np.array_equal(row, img)]
+        assert len(hits) == 1, "a batch image matches no file (or several)"
+        found.append(hits[0])
+    return found
+
+
+def expected_batches(order, batch_size, bad):
+    """Batch i: the files of ``order[i * batch_size:(i + 1) * batch_size]`` less the bad one."""
+    return [[int(j) for j in order[i:i + batch_size] if j != bad]
+            for i in range(0, len(order), batch_size)]
+
+
+@pytest.mark.parametrize("class_mode", ["categorical", "binary", "sparse", "input", None])
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 32])
+def test_unreadable_file_is_left_out_never_replaced(tmp_path, batch_size, shuffle, class_mode):
+    images, bad = readable_and_corrupt(str(tmp_path), bad_at=1)
+    it = flow(str(tmp_path), target_size=(6, 8), batch_size=batch_size, shuffle=shuffle, seed=5,
+              class_mode=class_mode)
+    assert it.samples == 5 and len(it) == -(-5 // batch_size) and it.filenames == LISTING
+    orders = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for epoch in range(4):
+            order = it.index_array.copy()
+            orders.append(order)
+            if epoch < 2:   # indexing, then a new epoch by hand (as fit does)
+                batches = [it[i] for i in range(len(it))]
+                it.on_epoch_end()
+            else:           # next(): starts the next epoch after the last batch itself
+                batches = [next(it) for _ in range(len(it))]
+            assert len(batches) == len(it)
+            delivered = []
+            for batch, want in zip(batches, expected_batches(order, batch_size, 1)):
+                if class_mode is None:
+                    assert isinstance(batch, np.ndarray)
+                    x = batch
+                else:
+                    x, y = batch
+                rows = which(x, images)
+                assert rows == want   # shorter where the file was; nothing moved up to fill it
+                assert x.shape == (len(rows), 6, 8, 3) and x.dtype == np.float32
+                labels = [CLASS_OF[k] for k in rows]
+                if class_mode == "categorical":
+                    assert y.shape == (len(rows), 2) and y.dtype == np.float32
+                    np.testing.assert_array_equal(y, np.eye(2, dtype=np.float32)[labels])
+                elif class_mode in ("binary", "sparse"):
+                    assert y.shape == (len(rows),)
+                    np.testing.assert_array_equal(y, labels)
+                elif class_mode == "input":
+                    np.testing.assert_array_equal(y, x)
+                delivered += rows
+            assert sorted(delivered) == [0, 2, 3, 4]   # every readable image, once, per epoch
+    messages = [str(w.message) for w in caught if "unreadable" in str(w.message)]
+    assert len(messages) == 1 and bad in messages[0]   # once, across all the epochs
+    assert it.skipped == [bad] and it.samples == 5 and it.classes.tolist() == CLASS_OF
+    if shuffle:
+        assert len({tuple(o) for o in orders}) > 1   # the epochs were really reshuffled
+
+
+@pytest.mark.parametrize("bad_at", [0, 1, 4])
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 32])
+def test_fit_evaluate_predict_with_an_unreadable_file(tmp_path, batch_size, bad_at):
+    images, bad = readable_and_corrupt(str(tmp_path), bad_at)
+    readable = sorted(images)
+    x_read = np.stack([images[k] for k in readable]).astype(np.float32)
+    y_read = np.eye(2, dtype=np.float32)[[CLASS_OF[k] for k in readable]]
+    # The batches the contract promises, as slices of x_read (shuffle=False: listing order).
+    parts = [[readable.index(k) for k in want]
+             for want in expected_batches(np.arange(5), batch_size, bad_at)]
+
+    def make():
+        m = nn.Sequential([nn.Input((6, 8, 3)), nn.Conv2D(2, 3, activation="relu"), nn.Flatten(),
+                           nn.Dense(2, activation="softmax")])
+        m.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+        return m
+
+    model, ref = make(), make()
+    ref.set_weights(model.get_weights())
+
+    def it(class_mode="categorical"):
+        return flow(str(tmp_path), target_size=(6, 8), batch_size=batch_size, shuffle=False,
+                    class_mode=class_mode)
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "skipping unreadable")
+        # predict: one row per readable image, in order; a batch of no image gives no row.
+        want = np.concatenate([model.predict_on_batch(x_read[p]) for p in parts if p])
+        for class_mode in ("categorical", None):
+            p = model.predict(it(class_mode), verbose=0)
+            assert p.shape == (4, 2)
+            np.testing.assert_array_equal(p, want)
+        # evaluate: the means over the four readable images with their own labels.
+        got = model.evaluate(it(), verbose=0, return_dict=True)
+        arrays = model.evaluate(x_read, y_read, batch_size=4, verbose=0, return_dict=True)
+        np.testing.assert_allclose(got["loss"], arrays["loss"], rtol=1e-6)
+        assert got["accuracy"] == arrays["accuracy"]
+        # fit: each batch of images read is one step; a batch of none is a step without an
+        # update (the callbacks still count it, with no NaN loss).
+        steps = []
+        record = nn.callbacks.LambdaCallback(
+            on_train_batch_end=lambda b, logs: steps.append((b, dict(logs or {}))))
+        history = model.fit(it(), epochs=2, verbose=0,
+                            callbacks=[nn.callbacks.TerminateOnNaN(), record])
+    for _ in range(2):
+        for p in parts:
+            if p:
+                ref.train_on_batch(x_read[p], y_read[p])
+    for w, r in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_array_equal(w, r)
+    assert [b for b, _ in steps] == list(range(len(parts))) * 2
+    assert all(np.isfinite(logs["loss"]) for _, logs in steps if "loss" in logs)
+    assert len(history.history["loss"]) == 2 and np.all(np.isfinite(history.history["loss"]))
+    assert model.predict_on_batch(np.zeros((0, 6, 8, 3), np.float32)).shape == (0, 2)
+
+
+def test_stop_training_on_an_empty_step(tmp_path):
+    # The first batch (batch_size=1) is the unreadable file: a callback stopping training
+    # there stops it before any update.
+    readable_and_corrupt(str(tmp_path), bad_at=0)
+    it = flow(str(tmp_path), target_size=(6, 8), batch_size=1, shuffle=False)
+    model = nn.Sequential([nn.Input((6, 8, 3)), nn.Flatten(), nn.Dense(2, activation="softmax")])
+    model.compile("sgd", "categorical_crossentropy")
+    before = model.get_weights()
+
+    def stop(batch, logs):
+        assert batch == 0 and logs == {}
+        model.stop_training = True
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "skipping unreadable")
+        model.fit(it, epochs=3, verbose=0,
+                  callbacks=[nn.callbacks.LambdaCallback(on_train_batch_end=stop)])
+    for w, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(w, b)
 
 
 def test_empty_directory(tmp_path):

@@ -86,6 +86,29 @@ def test_preview_files_take_each_class_in_turn(tmp_path):
                      os.path.join("x", "1.png")]
 
 
+def test_unreadable_files_are_left_out_of_the_preview(tmp_path):
+    folder = make_folder(tmp_path, {"x": 3, "y": 2}, size=(4, 4))
+    bad = os.path.join(folder, "x", "0.png")
+    with open(bad, "wb") as f:
+        f.write(b"not a png")
+    with pytest.warns(UserWarning, match="unreadable") as caught:
+        grid = augmentation_preview(folder, rows=4, samples=1, tile=4, gap=0)
+    assert len([w for w in caught if "unreadable" in str(w.message)]) == 1
+    assert bad in str(caught[0].message)
+    # The next files in preview order take the rows: y/0, x/1, y/1, x/2, each once.
+    rows = [grid[4 * r:4 * (r + 1), :4] for r in range(4)]
+    want = [load_tile(os.path.join(folder, *n.split("/")), 4)
+            for n in ("y/0.png", "x/1.png", "y/1.png", "x/2.png")]
+    assert grid.shape == grid_shape(4, 1, 4, gap=0)
+    for got, w in zip(rows, want):
+        np.testing.assert_array_equal(got, w)
+    for name in ("y/0.png", "y/1.png", "x/1.png", "x/2.png"):
+        with open(os.path.join(folder, *name.split("/")), "wb") as f:
+            f.write(b"not a png either")
+    with pytest.warns(UserWarning, match="5 unreadable"), pytest.raises(ValueError, match="can be read"):
+        augmentation_preview(folder, rows=2, samples=1, tile=4)
+
+
 def test_grid_uses_the_given_generator():
     img = np.random.default_rng(1).integers(0, 256, (12, 12, 3), dtype=np.uint8)
     grid = augmentation_grid([img], ImageDataGenerator(horizontal_flip=True), samples=8, seed=0, gap=0)

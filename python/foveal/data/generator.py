@@ -17,7 +17,9 @@ and ``flow_from_directory`` behave as there, with these deliberate differences:
   shuffling and augmentation from their own ``seed``, so equal seeds give equal batches.
 * The ``"validation"`` subset of ``flow``/``flow_from_directory`` is standardized but not
   augmented (Keras augments it too).
-* Unreadable image files are skipped with one warning and listed in ``iterator.skipped``.
+* Unreadable image files are skipped with one warning and listed in ``iterator.skipped``
+  (Keras raises): each is left out of its batch, which comes out one image shorter; no image
+  takes its place, so none is seen twice in an epoch (``on_error="raise"`` to fail instead).
 * ``fill_mode="wrap"`` repeats the image with period ``n`` (SciPy's ``"grid-wrap"``); Keras's
   SciPy ``"wrap"`` uses period ``n - 1``. ``"constant"`` blends the edge pixels with ``cval``
   in the one-pixel band outside the image (OpenCV's rule).

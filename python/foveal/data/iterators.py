@@ -12,10 +12,15 @@ it), ``reset()``. Differences from Keras, on purpose:
   iterators with equal seeds give equal batches. NumPy's global state is never touched.
 * The ``"validation"`` subset is standardized but not augmented.
 * Unreadable files (``DirectoryIterator``): indexing never opens an image, so a corrupt file is
-  found when its batch is built. With ``on_error="skip"`` (default) it gets one warning (the
-  first one only), is listed in ``iterator.skipped`` and never opened again; its place in the
-  batch goes to the next readable image of the epoch's order, so batches keep their size and
-  labels stay aligned. ``on_error="raise"`` raises instead.
+  found when its batch is built. With ``on_error="skip"`` (default) the first one met gets one
+  warning, and every one is listed in ``iterator.skipped`` and never opened again. It is left
+  out, never replaced by a copy of another image: its batch comes out one image shorter (the
+  labels are those of the images that were read), so each readable image appears exactly once
+  per epoch. ``samples``, ``filenames``, ``classes`` and ``len(it)`` stay the listing's. A
+  batch whose files are all unreadable is empty (``0 x H x W x C``, labels ``0 x ...``), which
+  ``foveal.nn``'s ``fit``/``evaluate``/``predict`` pass over (``fit`` and ``evaluate`` raise
+  ValueError after a pass in which every batch was empty). ``on_error="raise"`` raises at the
+  first unreadable file.
 * Files are decoded with Pillow on a thread pool (``foveal.get_num_threads()`` workers), and
   the next batch is built (read, augmented, standardized) in the background while the caller
   works on the current one, when batches are asked for in order (as ``next`` and an unshuffled
@@ -104,8 +109,9 @@ def _option(v: Any, name: str, options: Sequence[Any]) -> Any:
 class _Iterator:
     """Shared machinery: epochs, seeded shuffling, batch indexing, ``next``, prefetching.
 
-    Subclasses implement ``_load(order, start, stop, scale) -> (x float32 batch, sample
-    indices)`` and ``_finish(x, indices, rng, rescaled) -> batch``, and may return a factor from
+    Subclasses implement ``_load(order, start, stop, scale) -> (x float32 batch, indices of
+    the samples in it)`` (fewer than ``stop - start`` when some could not be read) and
+    ``_finish(x, indices, rng, rescaled) -> batch``, and may return a factor from
     ``_decode_scale`` for ``_load`` to apply (``_finish`` is then told ``rescaled``).
     """
 
@@ -129,7 +135,8 @@ class _Iterator:
 
     @property
     def samples(self) -> int:
-        """Number of samples per epoch."""
+        """Number of samples per epoch: the listing's count for a folder (unreadable files,
+        left out of their batches, included; see ``skipped``)."""
         return self.n
 
     @property
@@ -147,7 +154,8 @@ class _Iterator:
         return self._order
 
     def __len__(self) -> int:
-        """Batches per epoch (the last one may be smaller)."""
+        """Batches per epoch (the last one may be smaller, and so may a folder's batch that
+        holds unreadable files)."""
         return (self.n + self.batch_size - 1) // self.batch_size
 
     def __getitem__(self, idx: int) -> Any:
@@ -345,15 +353,16 @@ class DirectoryIterator(_Iterator):
         follow_links: descend into symbolically linked folders.
         keep_aspect_ratio: crop the centre of each image to the target aspect ratio before
             resizing (Keras's crop arithmetic).
-        on_error: ``"skip"`` unreadable files (one warning, listed in ``skipped``) or
-            ``"raise"``.
+        on_error: ``"skip"`` unreadable files (one warning, listed in ``skipped``; their
+            batch comes out shorter, see the module docstring) or ``"raise"``.
         dtype: dtype of the batches (default the generator's, else float32).
 
     Attributes:
         class_indices (name -> label), classes (int32 label per file), filenames
         (``"class/sub/file.jpg"``, forward slashes), filepaths, labels, samples, n,
-        num_classes, image_shape, batch_size, directory, skipped (unreadable file paths met
-        so far).
+        num_classes, image_shape, batch_size, directory (all as listed, unreadable files
+        included), skipped (the paths of the unreadable files met so far, left out of their
+        batches).
     """
 
     def __init__(self, directory: "str | os.PathLike[str]", image_data_generator: Any,
@@ -470,8 +479,9 @@ class DirectoryIterator(_Iterator):
                 self.skipped.append(path)
                 first = len(self.skipped) == 1
             if first:
-                warnings.warn(f"skipping unreadable image {path!r} ({e}); this and any further "
-                              f"unreadable files are listed in iterator.skipped", stacklevel=2)
+                warnings.warn(f"skipping unreadable image {path!r} ({e}): it is left out of its "
+                              f"batch (one image shorter); this and any further unreadable files "
+                              f"are listed in iterator.skipped", stacklevel=2)
             return None
 
     def _decode_scale(self) -> Optional[float]:
@@ -516,29 +526,28 @@ class DirectoryIterator(_Iterator):
             results = [r for part in _pool("decode").map(fill_slots, chunks) for r in part]
         else:
             results = fill_slots(range(len(idx)))
-        to_resize: Dict[int, np.ndarray] = {}
-        for slot, res in enumerate(results):
-            pos = start + slot
-            while res is None:  # the next readable image of this epoch's order takes its place
-                pos += 1
-                if pos - start - slot >= self.n:
-                    raise ValueError(f"none of the {self.n} images in {self.directory!r} can be "
-                                     f"read (see iterator.skipped)")
-                idx[slot] = int(order[pos % self.n])
-                res = fill(slot, idx[slot])
-            if res is not True:
-                to_resize[slot] = res
+        to_resize = {slot: res for slot, res in enumerate(results)
+                     if res is not None and res is not True}
         if to_resize:
             _resize_into(out, to_resize, self.interpolation)
             if factor is not None:
                 slots = sorted(to_resize)
                 out[slots] *= factor
+        # An unreadable file is left out (never replaced by another image): the batch comes
+        # out shorter, and its indices (hence its labels) are those of the images read.
+        read = [slot for slot, res in enumerate(results) if res is not None]
+        if len(read) < len(idx):
+            out = out[read]
+            idx = [idx[slot] for slot in read]
         return out, np.asarray(idx, dtype=np.int64)
 
     def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator,
                 rescaled: bool) -> Any:
-        x = _transform(self.image_data_generator, x, rng, self.subset != "validation", self.dtype,
-                       rescaled)
+        if len(x):
+            x = _transform(self.image_data_generator, x, rng, self.subset != "validation",
+                           self.dtype, rescaled)
+        else:  # every file of the batch is unreadable: an empty batch, nothing to transform
+            x = x.astype(self.dtype)
         if self.class_mode is None:
             return x
         if self.class_mode == "input":

@@ -10,7 +10,8 @@ augmentations of it, to see what an ``ImageDataGenerator`` does to a data set be
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Sequence
+import warnings
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -53,6 +54,17 @@ def preview_files(directory: "str | os.PathLike[str]", count: int) -> List[str]:
         ValueError: it holds no image files (png, jpg, jpeg, bmp, ppm, tif, tiff).
     """
     count = as_int(count, "count", 1)
+    picked: List[str] = []
+    for path in _preview_order(directory):
+        picked.append(path)
+        if len(picked) >= count:
+            break
+    return picked
+
+
+def _preview_order(directory: "str | os.PathLike[str]") -> Iterator[str]:
+    """Every image path of ``directory`` in :func:`preview_files`'s order (the folder is
+    listed, and checked, before the first one is given)."""
     try:
         folder = os.fspath(directory)
     except TypeError:
@@ -66,12 +78,7 @@ def preview_files(directory: "str | os.PathLike[str]", count: int) -> List[str]:
     if not groups:
         raise ValueError(f"directory: no image files ({', '.join(WHITE_LIST_FORMATS)}) in {folder!r} "
                          "or its subfolders")
-    picked: List[str] = []
-    for k in range(max(len(g) for g in groups)):
-        picked.extend(g[k] for g in groups if k < len(g))
-        if len(picked) >= count:
-            break
-    return picked[:count]
+    return (g[k] for k in range(max(len(g) for g in groups)) for g in groups if k < len(g))
 
 
 def load_tile(path: "str | os.PathLike[str]", tile: int) -> np.ndarray:
@@ -138,11 +145,29 @@ def augmentation_preview(directory: "str | os.PathLike[str]",
                          samples: int = 6, tile: int = 160, seed: Optional[int] = 0,
                          gap: int = 4) -> np.ndarray:
     """The preview grid of a folder of images (class subfolders or a flat folder): the first
-    ``rows`` images (:func:`preview_files`; fewer when the folder holds fewer), each as a
-    ``tile x tile`` square (:func:`load_tile`) followed by ``samples`` augmentations
-    (:func:`augmentation_grid`). Returns a uint8 ``H x W x 3`` image."""
+    ``rows`` readable images (:func:`preview_files`'s order; fewer when the folder holds
+    fewer), each as a ``tile x tile`` square (:func:`load_tile`) followed by ``samples``
+    augmentations (:func:`augmentation_grid`). Returns a uint8 ``H x W x 3`` image.
+
+    An unreadable image file is left out (the next file in that order takes its row; no image
+    is shown twice), with one warning naming every such file met. Raises FileNotFoundError
+    for a missing folder, ValueError when it holds no image file or none can be read."""
     rows, tile = as_int(rows, "rows", 1), as_int(tile, "tile", 1)
     samples = as_int(samples, "samples", 1)
-    paths = preview_files(directory, rows)
-    return augmentation_grid([load_tile(p, tile) for p in paths], generator, samples=samples,
-                             seed=seed, gap=gap)
+    tiles: List[np.ndarray] = []
+    unreadable: List[str] = []
+    for path in _preview_order(directory):
+        try:
+            tiles.append(load_tile(path, tile))
+        except (OSError, ValueError) as e:
+            unreadable.append(f"{path!r} ({e})")
+            continue
+        if len(tiles) == rows:
+            break
+    if unreadable:
+        warnings.warn(f"augmentation_preview: skipped {len(unreadable)} unreadable image "
+                      f"file(s): {'; '.join(unreadable)}", stacklevel=2)
+    if not tiles:
+        raise ValueError(f"directory: none of the image files in {os.fspath(directory)!r} can be "
+                         f"read")
+    return augmentation_grid(tiles, generator, samples=samples, seed=seed, gap=gap)

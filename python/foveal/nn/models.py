@@ -146,6 +146,30 @@ def _split_batch(item: Any, where: str) -> Tuple[Any, Any]:
     raise ValueError(f"{where} must give (x, y) tuples or x arrays, got {type(item).__name__}")
 
 
+def _is_empty(x: np.ndarray) -> bool:
+    """A batch of no samples (``foveal.data`` gives one when every file of a batch is
+    unreadable): ``fit``/``evaluate``/``predict`` count its step but pass over it."""
+    return x.ndim > 0 and x.shape[0] == 0
+
+
+def _require_samples(running: "_Running", where: str) -> None:
+    """ValueError when a whole pass over an iterator gave no sample (every batch empty, e.g. a
+    folder none of whose images can be read): nothing to train on or to average."""
+    if running.seen == 0:
+        raise ValueError(f"{where}: every batch was empty, no sample to {where} on (a folder "
+                         f"none of whose images can be read? see the iterator's skipped)")
+
+
+def _empty_outputs(graph: "_Graph", x: np.ndarray) -> np.ndarray:
+    """The outputs for a batch ``x`` of no samples: ``0 x ...`` float32. The layers need at
+    least one sample, so the shape is the model's output shape, or (where it has unknown
+    sizes) that of the output for one sample of zeros."""
+    tail = tuple(graph.output_shape[1:])
+    if any(d is None for d in tail):
+        tail = graph.forward(np.zeros((1,) + tuple(x.shape[1:]), np.float32), False).shape[1:]
+    return np.zeros((0,) + tuple(tail), np.float32)
+
+
 def _as_array(a: Any, name: str) -> np.ndarray:
     if isinstance(a, np.ndarray):
         return a
@@ -508,6 +532,8 @@ class Model:
             x, y: arrays (``x`` float32 or convertible, ``N x ...``; ``y`` as the loss expects), or
                 ``x`` an iterator/sequence with ``len`` and ``x[i] -> (x_batch, y_batch)`` (e.g.
                 ``foveal.data`` iterators, ``keras.utils.PyDataset``-like) and ``y=None``.
+                An iterator's batches may differ in size; a batch of no samples (a folder
+                batch whose files are all unreadable) counts as a step but trains nothing.
             batch_size: samples per step for arrays (default 32).
             epochs: index of the last epoch (training runs ``initial_epoch .. epochs-1``).
             verbose: ``"auto"``/1 a progress bar, 2 one line per epoch, 0 silent.
@@ -583,13 +609,16 @@ class Model:
                 if step == 0 and data.source is not None:
                     self._ensure_built(xb.shape)
                     self._check_input(xb.shape, "fit")
-                p, values = self._train_step(xb, yb)
-                running.update(yb, p, values)
-                if batch_logs:
-                    cb_list.on_train_batch_end(step, running.logs())
+                if not _is_empty(xb):   # a batch of no sample (files unreadable): no update
+                    p, values = self._train_step(xb, yb)
+                    running.update(yb, p, values)
+                if batch_logs:   # no loss yet (only empty batches so far): no NaN, no logs
+                    cb_list.on_train_batch_end(step, running.logs() if running.seen else {})
                 if self.stop_training:
                     break
             data.end_epoch()
+            if not self.stop_training:
+                _require_samples(running, "fit")
             logs = running.logs()
             if val is not None:
                 val_logs = self._evaluate_batches(val, loss_obj)
@@ -625,20 +654,23 @@ class Model:
                     self._check_input(xb.shape, "evaluate")
                 if yb is None:
                     raise ValueError("evaluate needs targets: y, or (x, y) batches")
-                p = graph.forward(xb, False)
-                running.update(yb, p, loss_obj._values(yb, p))
+                if not _is_empty(xb):   # an empty batch adds nothing to the means
+                    p = graph.forward(xb, False)
+                    running.update(yb, p, loss_obj._values(yb, p))
                 if progress is not None:
                     progress.update(1)
             data.end_epoch()
         finally:
             if progress is not None:
                 progress.close()
+        _require_samples(running, "evaluate")
         return running.logs()
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
                  verbose: Union[str, int] = "auto", steps: Optional[int] = None,
                  return_dict: bool = False) -> Union[float, List[float], Dict[str, float]]:
-        """Loss and metrics over ``x``/``y`` (arrays or an iterator of batches), in inference mode.
+        """Loss and metrics over ``x``/``y`` (arrays or an iterator of batches), in inference mode:
+        means over the samples (a batch of no samples adds nothing).
 
         Returns the loss alone when no metrics were compiled, else ``[loss, metric...]``, or a
         dict with ``return_dict=True``."""
@@ -655,7 +687,8 @@ class Model:
     def predict(self, x: Any, batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
                 steps: Optional[int] = None) -> np.ndarray:
         """Outputs for ``x`` (an array ``N x ...`` or an iterator of batches), batch by batch in
-        inference mode; returns one float32 array."""
+        inference mode; returns one float32 array with a row per sample (an iterator's batch of
+        no samples gives none)."""
         verbose = _progress.verbosity(verbose)
         steps = None if steps is None else as_int(steps, "steps", 1)
         data = _Batches(x, None, batch_size, False, steps, "predict", False)
@@ -666,13 +699,18 @@ class Model:
                 if step == 0:
                     graph = self._ensure_built(xb.shape)
                     self._check_input(xb.shape, "predict")
-                outs.append(graph.forward(xb, False))
+                if _is_empty(xb):   # no sample, no row
+                    last_empty = xb
+                else:
+                    outs.append(graph.forward(xb, False))
                 if progress is not None:
                     progress.update(1)
             data.end_epoch()
         finally:
             if progress is not None:
                 progress.close()
+        if not outs:
+            return _empty_outputs(graph, last_empty)
         if len(outs) == 1:
             return np.array(outs[0], dtype=np.float32, copy=True)
         return np.concatenate(outs, axis=0)
@@ -711,7 +749,13 @@ class Model:
         return vals[0] if len(vals) == 1 else vals
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
-        """Outputs for one batch (inference mode)."""
+        """Outputs for one batch (inference mode); a batch of no samples gives ``0 x ...``."""
+        if not isinstance(x, SymbolicTensor):
+            x = as_float32(x, "x")
+            if _is_empty(x):
+                graph = self._ensure_built(x.shape)
+                self._check_input(x.shape, "predict_on_batch")
+                return _empty_outputs(graph, x)
         return np.array(self(x, training=False), dtype=np.float32, copy=True)
 
     # ---- summary ------------------------------------------------------------------------
