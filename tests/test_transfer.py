@@ -453,9 +453,18 @@ def test_bad_models(tmp_path):
         [h.make_tensor_value_info("input", f32, ["N", 3, 4, 4])],
         [h.make_tensor_value_info("y", f32, ["N", 3, 4, 4])]), opset_imports=[h.make_opsetid("", 17)])
     onnx.save(no_classifier, str(tmp_path / "nc.onnx"))
-    with pytest.raises(ValueError, match="Gemm/MatMul.*: y"):
-        OnnxBackbone(tmp_path / "nc.onnx")
+    # no classifier: its output is a spatial map, averaged (tests/test_transfer_headless.py)
+    assert OnnxBackbone(tmp_path / "nc.onnx").feature_dim == 3
     assert OnnxBackbone(tmp_path / "nc.onnx", output="y").feature_dim == 48
+    two_outputs = h.make_model(h.make_graph(
+        [h.make_node("Relu", ["input"], ["y"]), h.make_node("Neg", ["input"], ["z"])], "g",
+        [h.make_tensor_value_info("input", f32, ["N", 3, 4, 4])],
+        [h.make_tensor_value_info(n, f32, ["N", 3, 4, 4]) for n in "yz"]),
+        opset_imports=[h.make_opsetid("", 17)])
+    onnx.save(two_outputs, str(tmp_path / "two_out.onnx"))
+    with pytest.raises(ValueError, match="Gemm/MatMul.*2 graph outputs.*: z, y"):
+        OnnxBackbone(tmp_path / "two_out.onnx")
+    assert OnnxBackbone(tmp_path / "two_out.onnx", output="z").feature_dim == 48
     two_inputs = h.make_model(h.make_graph(
         [h.make_node("Add", ["a", "b"], ["y"])], "g",
         [h.make_tensor_value_info(n, f32, ["N", 3, 4, 4]) for n in "ab"],

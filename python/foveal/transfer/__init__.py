@@ -2,7 +2,8 @@
 run by onnxruntime.
 
 ``OnnxBackbone`` loads any ONNX image model (NCHW or NHWC), finds the pooled features before
-its classifier and extracts them from arrays, ``foveal.data`` iterators or image folders;
+its classifier (or, for a feature extractor exported without one, takes its output, averaging
+a spatial map) and extracts them from arrays, ``foveal.data`` iterators or image folders;
 ``backbone.as_layer()`` puts it in front of a ``foveal.nn`` head, which then trains alone with
 each image's features computed once::
 

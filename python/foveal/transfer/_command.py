@@ -17,9 +17,9 @@ __all__ = ["extract_command", "save_features"]
 def save_features(path: PathLike, result: DirectoryFeatures, backbone: OnnxBackbone) -> str:
     """Write ``result`` to an ``.npz`` file, atomically (the file appears complete or not at
     all): ``features`` (N x D float32), ``labels`` (N int32, -1 without class folders),
-    ``filenames`` (N str), ``class_names`` (str), ``skipped`` (str: unreadable files), and the
-    backbone's ``backbone_path``, ``output`` and ``preprocess`` (str). ``np.load`` reads it
-    without ``allow_pickle``. Returns the absolute path."""
+    ``filenames`` (N str), ``class_names`` (str), ``skipped`` (str: unreadable files, which
+    have no row), and the backbone's ``backbone_path``, ``output`` and ``preprocess`` (str).
+    ``np.load`` reads it without ``allow_pickle``. Returns the absolute path."""
     path = os.path.abspath(os.fspath(path))
 
     def strings(items: Any) -> np.ndarray:

@@ -1,9 +1,12 @@
 """Reading an ONNX image model and cutting it at its feature tensor (``onnx`` package only).
 
 An image classifier ends in a fully connected layer (ONNX ``Gemm`` or ``MatMul``) whose input is
-the pooled feature vector: that tensor is the default feature output.  The model handed to
-onnxruntime keeps only the nodes that feature tensor depends on, with that tensor as its one
-graph output, so the classifier (or anything past a chosen intermediate tensor) never runs.
+the pooled feature vector: that tensor is the default feature output.  A feature extractor
+exported without its classifier (a "headless" model) has no such layer at its end: its one graph
+output is then the features (``N x D``, a pooled ``N x C x 1 x 1`` / ``N x 1 x 1 x C``, or a
+spatial map that the backbone averages).  The model handed to onnxruntime keeps only the nodes
+that feature tensor depends on, with that tensor as its one graph output, so the classifier (or
+anything past a chosen intermediate tensor) never runs.
 """
 
 from __future__ import annotations
@@ -124,17 +127,97 @@ def _constants(graph: Any) -> Set[str]:
     return names
 
 
-def find_features(model: Any, path: str) -> str:
-    """The input of the last ``Gemm``/``MatMul`` node (the classifier's input)."""
+#: Ops that may follow the classifier on the way to a graph output (bias, scale, activation,
+#: probabilities, predicted class, reshaping), each with the one input that carries the data.
+_HEAD_OPS = ("Add", "Sub", "Mul", "Div", "Softmax", "LogSoftmax", "Sigmoid", "Relu", "Tanh",
+             "Clip", "Identity", "Dropout", "Cast", "Flatten", "Reshape", "Squeeze", "Unsqueeze",
+             "Transpose", "ArgMax", "TopK", "Hardmax")
+#: Of those, the ops whose later inputs are parameters (shapes, axes, bounds, ratios, k).
+_FIRST_INPUT_ONLY = ("Clip", "Dropout", "Reshape", "Squeeze", "Unsqueeze", "TopK")
+
+
+def classifier(model: Any) -> Optional[str]:
+    """The data input of the classifier: the last ``Gemm``/``MatMul`` node (in graph order)
+    from which a graph output is reached through head ops only (bias, activation, softmax,
+    reshaping, argmax: see ``_HEAD_OPS``), or None when no graph output ends in one (a
+    headless feature extractor, whose ``Gemm``/``MatMul`` nodes, if any, are inner layers)."""
     graph = model.graph
     consts = _constants(graph)
-    for node in reversed(graph.node):
+    producer = {o: i for i, n in enumerate(graph.node) for o in n.output if o}
+    found: Optional[Tuple[int, str]] = None
+    seen: Set[str] = set()
+    todo = [o.name for o in graph.output]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in producer:
+            continue
+        seen.add(name)
+        i = producer[name]
+        node = graph.node[i]
+        data = [t for t in node.input if t and t not in consts]
         if node.op_type in ("Gemm", "MatMul"):
             data = [t for t in node.input[:2] if t and t not in consts]
-            if data:
-                return data[0]
-    raise ValueError(f"path: {path!r} has no Gemm/MatMul node (a classifier) whose input could "
-                     f"be the features; pass output= one of: {', '.join(candidates(model))}")
+            if data and (found is None or i > found[0]):
+                found = (i, data[0])
+        elif node.op_type in _HEAD_OPS:
+            if node.op_type in _FIRST_INPUT_ONLY:
+                data = [t for t in node.input[:1] if t and t not in consts]
+            if len(data) == 1:   # not a residual sum or a product of two computed tensors
+                todo.append(data[0])
+    return None if found is None else found[1]
+
+
+def find_features(model: Any, path: str) -> Tuple[str, bool]:
+    """The default feature tensor and whether it is a headless model's output.
+
+    With a classifier (see :func:`classifier`), its input, ``(name, False)``. Without one, the
+    model's one graph output, ``(name, True)``: the backbone flattens it, averaging a 4-D
+    spatial map over its spatial axes first. ValueError when there is no classifier and not
+    exactly one graph output (listing candidates for ``output=``)."""
+    found = classifier(model)
+    if found is not None:
+        return found, False
+    graph = model.graph
+    produced = {o for n in graph.node for o in n.output}
+    outputs = [o.name for o in graph.output]
+    if len(outputs) == 1 and outputs[0] in produced:
+        return outputs[0], True
+    raise ValueError(f"path: {path!r} has no classifier (a Gemm/MatMul node at its end) whose "
+                     f"input could be the features, and {len(outputs)} graph outputs "
+                     f"({', '.join(outputs)}) instead of one feature tensor; pass output= one "
+                     f"of: {', '.join(candidates(model))}")
+
+
+def spatial_axes(shape: Tuple[int, ...], layout: str, size: Tuple[int, int]) -> Tuple[int, int]:
+    """The spatial axes of a 4-D feature map of ``shape`` computed from an image of ``size``
+    ``(height, width)`` by a model whose input has ``layout``: axes (2, 3) when the map reads
+    as NCHW, (1, 2) as NHWC. The reading whose spatial axes are 1 x 1 wins when only one is
+    (a pooled ``N x C x 1 x 1`` or ``N x 1 x 1 x C``), then the only one that is a plausible
+    downsampling of the image (no larger, and one stride ``s`` for both axes, each spatial
+    size within 1 of the image's divided by ``s``: 224 x 224 -> 7 x 7, 225 x 224 -> 8 x 7),
+    else the input's layout (so a map keeps its input's layout unless its shape says
+    otherwise, as for a tf2onnx export with ``--inputs-as-nchw``, whose outputs stay NHWC)."""
+    readings = {"NCHW": (2, 3), "NHWC": (1, 2)}
+    order = [layout, "NHWC" if layout == "NCHW" else "NCHW"]
+
+    def pooled(name: str) -> bool:
+        return all(shape[a] == 1 for a in readings[name])
+
+    def plausible(name: str) -> bool:
+        (sh, sw), (h, w) = (shape[a] for a in readings[name]), size
+        if not (1 <= sh <= h and 1 <= sw <= w):
+            return False
+        # the strides s with |h / s - sh| <= 1, and those for w: do the two ranges meet?
+        low = max(h / (sh + 1), w / (sw + 1))
+        inf = float("inf")
+        high = min(h / (sh - 1) if sh > 1 else inf, w / (sw - 1) if sw > 1 else inf)
+        return low <= high
+
+    for test in (pooled, plausible):
+        hits = [name for name in order if test(name)]
+        if len(hits) == 1:
+            return readings[hits[0]]
+    return readings[layout]
 
 
 def candidates(model: Any, most: int = 12) -> List[str]:

@@ -53,8 +53,8 @@ class DirectoryFeatures(NamedTuple):
     ``features`` is ``N x D`` float32, one row per readable image in ``flow_from_directory``'s
     order; ``labels`` the int32 class index of each row (-1 for a folder without class
     subfolders); ``filenames`` the rows' paths relative to the folder (``"cls/img.jpg"``);
-    ``class_names`` the class subfolders in label order; ``skipped`` the unreadable files left
-    out.
+    ``class_names`` the class subfolders in label order; ``skipped`` the paths of the
+    unreadable files, in file order: none of them has a row, and no other image stands in.
     """
 
     features: np.ndarray
@@ -70,9 +70,16 @@ class OnnxBackbone:
     Args:
         path: the ``.onnx`` file (FileNotFoundError if missing, ValueError if not ONNX).
         output: the tensor to return; None picks the pooled features before the classifier:
-            the input of the last ``Gemm``/``MatMul`` node. Any tensor is flattened to
-            ``N x D``. An unknown name is a ValueError that lists candidates. Only the nodes
-            this tensor needs are run.
+            the input of the last ``Gemm``/``MatMul`` node from which the graph output follows
+            (through bias, activation, softmax or reshaping nodes only). A feature extractor
+            exported without a classifier (no such node at its end) gives its one graph output
+            instead: ``N x D``, or ``N x C x 1 x 1`` / ``N x 1 x 1 x C`` after a global pool,
+            flattened to ``N x C``; a spatial map (``N x C x H x W`` or ``N x H x W x C``,
+            H or W > 1) is averaged over H and W, as Keras's ``pooling="avg"`` does (the
+            features its classifier would have pooled; ``pooling`` is then ``"avg"``). A named
+            tensor is only flattened to ``N x D`` (naming the map keeps every position:
+            ``C*H*W`` features). An unknown name is a ValueError that lists candidates. Only
+            the nodes this tensor needs are run.
         preprocess: pixel convention of the pretrained weights: ``"torch"`` (ImageNet
             mean/std; torchvision), ``"caffe"`` (BGR, ImageNet mean subtracted), ``"tf"``
             ([-1, 1]), ``"none"``, or a callable (the table of conventions is ``foveal.transfer.CONVENTIONS``).
@@ -89,8 +96,10 @@ class OnnxBackbone:
         num_threads: onnxruntime intra-op threads (default ``foveal.get_num_threads()``).
 
     Attributes:
-        path (absolute), output (tensor name), layout, channels, input_name, input_size
-        (``(h, w)`` images are resized to, or None), batch_size, preprocess.
+        path (absolute), output (tensor name), pooling (``"avg"`` when ``output=None`` took a
+        headless model's output, whose spatial maps are averaged; else None), layout,
+        channels, input_name, input_size (``(h, w)`` images are resized to, or None),
+        batch_size, preprocess.
 
     Example::
 
@@ -118,8 +127,11 @@ class OnnxBackbone:
         self.input_name, self.layout, self.channels = (self._input.name, self._input.layout,
                                                        self._input.channels)
         self.input_size = self._target_size(input_size)
+        self.pooling: Optional[str] = None
         if output is None:
-            self.output: str = _graph.find_features(model, self.path)
+            self.output, headless = _graph.find_features(model, self.path)
+            if headless:
+                self.pooling = "avg"
         else:
             _graph.check_output(model, output, self.path)
             self.output = output
@@ -179,8 +191,10 @@ class OnnxBackbone:
     def __repr__(self) -> str:
         size = "x".join(map(str, self.input_size)) if self.input_size else "any size"
         dim = "?" if self._feature_dim is None else str(self._feature_dim)
+        pooled = ", spatial average" if self.pooling else ""
         return (f"<OnnxBackbone {os.path.basename(self.path)!r}: {self.layout} {size} x "
-                f"{self.channels} -> {self.output!r} (D={dim}), preprocess={self.preprocess!r}>")
+                f"{self.channels} -> {self.output!r} (D={dim}{pooled}), "
+                f"preprocess={self.preprocess!r}>")
 
     # ---- running --------------------------------------------------------------------------
     def _run(self, tensor: np.ndarray) -> np.ndarray:
@@ -201,26 +215,43 @@ class OnnxBackbone:
         if y.ndim == 0 or y.shape[0] < n or (fixed is None and y.shape[0] != n):
             raise ValueError(f"output {self.output!r} has shape {y.shape}: not one row per image "
                              f"(N = {n}); choose a tensor with a batch axis")
-        return np.ascontiguousarray(y[:n].reshape(n, -1), dtype=np.float32)
+        y = y[:n]
+        if self.pooling == "avg" and y.ndim == 4:   # a headless model's map: global average
+            hw = tensor.shape[2:4] if self.layout == "NCHW" else tensor.shape[1:3]
+            axes = _graph.spatial_axes(y.shape, self.layout, (int(hw[0]), int(hw[1])))
+            y = y.mean(axis=axes, dtype=np.float64)
+        return np.ascontiguousarray(y.reshape(n, -1), dtype=np.float32)
 
-    def _pipeline(self, n_batches: int, get: Callable[[int], np.ndarray], verbose: int) -> np.ndarray:
+    def _pipeline(self, n_batches: int, get: Callable[[int], np.ndarray], verbose: int,
+                  empty: str = "x: every batch is empty; no image to extract features from"
+                  ) -> np.ndarray:
         """Features of batches ``get(0) .. get(n_batches - 1)``, each batch fetched and prepared
-        on a worker thread while the model runs the one before."""
+        on a worker thread while the model runs the one before. Batches may differ in length
+        (an iterator leaving out unreadable files); an empty one adds no row and is not run.
+        ValueError(``empty``) when no batch has an image."""
         progress = _progress.bar(n_batches, "Extract") if verbose == 1 else None
         outs: List[np.ndarray] = []
+
+        def fetch(i: int) -> Optional[np.ndarray]:
+            batch = get(i)
+            return self.prepare(batch) if len(batch) else None
+
         try:
             with _futures.ThreadPoolExecutor(1, thread_name_prefix="foveal-backbone") as pool:
-                ahead = pool.submit(lambda: self.prepare(get(0)))
+                ahead = pool.submit(fetch, 0)
                 for i in range(n_batches):
                     tensor = ahead.result()
                     if i + 1 < n_batches:
-                        ahead = pool.submit(lambda j=i + 1: self.prepare(get(j)))
-                    outs.append(self._run(tensor))
+                        ahead = pool.submit(fetch, i + 1)
+                    if tensor is not None:
+                        outs.append(self._run(tensor))
                     if progress is not None:
                         progress.update(1)
         finally:
             if progress is not None:
                 progress.close()
+        if not outs:
+            raise ValueError(empty)
         return np.concatenate(outs) if len(outs) > 1 else outs[0]
 
     # ---- public extraction ----------------------------------------------------------------
@@ -230,9 +261,10 @@ class OnnxBackbone:
         Args:
             x: an ``N x H x W x C`` array (uint8 or float 0..255, C in 1, 3, 4: gray is
                 repeated, alpha dropped), a ``foveal.data`` iterator (its ``x`` batches, labels
-                ignored, ``len(x)`` batches once, in order), or a folder path (indexed as
-                ``flow_from_directory(class_mode=None, shuffle=False)``; see
-                :meth:`extract_directory`).
+                ignored, ``len(x)`` batches once, in order; one row per image they hold, so a
+                batch shortened by unreadable files gives fewer rows, an empty one none), or a
+                folder path (indexed as ``flow_from_directory(class_mode=None, shuffle=False)``;
+                unreadable files have no row; see :meth:`extract_directory`).
             verbose: ``"auto"``/1 a progress bar, 0 (or 2) none.
         """
         verbose = _progress.verbosity(verbose)
@@ -286,9 +318,11 @@ class OnnxBackbone:
 
         Class subfolders and file order follow ``flow_from_directory`` (subfolders sorted by
         name; a folder without subfolders is read as unlabelled images, label -1). Files are
-        decoded on a thread pool while the model runs. Unreadable files are skipped with one
-        warning and listed in ``skipped``. Raises FileNotFoundError for a missing folder and
-        ValueError when it holds no image.
+        decoded on a thread pool while the model runs. An unreadable file is skipped (one
+        warning, from the iterator, for the first) and listed in ``skipped`` (in file order):
+        it has no row, and no other image takes its place, so ``features``, ``labels`` and
+        ``filenames`` stay aligned, one row per readable file. Raises FileNotFoundError for a
+        missing folder and ValueError when it holds no image, or none that can be read.
         """
         verbose = _progress.verbosity(verbose)
         it = self.directory_iterator(directory, verbose)
@@ -296,18 +330,35 @@ class OnnxBackbone:
         if it.samples == 0:
             raise ValueError(f"directory: no images ({', '.join(it.white_list_formats)}) found in "
                              f"{it.directory!r}" + ("" if flat else " or its subfolders"))
-        features = self._extract_iterator(it, verbose)
-        # an unreadable file's row holds the next readable image (the iterator keeps batches
-        # full): dropping those rows leaves each readable file once, in order
-        bad = set(it.skipped)
-        keep = np.array([p not in bad for p in it.filepaths], dtype=bool)
-        names = [f[2:] if flat and f.startswith("./") else f
-                 for f, k in zip(it.filenames, keep) if k]
+        paths, bs = it.filepaths, it.batch_size
+        rows: List[List[int]] = [[] for _ in range(len(it))]
+
+        def get(i: int) -> np.ndarray:
+            """Batch i's images, one per readable file of files i*bs ... (i+1)*bs - 1 (listed
+            in rows[i]): the iterator leaves an unreadable file out (a shorter batch)."""
+            x = _batch_images(it[i], "directory")
+            lo, hi = i * bs, min((i + 1) * bs, it.samples)
+            bad = set(it.skipped)   # complete for these files: every one was tried for it[i]
+            good = [j for j in range(lo, hi) if paths[j] not in bad]
+            if len(x) != len(good):
+                raise RuntimeError(f"directory: batch {i} has {len(x)} images for files {lo} .. "
+                                   f"{hi - 1}, of which {len(good)} are readable; cannot tell "
+                                   "which image belongs to which file")
+            rows[i] = good
+            return x
+
+        features = self._pipeline(len(it), get, verbose,
+                                  f"directory: none of the {it.samples} images in "
+                                  f"{it.directory!r} can be read")
+        keep = [j for r in rows for j in r]
+        names = [it.filenames[j][2:] if flat and it.filenames[j].startswith("./")
+                 else it.filenames[j] for j in keep]
         labels = (np.full(len(names), -1, np.int32) if flat
-                  else np.asarray(it.classes, np.int32)[keep])
+                  else np.asarray(it.classes, np.int32)[np.asarray(keep, np.int64)])
         classes = [] if flat else sorted(it.class_indices, key=it.class_indices.__getitem__)
-        return DirectoryFeatures(np.ascontiguousarray(features[keep]), labels, names, classes,
-                                 list(it.skipped))
+        bad = set(it.skipped)
+        return DirectoryFeatures(features, labels, names, classes,
+                                 [p for p in paths if p in bad])
 
     def as_layer(self, cache_mb: float = 256.0, name: Optional[str] = None) -> Any:
         """This backbone as a frozen ``foveal.nn`` layer (``N x H x W x C`` -> ``N x D``) that
