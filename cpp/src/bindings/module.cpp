@@ -3,6 +3,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <limits>
+#include <string>
+
 #include "bindings/common.h"
 #include "core/buffer_pool.h"
 #include "foveal/dispatch.h"
@@ -54,8 +57,36 @@ py::dict build_info() {
   d["cuda_compiled"] = false;
   d["cuda_available"] = false;
   d["num_threads"] = foveal::get_num_threads();
+  d["sanitize"] = FOVEAL_SANITIZE;  // "" in a normal build; "address,undefined" in a test build
   return d;
 }
+
+#if defined(FOVEAL_SANITIZE_SELFTEST)
+// Sanitizer builds only: one deliberate fault of each kind, so that tests/sanitizer_run.py can
+// show the instrumentation reports them before it trusts a clean run.
+void init_sanitizer_selftest(py::module_& m) {
+  m.def("_sanitizer_selftest", [](const std::string& kind, int n) {
+    if (kind == "overflow") {
+      volatile char* p = new char[static_cast<size_t>(n)];
+      const char c = p[n];  // one past the end
+      delete[] p;
+      return static_cast<int>(c);
+    }
+    if (kind == "leak") {
+      volatile char* p = new char[static_cast<size_t>(n)];
+      p[0] = 1;
+      p = nullptr;  // lost
+      return 0;
+    }
+    if (kind == "ub") {
+      volatile int big = std::numeric_limits<int>::max();
+      return big + n;  // signed overflow for n > 0
+    }
+    foveal::bind::fail("kind must be 'overflow', 'leak' or 'ub', got '" + kind + "'");
+    return 0;
+  }, py::arg("kind"), py::arg("n") = 16);
+}
+#endif
 
 }  // namespace
 
@@ -99,4 +130,7 @@ PYBIND11_MODULE(_core, m) {
   foveal::bind::init_nn(m);
   foveal::bind::init_image(m);
   foveal::bind::init_train(m);
+#if defined(FOVEAL_SANITIZE_SELFTEST)
+  init_sanitizer_selftest(m);
+#endif
 }
