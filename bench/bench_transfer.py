@@ -16,7 +16,7 @@ seeded weights) exported from torch when torch is installed, else a small foveal
 with ``export_onnx``. The folder holds 256 JPEGs (128 with --quick) of 200 to 260 pixels a side,
 generated deterministically once into a cache folder.
 
-A timing is the median of interleaved repeats (bench/_common.py); images/s = images / median;
+A timing is the median of interleaved repeats (bench/timing.py); images/s = images / median;
 ratio = ort time / foveal time (1.0: the decoding and preprocessing cost nothing). Also shown:
 decoding and preprocessing alone (foveal's iterator without the model), to tell how much of it
 the overlap hides. Before timing, foveal's features are checked against ort's on the same images
@@ -29,20 +29,18 @@ The issue's bar, printed as PASS/FAIL: foveal >= 0.9x ort.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
+from typing import Any, Dict, List, Optional, Tuple
 
-if __package__:
-    from . import _common as C
-else:  # run as a script, or loaded by path
-    _here = os.path.dirname(os.path.abspath(__file__))
-    if _here not in sys.path:
-        sys.path.insert(0, _here)
-    import _common as C  # noqa: E402  (sets OMP_NUM_THREADS before NumPy loads)
+if not __package__:  # run as a file: import this folder as the package `bench` (threads first)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import contextlib  # noqa: E402
-import tempfile  # noqa: E402
-from typing import Any, Callable, Dict, List, Optional, Tuple  # noqa: E402
+from bench import cli, environment, libraries, report, timing  # noqa: E402
+from bench.checks import check_close  # noqa: E402
+from bench.synthetic import cached_folder  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -65,26 +63,26 @@ def jpeg_folder(n: int) -> str:
 
     root = os.path.join(tempfile.gettempdir(), "foveal-bench-transfer",
                         f"v{CACHE_VERSION}-{n}-seed{SEED}")
-    done = os.path.join(root, ".complete")
-    if os.path.exists(done):
-        return root
-    rng = np.random.default_rng(SEED)
-    for i in range(n):
-        h, w = (int(v) for v in rng.integers(200, 261, 2))
-        rows, cols = np.mgrid[0:h, 0:w]
-        yy, xx = rows / max(h, w), cols / max(h, w)
-        img = np.zeros((h, w, 3))
-        for c in range(3):   # smooth colour fields, a few blobs, sensor-like noise
-            img[..., c] = 128 + 100 * np.sin(rng.uniform(2, 9) * xx + rng.uniform(2, 9) * yy
-                                              + rng.uniform(0, 6))
-        for _ in range(4):
-            cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(10, 60)
-            img[(rows - cy) ** 2 + (cols - cx) ** 2 < r * r] = rng.uniform(0, 255, 3)
-        img = np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
-        folder = os.path.join(root, "ab"[i % 2])
-        os.makedirs(folder, exist_ok=True)
-        Image.fromarray(img).save(os.path.join(folder, f"img{i:04d}.jpg"), quality=90)
-    open(done, "w").close()
+
+    def fill(folder: str) -> None:
+        rng = np.random.default_rng(SEED)
+        for i in range(n):
+            h, w = (int(v) for v in rng.integers(200, 261, 2))
+            rows, cols = np.mgrid[0:h, 0:w]
+            yy, xx = rows / max(h, w), cols / max(h, w)
+            img = np.zeros((h, w, 3))
+            for c in range(3):   # smooth colour fields, a few blobs, sensor-like noise
+                img[..., c] = 128 + 100 * np.sin(rng.uniform(2, 9) * xx + rng.uniform(2, 9) * yy
+                                                  + rng.uniform(0, 6))
+            for _ in range(4):
+                cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(10, 60)
+                img[(rows - cy) ** 2 + (cols - cx) ** 2 < r * r] = rng.uniform(0, 255, 3)
+            img = np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+            sub = os.path.join(folder, "ab"[i % 2])
+            os.makedirs(sub, exist_ok=True)
+            Image.fromarray(img).save(os.path.join(sub, f"img{i:04d}.jpg"), quality=90)
+
+    cached_folder(root, ".complete", fill)
     return root
 
 
@@ -92,7 +90,7 @@ def export_model(foveal: Any, torch: Any, folder: str) -> Tuple[str, str]:
     """(path, description) of the benchmark's ONNX model, written into ``folder``."""
     path = os.path.join(folder, "backbone.onnx")
     if torch is not None:
-        sys.path.insert(0, os.path.join(C.REPO_ROOT, "tests"))
+        sys.path.insert(0, os.path.join(libraries.REPO_ROOT, "tests"))
         import make_transfer_fixtures as mtf   # the tests' ResNet-18 builder, at full width
 
         net = mtf.resnet18_like(torch, widths=(64, 128, 256, 512), num_classes=1000, seed=SEED)
@@ -151,27 +149,25 @@ def criteria(res: Optional[Dict[str, Any]], check: Dict[str, Any]) -> List[Dict[
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args, names, argv, rc = C.start(__file__, __doc__, WORKLOADS, argv)
+    args, names, argv, rc = cli.start(__file__, __doc__, WORKLOADS, argv)
     if rc is not None:
         return rc
     threads = args.threads
     n_images = QUICK_IMAGES if args.quick else IMAGES
     notes: List[str] = []
-    foveal, finfo = C.load_foveal(notes, threads)
-    onnx = C.import_optional("onnx", notes)
-    ort = C.import_optional("onnxruntime", notes)
-    torch = C.import_optional("torch", notes)
-    if torch is not None:
-        torch.set_num_threads(threads)
+    foveal, finfo = libraries.load_foveal(notes, threads)
+    onnx = libraries.import_optional("onnx", notes)
+    ort = libraries.import_optional("onnxruntime", notes)
+    torch = libraries.load_torch(notes, threads, interop=False)
     if foveal is None or onnx is None or ort is None:
         for n in notes:
             print("note: " + n)
         print("foveal, onnx and onnxruntime are all needed: nothing to run")
         return 1
     # each call takes seconds: fewer, longer repeats than the kernel benchmarks
-    cfg = (C.TimingConfig(min_time=0.0, min_repeats=3, max_repeats=3, warmup=1) if args.quick
-           else C.TimingConfig(min_time=0.0, min_repeats=5, max_repeats=5, warmup=1))
-    sysinfo = C.system_info(threads)
+    cfg = (timing.TimingConfig(min_time=0.0, min_repeats=3, max_repeats=3, warmup=1) if args.quick
+           else timing.TimingConfig(min_time=0.0, min_repeats=5, max_repeats=5, warmup=1))
+    sysinfo = environment.system_info(threads)
 
     root = jpeg_folder(n_images)
     work = tempfile.mkdtemp(prefix="foveal-bench-transfer-")
@@ -184,9 +180,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     title = (f"foveal bench_transfer: {n_images} JPEGs (200..260 px) -> {SIZE[0]}x{SIZE[1]}, batch "
              f"{BATCH}, {threads} onnxruntime threads each, median of interleaved repeats"
              f"{' (--quick)' if args.quick else ''}")
-    vers = C.print_header(title, sysinfo,
-                          {"foveal": foveal, "onnxruntime": ort, "onnx": onnx, "torch": torch},
-                          None)
+    vers = environment.print_header(title, sysinfo,
+                                    {"foveal": foveal, "onnxruntime": ort, "onnx": onnx,
+                                     "torch": torch}, None)
     print(f"model: {model_desc}; features {backbone.output!r} (D = {backbone.feature_dim})")
     print(f"images: {root}")
     for n in notes:
@@ -204,14 +200,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         for i in range(len(it)):
             backbone.prepare(it[i])
 
-    check = C.check_close(run_ort(), run_foveal(), CHECK_TOL)
-    monitor = C.CpuMonitor()
+    check = check_close(run_ort(), run_foveal(), CHECK_TOL)
+    monitor = environment.CpuMonitor()
     print(f"  running extract  {WORKLOADS['extract']}", flush=True)
-    fns: Dict[str, Tuple[Callable[[], Any], None]] = {"foveal": (run_foveal, None),
-                                                      "ort": (run_ort, None)}
-    timings = C.measure_interleaved(fns, cfg, rounds=cfg.min_repeats)
-    decode = C.measure(run_decode, C.TimingConfig(min_time=0.0, min_repeats=3, max_repeats=3,
-                                                  warmup=1))
+    fns: Dict[str, timing.Call] = {"foveal": (run_foveal, None), "ort": (run_ort, None)}
+    timings = timing.measure_interleaved(fns, cfg, rounds=cfg.min_repeats)
+    decode = timing.measure(run_decode, timing.TimingConfig(min_time=0.0, min_repeats=3,
+                                                            max_repeats=3, warmup=1))
     ips = {lib: n_images / t.median_s for lib, t in timings.items()}
     res = {"name": "extract", "description": WORKLOADS["extract"], "images": n_images,
            "libs": {lib: t.to_dict() for lib, t in timings.items()}, "images_per_s": ips,
@@ -221,26 +216,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     headers = ["workload", "fov img/s", "ort img/s", "fov/ort", "decode-only img/s",
                "ort+decode img/s", "check"]
     serial = 1.0 / (timings["ort"].median_s + decode.median_s) * n_images
-    C.print_table(headers, [["extract", C.fmt_num(ips["foveal"]), C.fmt_num(ips["ort"]),
-                             C.fmt_ratio(res["ratio"]), C.fmt_num(n_images / decode.median_s),
-                             C.fmt_num(serial), "ok" if check["ok"] else "MISMATCH"]],
-                  align_left=(0, len(headers) - 1))
+    report.print_table(headers, [["extract", report.fmt_num(ips["foveal"]),
+                                  report.fmt_num(ips["ort"]), report.fmt_ratio(res["ratio"]),
+                                  report.fmt_num(n_images / decode.median_s),
+                                  report.fmt_num(serial), "ok" if check["ok"] else "MISMATCH"]],
+                       align_left=(0, len(headers) - 1))
     print("fov/ort = ort time / foveal time (1.0: decoding and preprocessing fully hidden); "
           "ort+decode = the two done one after the other (no overlap)")
     crit = criteria(res, check)
-    print()
-    for c in crit:
-        print(f"{c['status']:4s}  {c['criterion']:38s} {c['detail']}")
+    report.print_criteria(crit, 38)
 
     warnings: List[str] = []
     if not check["ok"]:
         warnings.append(f"foveal's features differ from onnxruntime's: {check}")
-    system = C.end_of_run(warnings, [("extract", res["libs"])], SHORT, monitor, sysinfo, threads)
+    system = environment.end_of_run(warnings, [("extract", res["libs"])], SHORT, monitor, sysinfo,
+                                    threads)
     payload = {
-        "benchmark": "bench_transfer",
-        "system": system,
-        "versions": vers,
-        "foveal_build_info": finfo,
+        **report.head("bench_transfer", system, vers, finfo, with_isa=False),
         "quick": args.quick,
         "model": {"description": model_desc, "feature_tensor": backbone.output,
                   "feature_dim": backbone.feature_dim, "input": [BATCH, 3, *SIZE],
@@ -255,8 +247,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "summary": {"ratio_vs_ort": res["ratio"], "criteria": crit,
                     "bar_holds": crit[0]["status"] == "PASS"},
     }
-    out = C.write_json(args.json, payload)
-    print(f"\nwrote {out}")
+    report.write_results(args.json, payload)
     with contextlib.suppress(OSError):
         for f in os.listdir(work):
             os.unlink(os.path.join(work, f))
