@@ -281,7 +281,7 @@ def test_loss_gradients_match_finite_differences(loss):
 
 
 def test_fused_softmax_and_sigmoid_gradients():
-    from foveal.nn.layers import softmax_backward
+    from foveal.nn.functional import softmax_backward
 
     p = _probs(5, 4)
     y = np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0]]

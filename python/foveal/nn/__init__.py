@@ -10,7 +10,7 @@ from . import callbacks, functional, initializers, layers, losses, metrics, opti
 from .layers import (
     Activation, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense,
     DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, InputLayer,
-    Layer, MaxPooling2D, ReLU, Rescaling, Softmax,
+    Layer, MaxPooling2D, ReLU, Rescaling, Softmax, register_layer,
 )
 from .models import Model, Sequential, load_model
 
@@ -19,5 +19,5 @@ __all__ = [
     "Model", "Sequential", "load_model", "Input", "InputLayer", "Layer", "Conv2D", "DepthwiseConv2D",
     "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten",
     "Dense", "Dropout", "BatchNormalization", "Activation", "ReLU", "Softmax", "Rescaling", "Add",
-    "Concatenate",
+    "Concatenate", "register_layer",
 ]

@@ -326,3 +326,72 @@ def activation_backward(dy: Any, y: Any, activation: Optional[str]) -> np.ndarra
     act = _activation(activation)
     return _core.activation_backward(as_float32(dy, "dy"), as_float32(y, "y"), act)
 
+
+
+# ------------------------------------------------------------------ batch norm, softmax, dropout
+# The operators under BatchNormalization, Softmax and Dropout. They take float32 arrays as those
+# layers hold them (batch normalization: ``M x C``, the batch and spatial axes flattened).
+
+__all__ += [
+    "softmax_backward", "batch_norm_train_forward", "batch_norm_train_backward",
+    "batch_norm_inference", "batch_norm_inference_backward", "dropout",
+]
+
+
+def softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Gradient through a softmax with output ``y``: ``y * (dy - sum(dy * y))`` along ``axis``."""
+    return (y * (dy - np.sum(dy * y, axis=axis, keepdims=True))).astype(np.float32, copy=False)
+
+
+def batch_norm_train_forward(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray, epsilon: float
+                             ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Training-mode batch normalization over the rows of an ``M x C`` float32 array (native).
+
+    Returns ``(y, mean, variance, inv_std, xhat)``: batch mean and biased variance (summed in
+    double), ``inv_std = 1/sqrt(variance + epsilon)``, ``xhat = (x - mean) * inv_std`` and
+    ``y = xhat * gamma + beta``.
+    """
+    return _core.batch_norm_train(x2, gamma, beta, float(epsilon))
+
+
+def batch_norm_train_backward(dy2: np.ndarray, xhat: np.ndarray, gamma: np.ndarray,
+                              inv_std: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward of :func:`batch_norm_train_forward` (statistics from the batch), native:
+    ``dbeta = sum(dy)``, ``dgamma = sum(dy * xhat)``,
+    ``dx = (dy - dbeta/M - xhat * dgamma/M) * gamma * inv_std``; returns ``(dx, dgamma, dbeta)``."""
+    return _core.batch_norm_backward(dy2, xhat, gamma, inv_std)
+
+
+def batch_norm_inference(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,
+                         variance: np.ndarray, epsilon: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Inference-mode batch normalization of an ``M x C`` float32 array with fixed statistics:
+    ``(x - mean) * (gamma / sqrt(variance + epsilon)) + beta`` (native).  Returns ``(y, inv_std)``."""
+    if np.ndim(x2) != 2:
+        raise ValueError(f"x2 must be 2-D (M x C), got shape {np.shape(x2)}")
+    c = np.shape(x2)[1]
+    for name, v in (("gamma", gamma), ("beta", beta), ("mean", mean), ("variance", variance)):
+        if np.shape(v) != (c,):  # named here: the native call would name its own arguments
+            raise ValueError(f"{name} must have shape ({c},), one value per channel of x2, got {np.shape(v)}")
+    inv_std = (1.0 / np.sqrt(np.asarray(variance, np.float64) + epsilon)).astype(np.float32)
+    return _core.channel_affine(x2, mean, gamma * inv_std, None, beta), inv_std
+
+
+def batch_norm_inference_backward(dy2: np.ndarray, x2: np.ndarray, gamma: np.ndarray,
+                                  mean: np.ndarray, inv_std: np.ndarray
+                                  ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward of :func:`batch_norm_inference` (fixed statistics) for its input ``x2`` and
+    ``inv_std``: ``dbeta = sum(dy)``, ``dgamma = sum(dy * (x - mean)) * inv_std`` (summed in
+    double), ``dx = dy * gamma * inv_std``; returns ``(dx, dgamma, dbeta)``."""
+    dbeta = dy2.sum(axis=0, dtype=np.float64).astype(np.float32)
+    dgamma = (np.einsum("ij,ij->j", dy2, x2 - mean, dtype=np.float64).astype(np.float32)
+              * inv_std)
+    return dy2 * (gamma * inv_std), dgamma, dbeta
+
+
+def dropout(x: np.ndarray, rate: float, key: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Inverted dropout of a float32 array (native): each element is zeroed with probability
+    ``rate``, the others scaled by ``1/(1 - rate)``. Whether element ``i`` is kept is a
+    counter-based hash of ``(key, i)`` (``key`` a 64-bit integer), so the mask depends neither on
+    the thread count nor on the ISA. Returns ``(y, mask)`` with ``y = x * mask``; the gradient
+    is ``dy * mask``."""
+    return _core.dropout(x, 1.0 - rate, key)

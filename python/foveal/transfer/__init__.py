@@ -25,8 +25,7 @@ from __future__ import annotations
 from ._command import extract_command, save_features
 from ._preprocess import CONVENTIONS
 from ._torch_export import TORCHVISION_MODELS, export_torch, export_torchvision
-from .backbone import DirectoryFeatures, OnnxBackbone
-from .layer import CacheInfo, OnnxBackboneLayer
+from .backbone import CacheInfo, DirectoryFeatures, OnnxBackbone, OnnxBackboneLayer
 
 __all__ = [
     "OnnxBackbone", "OnnxBackboneLayer", "DirectoryFeatures", "CacheInfo", "export_torchvision",

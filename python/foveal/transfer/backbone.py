@@ -5,6 +5,18 @@ worker thread gets batch ``i + 1`` (slices an array, or takes it from a ``foveal
 iterator, which decodes files on its own thread pool and prefetches one more batch) and turns
 it into the model's input tensor (channels, bilinear resize, pixel convention, layout).  Decoding
 and preprocessing thus overlap with inference.
+
+``as_layer()`` gives the backbone's layer form, :class:`OnnxBackboneLayer` (the two classes know
+each other, so they live together): a frozen ``foveal.nn`` layer whose features are cached per
+image (``_cache``). It has no trainable weights and must come first: ``foveal.nn``'s backward
+plan asks a layer for its input gradient only when something before it learns, and here nothing
+does, so ``backward`` is never called. Gradients cannot flow through onnxruntime; placing the
+layer after trainable layers makes ``backward`` raise NotImplementedError.
+
+Saving (``model.save``) stores the backbone's constructor arguments, the ONNX file's absolute
+path and SHA-256 in the layer config; the ONNX weights stay in their file. Loading rebuilds the
+backbone from that path (FileNotFoundError if the file is gone, ValueError if it changed).
+A backbone with a callable ``preprocess`` cannot be saved (NotImplementedError).
 """
 
 from __future__ import annotations
@@ -14,17 +26,19 @@ import contextlib
 import hashlib
 import io
 import os
-from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .._checks import as_int, as_pair, as_real_array
 from ..image._pixels import as_pixels
 from ..nn import _progress
+from ..nn.layers import Layer, register_layer
 from . import _graph
+from ._cache import CacheInfo, FeatureCache, capacity
 from ._preprocess import Preprocess, Preprocessor
 
-__all__ = ["OnnxBackbone", "DirectoryFeatures"]
+__all__ = ["OnnxBackbone", "OnnxBackboneLayer", "DirectoryFeatures", "CacheInfo"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 #: Spatial size assumed by :attr:`OnnxBackbone.feature_dim` when the model's is dynamic.
@@ -363,9 +377,120 @@ class OnnxBackbone:
     def as_layer(self, cache_mb: float = 256.0, name: Optional[str] = None) -> Any:
         """This backbone as a frozen ``foveal.nn`` layer (``N x H x W x C`` -> ``N x D``) that
         caches each image's features (see :class:`~foveal.transfer.OnnxBackboneLayer`)."""
-        from .layer import OnnxBackboneLayer
-
         return OnnxBackboneLayer(self, cache_mb=cache_mb, name=name)
+
+
+@register_layer
+class OnnxBackboneLayer(Layer):
+    """A frozen ONNX backbone as a layer: ``N x H x W x C`` images (0..255, resized as the
+    backbone does) -> ``N x D`` float32 features. Usually made by
+    :meth:`OnnxBackbone.as_layer`::
+
+        model = nn.Sequential([nn.Input((224, 224, 3)), backbone.as_layer(),
+                               nn.Dense(2, activation="softmax")])
+
+    Args:
+        backbone: an :class:`OnnxBackbone`, a path to an ONNX file, or the backbone's
+            :meth:`~OnnxBackbone.config` dict.
+        cache_mb: memory for cached features, in MiB (0 turns the cache off).
+        sha256: the ONNX file's expected SHA-256 (set by ``from_config``; a mismatch is a
+            ValueError).
+        name, input_shape: as for every layer. ``trainable`` can only be False.
+    """
+
+    def __init__(self, backbone: Union[OnnxBackbone, PathLike, Dict[str, Any]],
+                 cache_mb: float = 256.0, sha256: Optional[str] = None, **kwargs: Any) -> None:
+        if kwargs.pop("trainable", False):
+            raise ValueError("OnnxBackboneLayer is frozen: trainable must be False")
+        super().__init__(trainable=False, **kwargs)
+        self.cache_mb = float(cache_mb)
+        if not self.cache_mb >= 0:
+            raise ValueError(f"cache_mb must be >= 0, got {cache_mb!r}")
+        if not isinstance(backbone, OnnxBackbone):
+            config = dict(backbone) if isinstance(backbone, dict) else {"path": backbone}
+            if sha256 is not None:   # before loading: a changed file may not even fit the config
+                _check_unchanged(config["path"], sha256)
+            backbone = OnnxBackbone(**config)
+            backbone._sha256 = sha256
+        elif sha256 is not None:
+            _check_unchanged(backbone.path, sha256)
+        self.backbone = backbone
+        self._cache = FeatureCache()
+
+    # ---- frozen -------------------------------------------------------------------------
+    @property
+    def trainable(self) -> bool:
+        """Always False: the backbone's weights live in the ONNX file."""
+        return False
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if value:
+            raise ValueError("OnnxBackboneLayer is frozen (onnxruntime runs inference only); "
+                             "its trainable flag cannot be set")
+
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        """Nothing to learn here: returns None. Raises NotImplementedError when an input
+        gradient is asked for (the layer was put after trainable layers)."""
+        if need_dx:
+            raise NotImplementedError(f"gradients cannot flow through {self.name!r} "
+                                      "(OnnxBackboneLayer, run by onnxruntime): put it first, "
+                                      "before any layer with trainable weights")
+        return None
+
+    # ---- shapes -------------------------------------------------------------------------
+    def _check_input_shape(self, input_shape: Any) -> None:
+        shape = tuple(input_shape)
+        if len(shape) != 4 or (shape[3] is not None and shape[3] not in (1, 3, 4)):
+            raise ValueError(f"layer {self.name!r} (OnnxBackboneLayer) takes N x H x W x C images "
+                             f"with C in 1, 3, 4, got shape {shape}")
+
+    def build(self, input_shape: Any) -> None:
+        self._check_input_shape(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        self._check_input_shape(input_shape)
+        return (None, self.backbone.feature_dim)
+
+    # ---- forward with the cache ---------------------------------------------------------
+    @property
+    def _capacity(self) -> int:
+        return capacity(self.cache_mb, self.backbone.feature_dim)
+
+    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Features of ``x``: cached rows where the same image was seen before, the backbone
+        on the rest (once per distinct image of the batch)."""
+        return self._cache.features(x, self._capacity, self.backbone.feature_dim,
+                                    lambda images: self.backbone.extract(images, verbose=0))
+
+    def cache_info(self) -> CacheInfo:
+        """Cache statistics since creation or :meth:`clear_cache` (as ``functools.lru_cache``)."""
+        return self._cache.info(self._capacity)
+
+    def clear_cache(self) -> None:
+        """Drop every cached feature and reset the statistics."""
+        self._cache.clear()
+
+    # ---- config -------------------------------------------------------------------------
+    def get_config(self) -> Dict[str, Any]:
+        """Layer settings plus the backbone's constructor arguments and the ONNX file's
+        SHA-256 (NotImplementedError for a callable ``preprocess``)."""
+        return {**super().get_config(), "backbone": self.backbone.config(),
+                "sha256": self.backbone.sha256(), "cache_mb": self.cache_mb}
+
+    def __repr__(self) -> str:
+        return f"<OnnxBackboneLayer name={self.name!r} backbone={self.backbone!r}>"
+
+
+def _check_unchanged(path: PathLike, sha256: str) -> None:
+    """FileNotFoundError or ValueError unless the file at ``path`` has this SHA-256."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"the backbone's ONNX file {os.fspath(path)!r} is gone")
+    found = file_sha256(os.fspath(path))
+    if found != sha256:
+        raise ValueError(f"the ONNX file {os.fspath(path)!r} changed since this layer was saved "
+                         f"(SHA-256 {found}, saved {sha256})")
 
 
 def _is_flat(directory: Any) -> bool:

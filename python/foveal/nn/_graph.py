@@ -1,0 +1,183 @@
+"""The layer graph of a model (``foveal.nn._graph``): the layers in topological order over
+numbered tensor slots, the forward pass, and the backward plan and sweep that training runs.
+
+Forward runs each step on the slots it reads. Backward walks the steps in reverse, skipping
+those whose output leads back to no trainable weight, summing gradients where a tensor feeds
+several layers, and asking a layer for its input gradient only where something upstream learns.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
+
+import numpy as np
+
+from .layers import InputLayer, Layer, MaxPooling2D, SymbolicTensor, Weight
+
+Step = Tuple[Layer, Tuple[int, ...], int, bool]
+BackwardStep = Tuple[Layer, Tuple[int, ...], int, bool, bool]
+
+
+def tensor_list(value: Any, what: str) -> List[SymbolicTensor]:
+    """``value`` (a symbolic tensor or a list of them) as a list; TypeError naming ``what``."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    for t in items:
+        if not isinstance(t, SymbolicTensor):
+            raise TypeError(f"{what} must be symbolic tensors (from foveal.nn.Input and layer calls), "
+                            f"got {type(t).__name__}")
+    return items
+
+
+class TrainPlan(NamedTuple):
+    """What a training step needs, worked out once per compile and build.
+
+    ``steps``: :meth:`Graph.backward_plan`'s steps; ``requires``: per slot, whether its gradient
+    is needed; ``trainable``: the weights the optimizer updates; ``output_activation``: the last
+    layer's activation (a loss may fuse its gradient); ``through_relu``: output slots of
+    MaxPooling2D steps that also run the backward of the ReLU feeding them; ``preactivated``:
+    slots whose gradient arrives before their layer's activation.
+    """
+
+    steps: List[BackwardStep]
+    requires: List[bool]
+    trainable: List[Weight]
+    output_activation: Optional[str]
+    through_relu: Set[int]
+    preactivated: Set[int]
+
+
+class Graph:
+    """Layers in topological order, as steps ``(layer, input_ids, output_id, multi_input)`` over
+    a list of tensor slots; slot 0 holds the model input."""
+
+    def __init__(self, inputs: Any, outputs: Any) -> None:
+        inputs = tensor_list(inputs, "inputs")
+        outputs = tensor_list(outputs, "outputs")
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise NotImplementedError("models with several inputs or outputs are not supported yet "
+                                      f"(got {len(inputs)} inputs, {len(outputs)} outputs)")
+        for t in inputs:
+            if not isinstance(t.layer, InputLayer):
+                raise ValueError(f"inputs must come from foveal.nn.Input, got the output of layer "
+                                 f"{t.layer.name!r}")
+        self.inputs, self.outputs = inputs, outputs
+        slot: Dict[int, int] = {id(t): i for i, t in enumerate(inputs)}
+        order: List[SymbolicTensor] = []
+        done = set(slot)
+        for out in outputs:
+            stack: List[Tuple[SymbolicTensor, bool]] = [(out, False)]
+            while stack:
+                t, expanded = stack.pop()
+                if id(t) in done:
+                    continue
+                if expanded:
+                    done.add(id(t))
+                    order.append(t)
+                    continue
+                if isinstance(t.layer, InputLayer):
+                    raise ValueError(f"the outputs depend on input {t.layer.name!r}, which is not in "
+                                     "the model's inputs (graph disconnected)")
+                stack.append((t, True))
+                stack.extend((i, False) for i in reversed(t.inputs) if id(i) not in done)
+        producers: Dict[int, Layer] = {}
+        self.steps: List[Step] = []
+        for t in order:
+            if id(t.layer) in producers:
+                raise NotImplementedError(f"layer {t.layer.name!r} is called more than once in this "
+                                          "model; shared layers are not supported yet")
+            producers[id(t.layer)] = t.layer
+            slot[id(t)] = len(slot)
+            self.steps.append((t.layer, tuple(slot[id(i)] for i in t.inputs), slot[id(t)],
+                               t.layer.multi_input))
+        self.n_slots = len(slot)
+        self.output_id = slot[id(outputs[0])]
+        self.input_layers = [t.layer for t in inputs]
+        self.layers: List[Layer] = self.input_layers + [s[0] for s in self.steps]
+        names = [layer.name for layer in self.layers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"layer names must be unique within a model; repeated: {', '.join(dupes)}")
+        self.input_shape = inputs[0].shape
+        self.output_shape = outputs[0].shape
+        self._inbound = {id(t.layer): [i.layer.name for i in t.inputs] for t in order}
+
+    def inbound_names(self, layer: Layer) -> List[str]:
+        """The names of the layers whose outputs ``layer`` is called on."""
+        return self._inbound.get(id(layer), [])
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """The output for the batch ``x`` (each layer keeps what its backward needs)."""
+        vals: List[Any] = [None] * self.n_slots
+        vals[0] = x
+        for layer, ins, out, multi in self.steps:
+            vals[out] = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training)
+        return vals[self.output_id]
+
+    def empty_output(self, x: np.ndarray) -> np.ndarray:
+        """The outputs for a batch ``x`` of no samples: ``0 x ...`` float32. The layers need at
+        least one sample, so the shape is the model's output shape, or (where it has unknown
+        sizes) that of the output for one sample of zeros."""
+        tail = tuple(self.output_shape[1:])
+        if any(d is None for d in tail):
+            tail = self.forward(np.zeros((1,) + tuple(x.shape[1:]), np.float32), False).shape[1:]
+        return np.zeros((0,) + tuple(tail), np.float32)
+
+    def backward_plan(self) -> Tuple[List[BackwardStep], List[bool]]:
+        """Steps in reverse with ``need_dx`` (an input leads back to trainable weights); steps
+        whose output leads back to none are dropped.  Also returns that flag per slot."""
+        requires = [False] * self.n_slots
+        plan = []
+        for layer, ins, out, multi in self.steps:
+            need_dx = any(requires[i] for i in ins)
+            requires[out] = need_dx or bool(layer.trainable_weights)
+            if requires[out]:
+                plan.append((layer, ins, out, multi, need_dx))
+        plan.reverse()
+        return plan, requires
+
+    def train_plan(self, trainable: List[Weight]) -> TrainPlan:
+        """The backward steps, plus the fusions of ReLU gradients into max pooling: a
+        MaxPooling2D fed only by a layer ending in ReLU runs both backward passes in one
+        (``through_relu``), and that layer then starts from its pre-activation gradient.
+        ``trainable``: the weights the optimizer updates, kept with the plan."""
+        steps, requires = self.backward_plan()
+        out_layer = self.steps[-1][0] if self.steps else None
+        act = getattr(out_layer, "output_activation", None) if out_layer is not None else None
+        uses = collections.Counter(i for _, ins, _, _ in self.steps for i in ins)
+        uses[self.output_id] += 1
+        producer = {out: layer for layer, _, out, _ in self.steps}
+        through_relu: Set[int] = set()   # output slots of pooling steps that fuse a ReLU
+        preactivated: Set[int] = set()   # slots whose gradient arrives before the activation
+        for layer, ins, out, multi in self.steps:
+            src = ins[0]
+            if (isinstance(layer, MaxPooling2D) and not multi and uses[src] == 1
+                    and src in producer and producer[src].output_activation == "relu"):
+                through_relu.add(out)
+                preactivated.add(src)
+        return TrainPlan(steps, requires, trainable, act, through_relu, preactivated)
+
+    def backward(self, plan: TrainPlan, grad: np.ndarray, fused: bool) -> None:
+        """Run the backward sweep of ``plan`` from ``grad``, the loss gradient at the output
+        (before the last layer's activation when ``fused``): every layer on the plan stores its
+        weight gradients."""
+        steps, requires, _, _, through_relu, preactivated = plan
+        grads: List[Any] = [None] * self.n_slots
+        grads[self.output_id] = grad
+        out_id = self.output_id
+        for layer, ins, out, multi, need_dx in steps:
+            g = grads[out]
+            grads[out] = None
+            if g is None:
+                continue
+            if (fused and out == out_id) or out in preactivated:
+                dx = layer.backward_from_preactivation(g, need_dx)
+            elif out in through_relu and need_dx:
+                dx = layer.backward_through_relu(g)
+            else:
+                dx = layer.backward(g, need_dx)
+            if not need_dx:
+                continue
+            for i, d in (zip(ins, dx) if multi else ((ins[0], dx),)):
+                if d is not None and requires[i]:
+                    grads[i] = d if grads[i] is None else grads[i] + d

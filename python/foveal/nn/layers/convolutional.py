@@ -1,0 +1,181 @@
+"""Convolution layers (``foveal.nn.layers.convolutional``): :class:`Conv2D` and
+:class:`DepthwiseConv2D`, each a one-line call into :mod:`foveal.nn.functional` forward and
+backward, with the activation fused.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from ..._checks import as_int, as_option, as_pair
+from .. import functional as F
+from .. import initializers as _init
+from .activation import _ActivatedLayer
+from .base import Shape, Weight, _data_format, _shape_str, _spatial_input, _window_out, register_layer
+
+__all__ = ["Conv2D", "DepthwiseConv2D"]
+
+
+@register_layer
+class Conv2D(_ActivatedLayer):
+    """2-D convolution over NHWC inputs (Keras ``Conv2D``): kernel ``kh x kw x (cin/groups) x
+    filters``, bias ``filters``.
+
+    Args:
+        filters: output channels.
+        kernel_size: an int or ``(kh, kw)``.
+        strides, dilation_rate: an int or a pair.
+        padding: ``"valid"`` or ``"same"`` (TensorFlow's rule, odd pixel bottom/right).
+        groups: channel groups (``cin`` and ``filters`` divisible by it).
+        activation: None/"linear", "relu", "sigmoid", "tanh" (fused) or "softmax".
+        use_bias, kernel_initializer, bias_initializer: as Keras.
+    """
+
+    def __init__(self, filters: int, kernel_size: Union[int, Tuple[int, int]],
+                 strides: Union[int, Tuple[int, int]] = 1, padding: str = "valid",
+                 data_format: Optional[str] = None, dilation_rate: Union[int, Tuple[int, int]] = 1,
+                 groups: int = 1, activation: Optional[str] = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _data_format(data_format)
+        self.filters = as_int(filters, "filters", 1)
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.strides = as_pair(strides, "strides")
+        self.padding = as_option(padding, "padding", ("valid", "same"))
+        self.dilation_rate = as_pair(dilation_rate, "dilation_rate")
+        self.groups = as_int(groups, "groups", 1)
+        if self.filters % self.groups:
+            raise ValueError(f"filters ({self.filters}) must be divisible by groups ({self.groups})")
+        self._kernel_args(activation, use_bias, kernel_initializer, bias_initializer)
+
+    def build(self, input_shape: Any) -> None:
+        shape = _spatial_input(self, input_shape)
+        cin = shape[-1]
+        if cin is None or cin % self.groups:
+            raise ValueError(f"layer {self.name!r}: input channels ({cin}) must be known and "
+                             f"divisible by groups ({self.groups})")
+        self.kernel = self.add_weight("kernel", (*self.kernel_size, cin // self.groups, self.filters),
+                                      self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self.built = True
+
+    def _check_input_shape(self, input_shape: Any) -> None:
+        shape = _spatial_input(self, input_shape)
+        cin = self.kernel.shape[2] * self.groups
+        if shape[-1] != cin:
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) was built for {cin} input "
+                             f"channels, got shape {_shape_str(shape)}")
+
+    def _effective(self) -> Tuple[int, int]:
+        k, d = self.kernel_size, self.dilation_rate
+        return (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        n, h, w, _ = _spatial_input(self, input_shape)
+        eh, ew = self._effective()
+        what = f"layer {self.name!r}"
+        return (n, _window_out(h, eh, self.strides[0], self.padding, what),
+                _window_out(w, ew, self.strides[1], self.padding, what), self.filters)
+
+    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        act = self.activation
+        z = F.conv2d(x, self.kernel.value, self.bias.value if self.use_bias else None, self.strides,
+                     self.padding, self.dilation_rate, self.groups,
+                     None if act == "softmax" else act)
+        y = F.softmax(z) if act == "softmax" else z
+        self._x, self._y = x, y
+        return y
+
+    def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        dx, dk, db = F.conv2d_backward(dz, self._x, self.kernel.value, self.strides, self.padding,
+                                       self.dilation_rate, self.groups, need_dx=need_dx)
+        self.kernel.grad = dk
+        if self.use_bias:
+            self.bias.grad = db
+        return dx
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding,
+                "data_format": "channels_last", "dilation_rate": list(self.dilation_rate),
+                "groups": self.groups, "activation": self.activation, "use_bias": self.use_bias,
+                "kernel_initializer": _init.serialize(self.kernel_initializer),
+                "bias_initializer": _init.serialize(self.bias_initializer)}
+
+
+@register_layer
+class DepthwiseConv2D(Conv2D):
+    """Depthwise 2-D convolution (Keras ``DepthwiseConv2D``): each input channel ``c`` is
+    convolved with ``depth_multiplier`` filters; output channel ``c*depth_multiplier + m``.
+    Weights: kernel ``kh x kw x C x depth_multiplier`` and bias ``C*depth_multiplier``."""
+
+    def __init__(self, kernel_size: Union[int, Tuple[int, int]], strides: Union[int, Tuple[int, int]] = 1,
+                 padding: str = "valid", depth_multiplier: int = 1, data_format: Optional[str] = None,
+                 dilation_rate: Union[int, Tuple[int, int]] = 1, activation: Optional[str] = None,
+                 use_bias: bool = True, depthwise_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", **kwargs: Any) -> None:
+        self.depth_multiplier = as_int(depth_multiplier, "depth_multiplier", 1)
+        super().__init__(1, kernel_size, strides, padding, data_format, dilation_rate, 1, activation,
+                         use_bias, depthwise_initializer, bias_initializer, **kwargs)
+        self.depthwise_initializer = self.kernel_initializer
+
+    def build(self, input_shape: Any) -> None:
+        shape = _spatial_input(self, input_shape)
+        c = shape[-1]
+        if c is None:
+            raise ValueError(f"layer {self.name!r}: the input channel count must be known")
+        self.filters, self.groups = c * self.depth_multiplier, c
+        self.kernel = self.add_weight("kernel", (*self.kernel_size, c, self.depth_multiplier),
+                                      self.depthwise_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (c * self.depth_multiplier,), self.bias_initializer)
+        self.built = True
+
+    @property
+    def depthwise_kernel(self) -> Optional[Weight]:
+        """The kernel weight, ``kh x kw x C x depth_multiplier`` (Keras's name for it)."""
+        return self.kernel
+
+    def _check_input_shape(self, input_shape: Any) -> None:
+        shape = _spatial_input(self, input_shape)
+        if shape[-1] != self.kernel.shape[2]:
+            raise ValueError(f"layer {self.name!r} (DepthwiseConv2D) was built for "
+                             f"{self.kernel.shape[2]} input channels, got shape {_shape_str(shape)}")
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        n, h, w, c = _spatial_input(self, input_shape)
+        eh, ew = self._effective()
+        what = f"layer {self.name!r}"
+        return (n, _window_out(h, eh, self.strides[0], self.padding, what),
+                _window_out(w, ew, self.strides[1], self.padding, what),
+                None if c is None else c * self.depth_multiplier)
+
+    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        act = self.activation
+        z = F.depthwise_conv2d(x, self.kernel.value, self.bias.value if self.use_bias else None,
+                               self.strides, self.padding, self.dilation_rate,
+                               None if act == "softmax" else act)
+        y = F.softmax(z) if act == "softmax" else z
+        self._x, self._y = x, y
+        return y
+
+    def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        dx, dk, db = F.depthwise_conv2d_backward(dz, self._x, self.kernel.value, self.strides,
+                                                 self.padding, self.dilation_rate, need_dx=need_dx)
+        self.kernel.grad = dk.reshape(self.kernel.shape)
+        if self.use_bias:
+            self.bias.grad = db
+        return dx
+
+    def get_config(self) -> Dict[str, Any]:
+        config = super().get_config()
+        for key in ("filters", "groups", "kernel_initializer"):
+            config.pop(key)
+        config["depth_multiplier"] = self.depth_multiplier
+        config["depthwise_initializer"] = _init.serialize(self.depthwise_initializer)
+        return config
+

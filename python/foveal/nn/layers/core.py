@@ -1,0 +1,205 @@
+"""The core layers (``foveal.nn.layers.core``): the model's entry (:class:`InputLayer`,
+:func:`Input`), :class:`Dense`, :class:`Flatten`, :class:`Dropout` and :class:`Rescaling`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ... import _random
+from ..._checks import as_int
+from .. import functional as F
+from .. import initializers as _init
+from .activation import _ActivatedLayer
+from .base import Layer, Shape, SymbolicTensor, _data_format, _shape_str, register_layer, unique_name
+
+__all__ = ["InputLayer", "Input", "Dense", "Flatten", "Dropout", "Rescaling"]
+
+
+@register_layer
+class InputLayer(Layer):
+    """The entry of a model: holds the input shape (Keras's ``InputLayer``).
+
+    Args:
+        shape: the shape of one sample (no batch axis), e.g. ``(32, 32, 3)``.
+        batch_size: optional fixed batch size (only recorded).
+        batch_shape: alternatively the full shape with batch axis.
+    """
+
+    def __init__(self, shape: Optional[Sequence[Optional[int]]] = None, batch_size: Optional[int] = None,
+                 name: Optional[str] = None, batch_shape: Optional[Sequence[Optional[int]]] = None,
+                 **kwargs: Any) -> None:
+        kwargs.pop("trainable", None)
+        kwargs.pop("dtype", None)
+        super().__init__(name=name or unique_name("input_layer"), **kwargs)
+        if batch_shape is not None:
+            dims = list(batch_shape)
+            if not dims:
+                raise ValueError("batch_shape must include the batch axis")
+            batch_size = dims[0]
+            shape = dims[1:]
+        if shape is None:
+            raise ValueError("InputLayer needs shape= (the shape of one sample) or batch_shape=")
+        if isinstance(shape, (int, np.integer)):
+            shape = (shape,)
+        self.sample_shape: Tuple[Optional[int], ...] = tuple(
+            None if d is None else as_int(d, "shape", 1) for d in shape)
+        self.batch_size = None if batch_size is None else as_int(batch_size, "batch_size", 1)
+        self.built = True
+        self.output_shape = (None,) + self.sample_shape
+        self.output = SymbolicTensor(self.output_shape, self, [])
+
+    def call(self, x: Any, training: bool = False) -> Any:
+        return x
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"batch_shape": [self.batch_size] + list(self.sample_shape), "name": self.name}
+
+
+def Input(shape: Sequence[Optional[int]], batch_size: Optional[int] = None,
+          name: Optional[str] = None) -> SymbolicTensor:
+    """A symbolic input tensor of per-sample ``shape`` (Keras's ``keras.Input``), to be called
+    layers on and passed to :class:`~foveal.nn.Model` as ``inputs``."""
+    return InputLayer(shape=shape, batch_size=batch_size, name=name).output
+
+
+@register_layer
+class Dense(_ActivatedLayer):
+    """Fully connected layer ``activation(x @ kernel + bias)`` on the last axis (Keras ``Dense``):
+    kernel ``in x units``, bias ``units``.  ``activation``: None/"linear", "relu", "sigmoid",
+    "tanh" or "softmax"."""
+
+    def __init__(self, units: int, activation: Optional[str] = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.units = as_int(units, "units", 1)
+        self._kernel_args(activation, use_bias, kernel_initializer, bias_initializer)
+
+    def build(self, input_shape: Any) -> None:
+        shape = tuple(input_shape)
+        if len(shape) < 2 or shape[-1] is None:
+            raise ValueError(f"layer {self.name!r} (Dense) needs inputs with a known last axis, got "
+                             f"shape {_shape_str(shape)}")
+        self.kernel = self.add_weight("kernel", (shape[-1], self.units), self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+        self.built = True
+
+    def _check_input_shape(self, input_shape: Any) -> None:
+        shape = tuple(input_shape)
+        if len(shape) < 2 or shape[-1] != self.kernel.shape[0]:
+            raise ValueError(f"layer {self.name!r} (Dense) was built for inputs with last axis "
+                             f"{self.kernel.shape[0]}, got shape {_shape_str(shape)}")
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        return tuple(input_shape)[:-1] + (self.units,)
+
+    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        y = F.dense(x, self.kernel.value, self.bias.value if self.use_bias else None, self.activation)
+        self._x, self._y = x, y
+        return y
+
+    def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        dx, dk, db = F.dense_backward(dz, self._x, self.kernel.value, need_dx=need_dx)
+        self.kernel.grad = dk
+        if self.use_bias:
+            self.bias.grad = db
+        return dx
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "use_bias": self.use_bias,
+                "kernel_initializer": _init.serialize(self.kernel_initializer),
+                "bias_initializer": _init.serialize(self.bias_initializer)}
+
+
+@register_layer
+class Flatten(Layer):
+    """Flatten every axis but the batch, row-major (NHWC order, as Keras with channels_last)."""
+
+    def __init__(self, data_format: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _data_format(data_format)
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        rest = tuple(input_shape)[1:]
+        return (input_shape[0], None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64)))
+
+    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        return dy.reshape(self._shape)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "data_format": "channels_last"}
+
+
+@register_layer
+class Dropout(Layer):
+    """Inverted dropout (Keras ``Dropout``): while training, each element is zeroed with
+    probability ``rate`` and the rest scaled by ``1/(1-rate)``; identity at inference.
+
+    ``seed``: the layer then draws from its own generator (its state is saved with the model);
+    without one, from foveal's global generator (:func:`foveal.utils.set_random_seed`).
+    """
+
+    def __init__(self, rate: float, noise_shape: Any = None, seed: Optional[int] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        rate = float(rate)
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate must be in [0, 1], got {rate!r}")
+        if noise_shape is not None:
+            raise NotImplementedError("Dropout(noise_shape=...) is not supported")
+        self.rate = rate
+        self.seed = None if seed is None else as_int(seed, "seed", 0)
+        self.rng: Optional[np.random.Generator] = (
+            None if self.seed is None else np.random.default_rng(self.seed))
+
+    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if not training or self.rate == 0.0:
+            self._mask = None
+            return x
+        if self.rate == 1.0:
+            self._mask = np.zeros_like(x)
+            return self._mask.copy()
+        rng = self.rng if self.rng is not None else _random.generator()
+        # One 64-bit key per call from the generator; the native kernel draws each element from
+        # (key, index), so the mask does not depend on the thread count.
+        key = int(rng.integers(0, 2**64, dtype=np.uint64))
+        y, self._mask = F.dropout(x, self.rate, key)
+        return y
+
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        return dy if self._mask is None else dy * self._mask
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@register_layer
+class Rescaling(Layer):
+    """``x * scale + offset`` (Keras ``Rescaling``), e.g. ``Rescaling(1/255)`` for uint8 images."""
+
+    def __init__(self, scale: float, offset: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+        self.offset = float(offset)
+
+    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        y = x * np.float32(self.scale)
+        if self.offset != 0.0:
+            y += np.float32(self.offset)
+        return y
+
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        return dy * np.float32(self.scale)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+

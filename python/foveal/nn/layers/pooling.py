@@ -1,0 +1,114 @@
+"""Pooling layers (``foveal.nn.layers.pooling``): :class:`MaxPooling2D`,
+:class:`AveragePooling2D`, :class:`GlobalAveragePooling2D` and :class:`GlobalMaxPooling2D`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from ..._checks import as_option, as_pair
+from .. import functional as F
+from .base import Layer, Shape, _data_format, _spatial_input, _window_out, register_layer
+
+__all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D"]
+
+
+class _Pooling2D(Layer):
+    _forward = staticmethod(F.max_pool2d)
+
+    def __init__(self, pool_size: Union[int, Tuple[int, int]] = 2,
+                 strides: Union[int, Tuple[int, int], None] = None, padding: str = "valid",
+                 data_format: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _data_format(data_format)
+        self.pool_size = as_pair(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else as_pair(strides, "strides")
+        self.padding = as_option(padding, "padding", ("valid", "same"))
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        n, h, w, c = _spatial_input(self, input_shape)
+        what = f"layer {self.name!r}"
+        return (n, _window_out(h, self.pool_size[0], self.strides[0], self.padding, what),
+                _window_out(w, self.pool_size[1], self.strides[1], self.padding, what), c)
+
+    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._x = x
+        return type(self)._forward(x, self.pool_size, self.strides, self.padding)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "pool_size": list(self.pool_size),
+                "strides": list(self.strides), "padding": self.padding,
+                "data_format": "channels_last"}
+
+
+@register_layer
+class MaxPooling2D(_Pooling2D):
+    """Max pooling (Keras ``MaxPooling2D``): ``strides=None`` means ``pool_size``; padding
+    ``"valid"`` or ``"same"``."""
+
+    _forward = staticmethod(F.max_pool2d)
+
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        return F.max_pool2d_backward(dy, self._x, self.pool_size, self.strides, self.padding)
+
+    def backward_through_relu(self, dy: np.ndarray) -> np.ndarray:
+        """The input gradient continued through the ReLU that produced the input (the model
+        fuses the two when a ReLU-ending layer feeds only this pooling)."""
+        return F.max_pool2d_backward(dy, self._x, self.pool_size, self.strides, self.padding,
+                                     through_relu=True)
+
+
+@register_layer
+class AveragePooling2D(_Pooling2D):
+    """Average pooling (Keras ``AveragePooling2D``); with ``"same"`` padding the padded cells are
+    left out of each window's divisor, as in Keras."""
+
+    _forward = staticmethod(F.avg_pool2d)
+
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        return F.avg_pool2d_backward(dy, self._x, self.pool_size, self.strides, self.padding)
+
+
+class _GlobalPooling2D(Layer):
+    _forward = staticmethod(F.global_avg_pool2d)
+    _backward = staticmethod(F.global_avg_pool2d_backward)
+
+    def __init__(self, data_format: Optional[str] = None, keepdims: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _data_format(data_format)
+        self.keepdims = bool(keepdims)
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        n, _, _, c = _spatial_input(self, input_shape)
+        return (n, 1, 1, c) if self.keepdims else (n, c)
+
+    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        y = type(self)._forward(x)
+        self._x = x
+        return y.reshape(y.shape[0], 1, 1, y.shape[1]) if self.keepdims else y
+
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        if self.keepdims:
+            dy = dy.reshape(dy.shape[0], dy.shape[-1])
+        return type(self)._backward(dy, self._x)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "data_format": "channels_last", "keepdims": self.keepdims}
+
+
+@register_layer
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """Mean over H and W: ``N x H x W x C`` → ``N x C`` (``N x 1 x 1 x C`` with keepdims)."""
+
+    _forward = staticmethod(F.global_avg_pool2d)
+    _backward = staticmethod(F.global_avg_pool2d_backward)
+
+
+@register_layer
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """Maximum over H and W: ``N x H x W x C`` → ``N x C`` (``N x 1 x 1 x C`` with keepdims)."""
+
+    _forward = staticmethod(F.global_max_pool2d)
+    _backward = staticmethod(F.global_max_pool2d_backward)
