@@ -68,3 +68,22 @@ def as_option(v: Any, name: str, options: tuple[str, ...]) -> str:
     if s not in options:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {v!r}")
     return s
+
+
+def as_bool(v: Any, name: str) -> bool:
+    """A True/False argument (Python or NumPy bool); 0/1 and other truthy values are rejected."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {v!r}")
+    return bool(v)
+
+
+def as_float_dtype(dtype: Any) -> str:
+    """The name of a floating NumPy dtype (``"float32"``...) given for ``dtype``; anything else
+    is an error."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a floating dtype such as 'float32', got {dtype!r}") from None
+    if dt.kind != "f":
+        raise ValueError(f"dtype must be a floating dtype such as 'float32', got {dtype!r}")
+    return dt.name

@@ -44,9 +44,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import _random
-from .._checks import as_int, as_real_array
+from .._checks import as_bool, as_float_dtype, as_int, as_real_array
 from ._augment import FILL_MODES, apply_batch
-from .iterators import DirectoryIterator, NumpyArrayIterator, flag, float_dtype
+from .iterators import DirectoryIterator, NumpyArrayIterator
 
 __all__ = ["ImageDataGenerator"]
 
@@ -158,12 +158,12 @@ class ImageDataGenerator:
                  validation_split: float = 0.0, dtype: Any = "float32",
                  interpolation_order: int = 1, zca_whitening: bool = False,
                  zca_epsilon: float = 1e-6, data_format: Optional[str] = None) -> None:
-        self.featurewise_center = flag(featurewise_center, "featurewise_center")
-        self.samplewise_center = flag(samplewise_center, "samplewise_center")
-        self.featurewise_std_normalization = flag(featurewise_std_normalization,
-                                                   "featurewise_std_normalization")
-        self.samplewise_std_normalization = flag(samplewise_std_normalization,
-                                                  "samplewise_std_normalization")
+        self.featurewise_center = as_bool(featurewise_center, "featurewise_center")
+        self.samplewise_center = as_bool(samplewise_center, "samplewise_center")
+        self.featurewise_std_normalization = as_bool(featurewise_std_normalization,
+                                                      "featurewise_std_normalization")
+        self.samplewise_std_normalization = as_bool(samplewise_std_normalization,
+                                                     "samplewise_std_normalization")
         self.rotation_range = _number(rotation_range, "rotation_range", 0.0)
         self._width_shift = _shift_range(width_shift_range, "width_shift_range")
         self._height_shift = _shift_range(height_shift_range, "height_shift_range")
@@ -185,8 +185,8 @@ class ImageDataGenerator:
                              f"got {fill_mode!r}")
         self.fill_mode = fill_mode
         self.cval = _number(cval, "cval")
-        self.horizontal_flip = flag(horizontal_flip, "horizontal_flip")
-        self.vertical_flip = flag(vertical_flip, "vertical_flip")
+        self.horizontal_flip = as_bool(horizontal_flip, "horizontal_flip")
+        self.vertical_flip = as_bool(vertical_flip, "vertical_flip")
         self.rescale = None if rescale is None else _number(rescale, "rescale")
         if preprocessing_function is not None and not callable(preprocessing_function):
             raise TypeError(f"preprocessing_function must be callable or None, got "
@@ -196,12 +196,12 @@ class ImageDataGenerator:
         if vs and not 0.0 < vs < 1.0:
             raise ValueError(f"validation_split must be strictly between 0 and 1, got {validation_split!r}")
         self._validation_split = vs
-        self.dtype = float_dtype(dtype)
+        self.dtype = as_float_dtype(dtype)
         order = as_int(interpolation_order, "interpolation_order", 0)
         if order > 1:
             raise ValueError(f"interpolation_order must be 0 (nearest) or 1 (bilinear), got {order}")
         self.interpolation_order = order
-        if flag(zca_whitening, "zca_whitening"):
+        if as_bool(zca_whitening, "zca_whitening"):
             raise NotImplementedError("zca_whitening is not supported by foveal.data")
         self.zca_whitening = False
         self.zca_epsilon = zca_epsilon
@@ -333,7 +333,7 @@ class ImageDataGenerator:
         if arr.shape[3] not in (1, 3, 4):
             warnings.warn(f"Expected images with 1, 3 or 4 channels on axis 3, got shape {arr.shape} "
                           f"({arr.shape[3]} channels).", stacklevel=2)
-        augment = flag(augment, "augment")
+        augment = as_bool(augment, "augment")
         rounds = as_int(rounds, "rounds", 1)
         rng = as_generator(seed)
         if self.rescale:

@@ -40,64 +40,30 @@ it), ``reset()``. Differences from Keras, on purpose:
 
 from __future__ import annotations
 
-import concurrent.futures as _futures
 import operator
 import os
 import threading
 import warnings
+from concurrent.futures import Future
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import _core, _random
-from .. import image as _image
-from .._checks import as_int, as_real_array
+from .. import _random
+from .._checks import as_bool, as_float_dtype, as_int, as_real_array
+from ._decode import INTERPOLATIONS, decode_batch, decode_file, unreadable_error
+from ._listing import WHITE_LIST_FORMATS, class_folders, list_classes
+from ._threads import pool
 
 __all__ = ["NumpyArrayIterator", "DirectoryIterator"]
 
-WHITE_LIST_FORMATS = ("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff")
-_EXTENSIONS = tuple("." + e for e in WHITE_LIST_FORMATS)
 _COLOR_MODES = {"grayscale": 1, "gray": 1, "rgb": 3, "rgba": 4}
 _CLASS_MODES = ("categorical", "binary", "sparse", "input", None)
-_RESIZE = {"nearest": "nearest", "bilinear": "bilinear", "bicubic": "bicubic", "area": "area",
-           "box": "area"}
-_PIL_RESIZE = ("lanczos", "hamming")
-# Pillow's "nearest" picks the same source pixels as foveal.image.resize's (for any pair of
-# sizes); for these 8-bit modes the decoding threads resize with it.
-_PIL_NEAREST_MODES = ("L", "RGB", "RGBA")
-
-# Thread pools shared by all iterators: one decodes files, the other builds whole batches ahead
-# (its tasks wait on the decode pool, so the two must stay separate). The decode pool has as many
-# workers as foveal's native thread pool (``foveal.set_num_threads``), so one setting bounds the
-# CPU a pipeline takes; a new pool is made when that number changes.
-_pools_lock = threading.Lock()
-_pools: Dict[Tuple[str, int], _futures.ThreadPoolExecutor] = {}
-
-
-def _decode_workers() -> int:
-    """Threads decoding image files: as many as foveal's native thread pool has."""
-    return max(1, min(_core.get_num_threads(), 32))
-
-
-def _pool(kind: str) -> _futures.ThreadPoolExecutor:
-    workers = _decode_workers() if kind == "decode" else 2
-    with _pools_lock:
-        if (kind, workers) not in _pools:
-            _pools[(kind, workers)] = _futures.ThreadPoolExecutor(
-                workers, thread_name_prefix=f"foveal-{kind}")
-        return _pools[(kind, workers)]
 
 
 class BatchIndexError(IndexError, ValueError):
     """A batch index out of range (an IndexError as for any sequence, and a ValueError as
     Keras raises)."""
-
-
-def flag(v: Any, name: str) -> bool:
-    """A True/False argument (Python or NumPy bool)."""
-    if not isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {v!r}")
-    return bool(v)
 
 
 def _option(v: Any, name: str, options: Sequence[Any]) -> Any:
@@ -121,7 +87,7 @@ class _Iterator:
     def __init__(self, n: int, batch_size: int, shuffle: bool, seed: Optional[int]) -> None:
         self.n = n
         self.batch_size = as_int(batch_size, "batch_size", 1)
-        self.shuffle = flag(shuffle, "shuffle")
+        self.shuffle = as_bool(shuffle, "shuffle")
         self.seed = None if seed is None else as_int(seed, "seed", 0)
         self._base_seed = (int(_random.generator().integers(2**63)) if self.seed is None
                            else self.seed)
@@ -130,7 +96,7 @@ class _Iterator:
         self._epoch = 0
         self._order: Optional[np.ndarray] = None
         self._last: Optional[int] = None
-        self._pending: Optional[Tuple[Tuple[int, int], _futures.Future]] = None
+        self._pending: Optional[Tuple[Tuple[int, int, Any], Future]] = None
         self._lock = threading.RLock()
 
     @property
@@ -181,7 +147,7 @@ class _Iterator:
             if ahead:  # build the next batch in the background while the caller works
                 if self._pending is not None:
                     self._pending[1].cancel()
-                fut = _pool("prefetch").submit(self._batch, order, epoch, i + 1)
+                fut = pool("prefetch").submit(self._batch, order, epoch, i + 1)
                 self._pending = ((epoch, i + 1, version), fut)
         return ready.result() if ready is not None else self._batch(order, epoch, i)
 
@@ -289,7 +255,7 @@ class NumpyArrayIterator(_Iterator):
         if subset is not None:
             split = _validation_split(image_data_generator, subset)
             cut = int(len(x) * split)
-            if (y is not None and not flag(ignore_class_split, "ignore_class_split")
+            if (y is not None and not as_bool(ignore_class_split, "ignore_class_split")
                     and not np.array_equal(np.unique(y[:cut]), np.unique(y[cut:]))):
                 raise ValueError("Training and validation subsets have different sets of classes "
                                  "after the split. If your arrays are sorted by label, shuffle "
@@ -392,40 +358,24 @@ class DirectoryIterator(_Iterator):
         if subset is not None:
             vs = _validation_split(image_data_generator, subset)
             self.split = (0.0, vs) if subset == "validation" else (vs, 1.0)
-        if not isinstance(interpolation, str) or interpolation not in (*_RESIZE, *_PIL_RESIZE):
+        if not isinstance(interpolation, str) or interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of "
-                             f"{', '.join(map(repr, (*_RESIZE, *_PIL_RESIZE)))}, got {interpolation!r}")
+                             f"{', '.join(map(repr, INTERPOLATIONS))}, got {interpolation!r}")
         self.interpolation = interpolation
-        self.follow_links = flag(follow_links, "follow_links")
-        self.keep_aspect_ratio = flag(keep_aspect_ratio, "keep_aspect_ratio")
+        self.follow_links = as_bool(follow_links, "follow_links")
+        self.keep_aspect_ratio = as_bool(keep_aspect_ratio, "keep_aspect_ratio")
         self.on_error = _option(on_error, "on_error", ("skip", "raise"))
         self.image_data_generator = image_data_generator
         self.dtype = _dtype(dtype, image_data_generator)
         self.directory = directory
 
-        if classes is not None and not isinstance(classes, (list, tuple)):
-            raise TypeError(f"classes must be a list of subfolder names, got {type(classes).__name__}")
-        if not classes:
-            names = sorted(e for e in os.listdir(directory) if os.path.isdir(os.path.join(directory, e)))
-        else:
-            names = []
-            for c in classes:
-                if not isinstance(c, str):
-                    raise TypeError(f"classes must be a list of subfolder names, got {c!r}")
-                if not os.path.isdir(os.path.join(directory, c)):
-                    raise FileNotFoundError(f"classes: no folder {c!r} in {directory!r}")
-                names.append(c)
+        names = class_folders(directory, classes)
         self.class_indices: Dict[str, int] = {c: i for i, c in enumerate(names)}
         self.num_classes = len(names)
         if self.class_mode == "binary" and self.num_classes > 2:
             warnings.warn(f"class_mode='binary' with {self.num_classes} classes: the labels are "
                           f"0 .. {self.num_classes - 1}, not binary", stacklevel=3)
-
-        # Listing is I/O-bound: the class folders are walked in parallel (as Keras does).
-        per_class = list(_pool("decode").map(self._list_class, names))
-        self.filenames: List[str] = [f for files in per_class for f in files]
-        self.classes = np.repeat(np.arange(len(names), dtype=np.int32),
-                                 [len(files) for files in per_class]).astype(np.int32)
+        self.filenames, self.classes = list_classes(directory, names, self.follow_links, self.split)
         self._filepaths = [os.path.join(directory, f) for f in self.filenames]
         self.skipped: List[str] = []
         self._bad: set = set()
@@ -442,36 +392,20 @@ class DirectoryIterator(_Iterator):
         """The class index of every file (same as ``classes``)."""
         return self.classes
 
-    def _list_class(self, name: str) -> List[str]:
-        """``"name/sub/file.ext"`` for the images under one class folder, in Keras's order,
-        and this subset's share of them."""
-        top = os.path.join(self.directory, name)
-        found = []
-        for root, _, files in sorted(os.walk(top, followlinks=self.follow_links), key=lambda t: t[0]):
-            rel = root[len(top):].strip(os.sep).replace(os.sep, "/")
-            prefix = f"{name}/{rel}/" if rel else f"{name}/"
-            found.extend(prefix + f for f in sorted(files) if f.lower().endswith(_EXTENSIONS))
-        if self.split is not None:
-            count = len(found)
-            found = found[int(self.split[0] * count):int(self.split[1] * count)]
-        return found
-
     def _read(self, j: int) -> Optional[np.ndarray]:
         """Image ``j`` decoded (an ``H x W x C`` uint8 or float32 array, not yet at
-        ``target_size``; see :func:`_decode_file`), or None if it cannot be read (and
-        ``on_error`` is ``"skip"``)."""
+        ``target_size``; see :func:`foveal.data._decode.decode_file`), or None if it cannot be
+        read (and ``on_error`` is ``"skip"``)."""
         path = self._filepaths[j]
         with self._lock:
             if j in self._bad:
                 return None
         try:
-            return _decode_file(path, self.color_mode, self.target_size, self.interpolation,
-                                self.keep_aspect_ratio)
+            return decode_file(path, self.color_mode, self.target_size, self.interpolation,
+                               self.keep_aspect_ratio)
         except Exception as e:  # noqa: BLE001 - any decoder failure means "unreadable"
             if self.on_error == "raise":
-                if isinstance(e, OSError) and not os.path.isfile(path):
-                    raise FileNotFoundError(f"no such image file: {path!r}") from e
-                raise ValueError(f"cannot read image {path!r}: {e}") from e
+                raise unreadable_error(path, e) from e
             with self._lock:
                 if j in self._bad:
                     return None
@@ -498,48 +432,10 @@ class DirectoryIterator(_Iterator):
     def _load(self, order: np.ndarray, start: int, stop: int, scale: Optional[float]
               ) -> Tuple[np.ndarray, np.ndarray]:
         idx = [int(j) for j in order[start:stop]]
-        factor = None if scale is None else np.float32(scale)
-        out = np.empty((len(idx),) + tuple(self.image_shape), dtype=np.float32)
-
-        def fill(slot: int, j: int) -> Any:
-            """Decode image j into out[slot] when it already has the target size (True);
-            else return it decoded (resized below, with the others of its size), or None."""
-            img = self._read(j)
-            if img is not None and img.shape[:2] == self.target_size:
-                if factor is None:
-                    out[slot] = img
-                else:
-                    np.multiply(img, factor, out=out[slot], casting="unsafe")
-                return True
-            return img
-
-        def fill_slots(slots: range) -> List[Any]:
-            return [fill(slot, idx[slot]) for slot in slots]
-
-        # Decoding (and Pillow's resizing, and the copy into the batch) releases the GIL: the
-        # files of a batch are read in parallel on the decode pool (also with one worker, so
-        # that batches built at once still share foveal's thread count), a few slots per task
-        # (about 4 tasks per worker: fewer thread handoffs than one image each, still balanced).
-        if len(idx) > 1:
-            step = -(-len(idx) // (4 * _decode_workers()))
-            chunks = [range(k, min(k + step, len(idx))) for k in range(0, len(idx), step)]
-            results = [r for part in _pool("decode").map(fill_slots, chunks) for r in part]
-        else:
-            results = fill_slots(range(len(idx)))
-        to_resize = {slot: res for slot, res in enumerate(results)
-                     if res is not None and res is not True}
-        if to_resize:
-            _resize_into(out, to_resize, self.interpolation)
-            if factor is not None:
-                slots = sorted(to_resize)
-                out[slots] *= factor
+        x, read = decode_batch(self._read, idx, self.image_shape, self.interpolation, scale)
         # An unreadable file is left out (never replaced by another image): the batch comes
         # out shorter, and its indices (hence its labels) are those of the images read.
-        read = [slot for slot, res in enumerate(results) if res is not None]
-        if len(read) < len(idx):
-            out = out[read]
-            idx = [idx[slot] for slot in read]
-        return out, np.asarray(idx, dtype=np.int64)
+        return x, np.asarray([idx[slot] for slot in read], dtype=np.int64)
 
     def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator,
                 rescaled: bool) -> Any:
@@ -565,21 +461,10 @@ class DirectoryIterator(_Iterator):
 # Helpers
 
 
-def float_dtype(dtype: Any) -> str:
-    """The name of a floating NumPy dtype (``"float32"``...); anything else is an error."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be a floating dtype such as 'float32', got {dtype!r}") from None
-    if dt.kind != "f":
-        raise ValueError(f"dtype must be a floating dtype such as 'float32', got {dtype!r}")
-    return dt.name
-
-
 def _dtype(dtype: Any, generator: Any) -> str:
     if dtype is None:
         dtype = getattr(generator, "dtype", None) or "float32"
-    return float_dtype(dtype)
+    return as_float_dtype(dtype)
 
 
 def _validation_split(generator: Any, subset: str) -> float:
@@ -595,64 +480,3 @@ def _transform(generator: Any, x: np.ndarray, rng: np.random.Generator, augment:
     if generator is None:
         return x.astype(dtype, copy=False)
     return generator._transform_batch(x, rng, augment, rescaled).astype(dtype, copy=False)
-
-
-def _pil() -> Any:
-    from PIL import Image
-
-    return Image
-
-
-def _decode_file(path: str, color_mode: str, target_size: Tuple[int, int], interpolation: str,
-                 keep_aspect_ratio: bool) -> np.ndarray:
-    """One image file decoded as Keras's ``load_img`` does, up to the final resize: an
-    ``H x W x C`` uint8 array (float32 for 16/32-bit files), JPEGs decoded at reduced size
-    when they shrink 2x or more, the ``keep_aspect_ratio`` crop done, and ``"lanczos"`` /
-    ``"hamming"`` (and ``"nearest"`` for 8-bit images) already resized by Pillow."""
-    Image = _pil()
-    th, tw = target_size
-    with Image.open(path) as img:
-        if img.format == "JPEG":
-            w, h = img.size
-            cw, ch = _crop_size(w, h, tw, th) if keep_aspect_ratio else (w, h)
-            k = min(cw // tw, ch // th)
-            if k >= 2:  # decode at 1/2, 1/4 or 1/8 scale, still at least the target size
-                img.draft(img.mode, (-(-w // k), -(-h // k)))
-        if color_mode == "grayscale":
-            if img.mode not in ("L", "I;16", "I"):
-                img = img.convert("L")
-        elif color_mode == "rgba":
-            if img.mode != "RGBA":
-                img = img.convert("RGBA")
-        elif img.mode != "RGB":
-            img = img.convert("RGB")
-        if img.size != (tw, th):
-            if keep_aspect_ratio:
-                w, h = img.size
-                cw, ch = _crop_size(w, h, tw, th)
-                left, top = (w - cw) // 2, (h - ch) // 2
-                img = img.crop((left, top, left + cw, top + ch))
-            pil_nearest = interpolation == "nearest" and img.mode in _PIL_NEAREST_MODES
-            if interpolation in _PIL_RESIZE or pil_nearest:
-                img = img.resize((tw, th), getattr(Image.Resampling, interpolation.upper()))
-        arr = np.asarray(img)
-    if arr.dtype != np.uint8:
-        arr = arr.astype(np.float32)
-    return arr[:, :, None] if arr.ndim == 2 else arr
-
-
-def _resize_into(out: np.ndarray, images: Dict[int, np.ndarray], interpolation: str) -> None:
-    """Resize decoded images (:func:`_decode_file`, by batch slot) into the float32 batch
-    ``out``: the images of one size and dtype together, natively (one call, images in
-    parallel), then copied into their slots as float32."""
-    groups: Dict[Tuple[Tuple[int, ...], np.dtype], List[int]] = {}
-    for slot, img in images.items():
-        groups.setdefault((img.shape, img.dtype), []).append(slot)
-    for slots in groups.values():
-        batch = np.stack([images[slot] for slot in slots])
-        out[slots] = _image.resize(batch, out.shape[1:3], _RESIZE[interpolation])
-
-
-def _crop_size(w: int, h: int, tw: int, th: int) -> Tuple[int, int]:
-    """Keras's ``keep_aspect_ratio`` crop: the largest centred box of the target's aspect."""
-    return min(w, (h * tw) // th), min(h, (w * th) // tw)

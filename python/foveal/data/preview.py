@@ -17,8 +17,8 @@ import numpy as np
 
 from .. import image as _image
 from .._checks import as_int
+from ._listing import WHITE_LIST_FORMATS, class_folders, is_image_name, walk_images
 from .generator import ImageDataGenerator
-from .iterators import WHITE_LIST_FORMATS
 
 __all__ = ["DEFAULT_AUGMENTATION", "augmentation_grid", "augmentation_preview", "preview_files",
            "load_tile"]
@@ -29,19 +29,14 @@ DEFAULT_AUGMENTATION: Dict[str, Any] = dict(rotation_range=20, width_shift_range
                                             height_shift_range=0.1, zoom_range=0.2,
                                             horizontal_flip=True, brightness_range=(0.8, 1.2))
 
-_EXTENSIONS = tuple("." + e for e in WHITE_LIST_FORMATS)
-
 
 def _images_in(folder: str, recursive: bool) -> List[str]:
     """Image files in ``folder`` (sorted; with ``recursive``, Keras's walk order: folders by
     path, each folder's files by name)."""
     if not recursive:
         return [os.path.join(folder, f) for f in sorted(os.listdir(folder))
-                if f.lower().endswith(_EXTENSIONS) and os.path.isfile(os.path.join(folder, f))]
-    found = []
-    for root, _, files in sorted(os.walk(folder), key=lambda t: t[0]):
-        found.extend(os.path.join(root, f) for f in sorted(files) if f.lower().endswith(_EXTENSIONS))
-    return found
+                if is_image_name(f) and os.path.isfile(os.path.join(folder, f))]
+    return [os.path.join(root, f) for root, files in walk_images(folder) for f in files]
 
 
 def preview_files(directory: "str | os.PathLike[str]", count: int) -> List[str]:
@@ -72,8 +67,7 @@ def _preview_order(directory: "str | os.PathLike[str]") -> Iterator[str]:
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"directory: no such folder: {folder!r}")
     groups = [_images_in(folder, recursive=False)]
-    groups += [_images_in(os.path.join(folder, d), recursive=True)
-               for d in sorted(os.listdir(folder)) if os.path.isdir(os.path.join(folder, d))]
+    groups += [_images_in(os.path.join(folder, d), recursive=True) for d in class_folders(folder)]
     groups = [g for g in groups if g]
     if not groups:
         raise ValueError(f"directory: no image files ({', '.join(WHITE_LIST_FORMATS)}) in {folder!r} "
