@@ -9,7 +9,7 @@ each measures. The parts they share, one job each:
                   machine, the opening lines, the end-of-run noise and load checks
   libraries.py    optional imports: foveal, torch and Keras with the same threads
   cli.py          the options every script takes (--quick, --only, --list, --isa, ...)
-  timing.py       warm-up, interleaved repeats, medians and ratios
+  timing.py       warm-up, interleaved repeats (order rotating), best/median, ratios
   checks.py       the comparisons of outputs made before timing
   report.py       number formats, the table, PASS/FAIL lines, the JSON file
   synthetic.py    seeded photo-like images and cached folders of files

@@ -26,7 +26,7 @@ correlate (mode "mirror" = reflect101) for the float32 filter2d rows and per-cha
 affine_transform (order 1, mode "grid-constant") for rotate.
 
 Every library gets the same number of threads (2 by default; scipy always uses 1):
-foveal.set_num_threads, cv2.setNumThreads. A timing is the median of interleaved
+foveal.set_num_threads, cv2.setNumThreads. A timing is the best of interleaved
 repeats (bench/timing.py). ratio = peer time / foveal time (> 1: foveal faster).
 Before timing, foveal's output is compared with OpenCV's (uint8: max abs diff <= 1;
 float32: |diff| <= 1e-4 * (1 + |ref|)); the "check" column flags mismatches.
@@ -123,7 +123,7 @@ def run_op(op: Op, d: Dict[str, np.ndarray], libs: Dict[str, Any],
                            "foveal_not_implemented": not_impl}
     megapixels = H * W / 1e6
     for lib, t in timings.items():
-        res["libs"][lib] = {**t.to_dict(), "mpix_per_s": megapixels / t.median_s}
+        res["libs"][lib] = {**t.to_dict(), "mpix_per_s": megapixels / t.min_s}
     res["ratios"].update(timing.ratios(timings, PEERS))
     return res
 
@@ -151,7 +151,7 @@ def _row(op: Op, res: Dict[str, Any], present: List[str]) -> List[str]:
     row = [res["name"]]
     for lib in present:
         if lib in res["libs"]:
-            row.append(report.fmt_ms(res["libs"][lib]["median_s"]))
+            row.append(report.fmt_ms(res["libs"][lib]["min_s"]))
         else:
             row.append("n/a" if lib == "foveal" or getattr(op, lib) is not None else "-")
     for lib in present:
@@ -242,7 +242,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     sysinfo = environment.system_info(threads)
 
     title = (f"foveal bench_image: {H}x{W}x3 image, {threads} threads for foveal and OpenCV "
-             f"(scipy.ndimage is single-threaded), median of interleaved repeats"
+             f"(scipy.ndimage is single-threaded), best of interleaved repeats (order rotating)"
              f"{' (--quick)' if args.quick else ''}")
     vers = environment.print_header(title, sysinfo, {"foveal": foveal, "cv2": cv2, "scipy": scipy},
                                     finfo if foveal is not None else None)
@@ -321,7 +321,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "image": {"shape": [H, W, 3], "seed": SEED, "float32": "uint8 / 255",
                   "kernel_5x5": d["kernel5"]},
         "timing": {"min_time_s": cfg.min_time, "min_repeats": cfg.min_repeats,
-                   "statistic": "median, interleaved", "check_uint8_max_abs": U8_MAX_ABS,
+                   "statistic": "best of interleaved rounds, order rotating (median also recorded)", "check_uint8_max_abs": U8_MAX_ABS,
                    "check_float32_tol": F32_TOL},
         "notes": notes + [op.note for op in OPS if op.note and op.name in names],
         "warnings": warnings,

@@ -4,11 +4,13 @@
   measurement lasts at least ``min_time`` seconds and has at least ``min_repeats`` calls
   (``--quick`` lowers both).
 * Several libraries doing the same work are timed interleaved: the timed calls are split into
-  rounds, and in each round every library runs one block of calls in turn, after a short pause
+  rounds, and in each round every library runs one block of calls in turn (A, B, C, then B, C,
+  A, ...: the order rotates, so no library always follows the same one), after a short pause
   that lets the previous library's worker threads stop spinning. A transient slowdown of the
   machine then hits every library alike instead of skewing one ratio.
-* A :class:`Timing` keeps the median (the reported time), the best call and the spread; a ratio
-  is ``peer time / foveal time`` (medians): above 1, foveal is faster.
+* A :class:`Timing` keeps the best call (the reported time: on a shared machine noise only
+  ever adds time), the median and the spread; a ratio is ``peer time / foveal time`` from the
+  best calls: above 1, foveal is faster.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ def warm_up(fn: Callable[[], Any], cfg: TimingConfig) -> int:
 
 
 def measure(fn: Callable[[], Any], cfg: Optional[TimingConfig] = None) -> Timing:
-    """Median wall time of ``fn()`` after :func:`warm_up`, which also sizes the run."""
+    """Wall times of ``fn()`` (best, median, spread) after :func:`warm_up`, which also sizes
+    the run."""
     cfg = cfg or TimingConfig()
     perf = time.perf_counter
     repeats = warm_up(fn, cfg)
@@ -118,7 +121,8 @@ def measure_interleaved(fns: Dict[str, Call], cfg: Optional[TimingConfig] = None
     ``fns`` maps a label to ``(fn, context_factory_or_None)``; a fresh context from the
     factory (e.g. ``torch.inference_mode``) is entered around each block of calls.
     Every label is warmed up and sized as in :func:`measure`, then the timed calls are
-    split into ``rounds`` blocks run round-robin (A-block, B-block, ..., A-block, ...),
+    split into ``rounds`` blocks run round-robin, the order rotating each round
+    (A, B, C, then B, C, A, ...),
     so a transient slowdown of the machine (another process, a noisy host) hits every
     library alike instead of skewing the ratios. Returns a Timing per label. An
     exception from a call propagates (callers run each function once beforehand).
@@ -131,8 +135,10 @@ def measure_interleaved(fns: Dict[str, Call], cfg: Optional[TimingConfig] = None
         with _entered(ctx):
             plans[label] = warm_up(fn, cfg)
     rounds = max(1, min(rounds, min(plans.values()) if plans else 1))
+    labels = list(fns)
     for r in range(rounds):
-        for label, (fn, ctx) in fns.items():
+        for label in labels[r % len(labels):] + labels[:r % len(labels)]:   # rotating order
+            fn, ctx = fns[label]
             n = plans[label] // rounds + (1 if r < plans[label] % rounds else 0)
             ts = times[label]
             # Let the previous library's idle worker threads (OpenMP, ONNX Runtime) stop
@@ -181,10 +187,10 @@ def call_once(fns: Dict[str, Callable[[], Any]], errors: Dict[str, str],
 
 
 def ratios(timings: Dict[str, Timing], peers: Iterable[str]) -> Dict[str, float]:
-    """``peer time / foveal time`` (medians) for each peer timed alongside foveal."""
+    """``peer time / foveal time`` (best calls) for each peer timed alongside foveal."""
     if "foveal" not in timings:
         return {}
-    return {lib: timings[lib].median_s / timings["foveal"].median_s
+    return {lib: timings[lib].min_s / timings["foveal"].min_s
             for lib in peers if lib in timings}
 
 
