@@ -127,20 +127,23 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="foveal-san-") as tmp:
         log_dir = Path(tmp)
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(HERE)]
-        cmd += [f"--ignore={HERE / name}" for name in SKIP] + list(args.pytest_args)
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        if not any(not a.startswith("-") for a in args.pytest_args):   # no test paths given
+            cmd += [str(HERE)] + [f"--ignore={HERE / name}" for name in SKIP]
+        cmd += list(args.pytest_args)
         start = time.monotonic()
         tests = subprocess.run(cmd, env=sanitizer_env(site, log_dir), cwd=ROOT)
         elapsed = time.monotonic() - start
         log = read_logs(log_dir)
     blocks = leak_blocks(log)
     mine = [b for b in blocks if ours(b)]
-    errors = re.findall(r"ERROR: AddressSanitizer: [\w-]+|runtime error: [^\n]+", log)
+    errors = re.findall(r"ERROR: AddressSanitizer: [\w-]+.*?(?=\n\s*\n)|runtime error: [^\n]+(?:\n\s+#.*)*",
+                        log, re.S)
     print(f"sanitized tests: exit {tests.returncode} in {elapsed:.0f} s; "
           f"memory errors / UB reported: {len(errors)}; leak records: {len(blocks)} "
           f"(from foveal's _core: {len(mine)}, the rest from the interpreter and libraries)")
-    for e in errors[:20]:
-        print("  " + e)
+    for e in errors[:5]:
+        print("  " + e[:4000])
     for b in mine[:10]:
         print(b)
     return 0 if tests.returncode == 0 and not errors and not mine else 1

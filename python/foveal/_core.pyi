@@ -1,4 +1,7 @@
-"""Type stub of the native extension module foveal._core (see cpp/src/bindings/)."""
+"""Type stub of the native extension module foveal._core (see cpp/src/bindings/).
+
+Float32 array parameters (_F32) accept any array-like of real numbers (bool, int or float),
+converted to C-contiguous float32; complex, object and string arrays are a TypeError."""
 
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -76,5 +79,8 @@ class image:
     @staticmethod
     def warp_affine(img: npt.NDArray[Any], matrix: npt.NDArray[np.float64], out_h: int, out_w: int,
                     interpolation: str, border: str, cval: float) -> npt.NDArray[Any]: ...
+    @staticmethod
+    def augment_batch(x: _F32, matrices: npt.NDArray[np.float64], interpolation: str, border: str,
+                      cval: float, shift: Optional[_F32], scale: Optional[_F32]) -> _F32: ...
     @staticmethod
     def resize(img: npt.NDArray[Any], out_h: int, out_w: int, interpolation: str) -> npt.NDArray[Any]: ...

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,7 +81,9 @@ py::array pointwise(const std::string& op_name, const py::array& x, const std::o
     if (y->ndim() != x.ndim() || !std::equal(x.shape(), x.shape() + x.ndim(), y->shape()))
       fail("a and b must have the same shape, got " + shape_str(x) + " and " + shape_str(*y));
   }
-  for (double v : {a, b, c}) require_finite(v, "factor");
+  require_finite_f32(a, "a");
+  require_finite_f32(b, "b");
+  require_finite_f32(c, "c");
   py::array out = empty_like_shape(t, std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
   const size_t n = size_t(x.size());
   const PointwiseParams p{float(a), float(b), float(c)};
@@ -95,6 +98,7 @@ py::array pointwise(const std::string& op_name, const py::array& x, const std::o
 
 py::array to_float(const py::array& x, double scale) {
   if (pixel_type(x, "img") != PixelType::u8) throw py::type_error("img must be uint8");
+  require_finite_f32(scale, "scale");
   py::array out = empty_like_shape(PixelType::f32, std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
   {
     py::gil_scoped_release release;
@@ -130,32 +134,59 @@ py::array flip(const py::array& img, bool horizontal, bool vertical) {
   return out;
 }
 
-FilterParams filter_params(const py::array& img, long kh, long kw, long ay, long ax,
-                           const std::string& border, double cval) {
-  const ImageShape s = image_shape(img, "img");
-  if (ay < 0 || ay >= kh || ax < 0 || ax >= kw) fail("anchor must lie inside the kernel");
-  require_finite(cval, "cval");
-  return {s, size_t(kh), size_t(kw), size_t(ay), size_t(ax), parse_border(border), float(cval)};
+// The border value as the image holds it: OpenCV saturates it to uint8 (rounded half to even)
+// for uint8 images; float images take it as a float32, so it must be finite there.
+float border_value(PixelType t, double cval) {
+  require_finite_f32(cval, "cval");
+  if (t == PixelType::u8) return static_cast<float>(std::nearbyint(std::min(255.0, std::max(0.0, cval))));
+  return static_cast<float>(cval);
 }
 
-using F32Array = py::array_t<float, py::array::c_style | py::array::forcecast>;
+// The kernels sample at inverse-mapped float32 coordinates m0*x + m1*y + m2: with inverse
+// entries beyond 1e30 (a nearly singular matrix, or a translation of 1e300) those overflow to
+// inf and 0*inf to NaN, so nothing sensible could come out. A singular matrix (determinant 0)
+// stays accepted: its inverse is 0, as OpenCV's invertAffineTransform gives.
+void require_invertible(const double* M, const char* name) {
+  double D = M[0] * M[4] - M[1] * M[3];
+  D = D != 0.0 ? 1.0 / D : 0.0;
+  const double a = M[4] * D, b = M[1] * -D, c = M[3] * -D, d = M[0] * D;
+  const double inv[6] = {a, b, -a * M[2] - b * M[5], c, d, -c * M[2] - d * M[5]};
+  for (double v : inv)
+    if (!std::isfinite(v) || std::fabs(v) > 1e30) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", v);
+      fail(std::string(name) + " is too close to singular (or translates too far): its inverse has an entry of " +
+           buf + ", beyond +-1e30");
+    }
+}
 
-void require_kernel(const F32Array& k, const char* name, long max_size) {
+FilterParams filter_params(const py::array& img, PixelType t, long kh, long kw, long ay, long ax,
+                           const std::string& border, double cval) {
+  const ImageShape s = image_shape(img, "img");
+  if (ay < 0 || ay >= kh || ax < 0 || ax >= kw)
+    fail("anchor_y and anchor_x must lie inside the kernel, got (" + std::to_string(ay) + ", " + std::to_string(ax) +
+         ") for a " + std::to_string(kh) + " x " + std::to_string(kw) + " kernel");
+  const float cv = border_value(t, cval);
+  return {s, size_t(kh), size_t(kw), size_t(ay), size_t(ax), parse_border(border), cv};
+}
+
+void require_kernel(const FloatArray& k, const char* name, long max_size) {
   require_nonempty(k, name);
   for (py::ssize_t i = 0; i < k.ndim(); ++i)
     if (k.shape(i) > max_size) fail(std::string(name) + " is too large, got shape " + shape_str(k));
   for (py::ssize_t i = 0; i < k.size(); ++i)
-    if (!std::isfinite(k.data()[i])) fail(std::string(name) + " must be finite");
+    if (!std::isfinite(k.data()[i])) fail(std::string(name) + " must be finite (within the float32 range)");
 }
 
 constexpr long kMaxKernel = 1 << 12;
 
-py::array filter2d(const py::array& img, const F32Array& kernel, long ay, long ax,
+py::array filter2d(const py::array& img, const py::object& kernel_in, long ay, long ax,
                    const std::string& border, double cval) {
+  const FloatArray kernel = to_f32(kernel_in, "kernel");
   const PixelType t = pixel_type(img, "img");
   require_ndim(kernel, 2, "kernel", "kh x kw");
   require_kernel(kernel, "kernel", kMaxKernel);
-  const FilterParams p = filter_params(img, kernel.shape(0), kernel.shape(1), ay, ax, border, cval);
+  const FilterParams p = filter_params(img, t, kernel.shape(0), kernel.shape(1), ay, ax, border, cval);
   py::array out = empty_like_shape(t, std::vector<py::ssize_t>(img.shape(), img.shape() + 4));
   {
     py::gil_scoped_release release;
@@ -165,14 +196,15 @@ py::array filter2d(const py::array& img, const F32Array& kernel, long ay, long a
   return out;
 }
 
-py::array sep_filter2d(const py::array& img, const F32Array& kx, const F32Array& ky, long ay, long ax,
+py::array sep_filter2d(const py::array& img, const py::object& kx_in, const py::object& ky_in, long ay, long ax,
                        const std::string& border, double cval) {
+  const FloatArray kx = to_f32(kx_in, "kx"), ky = to_f32(ky_in, "ky");
   const PixelType t = pixel_type(img, "img");
   require_ndim(kx, 1, "kx", "kw");
   require_ndim(ky, 1, "ky", "kh");
   require_kernel(kx, "kx", kMaxKernel);
   require_kernel(ky, "ky", kMaxKernel);
-  const FilterParams p = filter_params(img, ky.shape(0), kx.shape(0), ay, ax, border, cval);
+  const FilterParams p = filter_params(img, t, ky.shape(0), kx.shape(0), ay, ax, border, cval);
   py::array out = empty_like_shape(t, std::vector<py::ssize_t>(img.shape(), img.shape() + 4));
   {
     py::gil_scoped_release release;
@@ -184,21 +216,21 @@ py::array sep_filter2d(const py::array& img, const F32Array& kx, const F32Array&
 
 constexpr long kMaxSide = 1L << 20;
 
-py::array warp_affine(const py::array& img, const py::array_t<double, py::array::c_style | py::array::forcecast>& matrix,
-                      long out_h, long out_w, const std::string& interpolation, const std::string& border,
-                      double cval) {
+py::array warp_affine(const py::array& img, const py::object& matrix_in, long out_h, long out_w,
+                      const std::string& interpolation, const std::string& border, double cval) {
+  const CArray<double> matrix = to_array<double>(matrix_in, "matrix");
   const PixelType t = pixel_type(img, "img");
   const ImageShape s = image_shape(img, "img");
   if (matrix.ndim() != 2 || matrix.shape(0) != 2 || matrix.shape(1) != 3)
     fail("matrix must have shape (2, 3), got " + shape_str(matrix));
-  WarpParams p{s, 0, 0, {}, parse_interp(interpolation, false), parse_border(border), float(cval)};
+  WarpParams p{s, 0, 0, {}, parse_interp(interpolation, false), parse_border(border), border_value(t, cval)};
   for (int i = 0; i < 6; ++i) {
     p.matrix[i] = matrix.data()[i];
     require_finite(p.matrix[i], "matrix");
   }
-  require_finite(cval, "cval");
+  require_invertible(p.matrix, "matrix");
   if (out_h < 1 || out_w < 1 || out_h > kMaxSide || out_w > kMaxSide)
-    fail("output_shape must be positive (and at most 2**20), got (" + std::to_string(out_h) + ", " + std::to_string(out_w) + ")");
+    fail("out_h and out_w (output_shape) must be positive (and at most 2**20), got (" + std::to_string(out_h) + ", " + std::to_string(out_w) + ")");
   p.out_h = size_t(out_h);
   p.out_w = size_t(out_w);
   py::array out = empty_like_shape(t, {py::ssize_t(s.batch), out_h, out_w, py::ssize_t(s.channels)});
@@ -210,16 +242,19 @@ py::array warp_affine(const py::array& img, const py::array_t<double, py::array:
   return out;
 }
 
-FloatArray augment_batch(const FloatArray& x, const py::array_t<double, py::array::c_style | py::array::forcecast>& matrices,
+FloatArray augment_batch(const py::object& x_in, const py::object& matrices_in,
                          const std::string& interpolation, const std::string& border, double cval,
-                         const std::optional<FloatArray>& shift, const std::optional<FloatArray>& scale) {
+                         const py::object& shift_in, const py::object& scale_in) {
+  const FloatArray x = to_f32(x_in, "x");
+  const CArray<double> matrices = to_array<double>(matrices_in, "matrices");
+  const std::optional<FloatArray> shift = to_f32_opt(shift_in, "shift"), scale = to_f32_opt(scale_in, "scale");
   const ImageShape s = image_shape(x, "x");
   if (s.channels > 4) fail("x must have 1 to 4 channels, got shape " + shape_str(x));
   if (matrices.ndim() != 3 || matrices.shape(0) != x.shape(0) || matrices.shape(1) != 2 || matrices.shape(2) != 3)
     fail("matrices must have shape (" + std::to_string(s.batch) + ", 2, 3), got " + shape_str(matrices));
   for (py::ssize_t i = 0; i < matrices.size(); ++i) require_finite(matrices.data()[i], "matrices");
-  require_finite(cval, "cval");
-  const AugmentParams p{s, parse_interp(interpolation, false), parse_border(border), float(cval)};
+  for (size_t n = 0; n < s.batch; ++n) require_invertible(matrices.data() + 6 * n, "matrices");
+  const AugmentParams p{s, parse_interp(interpolation, false), parse_border(border), border_value(PixelType::f32, cval)};
   if (p.interp == Interp::bicubic) fail("interpolation must be 'nearest' or 'bilinear', got 'bicubic'");
   for (const auto* v : {&shift, &scale}) {
     if (!*v) continue;
@@ -241,7 +276,7 @@ py::array resize(const py::array& img, long out_h, long out_w, const std::string
   const PixelType t = pixel_type(img, "img");
   const ImageShape s = image_shape(img, "img");
   if (out_h < 1 || out_w < 1 || out_h > kMaxSide || out_w > kMaxSide)
-    fail("size must be positive (and at most 2**20), got (" + std::to_string(out_h) + ", " + std::to_string(out_w) + ")");
+    fail("out_h and out_w (size) must be positive (and at most 2**20), got (" + std::to_string(out_h) + ", " + std::to_string(out_w) + ")");
   const ResizeParams p{s, size_t(out_h), size_t(out_w), parse_interp(interpolation, true)};
   py::array out = empty_like_shape(t, {py::ssize_t(s.batch), out_h, out_w, py::ssize_t(s.channels)});
   {

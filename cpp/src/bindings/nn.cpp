@@ -95,9 +95,11 @@ void require_shape(const FloatArray& dy, std::vector<long> shape, const char* wh
   }
 }
 
-FloatArray conv2d(const FloatArray& x, const FloatArray& kernel, const std::optional<FloatArray>& bias,
+FloatArray conv2d(const py::object& x_in, const py::object& kernel_in, const py::object& bias_in,
                   Pair strides, Padding padding, Pair dilation, long groups,
                   const std::string& activation) {
+  const FloatArray x = to_f32(x_in, "x"), kernel = to_f32(kernel_in, "kernel");
+  const std::optional<FloatArray> bias = to_f32_opt(bias_in, "bias");
   const Conv2dParams p = conv_params(x, kernel, strides, padding, dilation, groups, parse_activation(activation));
   const auto b = checked_bias(bias, long(p.out_c));
   auto y = new_array<float>({long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)});
@@ -109,8 +111,9 @@ FloatArray conv2d(const FloatArray& x, const FloatArray& kernel, const std::opti
   return y;
 }
 
-py::tuple conv2d_backward(const FloatArray& dy, const FloatArray& x, const FloatArray& kernel,
+py::tuple conv2d_backward(const py::object& dy_in, const py::object& x_in, const py::object& kernel_in,
                           Pair strides, Padding padding, Pair dilation, long groups, bool need_dx) {
+  const FloatArray dy = to_f32(dy_in, "dy"), x = to_f32(x_in, "x"), kernel = to_f32(kernel_in, "kernel");
   const Conv2dParams p = conv_params(x, kernel, strides, padding, dilation, groups, Activation::none);
   require_shape(dy, {long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)}, "the conv2d output");
   auto dk = new_array<float>(std::vector<py::ssize_t>(kernel.shape(), kernel.shape() + 4));
@@ -143,7 +146,8 @@ Pool2dParams pool_params(const FloatArray& x, Pair pool, Pair strides, Padding p
 }
 
 template <void (*Driver)(const Pool2dParams&, const float*, float*)>
-FloatArray pool2d(const FloatArray& x, Pair pool, Pair strides, Padding padding) {
+FloatArray pool2d(const py::object& x_in, Pair pool, Pair strides, Padding padding) {
+  const FloatArray x = to_f32(x_in, "x");
   const Pool2dParams p = pool_params(x, pool, strides, padding);
   auto y = new_array<float>({long(p.batch), long(p.out_h), long(p.out_w), long(p.channels)});
   {
@@ -153,8 +157,9 @@ FloatArray pool2d(const FloatArray& x, Pair pool, Pair strides, Padding padding)
   return y;
 }
 
-FloatArray max_pool2d_backward(const FloatArray& dy, const FloatArray& x, Pair pool, Pair strides, Padding padding,
-                               bool through_relu) {
+FloatArray max_pool2d_backward(const py::object& dy_in, const py::object& x_in, Pair pool, Pair strides,
+                               Padding padding, bool through_relu) {
+  const FloatArray dy = to_f32(dy_in, "dy"), x = to_f32(x_in, "x");
   const Pool2dParams p = pool_params(x, pool, strides, padding);
   require_shape(dy, {long(p.batch), long(p.out_h), long(p.out_w), long(p.channels)}, "the pooling output");
   auto dx = new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
@@ -165,7 +170,9 @@ FloatArray max_pool2d_backward(const FloatArray& dy, const FloatArray& x, Pair p
   return dx;
 }
 
-FloatArray avg_pool2d_backward(const FloatArray& dy, const FloatArray& x, Pair pool, Pair strides, Padding padding) {
+FloatArray avg_pool2d_backward(const py::object& dy_in, const py::object& x_in, Pair pool, Pair strides,
+                               Padding padding) {
+  const FloatArray dy = to_f32(dy_in, "dy"), x = to_f32(x_in, "x");
   const Pool2dParams p = pool_params(x, pool, strides, padding);
   require_shape(dy, {long(p.batch), long(p.out_h), long(p.out_w), long(p.channels)}, "the pooling output");
   auto dx = new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
@@ -176,7 +183,8 @@ FloatArray avg_pool2d_backward(const FloatArray& dy, const FloatArray& x, Pair p
   return dx;
 }
 
-FloatArray global_pool_backward(const FloatArray& dy, const FloatArray& x, bool is_max) {
+FloatArray global_pool_backward(const py::object& dy_in, const py::object& x_in, bool is_max) {
+  const FloatArray dy = to_f32(dy_in, "dy"), x = to_f32(x_in, "x");
   require_ndim(x, 4, "x", "N x H x W x C");
   require_nonempty(x, "x");
   const size_t n = x.shape(0), hw = x.shape(1) * x.shape(2), c = x.shape(3);
@@ -191,7 +199,8 @@ FloatArray global_pool_backward(const FloatArray& dy, const FloatArray& x, bool 
 }
 
 template <void (*Driver)(size_t, size_t, size_t, const float*, float*)>
-FloatArray global_pool(const FloatArray& x) {
+FloatArray global_pool(const py::object& x_in) {
+  const FloatArray x = to_f32(x_in, "x");
   require_ndim(x, 4, "x", "N x H x W x C");
   require_nonempty(x, "x");
   const size_t n = x.shape(0), hw = x.shape(1) * x.shape(2), c = x.shape(3);
@@ -203,8 +212,10 @@ FloatArray global_pool(const FloatArray& x) {
   return y;
 }
 
-FloatArray dense(const FloatArray& x, const FloatArray& kernel, const std::optional<FloatArray>& bias,
+FloatArray dense(const py::object& x_in, const py::object& kernel_in, const py::object& bias_in,
                  const std::string& activation) {
+  const FloatArray x = to_f32(x_in, "x"), kernel = to_f32(kernel_in, "kernel");
+  const std::optional<FloatArray> bias = to_f32_opt(bias_in, "bias");
   require_ndim(x, 2, "x", "batch x features");
   require_nonempty(x, "x");
   require_ndim(kernel, 2, "kernel", "in x out");
@@ -223,7 +234,8 @@ FloatArray dense(const FloatArray& x, const FloatArray& kernel, const std::optio
   return y;
 }
 
-py::tuple dense_backward(const FloatArray& dy, const FloatArray& x, const FloatArray& kernel, bool need_dx) {
+py::tuple dense_backward(const py::object& dy_in, const py::object& x_in, const py::object& kernel_in, bool need_dx) {
+  const FloatArray dy = to_f32(dy_in, "dy"), x = to_f32(x_in, "x"), kernel = to_f32(kernel_in, "kernel");
   require_ndim(x, 2, "x", "batch x features");
   require_nonempty(x, "x");
   require_ndim(kernel, 2, "kernel", "in x out");
@@ -244,7 +256,8 @@ py::tuple dense_backward(const FloatArray& dy, const FloatArray& x, const FloatA
   return py::make_tuple(dx ? py::object(*dx) : py::object(py::none()), dk, db);
 }
 
-FloatArray activation_backward(const FloatArray& dy, const FloatArray& y, const std::string& name) {
+FloatArray activation_backward(const py::object& dy_in, const py::object& y_in, const std::string& name) {
+  const FloatArray dy = to_f32(dy_in, "dy"), y = to_f32(y_in, "y");
   const Activation act = parse_activation(name);
   std::vector<long> shape(y.shape(), y.shape() + y.ndim());
   require_shape(dy, shape, "y");
@@ -256,7 +269,8 @@ FloatArray activation_backward(const FloatArray& dy, const FloatArray& y, const 
   return dx;
 }
 
-FloatArray activation(const FloatArray& x, const std::string& name) {
+FloatArray activation(const py::object& x_in, const std::string& name) {
+  const FloatArray x = to_f32(x_in, "x");
   const Activation act = parse_activation(name);
   auto y = new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
   {
@@ -266,7 +280,8 @@ FloatArray activation(const FloatArray& x, const std::string& name) {
   return y;
 }
 
-FloatArray softmax(const FloatArray& x) {
+FloatArray softmax(const py::object& x_in) {
+  const FloatArray x = to_f32(x_in, "x");
   require_ndim(x, 2, "x", "rows x classes");
   auto y = new_array<float>({x.shape(0), x.shape(1)});
   if (x.size() == 0) return y;
@@ -290,9 +305,9 @@ void init_nn(py::module_& m) {
         py::arg("strides"), py::arg("padding"), py::arg("through_relu") = false);
   m.def("avg_pool2d_backward", &avg_pool2d_backward, py::arg("dy"), py::arg("x"), py::arg("pool_size"),
         py::arg("strides"), py::arg("padding"));
-  m.def("global_max_pool2d_backward", [](const FloatArray& dy, const FloatArray& x) { return global_pool_backward(dy, x, true); },
+  m.def("global_max_pool2d_backward", [](const py::object& dy, const py::object& x) { return global_pool_backward(dy, x, true); },
         py::arg("dy"), py::arg("x"));
-  m.def("global_avg_pool2d_backward", [](const FloatArray& dy, const FloatArray& x) { return global_pool_backward(dy, x, false); },
+  m.def("global_avg_pool2d_backward", [](const py::object& dy, const py::object& x) { return global_pool_backward(dy, x, false); },
         py::arg("dy"), py::arg("x"));
   m.def("dense_backward", &dense_backward, py::arg("dy"), py::arg("x"), py::arg("kernel"), py::arg("need_dx"));
   m.def("activation_backward", &activation_backward, py::arg("dy"), py::arg("y"), py::arg("activation"));

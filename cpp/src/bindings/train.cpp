@@ -7,6 +7,8 @@
 #include <cmath>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bindings/common.h"
 #include "foveal/ops.h"
@@ -40,18 +42,40 @@ float* inplace(const py::array& a, const py::array& g, const char* name) {
   return static_cast<float*>(const_cast<void*>(a.data()));
 }
 
+// The steps write w and the slots while reading g and each other: shared memory would make the
+// result depend on the vector width and the thread split, so it is refused.
+void require_disjoint(const std::vector<std::pair<const py::array*, const char*>>& arrays) {
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    for (size_t j = i + 1; j < arrays.size(); ++j) {
+      const py::array* a = arrays[i].first;
+      const py::array* b = arrays[j].first;
+      if (a == nullptr || b == nullptr || a->nbytes() == 0 || b->nbytes() == 0) continue;
+      const char* a0 = static_cast<const char*>(a->data());
+      const char* b0 = static_cast<const char*>(b->data());
+      if (a0 < b0 + b->nbytes() && b0 < a0 + a->nbytes())
+        fail(std::string(arrays[i].second) + " and " + arrays[j].second + " must not share memory");
+    }
+  }
+}
+
+const py::array* opt_ptr(const std::optional<py::array>& a) { return a ? &*a : nullptr; }
+
 float* optional_inplace(const std::optional<py::array>& a, const py::array& g, const char* name) {
   return a ? inplace(*a, g, name) : nullptr;
 }
 
-py::tuple batch_norm_train(const FloatArray& x, const FloatArray& gamma, const FloatArray& beta, double epsilon) {
+py::tuple batch_norm_train(const py::object& x_in, const py::object& gamma_in, const py::object& beta_in,
+                           double epsilon) {
+  const FloatArray x = to_f32(x_in, "x"), gamma = to_f32(gamma_in, "gamma"), beta = to_f32(beta_in, "beta");
   require_ndim(x, 2, "x", "rows x channels");
   require_nonempty(x, "x");
   const long rows = x.shape(0), c = x.shape(1);
   require_vector(gamma, c, "gamma");
   require_vector(beta, c, "beta");
-  require_finite(epsilon, "epsilon");
-  if (epsilon <= 0) fail("epsilon must be > 0, got " + std::to_string(epsilon));
+  require_finite_f32(epsilon, "epsilon");
+  // The kernel adds epsilon as a float32: one that rounds to 0 there (1e-300) would divide by 0.
+  if (!(static_cast<float>(epsilon) > 0.0f))
+    fail("epsilon must be > 0 (and not round to 0 as a float32), got " + num_str(epsilon));
   auto y = new_array<float>({rows, c});
   auto xhat = new_array<float>({rows, c});
   auto mean = new_array<float>({c});
@@ -66,8 +90,10 @@ py::tuple batch_norm_train(const FloatArray& x, const FloatArray& gamma, const F
   return py::make_tuple(y, mean, var, inv_std, xhat);
 }
 
-py::tuple batch_norm_backward(const FloatArray& dy, const FloatArray& xhat, const FloatArray& gamma,
-                              const FloatArray& inv_std) {
+py::tuple batch_norm_backward(const py::object& dy_in, const py::object& xhat_in, const py::object& gamma_in,
+                              const py::object& inv_std_in) {
+  const FloatArray dy = to_f32(dy_in, "dy"), xhat = to_f32(xhat_in, "xhat");
+  const FloatArray gamma = to_f32(gamma_in, "gamma"), inv_std = to_f32(inv_std_in, "inv_std");
   require_ndim(xhat, 2, "xhat", "rows x channels");
   require_nonempty(xhat, "xhat");
   require_same_shape(dy, xhat, "dy", "xhat");
@@ -85,8 +111,11 @@ py::tuple batch_norm_backward(const FloatArray& dy, const FloatArray& xhat, cons
   return py::make_tuple(dx, dgamma, dbeta);
 }
 
-FloatArray channel_affine(const FloatArray& x, const FloatArray& shift, const FloatArray& scale,
-                          const std::optional<FloatArray>& mul, const FloatArray& add) {
+FloatArray channel_affine(const py::object& x_in, const py::object& shift_in, const py::object& scale_in,
+                          const py::object& mul_in, const py::object& add_in) {
+  const FloatArray x = to_f32(x_in, "x"), shift = to_f32(shift_in, "shift"), scale = to_f32(scale_in, "scale");
+  const std::optional<FloatArray> mul = to_f32_opt(mul_in, "mul");
+  const FloatArray add = to_f32(add_in, "add");
   require_ndim(x, 2, "x", "rows x channels");
   const long rows = x.shape(0), c = x.shape(1);
   require_vector(shift, c, "shift");
@@ -103,8 +132,9 @@ FloatArray channel_affine(const FloatArray& x, const FloatArray& shift, const Fl
   return y;
 }
 
-py::tuple dropout(const FloatArray& x, double keep, uint64_t key) {
-  if (!(keep > 0.0 && keep <= 1.0)) fail("keep must be in (0, 1], got " + std::to_string(keep));
+py::tuple dropout(const py::object& x_in, double keep, uint64_t key) {
+  const FloatArray x = to_f32(x_in, "x");
+  if (!(keep > 0.0 && keep <= 1.0)) fail("keep must be in (0, 1], got " + num_str(keep));
   std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
   auto y = new_array<float>(shape);
   auto mask = new_array<float>(shape);
@@ -116,12 +146,13 @@ py::tuple dropout(const FloatArray& x, double keep, uint64_t key) {
   return py::make_tuple(y, mask);
 }
 
-py::tuple softmax_cross_entropy(const FloatArray& p, const FloatArray& y, bool from_logits, double epsilon) {
+py::tuple softmax_cross_entropy(const py::object& p_in, const py::object& y_in, bool from_logits, double epsilon) {
+  const FloatArray p = to_f32(p_in, "p"), y = to_f32(y_in, "y");
   require_ndim(p, 2, "p", "rows x classes");
   require_nonempty(p, "p");
   require_same_shape(y, p, "y", "p");
   require_finite(epsilon, "epsilon");
-  if (!(epsilon >= 0 && epsilon < 0.5)) fail("epsilon must be in [0, 0.5), got " + std::to_string(epsilon));
+  if (!(epsilon >= 0 && epsilon < 0.5)) fail("epsilon must be in [0, 0.5), got " + num_str(epsilon));
   const long rows = p.shape(0), c = p.shape(1);
   auto values = new_array<float>({rows});
   auto grad = new_array<float>({rows, c});
@@ -135,37 +166,43 @@ py::tuple softmax_cross_entropy(const FloatArray& p, const FloatArray& y, bool f
   return py::make_tuple(values, grad, clipped);
 }
 
-void sgd_step(const py::array& w, const FloatArray& g, const std::optional<py::array>& m, double lr,
+void sgd_step(const py::array& w, const py::object& g_in, const std::optional<py::array>& m, double lr,
               double momentum, bool nesterov) {
+  const FloatArray g = to_f32(g_in, "g");
   float* wp = inplace(w, g, "w");
   float* mp = optional_inplace(m, g, "m");
-  require_finite(lr, "learning_rate");
-  require_finite(momentum, "momentum");
+  require_disjoint({{&w, "w"}, {opt_ptr(m), "m"}, {&g, "g"}});
+  require_finite_f32(lr, "learning_rate");
+  require_finite_f32(momentum, "momentum");
   const SgdParams p{float(lr), float(momentum), nesterov};
   py::gil_scoped_release release;
   sgd_step_f32(size_t(g.size()), wp, g.data(), mp, p);
 }
 
-void adam_step(const py::array& w, const FloatArray& g, const py::array& m, const py::array& v, double alpha,
+void adam_step(const py::array& w, const py::object& g_in, const py::array& m, const py::array& v, double alpha,
                double beta_1, double beta_2, double epsilon) {
+  const FloatArray g = to_f32(g_in, "g");
   float* wp = inplace(w, g, "w");
   float* mp = inplace(m, g, "m");
   float* vp = inplace(v, g, "v");
+  require_disjoint({{&w, "w"}, {&m, "m"}, {&v, "v"}, {&g, "g"}});
   for (auto [val, name] : {std::pair{alpha, "alpha"}, {beta_1, "beta_1"}, {beta_2, "beta_2"}, {epsilon, "epsilon"}})
-    require_finite(val, name);
+    require_finite_f32(val, name);
   const AdamParams p{float(alpha), float(1.0 - beta_1), float(1.0 - beta_2), float(epsilon)};
   py::gil_scoped_release release;
   adam_step_f32(size_t(g.size()), wp, g.data(), mp, vp, p);
 }
 
-void rmsprop_step(const py::array& w, const FloatArray& g, const py::array& v, const std::optional<py::array>& m,
+void rmsprop_step(const py::array& w, const py::object& g_in, const py::array& v, const std::optional<py::array>& m,
                   const std::optional<py::array>& a, double lr, double rho, double momentum, double epsilon) {
+  const FloatArray g = to_f32(g_in, "g");
   float* wp = inplace(w, g, "w");
   float* vp = inplace(v, g, "v");
   float* mp = optional_inplace(m, g, "m");
   float* ap = optional_inplace(a, g, "a");
+  require_disjoint({{&w, "w"}, {&v, "v"}, {opt_ptr(m), "m"}, {opt_ptr(a), "a"}, {&g, "g"}});
   for (auto [val, name] : {std::pair{lr, "learning_rate"}, {rho, "rho"}, {momentum, "momentum"}, {epsilon, "epsilon"}})
-    require_finite(val, name);
+    require_finite_f32(val, name);
   const RmspropParams p{float(lr), float(rho), float(1.0 - rho), float(momentum), float(epsilon)};
   py::gil_scoped_release release;
   rmsprop_step_f32(size_t(g.size()), wp, g.data(), vp, mp, ap, p);

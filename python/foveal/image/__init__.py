@@ -42,6 +42,18 @@ def _number(v: Any, name: str) -> float:
     return f
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _factor(v: Any, name: str) -> float:
+    """A number the native pixel kernels use as a float32: finite there too (1e39 would become
+    inf, and 0 * inf NaN)."""
+    f = _number(v, name)
+    if abs(f) > _FLOAT32_MAX:
+        raise ValueError(f"{name} must lie within the float32 range (+-3.4e38), got {v!r}")
+    return f
+
+
 # ---------------------------------------------------------------------------------------------
 # Color and arithmetic
 
@@ -83,7 +95,7 @@ def _pointwise(op: str, a: np.ndarray, b: Optional[np.ndarray], p: float = 0.0, 
 def _pair(a: Any, b: Any) -> Tuple[np.ndarray, np.ndarray]:
     x = as_image(a, "a")
     if np.isscalar(b):
-        y = np.full(x.shape, _number(b, "b"), dtype=np.float64)
+        y = np.full(x.shape, _factor(b, "b"), dtype=np.float64)
         y = np.clip(np.rint(y), 0, 255).astype(np.uint8) if x.dtype == np.uint8 else y.astype(np.float32)
     else:
         y = as_image(b, "b")
@@ -110,27 +122,27 @@ def blend(a: Any, b: Any, alpha: float, beta: Optional[float] = None, gamma: flo
     """``a*alpha + b*beta + gamma`` with ``beta = 1 - alpha`` by default (OpenCV
     ``addWeighted``; uint8 rounded and saturated)."""
     x, y = _pair(a, b)
-    al = _number(alpha, "alpha")
-    be = 1.0 - al if beta is None else _number(beta, "beta")
-    return _pointwise("blend", x, y, al, be, _number(gamma, "gamma"))
+    al = _factor(alpha, "alpha")
+    be = 1.0 - al if beta is None else _factor(beta, "beta")
+    return _pointwise("blend", x, y, al, be, _factor(gamma, "gamma"))
 
 
 def adjust_brightness(img: Any, factor: float) -> np.ndarray:
     """Scale every value by ``factor`` (uint8 rounded and saturated; float32 not clipped)."""
     x = as_image(img)
-    return _pointwise("scale", x, None, _number(factor, "factor"))
+    return _pointwise("scale", x, None, _factor(factor, "factor"))
 
 
 def threshold(img: Any, thresh: float, maxval: float = 255) -> np.ndarray:
     """OpenCV ``THRESH_BINARY``: ``maxval`` where ``img > thresh``, else 0 (same dtype)."""
     x = as_image(img)
-    return _pointwise("threshold", x, None, _number(thresh, "thresh"), _number(maxval, "maxval"))
+    return _pointwise("threshold", x, None, _factor(thresh, "thresh"), _factor(maxval, "maxval"))
 
 
 def to_binary(img: Any, threshold: float = 127) -> np.ndarray:
     """uint8 mask: 1 where ``img > threshold``, else 0."""
     x = as_image(img)
-    out = _pointwise("threshold", x, None, _number(threshold, "threshold"), 1.0)
+    out = _pointwise("threshold", x, None, _factor(threshold, "threshold"), 1.0)
     return out if out.dtype == np.uint8 else out.astype(np.uint8)
 
 
@@ -171,6 +183,8 @@ def merge(channels: Sequence[Any]) -> np.ndarray:
     arrs = [as_pixels(c, f"channels[{i}]") for i, c in enumerate(channels)]
     if any(a.shape != arrs[0].shape for a in arrs) or any(a.dtype != arrs[0].dtype for a in arrs):
         raise ValueError("channels must all have the same shape and dtype")
+    if arrs[0].ndim not in (2, 3):  # H x W planes (N x H x W from a batch's split)
+        raise ValueError(f"channels must be H x W (or N x H x W) arrays, got shape {arrs[0].shape}")
     if arrs[0].size == 0:
         raise ValueError("channels must not be empty")
     return np.ascontiguousarray(np.stack(arrs, axis=-1))
@@ -290,11 +304,12 @@ def _kernel2d(kernel: Any) -> np.ndarray:
         raise TypeError("kernel must be a 2-D array of numbers") from None
     if k.dtype.kind not in "biuf":
         raise TypeError(f"kernel must hold real numbers, got dtype {k.dtype}")
-    k = k.astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32: inf, refused just below
+        k = k.astype(np.float32)
     if k.ndim != 2 or k.size == 0:
         raise ValueError(f"kernel must be a non-empty 2-D array, got shape {k.shape}")
     if not np.all(np.isfinite(k)):
-        raise ValueError("kernel must be finite")
+        raise ValueError("kernel must be finite (within the float32 range)")
     return np.ascontiguousarray(k)
 
 

@@ -219,6 +219,8 @@ def softmax(x: Any, axis: int = -1) -> np.ndarray:
     ax = as_int(axis, "axis")
     if not -x.ndim <= ax < x.ndim:
         raise ValueError(f"axis {ax} is out of range for x with {x.ndim} dimensions")
+    if x.size == 0:  # nothing to normalize (reshape(-1, 0) below would be ambiguous)
+        return np.empty(x.shape, np.float32)
     moved = np.ascontiguousarray(np.moveaxis(x, ax, -1))
     y = _core.softmax(moved.reshape(-1, moved.shape[-1])).reshape(moved.shape)
     return np.moveaxis(y, -1, ax)
@@ -394,4 +396,10 @@ def dropout(x: np.ndarray, rate: float, key: int) -> Tuple[np.ndarray, np.ndarra
     counter-based hash of ``(key, i)`` (``key`` a 64-bit integer), so the mask depends neither on
     the thread count nor on the ISA. Returns ``(y, mask)`` with ``y = x * mask``; the gradient
     is ``dy * mask``."""
-    return _core.dropout(x, 1.0 - rate, key)
+    try:
+        r = float(rate)
+    except (TypeError, ValueError):
+        raise TypeError(f"rate must be a number, got {rate!r}") from None
+    if not 0.0 <= r < 1.0:  # named here: the native call would name its keep probability
+        raise ValueError(f"rate must be in [0, 1), got {rate!r}")
+    return _core.dropout(x, 1.0 - r, key)

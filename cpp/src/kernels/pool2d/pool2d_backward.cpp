@@ -8,6 +8,7 @@
 #include "foveal/dispatch.h"
 #include "foveal/ops.h"
 #include "foveal/parallel.h"
+#include "kernels/window_rows.h"
 
 namespace foveal {
 namespace {
@@ -21,16 +22,17 @@ void pool2d_backward(const Pool2dParams& p, const float* x, const float* dy, flo
   const PoolRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.pad_left, through_relu};
   parallel_for(p.batch, threads_for(p.batch, p.batch * in_img * 2), [&](size_t n, int) {
     std::memset(dx + n * in_img, 0, in_img * sizeof(float));
-    std::vector<const float*> rows(p.kh);
-    std::vector<float*> drows(p.kh);
+    const size_t max_rows = p.kh < p.in_h ? p.kh : p.in_h;  // a window's rows inside the image
+    std::vector<const float*> rows(max_rows);
+    std::vector<float*> drows(max_rows);
     for (size_t oh = 0; oh < p.out_h; ++oh) {
       const ptrdiff_t start = static_cast<ptrdiff_t>(oh * p.stride_h) - static_cast<ptrdiff_t>(p.pad_top);
-      size_t nrows = 0;
-      for (size_t k = 0; k < p.kh; ++k) {
-        const ptrdiff_t r = start + static_cast<ptrdiff_t>(k);
-        if (r < 0 || r >= static_cast<ptrdiff_t>(p.in_h)) continue;
-        rows[nrows] = x + n * in_img + static_cast<size_t>(r) * row;
-        drows[nrows++] = dx + n * in_img + static_cast<size_t>(r) * row;
+      size_t k_lo, k_hi, nrows = 0;
+      window_rows_inside(start, p.kh, 1, p.in_h, &k_lo, &k_hi);
+      for (size_t k = k_lo; k < k_hi; ++k) {
+        const size_t r = static_cast<size_t>(start + static_cast<ptrdiff_t>(k));
+        rows[nrows] = x + n * in_img + r * row;
+        drows[nrows++] = dx + n * in_img + r * row;
       }
       row_kernel(rp, rows.data(), drows.data(), nrows, dy + (n * p.out_h + oh) * out_row);
     }

@@ -227,7 +227,7 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
     }
 #if FOVEAL_WARP_PX4
     if constexpr (kPx4) {
-      if (p.interp == Interp::bilinear && C >= 3) {
+      if (p.interp == Interp::bilinear && (C == 3 || C == 4)) {  // px4 holds one pixel of 3 or 4 floats
         bilinear_px4(p, src, sx, sy, out_px, x + 1 == p.out_w);
         return;
       }
