@@ -88,7 +88,20 @@ def print_header(title: str, sysinfo: Dict[str, Any], modules: Dict[str, Any],
     if finfo is not None:
         print(f"foveal: isa {finfo.get('isa', 'n/a')}, threads {finfo.get('num_threads', 'n/a')}, "
               f"FOVEAL_ISA={os.environ.get('FOVEAL_ISA') or '(unset)'}")
+        print(kernel_line(finfo.get("isa")))
     return vers
+
+
+def kernel_line(isa: Optional[str]) -> str:
+    """Which symbols the kernel table of ``isa`` holds (cpp/src/kernels/kernel_list.h): one
+    line, naming only the entries that are not that ISA's own."""
+    from foveal import _core
+    if isa is None or not hasattr(_core, "kernel_table"):
+        return "foveal kernels: n/a"
+    table = _core.kernel_table(isa)
+    other = [f"{field}={sym}" for field, sym in table.items() if not sym.endswith(f"__{isa}")]
+    return (f"foveal kernels: {len(table)} list entries, "
+            + (f"all *__{isa}" if not other else "not " + isa + ": " + ", ".join(other)))
 
 
 # --------------------------------------------------------------------------- was it quiet?

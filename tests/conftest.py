@@ -23,7 +23,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 @pytest.fixture(params=_core.available_isas())
 def isa(request):
-    """Switch the native kernel table to one ISA for the test, then restore the previous one."""
+    """Switch the native kernel table to one ISA for the test, then restore the previous one.
+    Every entry of the kernel list (``_core.kernel_table(isa)``) then runs its ``__isa`` symbol."""
     previous = _core.get_isa()
     _core.set_isa(request.param)
     try:

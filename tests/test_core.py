@@ -50,6 +50,32 @@ def test_set_isa_switches_build_info(isa):
     assert foveal.build_info()["isa"] == isa
 
 
+def test_kernel_table_holds_the_isas_own_kernels(isa):
+    """Each entry of cpp/src/kernels/kernel_list.h is, in this ISA's table, that ISA's symbol
+    (the tables are checked for null entries when they are built)."""
+    names = _core.kernel_names()
+    assert names and len(set(names)) == len(names)
+    assert {"gemm_tile", "gemm", "dwconv_row", "resample_row_f32"} <= set(names)
+    table = _core.kernel_table(isa)
+    assert list(table) == names
+    for field, symbol in table.items():
+        assert symbol.endswith(f"__{isa}"), f"{isa} table: {field} -> {symbol}"
+
+
+@pytest.mark.parametrize("name", ISA_ORDER)
+def test_kernel_table_of_any_known_isa(name):
+    """A build without an ISA's kernels (not x86-64) keeps the scalar ones in that table."""
+    table = _core.kernel_table(name)
+    assert list(table) == _core.kernel_names()
+    assert all(s.endswith((f"__{name}", "__scalar")) for s in table.values()), table
+
+
+@pytest.mark.parametrize("name", ["bogus", "", "AVX2 ", "sse"])
+def test_kernel_table_rejects_unknown(name):
+    with pytest.raises(ValueError):
+        _core.kernel_table(name)
+
+
 @pytest.mark.parametrize("name", ["bogus", "", "AVX2 ", "sse"])
 def test_set_isa_rejects_unknown(name):
     before = _core.get_isa()

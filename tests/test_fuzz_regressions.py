@@ -248,3 +248,22 @@ def test_dropout_names_its_rate():
 def test_kernel_beyond_float32_says_so():
     with pytest.raises(ValueError, match="float32"):
         fi.filter2d(IMG, np.array([[1e39]]))
+
+
+# --- 12. resize read pixels with weight 0 (padded area taps read pixel 0; a clamped edge read its
+# neighbour), so one NaN or inf pixel turned outputs that do not depend on it into NaN ----------
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic", "area", "nearest"])
+def test_resize_keeps_a_nan_where_it_belongs(isa, interpolation):
+    rng = np.random.default_rng(5)
+    for (h, w), (oh, ow), bad in [((2, 2), (1, 3), (0, 1)), ((1, 22), (1, 18), (0, 0)), ((16, 9), (1, 5), (3, 0)),
+                                  ((5, 15), (1, 4), (2, 14)), ((22, 1), (18, 1), (0, 0))]:
+        x = rng.random((h, w)).astype(np.float32)
+        for value in (np.nan, np.inf):
+            x[bad] = value
+            out = fi.resize(x, (oh, ow), interpolation)
+            clean = x.copy()
+            clean[bad] = 1e6                      # outputs this changes are the ones that depend on it
+            moved = fi.resize(clean, (oh, ow), interpolation) != fi.resize(np.where(np.isfinite(x), x, 0), (oh, ow),
+                                                                            interpolation)
+            assert np.isfinite(out[~moved]).all(), f"{interpolation} {(h, w)}->{(oh, ow)}: NaN/inf leaked"

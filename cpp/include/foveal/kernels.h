@@ -24,6 +24,10 @@ struct GemmEpilogue {
 using gemm_ukernel_fn = void (*)(size_t mr, size_t nc, size_t kc, size_t ntaps,
                                  const float* const* a, const float* packed_b, float* c,
                                  size_t c_stride, const GemmEpilogue& ep);
+// The register tile those kernels compute: mr rows x nr columns (nr is the packed-B panel width).
+struct GemmTile {
+  size_t mr, nr;
+};
 // The same tile with A stored transposed: A(i, k) = a[k * lda + i] (one tap).
 using gemm_at_ukernel_fn = void (*)(size_t mr, size_t nc, size_t kc, const float* a, size_t lda,
                                     const float* packed_b, float* c, size_t c_stride,

@@ -53,7 +53,7 @@ py::dict build_info() {
   py::list isas;
   for (foveal::Isa i : foveal::supported_isas()) isas.append(foveal::isa_name(i));
   d["isas_available"] = isas;
-  d["gemm_tile"] = py::make_tuple(foveal::kernels().gemm_mr, foveal::kernels().gemm_nr);
+  d["gemm_tile"] = py::make_tuple(foveal::kernels().gemm_tile.mr, foveal::kernels().gemm_tile.nr);
   d["cuda_compiled"] = false;
   d["cuda_available"] = false;
   d["num_threads"] = foveal::get_num_threads();
@@ -115,6 +115,21 @@ PYBIND11_MODULE(_core, m) {
     if (!foveal::select_isa(isa))
       foveal::bind::fail("isa '" + name + "' is not supported by this CPU");
   }, py::arg("isa"), "Switches the kernel table (for tests and benchmarks).");
+  m.def("kernel_names", [] {
+    std::vector<std::string> names;
+    for (const auto& entry : foveal::kernel_symbols(foveal::Isa::scalar)) names.push_back(entry.first);
+    return names;
+  }, "The kernel table's fields, in the order of cpp/src/kernels/kernel_list.h.");
+  m.def("kernel_table", [](const std::string& name) {
+    foveal::Isa isa;
+    if (!foveal::parse_isa(name, &isa))
+      foveal::bind::fail("isa must be one of 'scalar', 'avx2', 'avx512', got '" + name + "'");
+    py::dict d;
+    for (const auto& [field, symbol] : foveal::kernel_symbols(isa)) d[field.c_str()] = symbol;
+    return d;
+  }, py::arg("isa"),
+     "The symbol each kernel-table field holds for an ISA ('gemm' -> 'gemm_f32__avx2'); builds "
+     "without that ISA's kernels hold the scalar ones.");
   m.def("buffer_cache_info", [] {
     py::dict d;
     d["cached_bytes"] = foveal::pool_cached_bytes();

@@ -3,6 +3,7 @@
 #include "foveal/dispatch.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 
 #include "core/cpu_features.h"
@@ -11,74 +12,70 @@
 namespace foveal {
 namespace {
 
-KernelTable make_table(Isa isa) {
-  KernelTable t{};
-  t.isa = isa;
-  switch (isa) {
+using Symbols = std::vector<std::pair<std::string, std::string>>;
+
+// One ISA's table and the symbol behind each of its fields.
+struct IsaTable {
+  KernelTable table;
+  Symbols symbols;
+};
+
+#define FOVEAL_STR_(x) #x
+#define FOVEAL_STR(x) FOVEAL_STR_(x)
+// Each expansion of kernels/kernel_list.h assigns every field from FOVEAL_ISA_SUFFIX's symbol,
+// so a kernel an ISA lacks fails to link.
+#define FOVEAL_KERNEL(field, type, stem)                   \
+  t.field = FOVEAL_PASTE(stem, FOVEAL_ISA_SUFFIX);         \
+  symbols.emplace_back(#field, FOVEAL_STR(FOVEAL_PASTE(stem, FOVEAL_ISA_SUFFIX)));
+#define FOVEAL_KERNEL_CONST FOVEAL_KERNEL
+
+bool is_set(const GemmTile& tile) { return tile.mr > 0 && tile.nr > 0; }
+template <class F>
+bool is_set(F* fn) { return fn != nullptr; }
+
+// The scalar table is the baseline every build has; x86 builds upgrade it to the ISA asked for.
+// Other builds keep the scalar table (and never support avx2/avx512).
+IsaTable make_table(Isa isa) {
+  IsaTable r{};
+  KernelTable& t = r.table;
+  Symbols& symbols = r.symbols;
+  t.isa = Isa::scalar;
+#define FOVEAL_ISA_SUFFIX __scalar
+#include "kernels/kernel_list.h"
+#undef FOVEAL_ISA_SUFFIX
 #if defined(FOVEAL_X86)
-    case Isa::avx512:
-      t.gemm_mr = 6; t.gemm_nr = 64; t.gemm = gemm_f32_6x64__avx512; t.gemm_at = gemm_at_f32_6x64__avx512;
-      t.winograd_input = winograd_input_f32__avx512; t.winograd_output = winograd_output_f32__avx512;
-      t.dwconv_row = dwconv2d_f32_row__avx512;
-      t.maxpool_row = maxpool2d_f32_row__avx512; t.avgpool_row = avgpool2d_f32_row__avx512;
-      t.maxpool_backward_row = maxpool2d_backward_f32_row__avx512; t.avgpool_backward_row = avgpool2d_backward_f32_row__avx512;
-      t.global_maxpool = global_maxpool_f32__avx512; t.global_avgpool = global_avgpool_f32__avx512;
-      t.activation = activation_f32__avx512; t.activation_backward = activation_backward_f32__avx512; t.softmax_row = softmax_f32_row__avx512;
-      t.channel_moments = channel_moments_f32__avx512; t.channel_dot = channel_dot_f32__avx512;
-      t.channel_affine = channel_affine_f32__avx512; t.bn_backward = bn_backward_f32__avx512;
-      t.dropout = dropout_f32__avx512;
-      t.sgd_step = sgd_step_f32__avx512; t.adam_step = adam_step_f32__avx512; t.rmsprop_step = rmsprop_step_f32__avx512;
-      t.pointwise_u8 = pointwise_u8__avx512; t.pointwise_f32 = pointwise_f32__avx512;
-      t.u8_to_f32 = u8_to_f32__avx512; t.gray_u8 = gray_u8__avx512; t.gray_f32 = gray_f32__avx512;
-      t.flip_row = flip_row__avx512;
-      t.correlate_f32 = correlate_f32__avx512; t.correlate_u8 = correlate_u8__avx512;
-      t.correlate2_f32 = correlate2_f32__avx512; t.correlate2_u8 = correlate2_u8__avx512;
-      t.warp_row_u8 = warp_row_u8__avx512; t.warp_row_f32 = warp_row_f32__avx512;
-      t.resample_row_u8 = resample_row_u8__avx512; t.resample_row_f32 = resample_row_f32__avx512;
-      return t;
-    case Isa::avx2:
-      t.gemm_mr = 6; t.gemm_nr = 16; t.gemm = gemm_f32_6x16__avx2; t.gemm_at = gemm_at_f32_6x16__avx2;
-      t.winograd_input = winograd_input_f32__avx2; t.winograd_output = winograd_output_f32__avx2;
-      t.dwconv_row = dwconv2d_f32_row__avx2;
-      t.maxpool_row = maxpool2d_f32_row__avx2; t.avgpool_row = avgpool2d_f32_row__avx2;
-      t.maxpool_backward_row = maxpool2d_backward_f32_row__avx2; t.avgpool_backward_row = avgpool2d_backward_f32_row__avx2;
-      t.global_maxpool = global_maxpool_f32__avx2; t.global_avgpool = global_avgpool_f32__avx2;
-      t.activation = activation_f32__avx2; t.activation_backward = activation_backward_f32__avx2; t.softmax_row = softmax_f32_row__avx2;
-      t.channel_moments = channel_moments_f32__avx2; t.channel_dot = channel_dot_f32__avx2;
-      t.channel_affine = channel_affine_f32__avx2; t.bn_backward = bn_backward_f32__avx2;
-      t.dropout = dropout_f32__avx2;
-      t.sgd_step = sgd_step_f32__avx2; t.adam_step = adam_step_f32__avx2; t.rmsprop_step = rmsprop_step_f32__avx2;
-      t.pointwise_u8 = pointwise_u8__avx2; t.pointwise_f32 = pointwise_f32__avx2;
-      t.u8_to_f32 = u8_to_f32__avx2; t.gray_u8 = gray_u8__avx2; t.gray_f32 = gray_f32__avx2;
-      t.flip_row = flip_row__avx2;
-      t.correlate_f32 = correlate_f32__avx2; t.correlate_u8 = correlate_u8__avx2;
-      t.correlate2_f32 = correlate2_f32__avx2; t.correlate2_u8 = correlate2_u8__avx2;
-      t.warp_row_u8 = warp_row_u8__avx2; t.warp_row_f32 = warp_row_f32__avx2;
-      t.resample_row_u8 = resample_row_u8__avx2; t.resample_row_f32 = resample_row_f32__avx2;
-      return t;
-#endif
-    default:
-      t.isa = Isa::scalar;
-      t.gemm_mr = 4; t.gemm_nr = 8; t.gemm = gemm_f32_4x8__scalar; t.gemm_at = gemm_at_f32_4x8__scalar;
-      t.winograd_input = winograd_input_f32__scalar; t.winograd_output = winograd_output_f32__scalar;
-      t.dwconv_row = dwconv2d_f32_row__scalar;
-      t.maxpool_row = maxpool2d_f32_row__scalar; t.avgpool_row = avgpool2d_f32_row__scalar;
-      t.maxpool_backward_row = maxpool2d_backward_f32_row__scalar; t.avgpool_backward_row = avgpool2d_backward_f32_row__scalar;
-      t.global_maxpool = global_maxpool_f32__scalar; t.global_avgpool = global_avgpool_f32__scalar;
-      t.activation = activation_f32__scalar; t.activation_backward = activation_backward_f32__scalar; t.softmax_row = softmax_f32_row__scalar;
-      t.channel_moments = channel_moments_f32__scalar; t.channel_dot = channel_dot_f32__scalar;
-      t.channel_affine = channel_affine_f32__scalar; t.bn_backward = bn_backward_f32__scalar;
-      t.dropout = dropout_f32__scalar;
-      t.sgd_step = sgd_step_f32__scalar; t.adam_step = adam_step_f32__scalar; t.rmsprop_step = rmsprop_step_f32__scalar;
-      t.pointwise_u8 = pointwise_u8__scalar; t.pointwise_f32 = pointwise_f32__scalar;
-      t.u8_to_f32 = u8_to_f32__scalar; t.gray_u8 = gray_u8__scalar; t.gray_f32 = gray_f32__scalar;
-      t.flip_row = flip_row__scalar;
-      t.correlate_f32 = correlate_f32__scalar; t.correlate_u8 = correlate_u8__scalar;
-      t.correlate2_f32 = correlate2_f32__scalar; t.correlate2_u8 = correlate2_u8__scalar;
-      t.warp_row_u8 = warp_row_u8__scalar; t.warp_row_f32 = warp_row_f32__scalar;
-      t.resample_row_u8 = resample_row_u8__scalar; t.resample_row_f32 = resample_row_f32__scalar;
-      return t;
+  if (isa == Isa::avx2) {
+    t.isa = isa;
+    symbols.clear();
+#define FOVEAL_ISA_SUFFIX __avx2
+#include "kernels/kernel_list.h"
+#undef FOVEAL_ISA_SUFFIX
+  } else if (isa == Isa::avx512) {
+    t.isa = isa;
+    symbols.clear();
+#define FOVEAL_ISA_SUFFIX __avx512
+#include "kernels/kernel_list.h"
+#undef FOVEAL_ISA_SUFFIX
   }
+#endif
+  return r;
+}
+#undef FOVEAL_KERNEL
+#undef FOVEAL_KERNEL_CONST
+
+// A null entry would be a crash far from its cause; the list should make one impossible, and
+// this start-up check says so loudly if the list and the table ever disagree.
+void check_complete(const KernelTable& t) {
+#define FOVEAL_KERNEL(field, type, stem)                                                   \
+  if (!is_set(t.field)) {                                                                  \
+    std::fprintf(stderr, "foveal: kernel table for %s has no '%s' (kernels/kernel_list.h)\n", \
+                 isa_name(t.isa), #field);                                                 \
+    std::abort();                                                                          \
+  }
+#define FOVEAL_KERNEL_CONST FOVEAL_KERNEL
+#include "kernels/kernel_list.h"
+#undef FOVEAL_KERNEL
+#undef FOVEAL_KERNEL_CONST
 }
 
 bool isa_supported(Isa isa) {
@@ -115,12 +112,20 @@ Isa initial_isa() {
   return wanted;
 }
 
-// Three immutable tables; the current one is an atomic pointer so a switch is race-free.
-const KernelTable& table_for(Isa isa) {
-  static const KernelTable tables[3] = {make_table(Isa::scalar), make_table(Isa::avx2),
-                                        make_table(Isa::avx512)};
+// Three immutable tables, each checked complete; the current one is an atomic pointer so a
+// switch is race-free.
+const IsaTable& isa_table(Isa isa) {
+  static const IsaTable tables[3] = {make_table(Isa::scalar), make_table(Isa::avx2),
+                                     make_table(Isa::avx512)};
+  static const bool checked = [] {
+    for (const IsaTable& r : tables) check_complete(r.table);
+    return true;
+  }();
+  (void)checked;
   return tables[static_cast<int>(isa)];
 }
+
+const KernelTable& table_for(Isa isa) { return isa_table(isa).table; }
 
 std::atomic<const KernelTable*>& current() {
   static std::atomic<const KernelTable*> cur{&table_for(initial_isa())};
@@ -168,6 +173,10 @@ bool select_isa(Isa isa) {
 const std::string& isa_env_warning() {
   current();  // the warning is produced while the first table is chosen
   return g_env_warning;
+}
+
+std::vector<std::pair<std::string, std::string>> kernel_symbols(Isa isa) {
+  return isa_table(isa).symbols;
 }
 
 std::vector<std::string> cpu_feature_names() {

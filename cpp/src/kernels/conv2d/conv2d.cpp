@@ -87,7 +87,7 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
     return;
   }
   const KernelTable& t = kernels();
-  const size_t mr = t.gemm_mr, nr = t.gemm_nr;
+  const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   const size_t G = p.groups, og = p.out_c / G;
   const ConvTaps taps = conv_taps(p);
   const size_t k_total = taps.ntaps * taps.kc;

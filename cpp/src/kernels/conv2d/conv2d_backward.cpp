@@ -88,7 +88,7 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
 
 void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, float* dx) {
   const KernelTable& t = kernels();
-  const size_t mr = t.gemm_mr, nr = t.gemm_nr;
+  const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   const size_t G = p.groups, cg = p.in_c / G, og = p.out_c / G;
   const size_t ktot = p.kh * p.kw * cg;
   const size_t per_group = packed_b_floats(og, ktot, nr);

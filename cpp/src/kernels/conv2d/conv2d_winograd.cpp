@@ -58,7 +58,7 @@ bool conv2d_uses_winograd(const Conv2dParams& p) {
 void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
                          float* y) {
   const KernelTable& t = kernels();
-  const size_t mr = t.gemm_mr, nr = t.gemm_nr;
+  const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   const size_t cin = p.in_c, cout = p.out_c;
   const size_t th_n = div_up(p.out_h, 2), tw_n = div_up(p.out_w, 2);
   const size_t tiles = p.batch * th_n * tw_n;

@@ -49,7 +49,7 @@ void pack_bt(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* p
 
 void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t mr,
                  const float* const* ptrs, const float** scratch, size_t p0, size_t p1) {
-  const size_t nr = t.gemm_nr;
+  const size_t nr = t.gemm_tile.nr;
   const size_t k_total = g.ntaps * g.kc;
   const size_t blocks = div_up(k_total, kMaxBlockK);
   const bool fuse_relu = g.act == Activation::relu;
@@ -90,7 +90,7 @@ void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t 
 void dense_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel, const float* bias,
                float* y, Activation act) {
   const KernelTable& t = kernels();
-  const size_t mr = t.gemm_mr, nr = t.gemm_nr;
+  const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   FloatBuffer packed(packed_b_floats(k, n, nr));
   pack_b(k, n, kernel, n, nr, packed.get());
   const IgemmProblem g{n, k, 1, packed.get(), bias, y, n, act};
@@ -121,7 +121,7 @@ void dense_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel
 // read in place by the transposed-A micro-kernel; B already packed.
 static void gemm_at_strip(const KernelTable& t, const GemmArgs& g, const float* packed, size_t m0,
                           size_t mr) {
-  const size_t nr = t.gemm_nr, panels = div_up(g.n, nr);
+  const size_t nr = t.gemm_tile.nr, panels = div_up(g.n, nr);
   const size_t kb = div_up(g.k, div_up(g.k, kMaxBlockK));
   for (size_t p = 0; p < panels; ++p) {
     const size_t col0 = p * nr, nc = g.n - col0 < nr ? g.n - col0 : nr;
@@ -136,7 +136,7 @@ static void gemm_at_strip(const KernelTable& t, const GemmArgs& g, const float* 
 void gemm_f32(const GemmArgs& g, bool serial) {
   if (g.m == 0 || g.n == 0) return;
   const KernelTable& t = kernels();
-  const size_t mr = t.gemm_mr, nr = t.gemm_nr;
+  const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   if (g.k == 0) {  // an empty sum
     if (!g.accumulate)
       for (size_t i = 0; i < g.m; ++i) std::memset(g.c + i * g.ldc, 0, g.n * sizeof(float));

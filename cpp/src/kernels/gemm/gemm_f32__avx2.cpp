@@ -5,13 +5,16 @@
 
 namespace foveal {
 
-void gemm_f32_6x16__avx2(size_t mr, size_t nc, size_t kc, size_t ntaps, const float* const* a,
+using Tiles = GemmTiles<VecAvx2, 6, 2>;
+const GemmTile gemm_f32_tile__avx2 = Tiles::tile;
+
+void gemm_f32__avx2(size_t mr, size_t nc, size_t kc, size_t ntaps, const float* const* a,
     const float* packed_b, float* c, size_t c_stride, const GemmEpilogue& ep) {
-  GemmTiles<VecAvx2, 6, 2>::run(mr, nc, kc, ntaps, a, packed_b, c, c_stride, ep);
+  Tiles::run(mr, nc, kc, ntaps, a, packed_b, c, c_stride, ep);
 }
-void gemm_at_f32_6x16__avx2(size_t mr, size_t nc, size_t kc, const float* a, size_t lda,
+void gemm_at_f32__avx2(size_t mr, size_t nc, size_t kc, const float* a, size_t lda,
     const float* packed_b, float* c, size_t c_stride, const GemmEpilogue& ep) {
-  GemmTiles<VecAvx2, 6, 2>::run_at(mr, nc, kc, a, lda, packed_b, c, c_stride, ep);
+  Tiles::run_at(mr, nc, kc, a, lda, packed_b, c, c_stride, ep);
 }
 
 }  // namespace foveal

@@ -140,6 +140,8 @@ struct GemmTiles {
   constexpr GemmTiles() { fill(std::make_integer_sequence<int, MR_MAX>{}); }
 
   static constexpr size_t nv(size_t nc) { return (nc + V::width - 1) / V::width; }
+  // The largest tile, which the drivers pack B and block rows for (the table's gemm_tile).
+  static constexpr GemmTile tile{MR_MAX, NV_MAX * V::width};
 
   // The micro-kernel entries: mr <= MR_MAX rows, nc <= NV_MAX * width columns.
   static void run(size_t mr, size_t nc, size_t kc, size_t ntaps, const float* const* a,

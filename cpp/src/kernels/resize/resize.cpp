@@ -24,6 +24,21 @@ int32_t clamp_index(ptrdiff_t i, size_t in) {
   return static_cast<int32_t>(i < 0 ? 0 : (i >= static_cast<ptrdiff_t>(in) ? in - 1 : i));
 }
 
+// A tap of weight 0 (a padded entry of a short area list, the neighbour of a pixel centre or of
+// a clamped edge) reads the output's heaviest pixel instead of a neighbour: 0 * NaN or 0 * inf
+// would otherwise put NaN into an output that does not depend on that neighbour.
+void zero_taps_read_own_pixel(Taps& t, size_t out) {
+  for (size_t x = 0; x < out; ++x) {
+    int32_t* idx = &t.index[x * t.n];
+    const float* w = &t.weight[x * t.n];
+    size_t best = 0;
+    for (size_t k = 1; k < t.n; ++k)
+      if (w[k] > w[best]) best = k;
+    for (size_t k = 0; k < t.n; ++k)
+      if (w[k] == 0.0f) idx[k] = idx[best];
+  }
+}
+
 // Taps of one axis of `in` source pixels resized to `out`. area_shrink: INTER_AREA when both
 // axes shrink (true area averaging); INTER_AREA otherwise resamples as its enlarging variant.
 Taps make_taps(size_t in, size_t out, Interp interp, bool area_shrink) {
@@ -53,6 +68,7 @@ Taps make_taps(size_t in, size_t out, Interp interp, bool area_shrink) {
         t.index[x * most + k] = lists[x][k].first;
         t.weight[x * most + k] = lists[x][k].second;
       }
+    zero_taps_read_own_pixel(t, out);
     return t;
   }
   t.n = interp == Interp::nearest ? 1 : (interp == Interp::bicubic ? 4 : 2);
@@ -96,6 +112,7 @@ Taps make_taps(size_t in, size_t out, Interp interp, bool area_shrink) {
     w[0] = 1.0f - f;
     w[1] = f;
   }
+  zero_taps_read_own_pixel(t, out);
   return t;
 }
 
