@@ -1001,10 +1001,14 @@ def t_xent(data):
                 rg = (p64 * mass - y64) / n
                 outside = ((q < eps32) | (q > 1 - eps32)) & (y64 != 0)
                 near = (np.abs(q - eps32) < 1e-6) | (np.abs(q - (1 - eps32)) < 1e-6)
-                sure = ~(near & (y64 != 0)).any(-1) & np.isfinite(q).all(-1)
+                # a row whose total cancels (values that are not probabilities: +-1e30) has a q
+                # that depends on the summation order: nothing about it is compared
+                cond = np.abs(p64).sum(-1) <= 1e6 * np.abs(p64.sum(-1))
+                sure = ~(near & (y64 != 0)).any(-1) & np.isfinite(q).all(-1) & cond
                 want = outside.any(-1)
                 assert (clipped[sure] == want[sure]).all(), "clipped flags differ from q outside [eps, 1-eps]"
                 ok_rows = ~want
+                rv = np.where(cond, rv, np.nan)
         assert_close(values, rv, 1e-5, 1e-5, "values")
         assert_close(grad[ok_rows], rg[ok_rows], 1e-5, 1e-6, "grad")
 
@@ -2074,10 +2078,14 @@ def t_public_dense(data):
         bound = R.dense(np.abs(xx), np.abs(ker32), None if b32 is None else np.abs(b32), None)
         ref = R.ACTIVATIONS[act](pre)
         assert_array(out, ref.shape)
-        if act == "softmax":   # a softmax of the float32 logits: its error follows theirs
+        if act == "softmax":
+            # a softmax of float32 logits: its relative error is their absolute error, which is
+            # float32 rounding of the sum of |terms| (the unit tests' 1e-4 where that is small)
             finite = np.isfinite(pre).all(axis=-1, keepdims=True)
             ref = np.where(finite & (finite_max(bound) < 1e6), ref, np.nan)
-            tol_close(out, ref, 1e-4)
+            with np.errstate(all="ignore"):
+                rtol = np.maximum(1e-4, 1e-6 * np.nanmax(np.where(np.isfinite(bound), bound, 0.0), axis=-1, keepdims=True))
+            assert_close(out, ref, rtol, 1e-4, "result")
         else:
             tol_close(out, ref, 1e-4, pre, bound)
 
