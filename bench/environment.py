@@ -93,7 +93,7 @@ def print_header(title: str, sysinfo: Dict[str, Any], modules: Dict[str, Any],
 
 
 def kernel_line(isa: Optional[str]) -> str:
-    """Which symbols the kernel table of ``isa`` holds (cpp/src/kernels/kernel_list.h): one
+    """Which symbols the kernel table of ``isa`` holds (cpp/include/foveal/kernel_list.h): one
     line, naming only the entries that are not that ISA's own."""
     from foveal import _core
     if isa is None or not hasattr(_core, "kernel_table"):

@@ -51,7 +51,7 @@ def test_set_isa_switches_build_info(isa):
 
 
 def test_kernel_table_holds_the_isas_own_kernels(isa):
-    """Each entry of cpp/src/kernels/kernel_list.h is, in this ISA's table, that ISA's symbol
+    """Each entry of cpp/include/foveal/kernel_list.h is, in this ISA's table, that ISA's symbol
     (the tables are checked for null entries when they are built)."""
     names = _core.kernel_names()
     assert names and len(set(names)) == len(names)

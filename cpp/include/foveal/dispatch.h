@@ -11,13 +11,13 @@ namespace foveal {
 
 enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2 };
 
-// One field per line of kernels/kernel_list.h (the GEMM tile, then the micro-kernels), each
+// One field per line of foveal/kernel_list.h (the GEMM tile, then the micro-kernels), each
 // filled for the ISA from its stem__<isa> symbol.
 struct KernelTable {
   Isa isa;
 #define FOVEAL_KERNEL(field, type, stem) type field;
 #define FOVEAL_KERNEL_CONST(field, type, stem) type field;
-#include "kernels/kernel_list.h"
+#include "foveal/kernel_list.h"
 #undef FOVEAL_KERNEL
 #undef FOVEAL_KERNEL_CONST
 };

@@ -119,7 +119,7 @@ PYBIND11_MODULE(_core, m) {
     std::vector<std::string> names;
     for (const auto& entry : foveal::kernel_symbols(foveal::Isa::scalar)) names.push_back(entry.first);
     return names;
-  }, "The kernel table's fields, in the order of cpp/src/kernels/kernel_list.h.");
+  }, "The kernel table's fields, in the order of cpp/include/foveal/kernel_list.h.");
   m.def("kernel_table", [](const std::string& name) {
     foveal::Isa isa;
     if (!foveal::parse_isa(name, &isa))

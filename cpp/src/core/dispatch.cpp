@@ -22,7 +22,7 @@ struct IsaTable {
 
 #define FOVEAL_STR_(x) #x
 #define FOVEAL_STR(x) FOVEAL_STR_(x)
-// Each expansion of kernels/kernel_list.h assigns every field from FOVEAL_ISA_SUFFIX's symbol,
+// Each expansion of foveal/kernel_list.h assigns every field from FOVEAL_ISA_SUFFIX's symbol,
 // so a kernel an ISA lacks fails to link.
 #define FOVEAL_KERNEL(field, type, stem)                   \
   t.field = FOVEAL_PASTE(stem, FOVEAL_ISA_SUFFIX);         \
@@ -41,20 +41,20 @@ IsaTable make_table(Isa isa) {
   Symbols& symbols = r.symbols;
   t.isa = Isa::scalar;
 #define FOVEAL_ISA_SUFFIX __scalar
-#include "kernels/kernel_list.h"
+#include "foveal/kernel_list.h"
 #undef FOVEAL_ISA_SUFFIX
 #if defined(FOVEAL_X86)
   if (isa == Isa::avx2) {
     t.isa = isa;
     symbols.clear();
 #define FOVEAL_ISA_SUFFIX __avx2
-#include "kernels/kernel_list.h"
+#include "foveal/kernel_list.h"
 #undef FOVEAL_ISA_SUFFIX
   } else if (isa == Isa::avx512) {
     t.isa = isa;
     symbols.clear();
 #define FOVEAL_ISA_SUFFIX __avx512
-#include "kernels/kernel_list.h"
+#include "foveal/kernel_list.h"
 #undef FOVEAL_ISA_SUFFIX
   }
 #endif
@@ -68,12 +68,12 @@ IsaTable make_table(Isa isa) {
 void check_complete(const KernelTable& t) {
 #define FOVEAL_KERNEL(field, type, stem)                                                   \
   if (!is_set(t.field)) {                                                                  \
-    std::fprintf(stderr, "foveal: kernel table for %s has no '%s' (kernels/kernel_list.h)\n", \
+    std::fprintf(stderr, "foveal: kernel table for %s has no '%s' (foveal/kernel_list.h)\n", \
                  isa_name(t.isa), #field);                                                 \
     std::abort();                                                                          \
   }
 #define FOVEAL_KERNEL_CONST FOVEAL_KERNEL
-#include "kernels/kernel_list.h"
+#include "foveal/kernel_list.h"
 #undef FOVEAL_KERNEL
 #undef FOVEAL_KERNEL_CONST
 }

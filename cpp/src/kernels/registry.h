@@ -1,5 +1,5 @@
 // Declarations of every per-ISA micro-kernel symbol (stem__scalar, stem__avx2, stem__avx512),
-// generated from kernels/kernel_list.h; each kernel file includes this so that its definitions
+// generated from foveal/kernel_list.h; each kernel file includes this so that its definitions
 // are checked against the table's function types.
 #pragma once
 
@@ -28,13 +28,13 @@ namespace foveal {
   FOVEAL_KERNEL_SYMBOL extern const type FOVEAL_PASTE(stem, FOVEAL_ISA_SUFFIX);
 
 #define FOVEAL_ISA_SUFFIX __scalar
-#include "kernels/kernel_list.h"
+#include "foveal/kernel_list.h"
 #undef FOVEAL_ISA_SUFFIX
 #define FOVEAL_ISA_SUFFIX __avx2
-#include "kernels/kernel_list.h"
+#include "foveal/kernel_list.h"
 #undef FOVEAL_ISA_SUFFIX
 #define FOVEAL_ISA_SUFFIX __avx512
-#include "kernels/kernel_list.h"
+#include "foveal/kernel_list.h"
 #undef FOVEAL_ISA_SUFFIX
 
 #undef FOVEAL_KERNEL
