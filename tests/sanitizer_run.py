@@ -111,9 +111,10 @@ def main() -> int:
     if not (site / "foveal").is_dir():
         raise SystemExit(f"sanitizer_run: no foveal package under {site}")
 
-    probe = subprocess.run(
-        [sys.executable, "-c", "import foveal; print(foveal.build_info()['sanitize'])"],
-        env=sanitizer_env(site, Path(tempfile.gettempdir())), capture_output=True, text=True)
+    with tempfile.TemporaryDirectory() as tmp:   # the probe's own leak report goes there
+        probe = subprocess.run(
+            [sys.executable, "-c", "import foveal; print(foveal.build_info()['sanitize'])"],
+            env=sanitizer_env(site, Path(tmp)), capture_output=True, text=True)
     if probe.returncode != 0 or not probe.stdout.strip():
         print(probe.stdout, probe.stderr, sep="\n")
         raise SystemExit(f"sanitizer_run: the foveal under {site} is not a sanitizer build")

@@ -209,11 +209,7 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
   constexpr bool kPx4 = FOVEAL_WARP_PX4 && V::width > 1 && sizeof(E) == sizeof(float);
   auto pixel = [&](size_t x) {
     E* out_px = out + x * C;
-    const float xf = static_cast<float>(x);
-    const bool in_block = x < blocks_end;
-    const float sx = in_block ? std::fma(m0, xf, base_x) : std::fma(m0, xf, ry) + m2;
-    const float sy = in_block ? std::fma(m3, xf, base_y) : std::fma(m3, xf, ryy) + m5;
-    if (p.interp == Interp::nearest) {
+    if (p.interp == Interp::nearest) {  // double positions (nearest_index); no float coordinates
       const double xd = static_cast<double>(x), yd = static_cast<double>(y);
       const ptrdiff_t ix = nearest_index(p.m[0] * xd + p.m[1] * yd + p.m[2], W, p.border);
       const ptrdiff_t iy = nearest_index(p.m[3] * xd + p.m[4] * yd + p.m[5], H, p.border);
@@ -225,6 +221,10 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
       }
       return;
     }
+    const float xf = static_cast<float>(x);
+    const bool in_block = x < blocks_end;
+    const float sx = in_block ? std::fma(m0, xf, base_x) : std::fma(m0, xf, ry) + m2;
+    const float sy = in_block ? std::fma(m3, xf, base_y) : std::fma(m3, xf, ryy) + m5;
 #if FOVEAL_WARP_PX4
     if constexpr (kPx4) {
       if (p.interp == Interp::bilinear && (C == 3 || C == 4)) {  // px4 holds one pixel of 3 or 4 floats
