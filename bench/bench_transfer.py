@@ -91,7 +91,7 @@ def export_model(foveal: Any, torch: Any, folder: str) -> Tuple[str, str]:
     path = os.path.join(folder, "backbone.onnx")
     if torch is not None:
         sys.path.insert(0, os.path.join(libraries.REPO_ROOT, "tests"))
-        import make_transfer_fixtures as mtf   # the tests' ResNet-18 builder, at full width
+        from fixtures import make_transfer_fixtures as mtf   # the tests' ResNet-18 builder, full width
 
         net = mtf.resnet18_like(torch, widths=(64, 128, 256, 512), num_classes=1000, seed=SEED)
         foveal.transfer.export_torch(net, path, SIZE)

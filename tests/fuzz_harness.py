@@ -8,7 +8,7 @@ strides, read-only, stepped views), paddings, dilations, groups, NaN/inf values,
 absurd sizes and wrong ranks. Each call has a verdict from a small Python model of the contract:
 
 * ``ok``: the input is valid. The call must return a result equal to a NumPy reference
-  (tests/reference.py and the OpenCV references of tests/image_helpers.py where they apply,
+  (tests/reference/nn.py and the OpenCV references of tests/reference/image.py where they apply,
   written-out float64 references here otherwise), with the tolerances the unit tests use.
 * ``error``: the input is invalid (wrong rank, dtype, shape, a size out of range, an unknown
   option, a non-finite factor, ...). The call must raise ``ValueError`` or ``TypeError`` with a
@@ -30,8 +30,8 @@ or the sum of |terms| behind it, exceeds 1e18), Winograd convolutions holding a 
 transforms mix a whole tile and kernel), an input gradient whose *weights* are not finite (it
 may run as a convolution of the zero-padded dy, as in cuDNN), and samples of a warp or resize
 within a few pixels of a NaN pixel (a tap of weight 0 may or may not read it).
-Tolerances are the unit tests' (tests/helpers.py, test_nn_backward.py, image_helpers.py,
-test_nn_train_kernels.py), scaled as theirs by the largest magnitude or sum of |terms|.
+Tolerances are the unit tests' (tests/check.py's TOL, and test_nn_train_kernels.py's), scaled
+as theirs by the largest magnitude or sum of |terms|.
 
 Run through tests/test_fuzz.py (short, deterministic, inside ``pytest``) or tests/run_fuzz.py
 (long, by examples or seconds, JSON summary). Both run the fuzz loop in a child process, so a
@@ -64,7 +64,7 @@ import foveal  # noqa: E402,F401  (re-exported to fuzz_targets)
 import foveal.image as fi  # noqa: E402,F401
 import foveal.nn.functional as F  # noqa: E402,F401
 from foveal import _core  # noqa: E402
-import reference as R  # noqa: E402,F401
+from reference import nn as R  # noqa: E402,F401
 
 FLT_MAX = float(np.finfo(np.float32).max)
 FLT_TINY = 2.0**-120    # far below any tolerance the tests use; above float32's subnormal steps

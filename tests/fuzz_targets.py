@@ -26,7 +26,9 @@ from fuzz_harness import (  # noqa: E402
     fi, finite_max, invoke, m_bool, m_f32, m_float, m_long, m_pair, m_padding, m_pixels, m_str,
     m_u64, materialize, maybe, mutate_array, require, target, verdict, F, R,
 )
-import image_helpers as IH  # noqa: E402  (OpenCV references; needs cv2)
+import cv2  # noqa: E402
+from check import TOL, warp_tol  # noqa: E402
+from reference import image as image_ref  # noqa: E402  (OpenCV references)
 
 ACTS = ("linear", "none", "relu", "sigmoid", "tanh")
 ACT_REF = {"linear": None, "none": None, "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
@@ -94,9 +96,9 @@ def values_of(arg):
 
 
 def tol_close(out, ref, tol, pre=None, bound=None, what="result"):
-    """helpers.check_op's rule: rtol = tol, atol = tol * max(1, largest |pre-activation|); for a
+    """check.check_op's rule: rtol = tol, atol = tol * max(1, largest |pre-activation|); for a
     sum, the scale is at least the largest sum of absolute terms (``bound``: the op on |inputs|),
-    as test_nn_backward's rule, since float32 rounding is relative to that (1e30 - 1e30 + x)."""
+    as check_op's gradient rule, since float32 rounding is relative to that (1e30 - 1e30 + x)."""
     fb = None if bound is None else np.where(np.abs(bound) <= HUGE, bound, 0.0)
     scale = max(1.0, finite_max(ref if pre is None else pre), finite_max(fb) if fb is not None else 0.0)
     if pre is not None:
@@ -105,7 +107,7 @@ def tol_close(out, ref, tol, pre=None, bound=None, what="result"):
 
 
 def grad_close(out, ref, bound, tol, what):
-    """test_nn_backward's rule: atol = tol * the largest sum of absolute terms."""
+    """check_op's gradient rule: atol = tol * the largest sum of absolute terms."""
     if ref is None:
         assert out is None, f"{what}: need_dx=False must give None, got {type(out).__name__}"
         return
@@ -273,7 +275,7 @@ def conv_patches(x, kernel_hw, strides, pads, dilation):
 
 
 def ref_conv(cfg, x, kernel, bias):
-    """float64 conv2d (pre-activation): reference.py's when the padding is small, else patches."""
+    """float64 conv2d (pre-activation): reference.nn's when the padding is small, else patches."""
     pads, s, d, g = cfg["padding"], cfg["strides"], cfg["dilation_rate"], cfg["groups"]
     if max(max(pads[0]), max(pads[1])) <= 64:
         return R.conv2d(x, kernel, bias, s, pads, d, g, None)
@@ -1229,7 +1231,7 @@ def sat_u8(v):
 
 
 def img_tol(out, ref, tol, inputs=(), what="result"):
-    """image_helpers.compare's rule: uint8 within tol[0] levels, float32 within
+    """check_op's image rule: uint8 within tol[0] levels, float32 within
     tol[1] * max(1, |reference|, |inputs|)."""
     ref = np.asarray(ref, np.float64)
     if out.dtype == np.uint8:
@@ -1519,19 +1521,19 @@ def m_invertible(mat):
 
 def inverse_coords(matrix, out_hw):
     """Source (x, y) of each output pixel in float64, as OpenCV's invertAffineTransform gives."""
-    inv = IH.cv2.invertAffineTransform(np.asarray(matrix, np.float64))
+    inv = cv2.invertAffineTransform(np.asarray(matrix, np.float64))
     ys, xs = np.mgrid[0:out_hw[0], 0:out_hw[1]].astype(np.float64)
     return inv, inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2], inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
 
 
 def ref_warp(arr, matrix, out_hw, interp, border, cval):
-    """Per-image exact float64 warp (image_helpers.exact_warp_affine) with the saturated cval."""
+    """Per-image exact float64 warp (reference.image.exact_warp_affine) with the saturated cval."""
     cv = cval_for(arr.dtype, cval)
-    return np.stack([IH.exact_warp_affine(one, matrix, out_hw, interp, border, cv) for one in arr])
+    return np.stack([image_ref.exact_warp_affine(one, matrix, out_hw, interp, border, cv) for one in arr])
 
 
 def check_warp(out, arr, matrix, out_hw, interp, border, cval, what="result"):
-    """A warp's result against the exact reference: within image_helpers.warp_tol, nearest
+    """A warp's result against the exact reference: within check.warp_tol, nearest
     sampling exact except at positions within rounding distance of a tie; where source
     coordinates leave float32's exact range, only that values lie between the inputs'."""
     assert_array(out, (arr.shape[0], out_hw[0], out_hw[1], arr.shape[3]), arr.dtype, what)
@@ -1565,7 +1567,7 @@ def check_warp(out, arr, matrix, out_hw, interp, border, cval, what="result"):
             for py, px in np.argwhere(bad[n]):
                 taint |= (np.abs(cx - px) < 3) & (np.abs(cy - py) < 3)
             ref[n][taint] = np.nan
-    u8_tol, f_tol = IH.warp_tol(matrix, out_hw)
+    u8_tol, f_tol = warp_tol(matrix, out_hw)
     if interp == "nearest":
         dyadic = np.all(inv * 1024 == np.round(inv * 1024))
         if not dyadic:
@@ -1686,7 +1688,7 @@ def t_augment(data):
                     if np.isfinite(warped).all() else np.full_like(warped, np.nan)
             if sc is not None:
                 warped = warped * float(sc[i])
-            u8_tol, f_tol = IH.warp_tol(mat[i], xa.shape[1:3])
+            u8_tol, f_tol = warp_tol(mat[i], xa.shape[1:3])
             img_tol(check_one, warped, (u8_tol, f_tol), (xa[i],), f"image {i}")
 
     invoke(_core.image.augment_batch, list(args.values()), expect=expect, check=check)
@@ -1767,7 +1769,7 @@ def t_resize(data):
         arr, o_h, o_w, it = m
         assert_array(out, (arr.shape[0], o_h, o_w, arr.shape[3]), arr.dtype)
         # OpenCV resizes at most 4 channels in some modes: channel by channel (the same maths)
-        ref = np.concatenate([IH.ref.resize(np.ascontiguousarray(arr[..., c:c + 1]), (o_h, o_w), it)
+        ref = np.concatenate([image_ref.resize(np.ascontiguousarray(arr[..., c:c + 1]), (o_h, o_w), it)
                               .reshape(out.shape[:3] + (1,)) for c in range(arr.shape[3])], axis=-1)
         ref = area_upscale_ties(ref, arr, (o_h, o_w), it)
         ref = resize_taint(ref, arr, (o_h, o_w))
@@ -1782,7 +1784,7 @@ def t_resize(data):
 # The wrappers' contract (API.md): any array-like of real numbers, converted to float32; ints or
 # (h, w) pairs for sizes; Keras padding forms; option names case-insensitive; bad input is a
 # ValueError/TypeError naming the argument. Each example is a valid call, maybe with one
-# mutation whose verdict is known; the result is compared with tests/reference.py.
+# mutation whose verdict is known; the result is compared with tests/reference/nn.py.
 
 PUBLIC_DTYPES = ("float32",) * 5 + ("float64", "float16", "int16", "int64", "uint8", "bool")
 
@@ -2318,7 +2320,7 @@ def m_image(v, name="img", batch=True, channels=True):
 
 
 def cv_tol(name, kwargs=None):
-    tol = IH.TOL[name]
+    tol = TOL["image." + name]
     return (0, 0.0) if (kwargs or {}).get("interpolation") == "nearest" else tol
 
 
@@ -2420,7 +2422,7 @@ def t_public_pixels(data):
             ref_args[1] = b
         ref_kw = {k: (v.lower() if isinstance(v, str) else v) for k, v in kw.items()}
         with np.errstate(all="ignore"):
-            expected = getattr(IH.ref, name)(*ref_args, **ref_kw)
+            expected = getattr(image_ref, name)(*ref_args, **ref_kw)
         if name == "to_rgb" and a.ndim >= 3 and a.shape[-1] in (3, 4):
             expected = a[..., :3]
         if name == "merge":
@@ -2501,7 +2503,7 @@ def t_public_geometry(data):
         x4 = a[None, :, :, None] if a.ndim == 2 else (a[None] if a.ndim == 3 else a)
         h, w = x4.shape[1:3]
         if name == "rotate":
-            mat = IH.ref.rotation_matrix(a, args[1], kw.get("center"), kw["scale"])
+            mat = image_ref.rotation_matrix(a, args[1], kw.get("center"), kw["scale"])
         elif name == "shift":
             mat = np.array([[1.0, 0, args[1]], [0, 1, args[2]]])
         elif name == "zoom":
@@ -2543,7 +2545,7 @@ def t_public_resize(data):
     expect, a = verdict(model)
 
     def check(out, margs, mkw):
-        expected = IH.ref.resize(a, size, interp.lower())
+        expected = image_ref.resize(a, size, interp.lower())
         if a.ndim == 3 and a.shape[-1] == 1 and expected.ndim == 2:
             expected = expected[..., None]
         expected = area_upscale_ties(np.asarray(expected), a, size, interp.lower())
@@ -2572,7 +2574,7 @@ def t_public_filters(data):
         expect, k = verdict(model)
 
         def check(out, margs, mkw):
-            g = IH.cv2.getGaussianKernel(k, sigma)
+            g = cv2.getGaussianKernel(k, sigma)
             ref = g @ g.T
             assert_array(out, (k, k))
             assert_close(out, ref, 1e-5, 1e-7, "gaussian kernel")
@@ -2640,13 +2642,13 @@ def t_public_filters(data):
             return
         if name == "gaussian_blur":
             ks = args[1] if isinstance(args[1], tuple) else (int(args[1]), int(args[1]))
-            expected = np.stack([IH.cv2.GaussianBlur(np.ascontiguousarray(one), (ks[1], ks[0]), args[2])
+            expected = np.stack([cv2.GaussianBlur(np.ascontiguousarray(one), (ks[1], ks[0]), args[2])
                                  .reshape(one.shape) for one in (a if a.ndim == 4 else a[None])])
             expected = expected if a.ndim == 4 else expected[0]
         elif name == "sobel":
-            expected = np.asarray(IH.ref.sobel(a, args[1], args[2], kw["ksize"])).reshape(a.shape)
+            expected = np.asarray(image_ref.sobel(a, args[1], args[2], kw["ksize"])).reshape(a.shape)
         else:
-            expected = np.asarray(getattr(IH.ref, name)(a)).reshape(a.shape)
+            expected = np.asarray(getattr(image_ref, name)(a)).reshape(a.shape)
         if a.dtype != np.uint8 and not np.isfinite(a).all():
             # OpenCV skips some zero taps (a NaN pixel may then give 0); these wrappers are thin
             # layers over sep_filter2d/filter2d, whose NaN handling core.image.filter2d checks

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import foveal.nn as nn
-import make_keras_data_fixtures as mkf
+from fixtures import make_keras_data_fixtures as mkf
 from foveal.data import DirectoryIterator, ImageDataGenerator
 
 META, ARR = mkf.load()

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-import make_keras_data_fixtures as mkf
+from fixtures import make_keras_data_fixtures as mkf
 from foveal.data import ImageDataGenerator, NumpyArrayIterator
 from foveal.data._augment import affine_matrix, apply_batch
 

@@ -10,8 +10,12 @@ import numpy as np
 import pytest
 
 import foveal.image as fi
-from image_helpers import one_native_thread  # noqa: F401  (autouse fixture)
-from image_helpers import BORDERS, DTYPES, KERNELS, SIZES, check, img, kernel, shape_of
+from check import check_op
+from inputs import BORDERS, DTYPES, SIZES, img, kernel, shape_of
+from reference.image import KERNELS
+
+# every test on one native thread (see one_native_thread in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_native_thread")
 
 ids = str
 dtype_id = lambda d: np.dtype(d).name  # noqa: E731
@@ -32,10 +36,10 @@ def cval_for(dtype):
 def test_filter2d_borders(shape, border, dtype):
     x = img(*shape, dtype=dtype)
     for kh, kw in ((3, 3), (1, 1), (2, 2), (4, 3), (5, 5)):
-        check("filter2d", x, kernel(kh, kw), border=border)
+        check_op("image.filter2d", x, kernel(kh, kw), border=border)
     if border == "constant":
-        check("filter2d", x, kernel(3, 3), border=border, cval=cval_for(dtype))
-        check("filter2d", x, kernel(4, 5), border=border, cval=cval_for(dtype))
+        check_op("image.filter2d", x, kernel(3, 3), border=border, cval=cval_for(dtype))
+        check_op("image.filter2d", x, kernel(4, 5), border=border, cval=cval_for(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
@@ -46,7 +50,7 @@ def test_filter2d_kernel_sizes(ksize, border, dtype):
     k = kernel(*ksize, seed=1)
     for shape in ((17, 23, 3), (16, 24), (2, 3, 4), (1, 9), (9, 1, 1), (1, 1, 3)):
         # kernels larger than the image reach several reflections / wraps deep
-        check("filter2d", img(*shape, dtype=dtype), k, border=border, cval=cval)
+        check_op("image.filter2d", img(*shape, dtype=dtype), k, border=border, cval=cval)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
@@ -54,8 +58,8 @@ def test_filter2d_wide(dtype):
     for shape in ((3, 2000), (3, 2000, 3), (3, 2000, 4)):
         x = img(*shape, dtype=dtype)
         for border in BORDERS:
-            check("filter2d", x, kernel(3, 3), border=border)
-            check("filter2d", x, kernel(5, 7, seed=3), border=border, cval=cval_for(dtype))
+            check_op("image.filter2d", x, kernel(3, 3), border=border)
+            check_op("image.filter2d", x, kernel(5, 7, seed=3), border=border, cval=cval_for(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
@@ -63,8 +67,8 @@ def test_filter2d_wide(dtype):
 def test_filter2d_named_kernels(name, dtype):
     for shape in ((17, 23), (16, 24, 3), (9, 1, 4)):
         x = img(*shape, dtype=dtype)
-        check("filter2d", x, getattr(fi.kernels, name))
-        check("filter2d", x, getattr(fi.kernels, name), border="replicate")
+        check_op("image.filter2d", x, getattr(fi.kernels, name))
+        check_op("image.filter2d", x, getattr(fi.kernels, name), border="replicate")
 
 
 def test_filter2d_separable_kernels():
@@ -77,17 +81,17 @@ def test_filter2d_separable_kernels():
             k = np.outer(col, row)
             k = (k / np.abs(k).sum() * 1.5).astype(np.float32)
             for border in BORDERS:
-                check("filter2d", x, k, border=border, cval=cval_for(dtype) if border == "constant" else 0)
+                check_op("image.filter2d", x, k, border=border, cval=cval_for(dtype) if border == "constant" else 0)
 
 
 def test_filter2d_kernel_forms():
     x = img(11, 13, 3)
-    check("filter2d", x, [[0, 1, 0], [1, -4, 1], [0, 1, 0]])                   # list, ints
-    check("filter2d", x, np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16.0)    # float64
-    check("filter2d", x, np.arange(12, dtype=np.int32).reshape(3, 4) - 5)
-    check("filter2d", x, np.float32([[0.5]]))
-    check("filter2d", x, kernel(5, 5)[::2, ::-1])                               # strided view
-    check("filter2d", x, kernel(3, 5).T)                                         # transposed
+    check_op("image.filter2d", x, [[0, 1, 0], [1, -4, 1], [0, 1, 0]])                   # list, ints
+    check_op("image.filter2d", x, np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16.0)    # float64
+    check_op("image.filter2d", x, np.arange(12, dtype=np.int32).reshape(3, 4) - 5)
+    check_op("image.filter2d", x, np.float32([[0.5]]))
+    check_op("image.filter2d", x, kernel(5, 5)[::2, ::-1])                               # strided view
+    check_op("image.filter2d", x, kernel(3, 5).T)                                         # transposed
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
@@ -95,17 +99,17 @@ def test_filter2d_saturation_and_large_values(dtype):
     # uint8 sums far outside 0..255 saturate; float32 sums of large values stay relative-accurate
     lo, hi = (0, 256) if dtype == np.uint8 else (-1e4, 1e4)
     x = img(17, 23, 3, dtype=dtype, lo=lo, hi=hi)
-    check("filter2d", x, np.full((3, 3), 2.0, np.float32))
-    check("filter2d", x, np.full((5, 5), -1.0, np.float32))
-    check("filter2d", x, kernel(7, 7) * 10)
+    check_op("image.filter2d", x, np.full((3, 3), 2.0, np.float32))
+    check_op("image.filter2d", x, np.full((5, 5), -1.0, np.float32))
+    check_op("image.filter2d", x, kernel(7, 7) * 10)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 def test_filter2d_batch(dtype):
     x = img(3, 9, 12, 3, dtype=dtype)
-    check("filter2d", x, kernel(3, 3))
-    check("filter2d", x, kernel(4, 5), border="wrap")
-    check("filter2d", x, kernel(5, 5), border="constant", cval=cval_for(dtype))
+    check_op("image.filter2d", x, kernel(3, 3))
+    check_op("image.filter2d", x, kernel(4, 5), border="wrap")
+    check_op("image.filter2d", x, kernel(5, 5), border="constant", cval=cval_for(dtype))
 
 
 # --------------------------------------------------------------------------------- convolve2d
@@ -117,7 +121,7 @@ def test_convolve2d(border, dtype):
     for shape in ((17, 23), (16, 24, 3), (1, 9, 4), (9, 1), (3, 2000, 1)):
         x = img(*shape, dtype=dtype)
         for ks in ((3, 3), (2, 2), (4, 3), (5, 6)):
-            check("convolve2d", x, kernel(*ks, seed=2), border=border, cval=cval)
+            check_op("image.convolve2d", x, kernel(*ks, seed=2), border=border, cval=cval)
 
 
 def test_convolve2d_flips_the_kernel():
@@ -138,10 +142,10 @@ def test_gaussian_blur(shape, ksize, dtype):
     # OpenCV 5's uint8 GaussianBlur runs in fixed point (kernel in 1/256 steps); foveal uses the
     # same quantized kernel, so it matches within the rounding of halves.
     x = img(*shape, dtype=dtype)
-    check("gaussian_blur", x, ksize)
+    check_op("image.gaussian_blur", x, ksize)
     for sigma in (0.5, 1.3, 3.0, -1):
-        check("gaussian_blur", x, ksize, sigma)
-    check("gaussian_blur", x, ksize=ksize, sigma=0.8)
+        check_op("image.gaussian_blur", x, ksize, sigma)
+    check_op("image.gaussian_blur", x, ksize=ksize, sigma=0.8)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
@@ -150,13 +154,13 @@ def test_gaussian_blur_large_kernels(ksize, dtype):
     for shape in ((17, 23, 3), (40, 9), (5, 64, 4)):
         x = img(*shape, dtype=dtype)
         for sigma in (0, 0.3, 1.1, 2.2, 5.0, 12.0):
-            check("gaussian_blur", x, ksize, sigma)
+            check_op("image.gaussian_blur", x, ksize, sigma)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 def test_gaussian_blur_batch_and_smooth(dtype):
-    check("gaussian_blur", img(3, 10, 12, 3, dtype=dtype), 5)
-    check("gaussian_blur", img(2, 10, 12, 1, dtype=dtype), 7, 2.0)
+    check_op("image.gaussian_blur", img(3, 10, 12, 3, dtype=dtype), 5)
+    check_op("image.gaussian_blur", img(2, 10, 12, 1, dtype=dtype), 7, 2.0)
     # a constant image stays constant
     c = np.full((8, 9, 3), 200 if dtype == np.uint8 else 0.7, dtype)
     np.testing.assert_allclose(fi.gaussian_blur(c, 9, 2.5).astype(np.float64), c, atol=1e-5)
@@ -168,8 +172,8 @@ def test_gaussian_blur_batch_and_smooth(dtype):
 @pytest.mark.parametrize("shape", ALL_SHAPES + [(3, 5, 6, 3)], ids=ids)
 def test_sharpen_edges(shape, dtype):
     x = img(*shape, dtype=dtype)
-    check("sharpen", x)
-    check("edges", x)
+    check_op("image.sharpen", x)
+    check_op("image.edges", x)
 
 
 # ------------------------------------------------------------------------ laplacian / sobel
@@ -177,7 +181,7 @@ def test_sharpen_edges(shape, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 @pytest.mark.parametrize("shape", ALL_SHAPES + [(3, 5, 6, 3)], ids=ids)
 def test_laplacian(shape, dtype):
-    out = check("laplacian", img(*shape, dtype=dtype))
+    out = check_op("image.laplacian", img(*shape, dtype=dtype))
     assert out.dtype == np.float32
 
 
@@ -191,15 +195,15 @@ SOBEL = [(1, 0, 3), (0, 1, 3), (1, 1, 3), (2, 0, 3), (0, 2, 3), (1, 0, 1), (0, 1
 def test_sobel(shape, dtype):
     x = img(*shape, dtype=dtype)
     for dx, dy, k in SOBEL:
-        out = check("sobel", x, dx, dy, k)
+        out = check_op("image.sobel", x, dx, dy, k)
         assert out.dtype == np.float32
-    check("sobel", x, 1, 0)                       # ksize=3 default
-    check("sobel", x, dx=0, dy=1, ksize=5)
+    check_op("image.sobel", x, 1, 0)                       # ksize=3 default
+    check_op("image.sobel", x, dx=0, dy=1, ksize=5)
 
 
 def test_sobel_batch():
-    check("sobel", img(3, 8, 9, 3), 1, 0)
-    check("sobel", img(3, 8, 9, 3, dtype=np.float32), 0, 1, 5)
+    check_op("image.sobel", img(3, 8, 9, 3), 1, 0)
+    check_op("image.sobel", img(3, 8, 9, 3, dtype=np.float32), 0, 1, 5)
 
 
 # ------------------------------------------------------------------------------------ kernels

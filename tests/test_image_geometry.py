@@ -10,15 +10,18 @@ between two source pixels takes OpenCV 5.1's rule (the upper pixel for constant 
 borders, the far edge staying inside for constant; the even pixel for reflect, reflect101 and
 wrap). Positions that are ties only in exact arithmetic (2/3 * 7 - 1/6) follow the same rule;
 OpenCV's answer there depends on how one build rounds its float coordinates, so those cases
-compare against a float64 reference (image_helpers.opencv_nearest_is_rule).
+compare against a float64 reference (reference.image.opencv_nearest_is_rule).
 """
 import cv2
 import numpy as np
 import pytest
 
 import foveal.image as fi
-from image_helpers import one_native_thread  # noqa: F401  (autouse fixture)
-from image_helpers import BORDERS, DTYPES, SIZES, check, img, ref, shape_of
+from check import check_op
+from inputs import BORDERS, DTYPES, SIZES, img, shape_of
+
+# every test on one native thread (see one_native_thread in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_native_thread")
 
 ids = str
 ALL_SHAPES = [shape_of(s, c) for s in SIZES for c in (None, 1, 3, 4)]
@@ -29,7 +32,7 @@ dtype_id = lambda d: np.dtype(d).name  # noqa: E731
 
 # Source coordinates near x = 2500 hold about 3e-4 px of float32 rounding (OpenCV's own result
 # is 1e-4 off a float64 computation there); times a noise image's slope of up to ~1.5 per pixel
-# (image_helpers.warp_tol for coordinates up to 2500).
+# (check.warp_tol for coordinates up to 2500).
 WIDE_TOL = (1, 5.5e-4)
 
 
@@ -43,10 +46,10 @@ def cval_for(dtype):
 @pytest.mark.parametrize("shape", ALL_SHAPES, ids=ids)
 def test_flip(shape, dtype):
     x = img(*shape, dtype=dtype)
-    check("flip", x)                            # default: horizontal
+    check_op("image.flip", x)                            # default: horizontal
     for axis in ("horizontal", "vertical", "both"):
-        check("flip", x, axis=axis)
-    check("flip", x, "vertical")
+        check_op("image.flip", x, axis=axis)
+    check_op("image.flip", x, "vertical")
     np.testing.assert_array_equal(fi.flip(x), x[:, ::-1])
     np.testing.assert_array_equal(fi.flip(x, axis="vertical"), x[::-1])
 
@@ -55,10 +58,10 @@ def test_flip(shape, dtype):
 @pytest.mark.parametrize("shape", ALL_SHAPES, ids=ids)
 def test_rotate90(shape, dtype):
     x = img(*shape, dtype=dtype)
-    check("rotate90", x)                        # default k=1: counter-clockwise
+    check_op("image.rotate90", x)                        # default k=1: counter-clockwise
     for k in (-5, -3, -2, -1, 0, 1, 2, 3, 4, 6, 7):
-        check("rotate90", x, k)
-    check("rotate90", x, k=3)
+        check_op("image.rotate90", x, k)
+    check_op("image.rotate90", x, k=3)
 
 
 def test_rotate90_matches_cv2_rotate():
@@ -72,9 +75,9 @@ def test_rotate90_matches_cv2_rotate():
 def test_flip_rotate90_batch(dtype):
     x = img(3, 5, 8, 3, dtype=dtype)
     for axis in ("horizontal", "vertical", "both"):
-        check("flip", x, axis=axis)
+        check_op("image.flip", x, axis=axis)
     for k in (-1, 1, 2, 3):
-        check("rotate90", x, k)
+        check_op("image.rotate90", x, k)
 
 
 # ------------------------------------------------------------------------------------ rotate
@@ -92,7 +95,7 @@ def test_rotate(shape, interpolation, border, dtype):
     angles = ROTATE_ANGLES + NEAREST_ANGLES if interpolation == "nearest" else ROTATE_ANGLES
     cval = cval_for(dtype) if border == "constant" else 0
     for angle in angles:
-        check("rotate", x, angle, interpolation=interpolation, border=border, cval=cval)
+        check_op("image.rotate", x, angle, interpolation=interpolation, border=border, cval=cval)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
@@ -102,22 +105,22 @@ def test_rotate_wide(shape, dtype):
     for interpolation in INTERPS:
         for angle in (0.5, 33.3):
             for border in ("constant", "reflect101", "wrap"):
-                check("rotate", x, angle, interpolation=interpolation, border=border,
-                      cval=cval_for(dtype), _tol=WIDE_TOL)
+                check_op("image.rotate", x, angle, interpolation=interpolation, border=border,
+                      cval=cval_for(dtype), tol=WIDE_TOL)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 @pytest.mark.parametrize("shape", [(17, 23), (16, 24, 3), (9, 12, 4)], ids=ids)
 def test_rotate_center_scale_and_defaults(shape, dtype):
     x = img(*shape, dtype=dtype)
-    check("rotate", x, 30)                                   # bilinear, constant, cval 0
-    check("rotate", x, 30, center=(2.0, 3.5))
-    check("rotate", x, -20, center=(0, 0), scale=1.7)
-    check("rotate", x, 75, scale=0.6, border="reflect")
-    check("rotate", x, 15, None, 1.25, "bicubic", "replicate", 0)
-    check("rotate", x, 45, cval=cval_for(dtype))
-    check("rotate", x, np.float32(12.5))
-    check("rotate", x, 7)
+    check_op("image.rotate", x, 30)                                   # bilinear, constant, cval 0
+    check_op("image.rotate", x, 30, center=(2.0, 3.5))
+    check_op("image.rotate", x, -20, center=(0, 0), scale=1.7)
+    check_op("image.rotate", x, 75, scale=0.6, border="reflect")
+    check_op("image.rotate", x, 15, None, 1.25, "bicubic", "replicate", 0)
+    check_op("image.rotate", x, 45, cval=cval_for(dtype))
+    check_op("image.rotate", x, np.float32(12.5))
+    check_op("image.rotate", x, 7)
 
 
 def test_rotate_positive_is_counter_clockwise():
@@ -130,9 +133,9 @@ def test_rotate_positive_is_counter_clockwise():
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 def test_rotate_batch(dtype):
     x = img(3, 9, 12, 3, dtype=dtype)
-    check("rotate", x, 30)
-    check("rotate", x, 33.3, interpolation="nearest", border="reflect")
-    check("rotate", x, -10, interpolation="bicubic", border="wrap")
+    check_op("image.rotate", x, 30)
+    check_op("image.rotate", x, 33.3, interpolation="nearest", border="reflect")
+    check_op("image.rotate", x, -10, interpolation="bicubic", border="wrap")
 
 
 # -------------------------------------------------------------------------------- warp_affine
@@ -159,7 +162,7 @@ def test_warp_affine(shape, interpolation, border, dtype):
     outs = [None, (h, w), (h + 3, w + 5), (max(1, h // 2), 2 * w + 1), (1, 1)]
     for i, m in enumerate(_matrices(h, w)):
         out_shape = outs[i % len(outs)]
-        check("warp_affine", x, m, out_shape, interpolation=interpolation, border=border, cval=cval)
+        check_op("image.warp_affine", x, m, out_shape, interpolation=interpolation, border=border, cval=cval)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
@@ -169,29 +172,29 @@ def test_warp_affine_wide(shape, dtype):
     m = np.array([[0.999, 0.01, 3.2], [-0.002, 1.01, -0.4]])
     for interpolation in INTERPS:
         for border in BORDERS:
-            check("warp_affine", x, m, interpolation=interpolation, border=border, cval=cval_for(dtype),
-                  _tol=WIDE_TOL)
-    check("warp_affine", x, m, output_shape=(7, 777), _tol=WIDE_TOL)
+            check_op("image.warp_affine", x, m, interpolation=interpolation, border=border, cval=cval_for(dtype),
+                  tol=WIDE_TOL)
+    check_op("image.warp_affine", x, m, output_shape=(7, 777), tol=WIDE_TOL)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 def test_warp_affine_argument_forms(dtype):
     x = img(11, 14, 3, dtype=dtype)
     m = np.array([[0.9, 0.2, 1.3], [-0.15, 1.1, 0.7]])
-    check("warp_affine", x, m)
-    check("warp_affine", x, m.astype(np.float32))
-    check("warp_affine", x, m.tolist())
-    check("warp_affine", x, m, output_shape=[6, 20])
-    check("warp_affine", x, m, (20, 6), "bicubic", "reflect", 0)
-    check("warp_affine", x, matrix=m, output_shape=(12, 12), interpolation="nearest")
+    check_op("image.warp_affine", x, m)
+    check_op("image.warp_affine", x, m.astype(np.float32))
+    check_op("image.warp_affine", x, m.tolist())
+    check_op("image.warp_affine", x, m, output_shape=[6, 20])
+    check_op("image.warp_affine", x, m, (20, 6), "bicubic", "reflect", 0)
+    check_op("image.warp_affine", x, matrix=m, output_shape=(12, 12), interpolation="nearest")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 def test_warp_affine_batch(dtype):
     x = img(3, 9, 12, 4, dtype=dtype)
     m = np.array([[0.9, 0.2, 1.3], [-0.15, 1.1, 0.7]])
-    check("warp_affine", x, m)
-    check("warp_affine", x, m, output_shape=(5, 17), interpolation="bicubic", border="wrap")
+    check_op("image.warp_affine", x, m)
+    check_op("image.warp_affine", x, m, output_shape=(5, 17), interpolation="bicubic", border="wrap")
 
 
 # ------------------------------------------------------------------------------ shift / zoom
@@ -207,7 +210,7 @@ def test_shift(shape, interpolation, border, dtype):
     x = img(*shape, dtype=dtype)
     cval = cval_for(dtype) if border == "constant" else 0
     for dx, dy in SHIFTS:
-        check("shift", x, dx, dy, interpolation=interpolation, border=border, cval=cval)
+        check_op("image.shift", x, dx, dy, interpolation=interpolation, border=border, cval=cval)
 
 
 def test_shift_direction():
@@ -230,9 +233,9 @@ def test_zoom(shape, interpolation, border, dtype):
     h, w = shape[:2]
     for zx, zy in ZOOMS:
         if zy is None:
-            check("zoom", x, zx, interpolation=interpolation, border=border, cval=cval)
+            check_op("image.zoom", x, zx, interpolation=interpolation, border=border, cval=cval)
         else:
-            check("zoom", x, zx, zy, interpolation=interpolation, border=border, cval=cval)
+            check_op("image.zoom", x, zx, zy, interpolation=interpolation, border=border, cval=cval)
 
 
 def test_zoom_magnifies():
@@ -248,10 +251,10 @@ def test_zoom_magnifies():
 def test_shift_zoom_wide_and_batch(dtype):
     for shape in ((3, 2000), (3, 2000, 3), (2, 7, 9, 3)):
         x = img(*shape, dtype=dtype)
-        check("shift", x, 2.5, -0.5, border="wrap", _tol=WIDE_TOL)
-        check("shift", x, -7, 1, interpolation="nearest", border="reflect")
-        check("zoom", x, 1.3, border="replicate", _tol=WIDE_TOL)
-        check("zoom", x, 0.7, 1.2, interpolation="bicubic", border="reflect101", _tol=WIDE_TOL)
+        check_op("image.shift", x, 2.5, -0.5, border="wrap", tol=WIDE_TOL)
+        check_op("image.shift", x, -7, 1, interpolation="nearest", border="reflect")
+        check_op("image.zoom", x, 1.3, border="replicate", tol=WIDE_TOL)
+        check_op("image.zoom", x, 0.7, 1.2, interpolation="bicubic", border="reflect101", tol=WIDE_TOL)
 
 
 # ----------------------------------------------------------------------------- nearest ties
@@ -259,7 +262,7 @@ def test_shift_zoom_wide_and_batch(dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 def test_nearest_ties_match_opencv(dtype):
     """Sampling positions exactly half-way between pixels pick the pixel OpenCV 5.1's
-    INTER_NEAREST picks, for every border (compared with cv2 directly, not through ref)."""
+    INTER_NEAREST picks, for every border (compared with cv2 directly, not through reference.image)."""
     cv_border = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE,
                  "reflect": cv2.BORDER_REFLECT, "reflect101": cv2.BORDER_REFLECT_101,
                  "wrap": cv2.BORDER_WRAP}
@@ -273,8 +276,8 @@ def test_nearest_ties_match_opencv(dtype):
                 out = fi.warp_affine(x, m, (h + 3, w + 3), interpolation="nearest", border=border)
                 expected = cv2.warpAffine(x, m, (w + 3, h + 3), flags=cv2.INTER_NEAREST, borderMode=code)
                 np.testing.assert_array_equal(out, expected, err_msg=f"{border} {m.tolist()} {(h, w)}")
-        check("zoom", x, 2.0, interpolation="nearest")
-        check("shift", x, 0.5, -1.5, interpolation="nearest")
+        check_op("image.zoom", x, 2.0, interpolation="nearest")
+        check_op("image.shift", x, 0.5, -1.5, interpolation="nearest")
 
 
 def test_nearest_far_edge_belongs_to_the_image():
@@ -315,7 +318,7 @@ def test_resize(shape, interpolation, dtype):
     x = img(*shape, dtype=dtype)
     h, w = shape[:2]
     for size in _targets(h, w):
-        check("resize", x, size, interpolation=interpolation)
+        check_op("image.resize", x, size, interpolation=interpolation)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
@@ -323,7 +326,7 @@ def test_resize(shape, interpolation, dtype):
 def test_resize_integer_factors(interpolation, dtype):
     x = img(24, 36, 3, dtype=dtype)
     for size in ((12, 18), (8, 12), (6, 9), (48, 72), (72, 108), (24, 72), (48, 36)):
-        check("resize", x, size, interpolation=interpolation)
+        check_op("image.resize", x, size, interpolation=interpolation)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
@@ -331,7 +334,7 @@ def test_resize_nearest_exact_ties_match_opencv(dtype):
     """Output centres that fall exactly on a source pixel boundary (e.g. 2 -> 7 pixels) pick the
     pixel OpenCV's INTER_NEAREST_EXACT picks."""
     for (h, w), size in (((2, 2), (7, 7)), ((2, 6), (15, 9)), ((6, 10), (9, 25)), ((3, 5), (7, 11))):
-        check("resize", img(h, w, 3, dtype=dtype), size, interpolation="nearest")
+        check_op("image.resize", img(h, w, 3, dtype=dtype), size, interpolation="nearest")
 
 
 def test_resize_nearest_index_sweep_matches_opencv():
@@ -350,18 +353,18 @@ def test_resize_nearest_index_sweep_matches_opencv():
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 def test_resize_forms_and_batch(dtype):
     x = img(10, 13, 3, dtype=dtype)
-    check("resize", x, (5, 7))                            # default bilinear
-    check("resize", x, [20, 8])
-    check("resize", x, size=(4, 30), interpolation="area")
-    check("resize", img(3, 10, 13, 3, dtype=dtype), (7, 5), interpolation="bicubic")
-    check("resize", img(2, 10, 13, 1, dtype=dtype), (20, 26), interpolation="nearest")
+    check_op("image.resize", x, (5, 7))                            # default bilinear
+    check_op("image.resize", x, [20, 8])
+    check_op("image.resize", x, size=(4, 30), interpolation="area")
+    check_op("image.resize", img(3, 10, 13, 3, dtype=dtype), (7, 5), interpolation="bicubic")
+    check_op("image.resize", img(2, 10, 13, 1, dtype=dtype), (20, 26), interpolation="nearest")
 
 
 def test_resize_large_values_float32():
     x = img(12, 17, 3, dtype=np.float32, lo=-1e4, hi=1e4)
     for interpolation in ("bilinear", "bicubic", "area"):
-        check("resize", x, (7, 30), interpolation=interpolation)
-        check("resize", x, (5, 6), interpolation=interpolation)
+        check_op("image.resize", x, (7, 30), interpolation=interpolation)
+        check_op("image.resize", x, (5, 6), interpolation=interpolation)
 
 
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import foveal.image as fi
-from image_helpers import img, smooth_img
+from inputs import img, smooth_img
 
 LOSSLESS = ["png", "bmp", "tif", "tiff"]
 SHAPES = [(17, 23), (16, 24, 3), (17, 23, 4), (1, 1), (1, 1, 3), (1, 9, 4), (9, 1), (3, 2000, 3)]

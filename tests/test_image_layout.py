@@ -10,8 +10,11 @@ import pytest
 
 import foveal
 import foveal.image as fi
-from image_helpers import one_native_thread  # noqa: F401  (autouse fixture)
-from image_helpers import BORDERS, DTYPES, check, img, kernel, warp_tol
+from check import check_op, warp_tol
+from inputs import BORDERS, DTYPES, img, kernel
+
+# every test on one native thread (see one_native_thread in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_native_thread")
 
 dtype_id = lambda d: np.dtype(d).name  # noqa: E731
 M = np.array([[0.9, 0.2, 1.3], [-0.15, 1.1, 0.7]])
@@ -251,35 +254,35 @@ def test_every_isa_matches_opencv(isa, dtype):
         x = img(*shape, dtype=dtype)
         y = img(*shape, dtype=dtype, seed=7)
         if len(shape) == 3 and shape[2] in (3, 4):
-            check("to_gray", x)
-        check("add", x, y)
-        check("subtract", x, y)
-        check("blend", x, y, 0.35, 0.8, 3.0)
-        check("adjust_brightness", x, 1.7)
-        check("threshold", x, 100 if dtype == np.uint8 else 0.4, 200)
-        check("to_binary", x, 100 if dtype == np.uint8 else 0.4)
+            check_op("image.to_gray", x)
+        check_op("image.add", x, y)
+        check_op("image.subtract", x, y)
+        check_op("image.blend", x, y, 0.35, 0.8, 3.0)
+        check_op("image.adjust_brightness", x, 1.7)
+        check_op("image.threshold", x, 100 if dtype == np.uint8 else 0.4, 200)
+        check_op("image.to_binary", x, 100 if dtype == np.uint8 else 0.4)
         if dtype == np.uint8:
-            check("normalize", x)
+            check_op("image.normalize", x)
         for axis in ("horizontal", "vertical", "both"):
-            check("flip", x, axis=axis)
-        check("rotate90", x, 1)
-        check("rotate90", x, -1)
-        check("filter2d", x, kernel(3, 3), border="reflect")
-        check("filter2d", x, kernel(5, 4), border="wrap")
-        check("filter2d", x, kernel(7, 7), border="constant", cval=5)
-        check("gaussian_blur", x, 5)
-        check("gaussian_blur", x, 7, 1.3)
-        check("gaussian_blur", x, 15)
-        check("sharpen", x)
-        check("laplacian", x)
-        check("sobel", x, 1, 0, 5)
+            check_op("image.flip", x, axis=axis)
+        check_op("image.rotate90", x, 1)
+        check_op("image.rotate90", x, -1)
+        check_op("image.filter2d", x, kernel(3, 3), border="reflect")
+        check_op("image.filter2d", x, kernel(5, 4), border="wrap")
+        check_op("image.filter2d", x, kernel(7, 7), border="constant", cval=5)
+        check_op("image.gaussian_blur", x, 5)
+        check_op("image.gaussian_blur", x, 7, 1.3)
+        check_op("image.gaussian_blur", x, 15)
+        check_op("image.sharpen", x)
+        check_op("image.laplacian", x)
+        check_op("image.sobel", x, 1, 0, 5)
         for it in ("nearest", "bilinear", "bicubic", "area"):
             for size in ((4, shape[1] * 2 + 1), (7, max(1, shape[1] // 3)), (3, shape[1] + 3)):
-                check("resize", x, size, interpolation=it)
+                check_op("image.resize", x, size, interpolation=it)
         m = np.array([[0.93, 0.21, 0.37], [-0.17, 1.07, 0.29]])
         for it in ("nearest", "bilinear", "bicubic"):
             for border in BORDERS:
-                check("warp_affine", x, m, interpolation=it, border=border, cval=5,
-                      _tol=warp_tol(m, shape[:2]))
+                check_op("image.warp_affine", x, m, interpolation=it, border=border, cval=5,
+                      tol=warp_tol(m, shape[:2]))
             out_hw = (3, 2 * shape[1] + 3)
-            check("warp_affine", x, m, out_hw, interpolation=it, border="wrap", _tol=warp_tol(m, out_hw))
+            check_op("image.warp_affine", x, m, out_hw, interpolation=it, border="wrap", tol=warp_tol(m, out_hw))

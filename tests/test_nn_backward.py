@@ -1,12 +1,8 @@
-"""The backward passes of foveal.nn.functional, on every ISA.
-
-* each ``*_backward`` against the float64 NumPy reference (tests/reference.py) over seeded
-  random shape sweeps and targeted cases;
-* every reference gradient against central finite differences of the reference forward
-  (float64), and foveal's gradients against central finite differences of foveal's own
-  forward (float32, steps chosen so that the difference quotient is exact up to rounding);
-* properties on hypothesis-drawn configurations (a backward is the adjoint of its forward);
-* bad input raises ValueError / TypeError naming the argument.
+"""The backward passes of foveal.nn.functional against the float64 NumPy reference
+(tests/reference/nn.py), on every ISA: seeded random shape sweeps and targeted cases through
+check_op(..., grad=True) (tests/check.py); determinism, threads and input conversion; bad input
+raises ValueError / TypeError naming the argument. Finite differences and the adjoint
+properties are in test_nn_gradients.py.
 
 The loss behind every gradient is ``L = sum(w * f(inputs))``, so ``dy = w``.
 """
@@ -15,110 +11,19 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
 
 import foveal.nn.functional as F
 import reference as R
-from helpers import describe, rand
+from check import check_op
+from inputs import (BACKWARD_CHANNELS, backward_conv_cases, backward_conv_id,
+                    backward_conv_problem, conv_out_shape, pool_out_shape, rand, random_pair,
+                    random_padding)
 
-# SIMD tails for 8- and 16-lane vectors, and primes.
-CHANNELS = (1, 2, 3, 5, 7, 13, 15, 16, 17, 33)
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
-
-# Relative to the largest sum of absolute terms behind any one gradient element (the same
-# gradient computed by the reference from absolute values): float32 accumulation stays well
-# below 1e-4 of it.  Pooling sums at most a window's worth of terms; a copy is exact.
-TOL = {
-    "conv2d_backward": 1e-4, "depthwise_conv2d_backward": 1e-4, "dense_backward": 1e-4,
-    "max_pool2d_backward": 1e-5, "avg_pool2d_backward": 1e-5,
-    "global_avg_pool2d_backward": 1e-6, "global_max_pool2d_backward": 0.0,
-    "activation_backward": 1e-6,
-}
-# ops returning (dx or None, dkernel, dbias); the others return dx alone
-TRIPLES = ("conv2d_backward", "depthwise_conv2d_backward", "dense_backward")
-GRAD_NAMES = ("dx", "dkernel", "dbias")
+WIDE_CHANNELS = BACKWARD_CHANNELS + (32, 64, 65)  # the depthwise and pooling sweeps
 
 
-# ----------------------------------------------------------------------------- helpers
-def bound_args(name, dy, inputs):
-    """Arguments for the reference that give, per gradient element, the sum of the absolute
-    values of its terms: absolute values everywhere for the bilinear ops; for pooling and the
-    activations only dy (x and y decide where dy goes, not how much of it)."""
-    if name in TRIPLES:
-        return np.abs(dy), [np.abs(a) for a in inputs]
-    return np.abs(dy), list(inputs)
-
-
-def check_backward(name, dy, *inputs, **kwargs):
-    """Run F.<name>(dy, *inputs, **kwargs) and R.<name>(...) and compare every gradient.
-
-    Checks the types, dtypes and shapes, that need_dx=False gives None for dx, that no input
-    was modified, that no output aliases an input. Returns foveal's result."""
-    arrays = [a for a in (dy, *inputs) if isinstance(a, np.ndarray)]
-    before = [a.copy() for a in arrays]
-    out = getattr(F, name)(dy, *inputs, **kwargs)
-    ref = getattr(R, name)(dy, *inputs, **kwargs)
-    bdy, binputs = bound_args(name, dy, inputs)
-    bound = getattr(R, name)(bdy, *binputs, **kwargs)
-    msg = f"{name}{describe((dy, *inputs), kwargs)}"
-    tol = TOL[name]
-    if name == "activation_backward" and kwargs.get("activation", inputs[-1]) in (
-            "relu", "linear", None):
-        tol = 0.0  # dy or 0: exact
-    if name in TRIPLES:
-        assert isinstance(out, tuple) and len(out) == 3, f"{msg}: returned {type(out).__name__}"
-        pairs = list(zip(GRAD_NAMES, out, ref, bound))
-    else:
-        pairs = [("dx", out, ref, bound)]
-    for what, o, r, b in pairs:
-        m = f"{msg}: {what}"
-        if r is None:
-            assert o is None, f"{m}: need_dx=False must give None, got {type(o).__name__}"
-            continue
-        assert isinstance(o, np.ndarray), f"{m}: returned {type(o).__name__}"
-        assert o.dtype == np.float32, f"{m}: dtype {o.dtype}"
-        assert o.shape == r.shape, f"{m}: shape {o.shape}, expected {r.shape}"
-        for a in arrays:
-            assert not np.shares_memory(o, a), f"{m}: output aliases an input"
-        scale = float(b.max()) if b.size else 0.0
-        np.testing.assert_allclose(o, r, rtol=0, atol=tol * scale, err_msg=m)
-    for a, b in zip(arrays, before):
-        np.testing.assert_array_equal(a, b, err_msg=f"{msg}: an input was modified")
-    return out
-
-
-def random_pair(rng, low, high, p_equal=0.6):
-    a = int(rng.integers(low, high + 1))
-    if rng.random() < p_equal:
-        return a
-    return (a, int(rng.integers(low, high + 1)))
-
-
-def random_padding(rng, most=3):
-    form = int(rng.integers(5))
-    if form == 0:
-        return "valid"
-    if form == 1:
-        return "same"
-    if form == 2:
-        return int(rng.integers(0, most + 1))
-    if form == 3:
-        return (int(rng.integers(0, most + 1)), int(rng.integers(0, most + 1)))
-    return tuple(tuple(int(v) for v in rng.integers(0, most + 1, 2)) for _ in range(2))
-
-
-def conv_out_shape(n, h, w, k, cout, **kw):
-    oh, ow = R.conv_output_shape((n, h, w, 1), k, kw.get("strides", 1), kw.get("padding", "valid"),
-                                 kw.get("dilation_rate", 1))
-    return (n, oh, ow, cout)
-
-
-def pool_out_shape(x_shape, pool_size=2, strides=None, padding="valid"):
-    pool = R.pair(pool_size)
-    oh, ow = R.conv_output_shape(x_shape, pool, pool if strides is None else strides, padding, 1)
-    return (x_shape[0], oh, ow, x_shape[3])
-
-
+# ----------------------------------------------------------------------------- conv2d sweep
 def padding_form(p):
     if isinstance(p, str):
         return p
@@ -127,59 +32,14 @@ def padding_form(p):
     return "((t, b), (l, r))" if isinstance(p[0], tuple) else "(ph, pw)"
 
 
-def conv_id(c):
-    return (f"n{c['n']}_{c['h']}x{c['w']}_c{c['cin']}-{c['cout']}_k{c['kh']}x{c['kw']}"
-            f"_s{c['strides']}_d{c['dilation_rate']}_g{c['groups']}_p{c['padding']}"
-            f"{'' if c['need_dx'] else '_nodx'}").replace(" ", "")
+CONV_SWEEP = backward_conv_cases(seed=20240917, count=120)
 
 
-# ----------------------------------------------------------------------------- conv2d sweep
-def conv_cases(seed, count, max_size=13, max_kernel=5, channels=CHANNELS, max_n=3,
-               group_mults=((1, 2, 3, 5), (1, 2, 3, 4))):
-    """Random conv2d configurations (dense, grouped, depthwise as groups == C) that fit."""
-    rng = np.random.default_rng(seed)
-    cases = []
-    while len(cases) < count:
-        kind = rng.choice(["dense", "dense", "grouped", "depthwise"])
-        if kind == "dense":
-            groups, cin, cout = 1, int(rng.choice(channels)), int(rng.choice(channels))
-        elif kind == "grouped":
-            groups = int(rng.choice([2, 3, 4]))
-            cin = groups * int(rng.choice(group_mults[0]))
-            cout = groups * int(rng.choice(group_mults[1]))
-        else:
-            cin = int(rng.choice(channels))
-            groups, cout = cin, cin * int(rng.integers(1, 3))
-        c = dict(n=int(rng.integers(1, max_n + 1)), h=int(rng.integers(1, max_size + 1)),
-                 w=int(rng.integers(1, max_size + 1)), cin=cin, cout=cout,
-                 kh=int(rng.integers(1, max_kernel + 1)), kw=int(rng.integers(1, max_kernel + 1)),
-                 strides=random_pair(rng, 1, 3),
-                 dilation_rate=1 if rng.random() < 0.5 else random_pair(rng, 1, 3),
-                 padding=random_padding(rng), groups=groups,
-                 need_dx=bool(rng.random() < 0.8), seed=len(cases))
-        if 0 not in R.conv_output_shape((1, c["h"], c["w"], 1), (c["kh"], c["kw"]),
-                                        c["strides"], c["padding"], c["dilation_rate"]):
-            cases.append(c)
-    return cases
-
-
-def conv_problem(c, salt=0):
-    rng = np.random.default_rng([2024, salt, c["seed"]])
-    kw = dict(strides=c["strides"], padding=c["padding"], dilation_rate=c["dilation_rate"])
-    x = rand(rng, c["n"], c["h"], c["w"], c["cin"])
-    kernel = rand(rng, c["kh"], c["kw"], c["cin"] // c["groups"], c["cout"])
-    dy = rand(rng, *conv_out_shape(c["n"], c["h"], c["w"], (c["kh"], c["kw"]), c["cout"], **kw))
-    return dy, x, kernel, kw
-
-
-CONV_SWEEP = conv_cases(seed=20240917, count=120)
-
-
-@pytest.mark.parametrize("case", CONV_SWEEP, ids=[conv_id(c) for c in CONV_SWEEP])
+@pytest.mark.parametrize("case", CONV_SWEEP, ids=[backward_conv_id(c) for c in CONV_SWEEP])
 def test_conv2d_backward_random_sweep(isa, case):
-    dy, x, kernel, kw = conv_problem(case)
-    check_backward("conv2d_backward", dy, x, kernel, groups=case["groups"],
-                   need_dx=case["need_dx"], **kw)
+    dy, x, kernel, kw = backward_conv_problem(case)
+    check_op("conv2d", dy, x, kernel, groups=case["groups"], need_dx=case["need_dx"], grad=True,
+             **kw)
 
 
 def test_conv2d_backward_sweep_covers_every_option():
@@ -206,7 +66,7 @@ def test_conv2d_backward_padding_forms(isa, padding, strides, dilation_rate):
     x, kernel = rand(rng, 2, 9, 11, 5), rand(rng, 3, 2, 5, 7)
     kw = dict(strides=strides, padding=padding, dilation_rate=dilation_rate)
     dy = rand(rng, *conv_out_shape(2, 9, 11, (3, 2), 7, **kw))
-    check_backward("conv2d_backward", dy, x, kernel, **kw)
+    check_op("conv2d", dy, x, kernel, grad=True, **kw)
 
 
 @pytest.mark.parametrize("cin,cout,groups", [
@@ -217,10 +77,9 @@ def test_conv2d_backward_channels_and_groups(isa, cin, cout, groups):
     rng = np.random.default_rng(cin * 1000 + cout * 10 + groups)
     x, kernel = rand(rng, 2, 7, 6, cin), rand(rng, 3, 3, cin // groups, cout)
     dy = rand(rng, *conv_out_shape(2, 7, 6, (3, 3), cout, padding="same"))
-    check_backward("conv2d_backward", dy, x, kernel, padding="same", groups=groups)
+    check_op("conv2d", dy, x, kernel, padding="same", groups=groups, grad=True)
     dy = rand(rng, *conv_out_shape(2, 7, 6, (1, 2), cout, strides=2))
-    check_backward("conv2d_backward", dy, x, kernel[:1, :2], strides=2, groups=groups,
-                   need_dx=False)
+    check_op("conv2d", dy, x, kernel[:1, :2], strides=2, groups=groups, need_dx=False, grad=True)
 
 
 @pytest.mark.parametrize("n,h,w,cin,cout,k,kw", [
@@ -235,7 +94,7 @@ def test_conv2d_backward_larger(isa, n, h, w, cin, cout, k, kw):
     groups = kw.pop("groups", 1)
     x, kernel = rand(rng, n, h, w, cin), rand(rng, k, k, cin // groups, cout)
     dy = rand(rng, *conv_out_shape(n, h, w, (k, k), cout, **kw))
-    check_backward("conv2d_backward", dy, x, kernel, groups=groups, **kw)
+    check_op("conv2d", dy, x, kernel, groups=groups, grad=True, **kw)
 
 
 def test_conv2d_backward_need_dx_false_same_kernel_gradient(isa):
@@ -259,7 +118,7 @@ def test_conv2d_backward_kernel_exactly_fills_and_padding_wider_than_kernel(isa)
                          ((3, 1, 1, 5), (1, 1), dict())]:
         x, kernel = rand(rng, *shape), rand(rng, *k, shape[3], 6)
         dy = rand(rng, *conv_out_shape(*shape[:3], k, 6, **kw))
-        check_backward("conv2d_backward", dy, x, kernel, **kw)
+        check_op("conv2d", dy, x, kernel, grad=True, **kw)
 
 
 # ----------------------------------------------------------------------------- depthwise
@@ -268,7 +127,7 @@ def dw_cases(seed, count):
     cases = []
     while len(cases) < count:
         c = dict(n=int(rng.integers(1, 4)), h=int(rng.integers(1, 14)), w=int(rng.integers(1, 14)),
-                 c=int(rng.choice(CHANNELS + (32, 64, 65))), m=int(rng.integers(1, 4)),
+                 c=int(rng.choice(WIDE_CHANNELS)), m=int(rng.integers(1, 4)),
                  kh=int(rng.integers(1, 6)), kw=int(rng.integers(1, 6)),
                  strides=random_pair(rng, 1, 3),
                  dilation_rate=1 if rng.random() < 0.5 else random_pair(rng, 1, 3),
@@ -294,7 +153,7 @@ def test_depthwise_conv2d_backward_random_sweep(isa, case):
     kernel = rand(rng, c["kh"], c["kw"], c["c"], c["m"])
     dy = rand(rng, *conv_out_shape(c["n"], c["h"], c["w"], (c["kh"], c["kw"]), c["c"] * c["m"],
                                    **kw))
-    check_backward("depthwise_conv2d_backward", dy, x, kernel, need_dx=c["need_dx"], **kw)
+    check_op("depthwise_conv2d", dy, x, kernel, need_dx=c["need_dx"], grad=True, **kw)
 
 
 @pytest.mark.parametrize("c,m", [(1, 1), (3, 2), (16, 1), (17, 3), (33, 2)])
@@ -304,7 +163,7 @@ def test_depthwise_backward_matches_grouped_conv2d_backward(isa, c, m):
     x, kernel = rand(rng, 2, 9, 8, c), rand(rng, 3, 3, c, m)
     kw = dict(strides=(1, 2), padding="same")
     dy = rand(rng, *conv_out_shape(2, 9, 8, (3, 3), c * m, **kw))
-    dx, dk, db = check_backward("depthwise_conv2d_backward", dy, x, kernel, **kw)
+    dx, dk, db = check_op("depthwise_conv2d", dy, x, kernel, grad=True, **kw)
     gx, gk, gb = F.conv2d_backward(dy, x, kernel.reshape(3, 3, 1, c * m), groups=c, **kw)
     for a, b in ((dx, gx), (dk, gk.reshape(dk.shape)), (db, gb)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(b).max()))
@@ -318,7 +177,7 @@ def pool_cases(seed, count):
         pool = random_pair(rng, 1, 5)
         strides = None if rng.random() < 0.35 else random_pair(rng, 1, 3)
         c = dict(n=int(rng.integers(1, 4)), h=int(rng.integers(1, 14)), w=int(rng.integers(1, 14)),
-                 c=int(rng.choice(CHANNELS + (32, 64, 65))), pool_size=pool, strides=strides,
+                 c=int(rng.choice(WIDE_CHANNELS)), pool_size=pool, strides=strides,
                  padding=str(rng.choice(["valid", "same"])), seed=len(cases))
         if 0 not in pool_out_shape((1, c["h"], c["w"], 1), pool, strides, c["padding"]):
             cases.append(c)
@@ -339,7 +198,7 @@ def test_pool_backward_random_sweep(isa, op, case):
     kw = dict(pool_size=c["pool_size"], strides=c["strides"], padding=c["padding"])
     x = rand(rng, c["n"], c["h"], c["w"], c["c"])
     dy = rand(rng, *pool_out_shape(x.shape, **kw))
-    check_backward(op, dy, x, **kw)
+    check_op(op, dy, x, **kw)
 
 
 @pytest.mark.parametrize("op", POOL_OPS)
@@ -359,7 +218,7 @@ def test_pool_backward_random_sweep(isa, op, case):
 def test_pool_backward_cases(isa, op, shape, kw):
     rng = np.random.default_rng(sum(shape))
     x = rand(rng, *shape)
-    check_backward(op, rand(rng, *pool_out_shape(shape, **kw)), x, **kw)
+    check_op(op, rand(rng, *pool_out_shape(shape, **kw)), x, **kw)
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(pool_size=3, strides=1, padding="same"),
@@ -370,9 +229,9 @@ def test_max_pool2d_backward_ties_go_to_the_first_maximum(isa, kw):
     rng = np.random.default_rng(5)
     x = rng.integers(0, 3, size=(2, 8, 7, 17)).astype(np.float32)
     dy = rand(rng, *pool_out_shape(x.shape, **kw))
-    check_backward("max_pool2d_backward", dy, x, **kw)
+    check_op("max_pool2d", dy, x, grad=True, **kw)
     # all equal: every window's dy goes to its top-left real cell
-    check_backward("max_pool2d_backward", dy, np.zeros_like(x), **kw)
+    check_op("max_pool2d", dy, np.zeros_like(x), grad=True, **kw)
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(pool_size=3, strides=1, padding="same"),
@@ -416,14 +275,14 @@ def test_avg_pool2d_backward_same_excludes_padding_by_hand(isa):
                                    (2, 1, 9, 33), (2, 8, 8, 64), (1, 4, 4, 65)])
 def test_global_pool_backward(isa, op, shape):
     rng = np.random.default_rng(sum(shape))
-    check_backward(op, rand(rng, shape[0], shape[3]), rand(rng, *shape))
+    check_op(op, rand(rng, shape[0], shape[3]), rand(rng, *shape))
 
 
 def test_global_max_pool2d_backward_ties(isa):
     rng = np.random.default_rng(6)
     x = rng.integers(0, 2, size=(3, 5, 4, 17)).astype(np.float32)
     dy = rand(rng, 3, 17)
-    check_backward("global_max_pool2d_backward", dy, x)
+    check_op("global_max_pool2d", dy, x, grad=True)
     dx = F.global_max_pool2d_backward(dy, np.zeros_like(x))
     np.testing.assert_array_equal(dx[:, 0, 0, :], dy)          # the top-left cell
     assert not dx[:, 1:].any() and not dx[:, 0, 1:].any()
@@ -437,14 +296,14 @@ def test_global_max_pool2d_backward_ties(isa):
 @pytest.mark.parametrize("need_dx", [True, False])
 def test_dense_backward(isa, n, fin, fout, need_dx):
     rng = np.random.default_rng(n * 7 + fin * 3 + fout)
-    check_backward("dense_backward", rand(rng, n, fout), rand(rng, n, fin), rand(rng, fin, fout),
-                   need_dx=need_dx)
+    check_op("dense", rand(rng, n, fout), rand(rng, n, fin), rand(rng, fin, fout),
+             need_dx=need_dx, grad=True)
 
 
 def test_dense_backward_leading_axes(isa):
     """dense works over the last axis of x (..., in), as the forward does."""
     rng = np.random.default_rng(3)
-    check_backward("dense_backward", rand(rng, 2, 3, 5), rand(rng, 2, 3, 7), rand(rng, 7, 5))
+    check_op("dense", rand(rng, 2, 3, 5), rand(rng, 2, 3, 7), rand(rng, 7, 5), grad=True)
 
 
 # ----------------------------------------------------------------------------- activations
@@ -456,7 +315,7 @@ def test_activation_backward(isa, activation, shape):
     x = rand(rng, *shape) * np.float32(3)
     x.flat[::5] = 0.0                       # relu's y == 0: no gradient
     y = R.ACTIVATIONS[activation](x).astype(np.float32)
-    check_backward("activation_backward", rand(rng, *shape), y, activation)
+    check_op("activation", rand(rng, *shape), y, activation, grad=True)
 
 
 def test_activation_backward_relu_uses_y_sign(isa):
@@ -465,344 +324,6 @@ def test_activation_backward_relu_uses_y_sign(isa):
     dy = np.array([1.0, 2.0, 3.0, 4.0, 5.0], np.float32)
     np.testing.assert_array_equal(F.activation_backward(dy, y, "relu"), [0, 0, 0, 4, 5])
     np.testing.assert_array_equal(F.activation_backward(dy, y, "linear"), dy)
-
-
-# ----------------------------------------------------------------------------- finite differences
-def numeric_grad(loss, arr, eps):
-    """Central differences of loss() w.r.t. every element of arr (modified in place and
-    restored). The step actually taken is measured (arr may be float32)."""
-    g = np.zeros(arr.shape)
-    flat = arr.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        hi, lp = float(flat[i]), loss()
-        flat[i] = old - eps
-        lo, lm = float(flat[i]), loss()
-        flat[i] = old
-        g.reshape(-1)[i] = (lp - lm) / (hi - lo)
-    return g
-
-
-def fd_configs(seed, count):
-    """Small convolution problems for the coordinate-by-coordinate difference checks."""
-    return conv_cases(seed, count, max_size=6, max_kernel=3, channels=(1, 2, 3, 4), max_n=2,
-                      group_mults=((1, 2), (1, 2)))
-
-
-FD_CONV = fd_configs(seed=5150, count=20)
-
-
-def _conv_fd_problem(c):
-    dy, x, kernel, kw = conv_problem(c, salt=1)
-    return dy.astype(np.float64), x.astype(np.float64), kernel.astype(np.float64), kw
-
-
-@pytest.mark.parametrize("case", FD_CONV, ids=[conv_id(c) for c in FD_CONV])
-def test_reference_conv2d_backward_finite_differences(case):
-    w, x, kernel, kw = _conv_fd_problem(case)
-    g = case["groups"]
-    bias = np.random.default_rng(case["seed"]).standard_normal(kernel.shape[3])
-    act = ACTIVATIONS[case["seed"] % len(ACTIVATIONS)]
-
-    def loss():
-        return float((w * R.conv2d(x, kernel, bias, groups=g, activation=act, **kw)).sum())
-
-    y = R.conv2d(x, kernel, bias, groups=g, activation=act, **kw)
-    dpre = R.activation_backward(w, y, act)
-    dx, dk, db = R.conv2d_backward(dpre, x, kernel, groups=g, **kw)
-    for name, got, arr in (("dx", dx, x), ("dkernel", dk, kernel), ("dbias", db, bias)):
-        num = numeric_grad(loss, arr, 1e-6)
-        np.testing.assert_allclose(got, num, rtol=1e-6, atol=1e-7 * max(1, np.abs(num).max()),
-                                   err_msg=f"{name} {act} {conv_id(case)}")
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_reference_depthwise_backward_finite_differences(seed):
-    rng = np.random.default_rng(seed)
-    c, m = int(rng.integers(1, 4)), int(rng.integers(1, 3))
-    kw = dict(strides=random_pair(rng, 1, 2), padding=random_padding(rng, 2),
-              dilation_rate=random_pair(rng, 1, 2))
-    x = rng.standard_normal((2, 6, 5, c))
-    kernel = rng.standard_normal((2, 3, c, m))
-    if 0 in conv_out_shape(2, 6, 5, (2, 3), 1, **kw):
-        kw["padding"] = "same"
-    w = rng.standard_normal(conv_out_shape(2, 6, 5, (2, 3), c * m, **kw))
-    bias = rng.standard_normal(c * m)
-
-    def loss():
-        return float((w * R.depthwise_conv2d(x, kernel, bias, **kw)).sum())
-
-    dx, dk, db = R.depthwise_conv2d_backward(w, x, kernel, **kw)
-    for got, arr in ((dx, x), (dk, kernel), (db, bias)):
-        np.testing.assert_allclose(got, numeric_grad(loss, arr, 1e-6), rtol=1e-6, atol=1e-8)
-
-
-def separated(rng, shape, spacing=1.0):
-    """Distinct values at least ``spacing`` apart: no window has a tie to break."""
-    return (rng.permutation(int(np.prod(shape))).reshape(shape) - np.prod(shape) / 2) * spacing
-
-
-@pytest.mark.parametrize("op", ("max_pool2d", "avg_pool2d"))
-@pytest.mark.parametrize("kw", [dict(), dict(pool_size=3, strides=1, padding="same"),
-                                dict(pool_size=(2, 3), strides=(1, 2), padding="same"),
-                                dict(pool_size=3, strides=2), dict(pool_size=(3, 1), strides=3,
-                                                                   padding="same")])
-def test_reference_pool_backward_finite_differences(op, kw):
-    rng = np.random.default_rng(len(str(kw)))
-    x = separated(rng, (2, 7, 6, 3), 0.1)
-    w = rng.standard_normal(pool_out_shape(x.shape, **kw))
-
-    def loss():
-        return float((w * getattr(R, op)(x, **kw)).sum())
-
-    np.testing.assert_allclose(getattr(R, op + "_backward")(w, x, **kw),
-                               numeric_grad(loss, x, 1e-6), rtol=1e-6, atol=1e-8)
-
-
-@pytest.mark.parametrize("op", ("global_avg_pool2d", "global_max_pool2d"))
-def test_reference_global_pool_backward_finite_differences(op):
-    rng = np.random.default_rng(1)
-    x = separated(rng, (2, 4, 3, 5), 0.1)
-    w = rng.standard_normal((2, 5))
-
-    def loss():
-        return float((w * getattr(R, op)(x)).sum())
-
-    np.testing.assert_allclose(getattr(R, op + "_backward")(w, x), numeric_grad(loss, x, 1e-6),
-                               rtol=1e-6, atol=1e-8)
-
-
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_reference_dense_and_activation_backward_finite_differences(activation):
-    rng = np.random.default_rng(len(activation))
-    x, kernel = rng.standard_normal((3, 2, 6)), rng.standard_normal((6, 4))
-    bias, w = rng.standard_normal(4), rng.standard_normal((3, 2, 4))
-
-    def loss():
-        return float((w * R.dense(x, kernel, bias, activation=activation)).sum())
-
-    dpre = R.activation_backward(w, R.dense(x, kernel, bias, activation=activation), activation)
-    dx, dk, db = R.dense_backward(dpre, x, kernel)
-    for got, arr in ((dx, x), (dk, kernel), (db, bias)):
-        np.testing.assert_allclose(got, numeric_grad(loss, arr, 1e-6), rtol=1e-6, atol=1e-8)
-
-
-# foveal's own gradients against differences of foveal's own (float32) forward. The steps keep
-# the quotient exact up to rounding: convolution, dense and average pooling are linear (any
-# step); max pooling and relu are piecewise linear, their data separated by more than the step.
-def _fd_tol(num, got):
-    return 1e-4 * max(1.0, float(np.abs(num).max()), float(np.abs(got).max()))
-
-
-@pytest.mark.parametrize("case", FD_CONV[:8], ids=[conv_id(c) for c in FD_CONV[:8]])
-def test_conv2d_backward_finite_differences(isa, case):
-    w, x, kernel, kw = conv_problem(case, salt=2)
-    g = case["groups"]
-
-    def loss():
-        return float((w.astype(np.float64) * F.conv2d(x, kernel, groups=g, **kw)).sum())
-
-    dx, dk, db = F.conv2d_backward(w, x, kernel, groups=g, **kw)
-    for name, got, arr in (("dx", dx, x), ("dkernel", dk, kernel)):
-        num = numeric_grad(loss, arr, 1.0)
-        np.testing.assert_allclose(got, num, rtol=0, atol=_fd_tol(num, got),
-                                   err_msg=f"{name} {conv_id(case)}")
-    np.testing.assert_allclose(db, w.sum(axis=(0, 1, 2), dtype=np.float64), rtol=1e-5,
-                               atol=1e-5 * np.abs(w).sum(axis=(0, 1, 2)).max())
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_depthwise_conv2d_backward_finite_differences(isa, seed):
-    rng = np.random.default_rng([7, seed])
-    c, m = [(1, 3), (2, 1), (3, 2)][seed]
-    kw = [dict(padding="same"), dict(strides=2, padding=1), dict(dilation_rate=(2, 1))][seed]
-    x, kernel = rand(rng, 2, 5, 6, c), rand(rng, 3, 2, c, m)
-    w = rand(rng, *conv_out_shape(2, 5, 6, (3, 2), c * m, **kw))
-
-    def loss():
-        return float((w.astype(np.float64) * F.depthwise_conv2d(x, kernel, **kw)).sum())
-
-    dx, dk, _ = F.depthwise_conv2d_backward(w, x, kernel, **kw)
-    for got, arr in ((dx, x), (dk, kernel)):
-        num = numeric_grad(loss, arr, 1.0)
-        np.testing.assert_allclose(got, num, rtol=0, atol=_fd_tol(num, got))
-
-
-POOL_FD = [(op, kw) for op in ("max_pool2d", "avg_pool2d")
-           for kw in (dict(), dict(pool_size=3, strides=1, padding="same"),
-                      dict(pool_size=(2, 3), strides=(2, 1), padding="same"))]
-POOL_FD += [("global_avg_pool2d", {}), ("global_max_pool2d", {})]
-
-
-@pytest.mark.parametrize("op,kw", POOL_FD, ids=[f"{op}{kw}".replace(" ", "") for op, kw in POOL_FD])
-def test_pool_backward_finite_differences(isa, op, kw):
-    out_shape = (2, 3) if op.startswith("global") else pool_out_shape((2, 5, 6, 3), **kw)
-    rng = np.random.default_rng(len(str(kw)) + len(op))
-    x = separated(rng, (2, 5, 6, 3)).astype(np.float32)   # integers: exact in float32
-    w = rand(rng, *out_shape)
-
-    def loss():
-        return float((w.astype(np.float64) * getattr(F, op)(x, **kw)).sum())
-
-    got = getattr(F, op + "_backward")(w, x, **kw)
-    num = numeric_grad(loss, x, 0.25)
-    np.testing.assert_allclose(got, num, rtol=0, atol=_fd_tol(num, got))
-
-
-@pytest.mark.parametrize("need_dx", [True, False])
-def test_dense_backward_finite_differences(isa, need_dx):
-    rng = np.random.default_rng(8)
-    x, kernel, w = rand(rng, 4, 9), rand(rng, 9, 5), rand(rng, 4, 5)
-
-    def loss():
-        return float((w.astype(np.float64) * F.dense(x, kernel)).sum())
-
-    dx, dk, db = F.dense_backward(w, x, kernel, need_dx=need_dx)
-    pairs = [(dk, kernel)] + ([(dx, x)] if need_dx else [])
-    assert (dx is None) == (not need_dx)
-    for got, arr in pairs:
-        num = numeric_grad(loss, arr, 1.0)
-        np.testing.assert_allclose(got, num, rtol=0, atol=_fd_tol(num, got))
-    np.testing.assert_allclose(db, w.sum(axis=0), rtol=1e-6, atol=1e-6)
-
-
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_activation_backward_finite_differences(isa, activation):
-    """Elementwise: perturbing every element at once gives every derivative at once. The
-    forward is foveal's (dense with an identity kernel applies the activation alone)."""
-    rng = np.random.default_rng(9)
-    x = rand(rng, 6, 17) * np.float32(2)
-    x = np.where(np.abs(x) < 0.1, np.float32(0.5), x)  # relu: stay off the kink
-    w = rand(rng, 6, 17)
-    eye = np.eye(17, dtype=np.float32)
-
-    def fwd(v):
-        return F.dense(v, eye, activation=activation).astype(np.float64)
-
-    eps = 0.05 if activation in ("linear", "relu") else 1e-2
-    hi, lo = x + np.float32(eps), x - np.float32(eps)
-    num = w * (fwd(hi) - fwd(lo)) / (hi.astype(np.float64) - lo)
-    got = F.activation_backward(w, fwd(x).astype(np.float32), activation)
-    # float32 forward values differenced over 2*eps: rounding / (2 eps) plus eps^2 curvature
-    np.testing.assert_allclose(got, num, rtol=0, atol=2e-4 * np.abs(w).max())
-
-
-# ----------------------------------------------------------------------------- properties
-sizes = st.integers(1, 10)
-seeds = st.integers(0, 2**32 - 1)
-paddings = st.one_of(
-    st.sampled_from(["valid", "same"]), st.integers(0, 3),
-    st.tuples(st.integers(0, 3), st.integers(0, 3)),
-    st.tuples(st.tuples(st.integers(0, 3), st.integers(0, 3)),
-              st.tuples(st.integers(0, 3), st.integers(0, 3))))
-pairs_1_3 = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
-
-
-@st.composite
-def conv_configs(draw):
-    kind = draw(st.sampled_from(["dense", "grouped", "depthwise"]))
-    if kind == "depthwise":
-        cin = draw(st.sampled_from([1, 3, 8, 17]))
-        groups, cout = cin, cin * draw(st.integers(1, 2))
-    else:
-        groups = 1 if kind == "dense" else draw(st.sampled_from([2, 3]))
-        cin, cout = groups * draw(st.integers(1, 9)), groups * draw(st.integers(1, 9))
-    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    kw = dict(strides=draw(pairs_1_3), padding=draw(paddings),
-              dilation_rate=draw(st.one_of(st.just(1), pairs_1_3)))
-    h, w = draw(sizes), draw(sizes)
-    if 0 in R.conv_output_shape((1, h, w, 1), k, kw["strides"], kw["padding"],
-                                kw["dilation_rate"]):
-        kw["padding"] = "same"
-    return dict(n=draw(st.integers(1, 3)), h=h, w=w, cin=cin, cout=cout, k=k, groups=groups,
-                kw=kw)
-
-
-def _dot(a, b):
-    return float(np.vdot(np.asarray(a, np.float64), np.asarray(b, np.float64)))
-
-
-@given(cfg=conv_configs(), seed=seeds)
-def test_conv2d_backward_is_the_adjoint_of_conv2d(isa, cfg, seed):
-    """<conv2d(x, k), dy> == <x, dx> == <k, dkernel>, and dbias == dy summed."""
-    rng = np.random.default_rng(seed)
-    kw, g = cfg["kw"], cfg["groups"]
-    x = rand(rng, cfg["n"], cfg["h"], cfg["w"], cfg["cin"])
-    kernel = rand(rng, *cfg["k"], cfg["cin"] // g, cfg["cout"])
-    dy = rand(rng, *conv_out_shape(cfg["n"], cfg["h"], cfg["w"], cfg["k"], cfg["cout"], **kw))
-    y = F.conv2d(x, kernel, groups=g, **kw)
-    dx, dk, db = F.conv2d_backward(dy, x, kernel, groups=g, **kw)
-    # the sum of |every product term|, the scale of float32 accumulation errors
-    total = _dot(R.conv2d(np.abs(x), np.abs(kernel), groups=g, **kw), np.abs(dy))
-    lhs = _dot(y, dy)
-    assert abs(_dot(x, dx) - lhs) <= 1e-4 * total + 1e-30
-    assert abs(_dot(kernel, dk) - lhs) <= 1e-4 * total + 1e-30
-    np.testing.assert_allclose(db, dy.sum(axis=(0, 1, 2), dtype=np.float64), rtol=0,
-                               atol=1e-5 * np.abs(dy).sum(axis=(0, 1, 2)).max())
-
-
-@given(c=st.sampled_from([1, 2, 5, 16, 17]), m=st.integers(1, 3), h=sizes, w=sizes,
-       k=st.tuples(st.integers(1, 4), st.integers(1, 4)), strides=pairs_1_3, padding=paddings,
-       seed=seeds)
-def test_depthwise_backward_is_the_adjoint(isa, c, m, h, w, k, strides, padding, seed):
-    kw = dict(strides=strides, padding=padding)
-    if 0 in conv_out_shape(1, h, w, k, 1, **kw):
-        kw["padding"] = "same"
-    rng = np.random.default_rng(seed)
-    x, kernel = rand(rng, 2, h, w, c), rand(rng, *k, c, m)
-    dy = rand(rng, *conv_out_shape(2, h, w, k, c * m, **kw))
-    dx, dk, _ = F.depthwise_conv2d_backward(dy, x, kernel, **kw)
-    lhs = _dot(F.depthwise_conv2d(x, kernel, **kw), dy)
-    total = _dot(R.depthwise_conv2d(np.abs(x), np.abs(kernel), **kw), np.abs(dy))
-    assert abs(_dot(x, dx) - lhs) <= 1e-4 * total + 1e-30
-    assert abs(_dot(kernel, dk) - lhs) <= 1e-4 * total + 1e-30
-
-
-@given(n=st.integers(1, 9), fin=st.integers(1, 40), fout=st.integers(1, 40), seed=seeds)
-def test_dense_backward_is_the_adjoint(isa, n, fin, fout, seed):
-    rng = np.random.default_rng(seed)
-    x, kernel, dy = rand(rng, n, fin), rand(rng, fin, fout), rand(rng, n, fout)
-    dx, dk, db = F.dense_backward(dy, x, kernel)
-    lhs = _dot(F.dense(x, kernel), dy)
-    total = _dot(np.abs(x).astype(np.float64) @ np.abs(kernel), np.abs(dy))
-    assert abs(_dot(x, dx) - lhs) <= 1e-4 * total
-    assert abs(_dot(kernel, dk) - lhs) <= 1e-4 * total
-    np.testing.assert_allclose(db, dy.sum(axis=0, dtype=np.float64), rtol=0,
-                               atol=1e-5 * np.abs(dy).sum(axis=0).max())
-
-
-@st.composite
-def pool_configs(draw):
-    pool = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    strides = draw(st.one_of(st.none(), pairs_1_3))
-    padding = draw(st.sampled_from(["valid", "same"]))
-    h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
-    if padding == "valid":
-        h, w = max(h, pool[0]), max(w, pool[1])
-    shape = (draw(st.integers(1, 3)), h, w, draw(st.sampled_from([1, 3, 8, 16, 17, 33])))
-    return shape, dict(pool_size=pool, strides=strides, padding=padding)
-
-
-@given(cfg=pool_configs(), seed=seeds, ties=st.booleans())
-def test_pool_backward_is_the_adjoint(isa, cfg, seed, ties):
-    """Pooling is linear in x for a fixed choice of maxima: <pool(x), dy> == <x, dx>.
-    Every dy lands somewhere: sum(dx) == sum(dy). Max pooling only writes to window maxima."""
-    shape, kw = cfg
-    rng = np.random.default_rng(seed)
-    x = rng.integers(-2, 3, size=shape).astype(np.float32) if ties else rand(rng, *shape)
-    dy = rand(rng, *pool_out_shape(shape, **kw))
-    for op in ("max_pool2d", "avg_pool2d"):
-        dx = getattr(F, op + "_backward")(dy, x, **kw)
-        y = getattr(F, op)(x, **kw)
-        total = _dot(np.abs(y), np.abs(dy))
-        assert abs(_dot(x, dx) - _dot(y, dy)) <= 1e-5 * total + 1e-30, op
-        assert abs(float(dx.sum(dtype=np.float64)) - float(dy.sum(dtype=np.float64))) <= \
-            1e-5 * float(np.abs(dy).sum(dtype=np.float64)), op
-    # only cells holding a window's maximum receive something, at most one per window
-    dx = F.max_pool2d_backward(np.ones_like(dy), x, **kw)
-    assert np.isin(x[dx > 0], F.max_pool2d(x, **kw)).all()
-    assert int(np.count_nonzero(dx)) <= dy.size
 
 
 # ----------------------------------------------------------------------------- misc

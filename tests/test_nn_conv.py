@@ -6,7 +6,8 @@ import pytest
 
 import foveal.nn.functional as F
 import reference
-from helpers import check_op, check_same_result, rand
+from check import check_op, check_same_result
+from inputs import rand, random_pair, random_padding
 
 # SIMD tails for 8- and 16-lane vectors, primes, and the 64-wide GEMM tile edge.
 CHANNELS = (1, 3, 7, 15, 16, 17, 31, 32, 33)
@@ -17,27 +18,6 @@ ACTIVATIONS = (None, "linear", "relu", "sigmoid", "tanh")
 def fits(x_shape, kernel_hw, strides, padding, dilation_rate):
     return 0 not in reference.conv_output_shape(x_shape, kernel_hw, strides, padding,
                                                 dilation_rate)
-
-
-def random_pair(rng, low, high, p_equal=0.6):
-    """An int, or an (h, w) pair: both spellings must be accepted."""
-    a = int(rng.integers(low, high + 1))
-    if rng.random() < p_equal:
-        return a
-    return (a, int(rng.integers(low, high + 1)))
-
-
-def random_padding(rng):
-    form = rng.integers(5)
-    if form == 0:
-        return "valid"
-    if form == 1:
-        return "same"
-    if form == 2:
-        return int(rng.integers(0, 4))
-    if form == 3:
-        return (int(rng.integers(0, 4)), int(rng.integers(0, 4)))
-    return tuple(tuple(int(v) for v in rng.integers(0, 4, 2)) for _ in range(2))
 
 
 def case_id(c):

@@ -2,7 +2,7 @@
 steps (batch-norm, losses, optimizers) give the same losses and weights.
 
 * Recorded parity (always runs, no Keras needed): tests/fixtures/keras_nn.npz, written by
-  tests/make_keras_fixtures.py.
+  tests/fixtures/make_keras_fixtures.py.
 * Live parity (only where Keras 3 is importable, with the torch backend): the same cases with
   fresh random weights.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import foveal.nn as nn
-import make_keras_fixtures as mkf
+from fixtures import make_keras_fixtures as mkf
 
 try:
     FIX = np.load(mkf.FIXTURE)
@@ -70,7 +70,7 @@ def check_case(case, ref):
 
 def test_fixture_present():
     assert META is not None, (f"{mkf.FIXTURE} is missing: run "
-                              "`KERAS_BACKEND=torch python tests/make_keras_fixtures.py`")
+                              "`KERAS_BACKEND=torch python tests/fixtures/make_keras_fixtures.py`")
     assert META["cases"] == [c["name"] for c in mkf.CASES], "fixture out of date: re-record it"
     assert os.path.getsize(mkf.FIXTURE) < 400_000
 

@@ -6,7 +6,8 @@ import pytest
 
 import foveal.nn.functional as F
 import reference
-from helpers import check_op, check_same_result, rand
+from check import check_op, check_same_result
+from inputs import rand
 
 CHANNELS = (1, 3, 7, 15, 16, 17, 31, 32, 33, 64, 65)
 POOLS = ("max_pool2d", "avg_pool2d")

@@ -1,5 +1,5 @@
 """The references themselves, against direct loops written straight from the definitions
-(tiny inputs), so that a mistake in reference.py cannot hide a mistake in foveal."""
+(tiny inputs), so that a mistake in tests/reference/nn.py cannot hide a mistake in foveal."""
 import itertools
 
 import numpy as np

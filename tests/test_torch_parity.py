@@ -1,11 +1,11 @@
 """foveal.nn.functional against PyTorch.
 
 * Recorded parity (always runs, no torch needed): tests/fixtures/torch_nn.npz holds inputs,
-  arguments and torch.nn.functional outputs written by tests/make_torch_fixtures.py.
+  arguments and torch.nn.functional outputs written by tests/fixtures/make_torch_fixtures.py.
 * Live parity (optional): where torch is importable, fresh seeded random cases are computed
   with torch and compared; without torch these tests skip with the reason.
 
-Tolerances are the suite's (helpers.TOL): rtol = tol and atol = tol * max(1, largest
+Tolerances are the suite's (check.TOL): rtol = tol and atol = tol * max(1, largest
 pre-activation magnitude), per ISA via the ``isa`` fixture.
 """
 import os
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import foveal.nn.functional as F
-import make_torch_fixtures as mtf
-from helpers import TOL
+from fixtures import make_torch_fixtures as mtf
+from check import TOL
 
 MAX_FIXTURE_BYTES = 2 * 1024 * 1024
 
@@ -44,8 +44,8 @@ def _check(case, expected, scale, where):
 
 # ----------------------------------------------------------------------------- recorded
 def test_fixture_present_and_small():
-    assert META is not None, (f"{mtf.FIXTURE} is missing: run `python tests/make_torch_fixtures.py` "
-                              "where torch is installed")
+    assert META is not None, (f"{mtf.FIXTURE} is missing: run "
+                              "`python tests/fixtures/make_torch_fixtures.py` where torch is installed")
     assert os.path.getsize(mtf.FIXTURE) < MAX_FIXTURE_BYTES
     assert META["format"] == mtf.FORMAT
     assert META["torch_version"]

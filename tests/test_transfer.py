@@ -1,7 +1,7 @@
 """foveal.transfer: ONNX backbones as feature extractors and as a frozen first layer.
 
 * A PyTorch ResNet-18-style model: recorded (tests/fixtures/transfer_resnet.*, written by
-  tests/make_transfer_fixtures.py; always runs) and live where torch is installed.
+  tests/fixtures/make_transfer_fixtures.py; always runs) and live where torch is installed.
 * foveal's own models exported with ``export_onnx`` (NHWC) as backbones: no torch needed.
 * Tiny hand-built ONNX graphs that expose the model's input tensor, to check the pixel
   conventions, layouts, resizing and fixed batch sizes numerically.
@@ -15,7 +15,7 @@ onnx = pytest.importorskip("onnx", reason="onnx is not installed (optional: pip 
 pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (optional)")
 
 import foveal  # noqa: E402
-import make_transfer_fixtures as mtf  # noqa: E402
+from fixtures import make_transfer_fixtures as mtf  # noqa: E402
 from foveal import image, nn, transfer  # noqa: E402
 from foveal.data import ImageDataGenerator  # noqa: E402
 from foveal.transfer import OnnxBackbone  # noqa: E402
