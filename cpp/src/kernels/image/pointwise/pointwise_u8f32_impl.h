@@ -1,0 +1,147 @@
+// Pixel-wise image kernels: arithmetic, blending, thresholds, gray conversion, flips. One body
+// for every ISA: each pointwise_u8f32__<isa>.cpp instantiates it. Float math goes through the ISA's vector
+// type; the integer loops (saturating add, gray, flips) are left to the compiler's vectorizer,
+// which sees this ISA's flags.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "foveal/kernels.h"
+#include "kernels/common/simd/vec_io.h"
+
+namespace foveal {
+namespace {
+
+// out[i] = f(x[i], y[i]) (y may be unused).
+template <class V, class E, class O, class F>
+inline void map2(size_t n, const E* x, const E* y, O* out, F f) {
+  constexpr size_t W = V::width;
+  using T = typename V::T;
+  const T zero = V::zero();
+  size_t i = 0;
+  for (; i + W <= n; i += W) vstore<V>(out + i, f(vload<V>(x + i), y ? vload<V>(y + i) : zero));
+  if (i < n) vstore_n<V>(out + i, f(vload_n<V>(x + i, n - i), y ? vload_n<V>(y + i, n - i) : zero), n - i);
+}
+
+template <class V, class E>
+void pointwise(PointwiseOp op, size_t n, const E* x, const E* y, const PointwiseParams& p, E* out) {
+  using T = typename V::T;
+  const T a = V::set1(p.a), b = V::set1(p.b), c = V::set1(p.c);
+  switch (op) {
+    case PointwiseOp::add: map2<V>(n, x, y, out, [](T u, T v) { return V::add(u, v); }); break;
+    case PointwiseOp::subtract: map2<V>(n, x, y, out, [](T u, T v) { return V::sub(u, v); }); break;
+    case PointwiseOp::blend:
+      map2<V>(n, x, y, out, [&](T u, T v) { return V::add(V::add(V::mul(u, a), V::mul(v, b)), c); });
+      break;
+    case PointwiseOp::scale: map2<V>(n, x, static_cast<const E*>(nullptr), out, [&](T u, T) { return V::mul(u, a); }); break;
+    case PointwiseOp::threshold:
+      map2<V>(n, x, static_cast<const E*>(nullptr), out, [&](T u, T) { return V::select_lt(a, u, b, V::zero()); });
+      break;
+    default: break;
+  }
+}
+
+// Saturating uint8 add/subtract as integer loops (exact, and vectorized to byte instructions).
+inline void add_sat_u8(size_t n, const uint8_t* x, const uint8_t* y, uint8_t* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned s = unsigned(x[i]) + unsigned(y[i]);
+    out[i] = static_cast<uint8_t>(s > 255u ? 255u : s);
+  }
+}
+inline void sub_sat_u8(size_t n, const uint8_t* x, const uint8_t* y, uint8_t* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(x[i] > y[i] ? x[i] - y[i] : 0);
+}
+
+template <class V>
+void pointwise_u8(PointwiseOp op, size_t n, const uint8_t* x, const uint8_t* y,
+                  const PointwiseParams& p, uint8_t* out) {
+  if (op == PointwiseOp::add) add_sat_u8(n, x, y, out);
+  else if (op == PointwiseOp::subtract) sub_sat_u8(n, x, y, out);
+  else pointwise<V, uint8_t>(op, n, x, y, p, out);
+}
+
+template <class V>
+void u8_to_f32(size_t n, const uint8_t* x, float scale, float* out) {
+  using T = typename V::T;
+  const T s = V::set1(scale);
+  map2<V>(n, x, static_cast<const uint8_t*>(nullptr), out, [&](T u, T) { return V::mul(u, s); });
+}
+
+// OpenCV's fixed-point RGB -> gray (exact), for C = 3 or 4 interleaved channels.
+template <size_t C>
+inline void gray_u8_c(size_t n, const uint8_t* src, uint8_t* dst) {
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* px = src + i * C;
+    dst[i] = static_cast<uint8_t>((9798u * px[0] + 19235u * px[1] + 3735u * px[2] + 16384u) >> 15);
+  }
+}
+template <size_t C>
+inline void gray_f32_c(size_t n, const float* src, float* dst) {
+  for (size_t i = 0; i < n; ++i) {
+    const float* px = src + i * C;
+    dst[i] = px[0] * 0.299f + px[1] * 0.587f + px[2] * 0.114f;
+  }
+}
+inline void gray_u8(size_t n, size_t channels, const uint8_t* src, uint8_t* dst) {
+  if (channels == 4) gray_u8_c<4>(n, src, dst); else gray_u8_c<3>(n, src, dst);
+}
+inline void gray_f32(size_t n, size_t channels, const float* src, float* dst) {
+  if (channels == 4) gray_f32_c<4>(n, src, dst); else gray_f32_c<3>(n, src, dst);
+}
+
+// Reverses the order of n pixels of B bytes.
+template <size_t B>
+inline void flip_row_b(size_t n, const uint8_t* src, uint8_t* dst) {
+  const uint8_t* s = src + (n - 1) * B;
+  for (size_t i = 0; i < n; ++i, s -= B, dst += B) std::memcpy(dst, s, B);
+}
+// Pixels of 1, 2, 3 or 4 bytes reversed 16 bytes at a time with a byte shuffle (P = 16 / B
+// pixels per shuffle); the edges of the row, where a 16-byte load or store would leave it, are
+// copied pixel by pixel.
+template <class V>
+inline bool flip_row_shuffled(size_t n, size_t B, const uint8_t* src, uint8_t* dst) {
+  if constexpr (V::width > 1) {
+    if (B < 1 || B > 4) return false;
+    const size_t P = 16 / B;
+    alignas(16) uint8_t mask[16];
+    for (size_t k = 0; k < 16; ++k)
+      mask[k] = static_cast<uint8_t>(k < P * B ? (P - 1 - k / B) * B + k % B : 0x80);
+    auto copy_pixel = [&](size_t i) { std::memcpy(dst + i * B, src + (n - 1 - i) * B, B); };
+    const size_t head = (16 - P * B + B - 1) / B;  // first destination pixel whose load is safe
+    size_t i = 0;
+    for (; i < head && i < n; ++i) copy_pixel(i);
+    if (n * B >= 16) {
+      // Last destination pixel whose 16-byte store stays in the row, computed once (a bound
+      // written per iteration compiles to a division in the loop).
+      const size_t last_store = (n * B - 16) / B;
+      const uint8_t* s = src + (n - i - P) * B;
+      uint8_t* d = dst + i * B;
+      for (; i + P <= n && i <= last_store; i += P, s -= P * B, d += P * B) V::shuffle16(s, mask, d);
+    }
+    for (; i < n; ++i) copy_pixel(i);
+    return true;
+  }
+  return false;
+}
+
+template <class V>
+inline void flip_row(size_t n, size_t pixel_bytes, const uint8_t* src, uint8_t* dst) {
+  if (flip_row_shuffled<V>(n, pixel_bytes, src, dst)) return;
+  switch (pixel_bytes) {
+    case 1: flip_row_b<1>(n, src, dst); return;
+    case 2: flip_row_b<2>(n, src, dst); return;
+    case 3: flip_row_b<3>(n, src, dst); return;
+    case 4: flip_row_b<4>(n, src, dst); return;
+    case 12: flip_row_b<12>(n, src, dst); return;
+    case 16: flip_row_b<16>(n, src, dst); return;
+    default: {
+      const uint8_t* s = src + (n - 1) * pixel_bytes;
+      for (size_t i = 0; i < n; ++i, s -= pixel_bytes, dst += pixel_bytes) std::memcpy(dst, s, pixel_bytes);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace foveal

@@ -1,0 +1,17 @@
+// resize: horizontal resampling kernels, scalar.
+#include "kernels/common/simd/vec_scalar.h"
+#include "kernels/image/resize/resize_u8f32_impl.h"
+#include "kernels/registry.h"
+
+namespace foveal {
+
+void resize_u8_row__scalar(const uint8_t* row, size_t row_values, size_t channels, size_t out_w,
+                           size_t taps, const int32_t* idx, const float* w, float* out) {
+  resample_row<VecScalar>(row, row_values, channels, out_w, taps, idx, w, out);
+}
+void resize_f32_row__scalar(const float* row, size_t row_values, size_t channels, size_t out_w,
+                            size_t taps, const int32_t* idx, const float* w, float* out) {
+  resample_row<VecScalar>(row, row_values, channels, out_w, taps, idx, w, out);
+}
+
+}  // namespace foveal

@@ -1,0 +1,11 @@
+// Affine warp row kernels, avx2.
+#include "kernels/common/simd/vec_avx2.h"
+#include "kernels/image/warp/warp_u8f32_impl.h"
+#include "kernels/registry.h"
+
+namespace foveal {
+
+void warp_u8_row__avx2(const WarpRowParams& p, const uint8_t* src, size_t y, uint8_t* out) { warp_row<VecAvx2>(p, src, y, out); }
+void warp_f32_row__avx2(const WarpRowParams& p, const float* src, size_t y, float* out) { warp_row<VecAvx2>(p, src, y, out); }
+
+}  // namespace foveal

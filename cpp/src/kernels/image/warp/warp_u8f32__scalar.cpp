@@ -1,0 +1,11 @@
+// Affine warp row kernels, scalar.
+#include "kernels/common/simd/vec_scalar.h"
+#include "kernels/image/warp/warp_u8f32_impl.h"
+#include "kernels/registry.h"
+
+namespace foveal {
+
+void warp_u8_row__scalar(const WarpRowParams& p, const uint8_t* src, size_t y, uint8_t* out) { warp_row<VecScalar>(p, src, y, out); }
+void warp_f32_row__scalar(const WarpRowParams& p, const float* src, size_t y, float* out) { warp_row<VecScalar>(p, src, y, out); }
+
+}  // namespace foveal

@@ -1,0 +1,34 @@
+// Elementwise activation and softmax drivers: parallel over chunks / rows.
+#include "foveal/dispatch.h"
+#include "foveal/ops.h"
+#include "foveal/parallel.h"
+
+namespace foveal {
+
+namespace {
+constexpr size_t kChunk = 1 << 15;  // values per task
+}  // namespace
+
+void activation_f32(size_t n, const float* x, float* y, Activation act) {
+  const KernelTable& t = kernels();
+  parallel_for_chunks(n, kChunk, [&](size_t i0, size_t len) { t.activation(len, x + i0, y + i0, act); });
+}
+
+void activation_backward_f32(size_t n, const float* dy, const float* y, float* dx, Activation act) {
+  const KernelTable& t = kernels();
+  parallel_for_chunks(n, kChunk, [&](size_t i0, size_t len) {
+    t.activation_backward(len, dy + i0, y + i0, dx + i0, act);
+  });
+}
+
+void softmax_f32(size_t rows, size_t cols, const float* x, float* y) {
+  const KernelTable& t = kernels();
+  const size_t rows_per_task = div_up(1 << 14, cols + 1);
+  const size_t tasks = div_up(rows, rows_per_task);
+  parallel_for(tasks, threads_for(tasks), [&](size_t i, int) {
+    for (size_t r = i * rows_per_task; r < (i + 1) * rows_per_task && r < rows; ++r)
+      t.softmax_row(cols, x + r * cols, y + r * cols);
+  });
+}
+
+}  // namespace foveal

@@ -1,0 +1,109 @@
+// Batch-normalization drivers: statistics in double, deterministic whatever the thread count;
+// the per-channel maps in parallel over blocks of rows.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "foveal/dispatch.h"
+#include "foveal/ops.h"
+#include "foveal/parallel.h"
+
+namespace foveal {
+namespace {
+
+constexpr size_t kChunkRows = 64;    // rows a kernel call sums in float
+constexpr size_t kBlockRows = 1024;  // rows per task; the tasks' double sums are added in order
+
+// Two column sums over all rows, in double: `chunk(r0, n, s1, s2)` writes the float sums of rows
+// [r0, r0 + n) (at most 64 of them); they are added up in double per 1024-row block, and the
+// blocks in order, so the result does not depend on the thread count.
+template <class Chunk>
+void column_sums(size_t rows, size_t c, Chunk&& chunk, double* s1, double* s2) {
+  const size_t blocks = div_up(rows, kBlockRows);
+  std::vector<double> part(blocks * 2 * c, 0.0);
+  const int nt = threads_for(blocks, rows * c);
+  std::vector<float> scratch(static_cast<size_t>(nt) * 2 * c);
+  parallel_for(blocks, nt, [&](size_t b, int tid) {
+    float* f = scratch.data() + static_cast<size_t>(tid) * 2 * c;
+    double* d = part.data() + b * 2 * c;
+    const size_t r1 = std::min((b + 1) * kBlockRows, rows);
+    for (size_t r = b * kBlockRows; r < r1; r += kChunkRows) {
+      chunk(r, std::min(kChunkRows, r1 - r), f, f + c);
+      for (size_t j = 0; j < 2 * c; ++j) d[j] += f[j];
+    }
+  });
+  std::fill(s1, s1 + c, 0.0);
+  std::fill(s2, s2 + c, 0.0);
+  for (size_t b = 0; b < blocks; ++b)
+    for (size_t j = 0; j < c; ++j) {
+      s1[j] += part[b * 2 * c + j];
+      s2[j] += part[b * 2 * c + c + j];
+    }
+}
+
+// f(r0, n) over tasks of about 16K values.
+template <class F>
+void over_rows(size_t rows, size_t c, F&& f) {
+  const size_t per = std::max<size_t>(1, (size_t{1} << 14) / std::max<size_t>(c, 1));
+  const size_t tasks = div_up(rows, per);
+  parallel_for(tasks, threads_for(tasks, rows * c), [&](size_t i, int) {
+    const size_t r0 = i * per;
+    f(r0, std::min(per, rows - r0));
+  });
+}
+
+}  // namespace
+
+void batch_norm_train_f32(size_t rows, size_t c, const float* x, const float* gamma,
+                          const float* beta, float epsilon, float* y, float* xhat, float* mean,
+                          float* var, float* inv_std) {
+  const KernelTable& t = kernels();
+  std::vector<double> s1(c), s2(c);
+  column_sums(rows, c, [&](size_t r0, size_t n, float* a, float* b) {
+    t.channel_moments(n, c, x + r0 * c, nullptr, a, b);
+  }, s1.data(), s2.data());
+  for (size_t j = 0; j < c; ++j) mean[j] = static_cast<float>(s1[j] / static_cast<double>(rows));
+  column_sums(rows, c, [&](size_t r0, size_t n, float* a, float* b) {
+    t.channel_moments(n, c, x + r0 * c, mean, a, b);
+  }, s1.data(), s2.data());
+  for (size_t j = 0; j < c; ++j) {
+    var[j] = static_cast<float>(s2[j] / static_cast<double>(rows));
+    inv_std[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[j]) + epsilon));
+  }
+  const ChannelAffine p{mean, inv_std, gamma, beta};
+  over_rows(rows, c, [&](size_t r0, size_t n) {
+    t.channel_affine(n, c, x + r0 * c, p, y + r0 * c, xhat + r0 * c);
+  });
+}
+
+void batch_norm_backward_f32(size_t rows, size_t c, const float* dy, const float* xhat,
+                             const float* gamma, const float* inv_std, float* dx, float* dgamma,
+                             float* dbeta) {
+  const KernelTable& t = kernels();
+  std::vector<double> s1(c), s2(c);
+  column_sums(rows, c, [&](size_t r0, size_t n, float* a, float* b) {
+    t.channel_dot(n, c, dy + r0 * c, xhat + r0 * c, a, b);
+  }, s1.data(), s2.data());
+  std::vector<float> mean_dy(c), mean_dyx(c), scale(c);
+  const float m = static_cast<float>(rows);
+  for (size_t j = 0; j < c; ++j) {
+    dbeta[j] = static_cast<float>(s1[j]);
+    dgamma[j] = static_cast<float>(s2[j]);
+    mean_dy[j] = dbeta[j] / m;
+    mean_dyx[j] = dgamma[j] / m;
+    scale[j] = gamma[j] * inv_std[j];
+  }
+  over_rows(rows, c, [&](size_t r0, size_t n) {
+    t.bn_backward(n, c, dy + r0 * c, xhat + r0 * c, mean_dy.data(), mean_dyx.data(), scale.data(),
+                  dx + r0 * c);
+  });
+}
+
+void channel_affine_f32(size_t rows, size_t c, const float* x, const ChannelAffine& p, float* y) {
+  const KernelTable& t = kernels();
+  over_rows(rows, c, [&](size_t r0, size_t n) {
+    t.channel_affine(n, c, x + r0 * c, p, y + r0 * c, nullptr);
+  });
+}
+
+}  // namespace foveal

@@ -1,0 +1,22 @@
+// Batch-normalization kernels, avx512.
+#include "kernels/common/simd/vec_avx512.h"
+#include "kernels/nn/batchnorm/batchnorm_f32_impl.h"
+#include "kernels/registry.h"
+
+namespace foveal {
+
+void channel_moments_f32__avx512(size_t rows, size_t c, const float* x, const float* shift, float* sum, float* sumsq) {
+  channel_moments<VecAvx512>(rows, c, x, shift, sum, sumsq);
+}
+void channel_dot_f32__avx512(size_t rows, size_t c, const float* a, const float* b, float* sum_a, float* sum_ab) {
+  channel_dot<VecAvx512>(rows, c, a, b, sum_a, sum_ab);
+}
+void channel_affine_f32__avx512(size_t rows, size_t c, const float* x, const ChannelAffine& p, float* y, float* t_out) {
+  channel_affine<VecAvx512>(rows, c, x, p, y, t_out);
+}
+void batchnorm_f32_backward__avx512(size_t rows, size_t c, const float* dy, const float* xhat, const float* mean_dy,
+                                    const float* mean_dy_xhat, const float* scale, float* dx) {
+  bn_backward<VecAvx512>(rows, c, dy, xhat, mean_dy, mean_dy_xhat, scale, dx);
+}
+
+}  // namespace foveal

@@ -1,0 +1,126 @@
+// conv2d driver: an indirect GEMM. Each output pixel is a row of A given by one pointer per tap
+// into the NHWC input (padding taps point at zeros), the Keras kernel kh x kw x Cin/g x Cout is
+// B, packed once per call. Depthwise convolutions go to their own direct kernel.
+#include <cstring>
+#include <vector>
+
+#include "foveal/dispatch.h"
+#include "foveal/ops.h"
+#include "foveal/parallel.h"
+#include "kernels/nn/dwconv2d/dwconv2d.h"
+#include "kernels/nn/conv2d/conv2d.h"
+#include "kernels/nn/gemm/gemm.h"
+
+namespace foveal {
+
+ConvTaps conv_taps(const Conv2dParams& p) {
+  const size_t cg = p.in_c / p.groups;
+  if (p.groups == 1 && p.dilation_w == 1) return {true, p.kh, p.kw * cg};
+  return {false, p.kh * p.kw, cg};
+}
+
+void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, size_t g,
+                   const float* zeros, size_t m0, size_t mr, const float** ptrs, float* span,
+                   const float** row_cache) {
+  const size_t C = p.in_c, cg = C / p.groups;
+  const size_t hw_out = p.out_h * p.out_w;
+  const ptrdiff_t W = static_cast<ptrdiff_t>(p.in_w), Cs = static_cast<ptrdiff_t>(C);
+  const ptrdiff_t span_w = static_cast<ptrdiff_t>((p.kw - 1) * p.dilation_w + 1);
+  auto load_rows = [&](size_t n, size_t oh) {
+    const float* image = x + n * p.in_h * p.in_w * C + g * cg;
+    const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh * p.stride_h) - static_cast<ptrdiff_t>(p.pad_top);
+    for (size_t r = 0; r < p.kh; ++r) {
+      const ptrdiff_t ih = ih0 + static_cast<ptrdiff_t>(r * p.dilation_h);
+      row_cache[r] = ih >= 0 && ih < static_cast<ptrdiff_t>(p.in_h) ? image + ih * W * Cs : nullptr;
+    }
+  };
+  // Decode the strip's first pixel once, then step through the following ones.
+  size_t n = m0 / hw_out, oh = (m0 % hw_out) / p.out_w, ow = m0 % p.out_w;
+  load_rows(n, oh);
+  for (size_t i = 0; i < mr; ++i, ++ow) {
+    if (ow == p.out_w) {
+      ow = 0;
+      if (++oh == p.out_h) { oh = 0; ++n; }
+      load_rows(n, oh);
+    }
+    const ptrdiff_t iw0 = static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left);
+    const bool interior = iw0 >= 0 && iw0 + span_w <= W;
+    if (taps.merged_rows) {
+      for (size_t r = 0; r < p.kh; ++r) {
+        const float* row = row_cache[r];
+        const float** out = &ptrs[r * mr + i];
+        if (row == nullptr) {
+          *out = zeros;
+        } else if (interior) {
+          *out = row + iw0 * Cs;
+        } else {
+          float* dst = span + (i * p.kh + r) * taps.kc;
+          for (size_t s = 0; s < p.kw; ++s) {
+            const ptrdiff_t iw = iw0 + static_cast<ptrdiff_t>(s);
+            if (iw >= 0 && iw < W) std::memcpy(dst + s * C, row + iw * Cs, C * sizeof(float));
+            else std::memset(dst + s * C, 0, C * sizeof(float));
+          }
+          *out = dst;
+        }
+      }
+      continue;
+    }
+    for (size_t r = 0; r < p.kh; ++r) {
+      const float* row = row_cache[r];
+      for (size_t s = 0; s < p.kw; ++s) {
+        const ptrdiff_t iw = iw0 + static_cast<ptrdiff_t>(s * p.dilation_w);
+        const bool inside = row != nullptr && (interior || (iw >= 0 && iw < W));
+        ptrs[(r * p.kw + s) * mr + i] = inside ? row + iw * Cs : zeros;
+      }
+    }
+  }
+}
+
+void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
+                     float* y) {
+  if (p.groups > 1 && p.groups == p.in_c && p.out_c == p.in_c) {
+    depthwise_conv2d_f32_nhwc(p, x, kernel, bias, y);
+    return;
+  }
+  if (conv2d_uses_winograd(p)) {
+    conv2d_winograd_f32(p, x, kernel, bias, y);
+    return;
+  }
+  const KernelTable& t = kernels();
+  const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
+  const size_t G = p.groups, og = p.out_c / G;
+  const ConvTaps taps = conv_taps(p);
+  const size_t k_total = taps.ntaps * taps.kc;
+
+  const size_t per_group = packed_b_floats(k_total, og, nr);
+  FloatBuffer packed(per_group * G);
+  for (size_t g = 0; g < G; ++g) pack_b(k_total, og, kernel + g * og, p.out_c, nr, packed.get() + g * per_group);
+  const std::vector<float> zeros(taps.kc, 0.0f);
+
+  // Tasks: tiles of (group, strips of MR output pixels, panels of NR output channels).
+  const size_t m = p.batch * p.out_h * p.out_w;
+  const TileGrid grid = tile_grid(G, div_up(m, mr), div_up(og, nr));
+  const int threads = threads_for(grid.tasks(), m * p.out_c * k_total / 64);
+
+  const size_t ptrs_per_thread = taps.ntaps * mr + mr + p.kh;
+  const size_t span_per_thread = taps.merged_rows ? mr * p.kh * taps.kc : 0;
+  std::vector<const float*> ptr_pool(ptrs_per_thread * threads);
+  std::vector<float> span_pool(span_per_thread * threads);
+
+  parallel_for_2d(grid, threads, [&](const Tile& tile, int tid) {
+    const size_t g = tile.group;
+    const float** ptrs = ptr_pool.data() + tid * ptrs_per_thread;
+    const float** scratch = ptrs + taps.ntaps * mr;
+    const float** row_cache = scratch + mr;
+    float* span = span_pool.data() + tid * span_per_thread;
+    const IgemmProblem prob{og, taps.kc, taps.ntaps, packed.get() + g * per_group,
+                            bias ? bias + g * og : nullptr, y + g * og, p.out_c, p.activation};
+    for (size_t s = tile.r0; s < tile.r1; ++s) {
+      const size_t m0 = s * mr, rows = m - m0 < mr ? m - m0 : mr;
+      fill_pointers(p, taps, x, g, zeros.data(), m0, rows, ptrs, span, row_cache);
+      igemm_strip(t, prob, m0, rows, ptrs, scratch, tile.c0, tile.c1);
+    }
+  });
+}
+
+}  // namespace foveal

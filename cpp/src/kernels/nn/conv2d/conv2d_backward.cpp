@@ -1,0 +1,219 @@
+// conv2d backward. The kernel gradient is a GEMM over output pixels, dK[K x og] = Xcol^T * dy,
+// where Xcol (the forward GEMM's A rows: every tap each output pixel read) is made explicit one
+// block of pixels at a time; each thread sums its share of the pixels and the shares are added.
+// The input gradient of a stride-1 convolution is the convolution of dy with the flipped kernel
+// (the forward drivers, Winograd included); otherwise cols = dy * K^T (K packed once per group)
+// is added back onto the input positions each tap read (col2im), in parallel over images and
+// groups.
+// Depthwise convolutions (one input channel per group, multiplier 1) run a direct kernel.
+#include <cstring>
+#include <vector>
+
+#include "foveal/dispatch.h"
+#include "foveal/ops.h"
+#include "foveal/parallel.h"
+#include "kernels/nn/conv2d/conv2d.h"
+#include "kernels/nn/gemm/gemm.h"
+
+namespace foveal {
+namespace {
+
+constexpr size_t kPixelBlock = 128;  // output pixels per Xcol block of the kernel gradient
+
+// Splits [0, n) into `parts` contiguous ranges; returns range `i`.
+inline void share(size_t n, size_t parts, size_t i, size_t& b, size_t& e) {
+  b = n * i / parts;
+  e = n * (i + 1) / parts;
+}
+
+// f(tap, pixel) for each kernel tap (r * kw + s) of output pixel (oh, ow) whose input pixel
+// (ih * in_w + iw) lies inside the image, in (r, s) order.
+template <class F>
+inline void for_each_tap_inside(const Conv2dParams& p, size_t oh, size_t ow, F&& f) {
+  const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh * p.stride_h) - static_cast<ptrdiff_t>(p.pad_top);
+  const ptrdiff_t iw0 = static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left);
+  for (size_t r = 0; r < p.kh; ++r) {
+    const ptrdiff_t ih = ih0 + static_cast<ptrdiff_t>(r * p.dilation_h);
+    if (ih < 0 || ih >= static_cast<ptrdiff_t>(p.in_h)) continue;
+    for (size_t s = 0; s < p.kw; ++s) {
+      const ptrdiff_t iw = iw0 + static_cast<ptrdiff_t>(s * p.dilation_w);
+      if (iw < 0 || iw >= static_cast<ptrdiff_t>(p.in_w)) continue;
+      f(r * p.kw + s, static_cast<size_t>(ih) * p.in_w + static_cast<size_t>(iw));
+    }
+  }
+}
+
+// out[i] = sum over the threads' shares (parts arrays of n floats, one after another).
+void sum_shares(const std::vector<float>& shares, size_t n, int parts, float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    float v = 0.0f;
+    for (int t = 0; t < parts; ++t) v += shares[t * n + i];
+    out[i] = v;
+  }
+}
+
+void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* dkernel, float* dbias) {
+  const ConvTaps taps = conv_taps(p);
+  const size_t G = p.groups, og = p.out_c / G;
+  const size_t ktot = taps.ntaps * taps.kc;
+  const size_t P = p.batch * p.out_h * p.out_w;
+  const int nt = threads_for(div_up(P, kPixelBlock), P * p.out_c * ktot / 16);
+  const size_t per_thread = G * og * ktot;
+  std::vector<float> dk(per_thread * nt), db(p.out_c * nt, 0.0f);
+  const std::vector<float> zeros(taps.kc, 0.0f);
+  parallel_for(static_cast<size_t>(nt), nt, [&](size_t part, int) {
+    size_t b, e;
+    share(P, static_cast<size_t>(nt), part, b, e);
+    float* acc = dk.data() + part * per_thread;
+    float* bsum = db.data() + part * p.out_c;
+    if (b == e) {
+      std::memset(acc, 0, per_thread * sizeof(float));
+      return;
+    }
+    std::vector<const float*> ptrs(taps.ntaps * kPixelBlock), row_cache(p.kh);
+    std::vector<float> span(taps.merged_rows ? kPixelBlock * p.kh * taps.kc : 0);
+    std::vector<float> xcol(kPixelBlock * ktot);
+    for (size_t b0 = b; b0 < e; b0 += kPixelBlock) {
+      const size_t rows = e - b0 < kPixelBlock ? e - b0 : kPixelBlock;
+      for (size_t g = 0; g < G; ++g) {
+        fill_pointers(p, taps, x, g, zeros.data(), b0, rows, ptrs.data(), span.data(), row_cache.data());
+        for (size_t i = 0; i < rows; ++i)
+          for (size_t t = 0; t < taps.ntaps; ++t)
+            std::memcpy(xcol.data() + i * ktot + t * taps.kc, ptrs[t * rows + i], taps.kc * sizeof(float));
+        // dK_g (ktot x og) += Xcol^T dy: Xcol is read in place as the transposed A.
+        gemm_f32({ktot, og, rows, xcol.data(), ktot, true, dy + b0 * p.out_c + g * og, p.out_c, false,
+                  acc + g * ktot * og, og, b0 != b},
+                 /*serial=*/true);
+      }
+      if (dbias)
+        for (size_t i = 0; i < rows; ++i) {
+          const float* d = dy + (b0 + i) * p.out_c;
+          for (size_t c = 0; c < p.out_c; ++c) bsum[c] += d[c];
+        }
+    }
+  });
+  // Sum the threads' shares into the Keras layout (K rows x Cout, groups side by side).
+  for (size_t g = 0; g < G; ++g)
+    for (size_t j = 0; j < ktot; ++j)
+      for (size_t co = 0; co < og; ++co) {
+        float v = 0.0f;
+        for (int part = 0; part < nt; ++part) v += dk[part * per_thread + (g * ktot + j) * og + co];
+        dkernel[j * p.out_c + g * og + co] = v;
+      }
+  if (dbias) sum_shares(db, p.out_c, nt, dbias);
+}
+
+void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, float* dx) {
+  const KernelTable& t = kernels();
+  const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
+  const size_t G = p.groups, cg = p.in_c / G, og = p.out_c / G;
+  const size_t ktot = p.kh * p.kw * cg;
+  const size_t per_group = packed_b_floats(og, ktot, nr);
+  FloatBuffer packed(per_group * G);
+  for (size_t g = 0; g < G; ++g) pack_bt(og, ktot, kernel + g * og, p.out_c, nr, packed.get() + g * per_group);
+  const size_t hw_out = p.out_h * p.out_w, in_img = p.in_h * p.in_w * p.in_c;
+  const size_t tasks = p.batch * G;
+  parallel_for(tasks, threads_for(tasks, p.batch * hw_out * p.out_c * ktot / 16), [&](size_t task, int) {
+    const size_t n = task / G, g = task % G;
+    float* image = dx + n * in_img + g * cg;
+    for (size_t i = 0; i < p.in_h * p.in_w; ++i) std::memset(image + i * p.in_c, 0, cg * sizeof(float));
+    std::vector<float> cols(mr * ktot);
+    const float* ptrs[16];
+    const float* scratch[16];
+    const IgemmProblem prob{ktot, og, 1, packed.get() + g * per_group, nullptr, cols.data(), ktot, Activation::none};
+    for (size_t m0 = 0; m0 < hw_out; m0 += mr) {
+      const size_t rows = hw_out - m0 < mr ? hw_out - m0 : mr;
+      for (size_t i = 0; i < rows; ++i) ptrs[i] = dy + (n * hw_out + m0 + i) * p.out_c + g * og;
+      igemm_strip(t, prob, 0, rows, ptrs, scratch, 0, div_up(ktot, nr));
+      for (size_t i = 0; i < rows; ++i) {
+        const float* src = cols.data() + i * ktot;
+        for_each_tap_inside(p, (m0 + i) / p.out_w, (m0 + i) % p.out_w, [&](size_t tap, size_t px) {
+          float* d = image + px * p.in_c;
+          const float* v = src + tap * cg;
+          for (size_t c = 0; c < cg; ++c) d[c] += v[c];
+        });
+      }
+    }
+  });
+}
+
+// Depthwise (multiplier 1): dx[ih, iw, c] += dy[oh, ow, c] * k[r, s, c] and
+// dk[r, s, c] += x[ih, iw, c] * dy[oh, ow, c], vectorized over channels.
+void depthwise_backward(const Conv2dParams& p, const float* x, const float* kernel, const float* dy,
+                        float* dx, float* dkernel, float* dbias) {
+  const size_t C = p.in_c, ksize = p.kh * p.kw * C;
+  const size_t in_img = p.in_h * p.in_w * C, out_img = p.out_h * p.out_w * C;
+  const int nt = threads_for(p.batch, p.batch * out_img * p.kh * p.kw);
+  std::vector<float> dk(ksize * nt, 0.0f), db(C * nt, 0.0f);
+  parallel_for(p.batch, nt, [&](size_t n, int tid) {
+    const float* xi = x + n * in_img;
+    const float* dyi = dy + n * out_img;
+    float* dxi = dx ? dx + n * in_img : nullptr;
+    if (dxi) std::memset(dxi, 0, in_img * sizeof(float));
+    float* dkt = dk.data() + static_cast<size_t>(tid) * ksize;
+    float* dbt = db.data() + static_cast<size_t>(tid) * C;
+    for (size_t oh = 0; oh < p.out_h; ++oh)
+      for (size_t ow = 0; ow < p.out_w; ++ow) {
+        const float* g = dyi + (oh * p.out_w + ow) * C;
+        for (size_t c = 0; c < C; ++c) dbt[c] += g[c];
+        for_each_tap_inside(p, oh, ow, [&](size_t tap, size_t px) {
+          const size_t off = px * C;
+          const float* xv = xi + off;
+          const float* kv = kernel + tap * C;
+          float* dkv = dkt + tap * C;
+          for (size_t c = 0; c < C; ++c) dkv[c] += xv[c] * g[c];
+          if (dxi) {
+            float* d = dxi + off;
+            for (size_t c = 0; c < C; ++c) d[c] += g[c] * kv[c];
+          }
+        });
+      }
+  });
+  sum_shares(dk, ksize, nt, dkernel);
+  if (dbias) sum_shares(db, C, nt, dbias);
+}
+
+// With stride 1 (one group), the input gradient is itself a convolution: dy correlated with the
+// kernel turned 180 degrees and its channel axes swapped, padded by (k - 1) * dilation - pad on
+// the top and left. It then runs on the forward drivers (Winograd where it applies), in parallel
+// over pixels, with no scatter. False when a pad exceeds the kernel's reach (other path then).
+bool input_grad_as_conv(const Conv2dParams& p, const float* kernel, const float* dy, float* dx) {
+  if (p.stride_h != 1 || p.stride_w != 1 || p.groups != 1) return false;
+  const size_t reach_h = (p.kh - 1) * p.dilation_h, reach_w = (p.kw - 1) * p.dilation_w;
+  if (p.pad_top > reach_h || p.pad_left > reach_w) return false;
+  const size_t ksize = p.kh * p.kw * p.in_c * p.out_c;
+  std::vector<float> flipped(ksize);
+  for (size_t r = 0; r < p.kh; ++r)
+    for (size_t s = 0; s < p.kw; ++s) {
+      const float* src = kernel + ((p.kh - 1 - r) * p.kw + (p.kw - 1 - s)) * p.in_c * p.out_c;
+      float* dst = flipped.data() + (r * p.kw + s) * p.out_c * p.in_c;
+      for (size_t ci = 0; ci < p.in_c; ++ci)
+        for (size_t co = 0; co < p.out_c; ++co) dst[co * p.in_c + ci] = src[ci * p.out_c + co];
+    }
+  Conv2dParams q = p;
+  q.in_h = p.out_h;
+  q.in_w = p.out_w;
+  q.in_c = p.out_c;
+  q.out_h = p.in_h;
+  q.out_w = p.in_w;
+  q.out_c = p.in_c;
+  q.pad_top = reach_h - p.pad_top;
+  q.pad_left = reach_w - p.pad_left;
+  q.activation = Activation::none;
+  conv2d_f32_nhwc(q, dy, flipped.data(), nullptr, dx);
+  return true;
+}
+
+}  // namespace
+
+void conv2d_backward_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
+                              const float* dy, float* dx, float* dkernel, float* dbias) {
+  if (p.groups > 1 && p.groups == p.in_c && p.out_c == p.in_c) {
+    depthwise_backward(p, x, kernel, dy, dx, dkernel, dbias);
+    return;
+  }
+  kernel_grad(p, x, dy, dkernel, dbias);
+  if (dx && !input_grad_as_conv(p, kernel, dy, dx)) input_grad(p, kernel, dy, dx);
+}
+
+}  // namespace foveal

@@ -1,0 +1,127 @@
+// 3x3 stride-1 convolutions by Winograd F(2x2, 3x3): each 2x2 block of output pixels (a tile)
+// takes 16 multiplications per channel pair instead of 36. The kernel is transformed once per
+// call (U = G g G^T, in double); tiles go in blocks sized for L2: their input windows are
+// transformed (V = B^T d B), the 16 products U_xi * V_xi are GEMMs on the packed micro-kernel,
+// and the 2x2 outputs come back through A^T M A with the bias and ReLU fused.
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "foveal/dispatch.h"
+#include "foveal/ops.h"
+#include "foveal/parallel.h"
+#include "kernels/nn/conv2d/conv2d.h"
+#include "kernels/nn/gemm/gemm.h"
+
+namespace foveal {
+namespace {
+
+bool winograd_enabled() {
+  static const bool enabled = [] {
+    const char* env = std::getenv("FOVEAL_WINOGRAD");
+    return env == nullptr || std::strcmp(env, "0") != 0;
+  }();
+  return enabled;
+}
+
+// U[xi][ci][co] = (G g G^T)[xi] for the Keras kernel (3 x 3 x Cin x Cout).
+std::vector<float> transform_kernel(const float* kernel, size_t cin, size_t cout) {
+  std::vector<float> u(16 * cin * cout);
+  for (size_t ci = 0; ci < cin; ++ci)
+    for (size_t co = 0; co < cout; ++co) {
+      double g[3][3], gg[4][3];
+      for (int r = 0; r < 3; ++r)
+        for (int s = 0; s < 3; ++s) g[r][s] = kernel[((r * 3 + s) * cin + ci) * cout + co];
+      for (int s = 0; s < 3; ++s) {  // G g
+        gg[0][s] = g[0][s];
+        gg[1][s] = 0.5 * (g[0][s] + g[1][s] + g[2][s]);
+        gg[2][s] = 0.5 * (g[0][s] - g[1][s] + g[2][s]);
+        gg[3][s] = g[2][s];
+      }
+      for (int q = 0; q < 4; ++q) {  // (G g) G^T
+        const double a = gg[q][0], b = gg[q][1], c = gg[q][2];
+        const double row[4] = {a, 0.5 * (a + b + c), 0.5 * (a - b + c), c};
+        for (int w = 0; w < 4; ++w) u[((q * 4 + w) * cin + ci) * cout + co] = static_cast<float>(row[w]);
+      }
+    }
+  return u;
+}
+
+}  // namespace
+
+bool conv2d_uses_winograd(const Conv2dParams& p) {
+  return winograd_enabled() && p.kh == 3 && p.kw == 3 && p.stride_h == 1 && p.stride_w == 1 &&
+         p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 && p.in_c >= 8 && p.out_c >= 16 &&
+         (p.activation == Activation::none || p.activation == Activation::relu);
+}
+
+void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
+                         float* y) {
+  const KernelTable& t = kernels();
+  const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
+  const size_t cin = p.in_c, cout = p.out_c;
+  const size_t th_n = div_up(p.out_h, 2), tw_n = div_up(p.out_w, 2);
+  const size_t tiles = p.batch * th_n * tw_n;
+
+  const std::vector<float> u = transform_kernel(kernel, cin, cout);
+  const size_t per_xi = packed_b_floats(cin, cout, nr), panels = div_up(cout, nr);
+  FloatBuffer packed(16 * per_xi);
+  parallel_for(16, threads_for(16, 16 * cin * cout), [&](size_t xi, int) {
+    pack_b_panels(cin, cout, u.data() + xi * cin * cout, cout, nr, packed.get() + xi * per_xi, 0, panels);
+  });
+
+  // Tiles per block: the block's V (16 x tb x cin) and M (16 x tb x cout) within ~384 KiB.
+  size_t tb = (size_t{96} << 10) / (16 * (cin + cout));
+  tb = tb < mr ? mr : (tb > 16 * mr ? 16 * mr : tb / mr * mr);
+  const size_t blocks = div_up(tiles, tb);
+  const int threads = threads_for(blocks, tiles * 16 * cin * cout / 64);
+  const size_t scratch_floats = 16 * tb * (cin + cout);
+  std::vector<float> scratch_pool(scratch_floats * threads);
+  const std::vector<float> zeros(cin, 0.0f);
+  const ptrdiff_t H = static_cast<ptrdiff_t>(p.in_h), W = static_cast<ptrdiff_t>(p.in_w);
+
+  parallel_for(blocks, threads, [&](size_t block, int tid) {
+    float* v = scratch_pool.data() + tid * scratch_floats;
+    float* m = v + 16 * tb * cin;
+    const size_t t0 = block * tb, nb = tiles - t0 < tb ? tiles - t0 : tb;
+    const float* d[16];
+    for (size_t i = 0; i < nb; ++i) {  // input transforms
+      const size_t tile = t0 + i, n = tile / (th_n * tw_n), rest = tile % (th_n * tw_n);
+      const ptrdiff_t ih0 = static_cast<ptrdiff_t>(2 * (rest / tw_n)) - static_cast<ptrdiff_t>(p.pad_top);
+      const ptrdiff_t iw0 = static_cast<ptrdiff_t>(2 * (rest % tw_n)) - static_cast<ptrdiff_t>(p.pad_left);
+      const float* image = x + n * p.in_h * p.in_w * cin;
+      for (ptrdiff_t r = 0; r < 4; ++r)
+        for (ptrdiff_t s = 0; s < 4; ++s) {
+          const ptrdiff_t ih = ih0 + r, iw = iw0 + s;
+          d[r * 4 + s] = ih >= 0 && ih < H && iw >= 0 && iw < W
+                             ? image + (static_cast<size_t>(ih) * p.in_w + static_cast<size_t>(iw)) * cin
+                             : zeros.data();
+        }
+      t.winograd_input(cin, d, v + i * cin, tb * cin);
+    }
+    const float* ptrs[16];
+    const float* scratch[16];
+    for (size_t xi = 0; xi < 16; ++xi) {  // the 16 products
+      const IgemmProblem prob{cout, cin, 1, packed.get() + xi * per_xi, nullptr, m + xi * tb * cout, cout,
+                              Activation::none};
+      for (size_t m0 = 0; m0 < nb; m0 += mr) {
+        const size_t rows = nb - m0 < mr ? nb - m0 : mr;
+        for (size_t i = 0; i < rows; ++i) ptrs[i] = v + (xi * tb + m0 + i) * cin;
+        igemm_strip(t, prob, m0, rows, ptrs, scratch, 0, panels);
+      }
+    }
+    float* out[4];
+    for (size_t i = 0; i < nb; ++i) {  // output transforms
+      const size_t tile = t0 + i, n = tile / (th_n * tw_n), rest = tile % (th_n * tw_n);
+      const size_t oh0 = 2 * (rest / tw_n), ow0 = 2 * (rest % tw_n);
+      for (size_t r = 0; r < 2; ++r)
+        for (size_t s = 0; s < 2; ++s)
+          out[r * 2 + s] = oh0 + r < p.out_h && ow0 + s < p.out_w
+                               ? y + ((n * p.out_h + oh0 + r) * p.out_w + ow0 + s) * cout
+                               : nullptr;
+      t.winograd_output(cout, m + i * cout, tb * cout, bias, p.activation == Activation::relu, out);
+    }
+  });
+}
+
+}  // namespace foveal

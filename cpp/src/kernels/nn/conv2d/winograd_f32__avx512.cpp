@@ -1,0 +1,16 @@
+// Winograd F(2x2, 3x3) input and output transforms, avx512.
+#include "kernels/common/simd/vec_avx512.h"
+#include "kernels/nn/conv2d/winograd_f32_impl.h"
+#include "kernels/registry.h"
+
+namespace foveal {
+
+void winograd_f32_input__avx512(size_t c, const float* const* d, float* v, size_t xi_stride) {
+  winograd_input<VecAvx512>(c, d, v, xi_stride);
+}
+void winograd_f32_output__avx512(size_t c, const float* m, size_t xi_stride, const float* bias, bool relu,
+                                 float* const* y) {
+  winograd_output<VecAvx512>(c, m, xi_stride, bias, relu, y);
+}
+
+}  // namespace foveal

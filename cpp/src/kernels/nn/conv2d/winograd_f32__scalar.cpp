@@ -1,0 +1,16 @@
+// Winograd F(2x2, 3x3) input and output transforms, scalar.
+#include "kernels/common/simd/vec_scalar.h"
+#include "kernels/nn/conv2d/winograd_f32_impl.h"
+#include "kernels/registry.h"
+
+namespace foveal {
+
+void winograd_f32_input__scalar(size_t c, const float* const* d, float* v, size_t xi_stride) {
+  winograd_input<VecScalar>(c, d, v, xi_stride);
+}
+void winograd_f32_output__scalar(size_t c, const float* m, size_t xi_stride, const float* bias, bool relu,
+                                 float* const* y) {
+  winograd_output<VecScalar>(c, m, xi_stride, bias, relu, y);
+}
+
+}  // namespace foveal

@@ -1,0 +1,20 @@
+// Indirect GEMM micro-kernel, scalar: a 4x8 register tile (4 rows x 8 vectors of 1 float).
+#include "kernels/common/simd/vec_scalar.h"
+#include "kernels/nn/gemm/gemm_f32_impl.h"
+#include "kernels/registry.h"
+
+namespace foveal {
+
+using Tiles = GemmTiles<VecScalar, 4, 8>;
+const GemmTile gemm_f32_tile__scalar = Tiles::tile;
+
+void gemm_f32__scalar(size_t mr, size_t nc, size_t kc, size_t ntaps, const float* const* a,
+    const float* packed_b, float* c, size_t c_stride, const GemmEpilogue& ep) {
+  Tiles::run(mr, nc, kc, ntaps, a, packed_b, c, c_stride, ep);
+}
+void gemm_f32_at__scalar(size_t mr, size_t nc, size_t kc, const float* a, size_t lda,
+    const float* packed_b, float* c, size_t c_stride, const GemmEpilogue& ep) {
+  Tiles::run_at(mr, nc, kc, a, lda, packed_b, c, c_stride, ep);
+}
+
+}  // namespace foveal
