@@ -24,6 +24,18 @@ struct VecAvx2 {
   static T load(const float* p) { return _mm256_loadu_ps(p); }
   static T load_n(const float* p, size_t n) { return n == width ? load(p) : _mm256_maskload_ps(p, mask(n)); }
   static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+  // Three channel vectors to pixel order: o[j] holds values 8j .. 8j + 7 of the sequence
+  // a0 b0 c0 a1 b1 c1 ... (a pixel-interleaved row of 8 three-channel pixels).
+  static void interleave3(T a, T b, T c, T* o) {
+    alignas(32) static constexpr int32_t kPixel[3][8] = {{0, 0, 0, 1, 1, 1, 2, 2}, {2, 3, 3, 3, 4, 4, 4, 5}, {5, 5, 6, 6, 6, 7, 7, 7}};
+    const __m256 kB[3] = {_mm256_castsi256_ps(_mm256_setr_epi32(0, -1, 0, 0, -1, 0, 0, -1)), _mm256_castsi256_ps(_mm256_setr_epi32(0, 0, -1, 0, 0, -1, 0, 0)), _mm256_castsi256_ps(_mm256_setr_epi32(-1, 0, 0, -1, 0, 0, -1, 0))};
+    const __m256 kC[3] = {_mm256_castsi256_ps(_mm256_setr_epi32(0, 0, -1, 0, 0, -1, 0, 0)), _mm256_castsi256_ps(_mm256_setr_epi32(-1, 0, 0, -1, 0, 0, -1, 0)), _mm256_castsi256_ps(_mm256_setr_epi32(0, -1, 0, 0, -1, 0, 0, -1))};
+    for (int j = 0; j < 3; ++j) {
+      const __m256i i = _mm256_load_si256(reinterpret_cast<const __m256i*>(kPixel[j]));
+      const __m256 r = _mm256_blendv_ps(_mm256_permutevar8x32_ps(a, i), _mm256_permutevar8x32_ps(b, i), kB[j]);
+      o[j] = _mm256_blendv_ps(r, _mm256_permutevar8x32_ps(c, i), kC[j]);
+    }
+  }
   static void store_n(float* p, T v, size_t n) {
     if (n == width) store(p, v); else _mm256_maskstore_ps(p, mask(n), v);
   }

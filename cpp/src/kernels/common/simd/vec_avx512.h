@@ -22,6 +22,19 @@ struct VecAvx512 {
   static T load(const float* p) { return _mm512_loadu_ps(p); }
   static T load_n(const float* p, size_t n) { return _mm512_maskz_loadu_ps(mask(n), p); }
   static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  // Three channel vectors to pixel order: o[j] holds values 16j .. 16j + 15 of the sequence
+  // a0 b0 c0 a1 b1 c1 ... (a pixel-interleaved row of 16 three-channel pixels).
+  static void interleave3(T a, T b, T c, T* o) {
+    alignas(64) static constexpr int32_t kPixel[3][16] = {{0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5}, {5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9, 9, 10, 10}, {10, 11, 11, 11, 12, 12, 12, 13, 13, 13, 14, 14, 14, 15, 15, 15}};
+    static constexpr __mmask16 kB[3] = {0x2492, 0x9249, 0x4924};
+    static constexpr __mmask16 kC[3] = {0x4924, 0x2492, 0x9249};
+    for (int j = 0; j < 3; ++j) {
+      const __m512i i = _mm512_load_si512(kPixel[j]);
+      __m512 r = _mm512_permutexvar_ps(i, a);
+      r = _mm512_mask_permutexvar_ps(r, kB[j], i, b);
+      o[j] = _mm512_mask_permutexvar_ps(r, kC[j], i, c);
+    }
+  }
   static void store_n(float* p, T v, size_t n) { _mm512_mask_storeu_ps(p, mask(n), v); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
   static T sub(T a, T b) { return _mm512_sub_ps(a, b); }

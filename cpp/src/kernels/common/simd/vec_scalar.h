@@ -17,6 +17,11 @@ struct VecScalar {
   static T load(const float* p) { return *p; }
   static T load_n(const float* p, size_t n) { return n ? *p : 0.0f; }
   static void store(float* p, T v) { *p = v; }
+  static void interleave3(T a, T b, T c, T* o) {  // one pixel: already in pixel order
+    o[0] = a;
+    o[1] = b;
+    o[2] = c;
+  }
   static void store_n(float* p, T v, size_t n) { if (n) *p = v; }
   static T add(T a, T b) { return a + b; }
   static T sub(T a, T b) { return a - b; }

@@ -21,16 +21,24 @@ inline void resample_pixels(const E* row, size_t C, size_t out_w, size_t taps, c
     }
 }
 
+template <size_t C, size_t W>
+inline void interleave(const float (*lanes)[W], float* out) {
+  for (size_t i = 0; i < W; ++i)
+    for (size_t c = 0; c < C; ++c) out[i * C + c] = lanes[c][i];
+}
+
 // V::width pixels from x on; false (nothing written) when a 4-byte gather would leave the row.
 template <class V, class E>
 inline bool resample_lanes(const E* row, size_t row_values, size_t C, size_t out_w, size_t taps,
                            const int32_t* idx, const float* w, size_t x, float* out) {
   using T = typename V::T;
   constexpr size_t W = V::width;
-  if (sizeof(E) == 1) {
+  if (sizeof(E) == 1) {  // branch-free, so the compiler vectorizes the check
+    const int64_t last = static_cast<int64_t>(row_values) - 4;
+    bool inside = true;
     for (size_t t = 0; t < taps; ++t)
-      for (size_t i = 0; i < W; ++i)
-        if (static_cast<size_t>(idx[t * out_w + x + i]) + 4 > row_values) return false;
+      for (size_t i = 0; i < W; ++i) inside &= static_cast<int64_t>(idx[t * out_w + x + i]) <= last;
+    if (!inside) return false;
   }
   T acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
   for (size_t t = 0; t < taps; ++t) {
@@ -44,10 +52,22 @@ inline bool resample_lanes(const E* row, size_t row_values, size_t C, size_t out
         acc[c] = V::add(acc[c], V::mul(wt, V::gather_f32(row, V::iadd(off, static_cast<int32_t>(c)))));
     }
   }
+  if (C == 1) {
+    V::store(out + x, acc[0]);
+    return true;
+  }
+  if (C == 3) {
+    T o[3];
+    V::interleave3(acc[0], acc[1], acc[2], o);
+    for (size_t j = 0; j < 3; ++j) V::store(out + x * 3 + j * W, o[j]);
+    return true;
+  }
   alignas(64) float lanes[4][W];
   for (size_t c = 0; c < C; ++c) V::store(lanes[c], acc[c]);
-  for (size_t i = 0; i < W; ++i)
-    for (size_t c = 0; c < C; ++c) out[(x + i) * C + c] = lanes[c][i];
+  switch (C) {  // the interleaving store, unrolled for the channel count
+    case 4: interleave<4, W>(lanes, out + x * 4); break;
+    default: interleave<2, W>(lanes, out + x * 2); break;
+  }
   return true;
 }
 

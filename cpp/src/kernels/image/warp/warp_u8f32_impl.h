@@ -8,7 +8,9 @@
 
 #include <cmath>
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <type_traits>
 
 #include "foveal/kernels.h"
@@ -99,10 +101,21 @@ inline bool bilinear_lanes(const WarpRowParams& p, const E* src, float m0, float
     const uint8_t* s = reinterpret_cast<const uint8_t*>(src);
     const I g00 = V::gather_bytes(s, o00), g01 = V::gather_bytes(s, o01);
     const I g10 = V::gather_bytes(s, o10), g11 = V::gather_bytes(s, o11);
-    for (size_t c = 0; c < C; ++c) {
-      const int k = static_cast<int>(c);
-      vstore<V>(lanes[c], blend(V::byte_lane(g00, k), V::byte_lane(g01, k), V::byte_lane(g10, k), V::byte_lane(g11, k)));
+    auto channel = [&](int k) {
+      return blend(V::byte_lane(g00, k), V::byte_lane(g01, k), V::byte_lane(g10, k), V::byte_lane(g11, k));
+    };
+    if (C == 1 || C == 3) {  // stored in pixel order straight from the vectors
+      E* o = out + x * C;
+      if (C == 1) {
+        vstore<V>(o, channel(0));
+      } else {
+        T px[3];
+        V::interleave3(channel(0), channel(1), channel(2), px);
+        for (size_t j = 0; j < 3; ++j) vstore<V>(o + j * W, px[j]);
+      }
+      return true;
     }
+    for (size_t c = 0; c < C; ++c) vstore<V>(lanes[c], channel(static_cast<int>(c)));
   } else {
     if constexpr (kHasF32x4<V>) {
       if (C >= 3) {  // per pixel: its 4 neighbours as 4-float loads (no gathers, no transposition)
@@ -179,6 +192,30 @@ inline void bilinear_px4(const WarpRowParams& p, const float* src, float sx, flo
   }
   if (C == 4 || !last_in_row) Q::store(out_px, r);
   else Q::store3(out_px, r);
+}
+
+// The output pixels [xa, xb) of a row, xb <= end, at which the source position (ax*x + bx,
+// ay*x + by) lies in [1, hx - 1) x [1, hy - 1): floor() and floor() + 1 are inside, with a pixel
+// to spare for float rounding. xa >= xb when there are none.
+inline std::pair<size_t, size_t> inside_span(double ax, double bx, double hx, double ay, double by, double hy,
+                                             size_t end) {
+  double lo = 0.0, hi = static_cast<double>(end);
+  auto clip = [&](double a, double b, double l, double h) {  // l <= a*x + b < h
+    if (a == 0.0) {
+      if (!(b >= l && b < h)) hi = -1.0;
+      return;
+    }
+    double x0 = (l - b) / a, x1 = (h - b) / a;
+    if (a < 0.0) std::swap(x0, x1);
+    lo = std::max(lo, x0);  // a NaN bound is ignored: bilinear_lanes checks every lane anyway
+    hi = std::min(hi, x1);
+  };
+  clip(ax, bx, 1.0, hx - 1.0);
+  clip(ay, by, 1.0, hy - 1.0);
+  if (!(hi > lo + 2.0)) return {0, 0};
+  const size_t xa = static_cast<size_t>(std::ceil(lo)) + 1;
+  const size_t xb = static_cast<size_t>(std::floor(hi));
+  return {xa, std::min(xb, end)};
 }
 
 template <class V, class E>
@@ -264,15 +301,29 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
       put(out_px + c, acc);
     }
   };
-  size_t x = 0;
   if constexpr (V::width > 1) {
     if (p.interp == Interp::bilinear && C <= 4) {
-      for (; x + V::width <= blocks_end; x += V::width)
-        if (!bilinear_lanes<V>(p, src, m0, m3, base_x, base_y, x, out))
-          for (size_t i = x; i < x + V::width; ++i) pixel(i);
+      // Vector blocks over the part of the row whose four taps all lie inside the image (from
+      // the affine map, one pixel of margin for rounding; bilinear_lanes still checks every
+      // lane); the last block ends at the part's end, overlapping its neighbour. Pixels
+      // outside it (mostly border, quick for a constant one) go one at a time.
+      constexpr size_t Wv = V::width;
+      const auto [xa, xb] = inside_span(m0, base_x, static_cast<double>(p.src_w) - 1.0, m3, base_y,
+                                        static_cast<double>(p.src_h) - 2.0, blocks_end);
+      if (xb >= xa + Wv) {
+        for (size_t i = 0; i < xa; ++i) pixel(i);
+        for (size_t x = xa;; x += Wv) {
+          const size_t b = std::min(x, xb - Wv);
+          if (!bilinear_lanes<V>(p, src, m0, m3, base_x, base_y, b, out))
+            for (size_t i = b; i < b + Wv; ++i) pixel(i);
+          if (b + Wv == xb) break;
+        }
+        for (size_t i = xb; i < p.out_w; ++i) pixel(i);
+        return;
+      }
     }
   }
-  for (; x < p.out_w; ++x) pixel(x);
+  for (size_t x = 0; x < p.out_w; ++x) pixel(x);
 }
 
 }  // namespace
