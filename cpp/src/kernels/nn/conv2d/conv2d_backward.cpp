@@ -6,6 +6,7 @@
 // is added back onto the input positions each tap read (col2im), in parallel over images and
 // groups.
 // Depthwise convolutions (one input channel per group, multiplier 1) run a direct kernel.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -19,6 +20,9 @@ namespace foveal {
 namespace {
 
 constexpr size_t kPixelBlock = 128;  // output pixels per Xcol block of the kernel gradient
+// Parts the kernel gradient sums on their own before adding them in order (at most; fixed by
+// the problem, so results do not depend on the thread count).
+constexpr size_t kGradParts = 16;
 
 // Splits [0, n) into `parts` contiguous ranges; returns range `i`.
 inline void share(size_t n, size_t parts, size_t i, size_t& b, size_t& e) {
@@ -43,7 +47,7 @@ inline void for_each_tap_inside(const Conv2dParams& p, size_t oh, size_t ow, F&&
   }
 }
 
-// out[i] = sum over the threads' shares (parts arrays of n floats, one after another).
+// out[i] = sum over the shares (parts arrays of n floats, one after another), in order.
 void sum_shares(const std::vector<float>& shares, size_t n, int parts, float* out) {
   for (size_t i = 0; i < n; ++i) {
     float v = 0.0f;
@@ -57,13 +61,16 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
   const size_t G = p.groups, og = p.out_c / G;
   const size_t ktot = taps.ntaps * taps.kc;
   const size_t P = p.batch * p.out_h * p.out_w;
-  const int nt = threads_for(div_up(P, kPixelBlock), P * p.out_c * ktot / 16);
+  // The pixels are cut into a number of parts fixed by the problem alone (not by the thread
+  // count), each summed on its own, then the parts in order: the same bits at any thread count.
+  const size_t parts = std::min<size_t>(div_up(P, kPixelBlock), kGradParts);
+  const int nt = threads_for(parts, P * p.out_c * ktot / 16);
   const size_t per_thread = G * og * ktot;
-  std::vector<float> dk(per_thread * nt), db(p.out_c * nt, 0.0f);
+  std::vector<float> dk(per_thread * parts), db(p.out_c * parts, 0.0f);
   const std::vector<float> zeros(taps.kc, 0.0f);
-  parallel_for(static_cast<size_t>(nt), nt, [&](size_t part, int) {
+  parallel_for(parts, nt, [&](size_t part, int) {
     size_t b, e;
-    share(P, static_cast<size_t>(nt), part, b, e);
+    share(P, parts, part, b, e);
     float* acc = dk.data() + part * per_thread;
     float* bsum = db.data() + part * p.out_c;
     if (b == e) {
@@ -92,15 +99,15 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
         }
     }
   });
-  // Sum the threads' shares into the Keras layout (K rows x Cout, groups side by side).
+  // Sum the parts into the Keras layout (K rows x Cout, groups side by side).
   for (size_t g = 0; g < G; ++g)
     for (size_t j = 0; j < ktot; ++j)
       for (size_t co = 0; co < og; ++co) {
         float v = 0.0f;
-        for (int part = 0; part < nt; ++part) v += dk[part * per_thread + (g * ktot + j) * og + co];
+        for (size_t part = 0; part < parts; ++part) v += dk[part * per_thread + (g * ktot + j) * og + co];
         dkernel[j * p.out_c + g * og + co] = v;
       }
-  if (dbias) sum_shares(db, p.out_c, nt, dbias);
+  if (dbias) sum_shares(db, p.out_c, static_cast<int>(parts), dbias);
 }
 
 void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, float* dx) {
@@ -143,15 +150,21 @@ void depthwise_backward(const Conv2dParams& p, const float* x, const float* kern
                         float* dx, float* dkernel, float* dbias) {
   const size_t C = p.in_c, ksize = p.kh * p.kw * C;
   const size_t in_img = p.in_h * p.in_w * C, out_img = p.out_h * p.out_w * C;
-  const int nt = threads_for(p.batch, p.batch * out_img * p.kh * p.kw);
-  std::vector<float> dk(ksize * nt, 0.0f), db(C * nt, 0.0f);
-  parallel_for(p.batch, nt, [&](size_t n, int tid) {
+  // The kernel and bias gradients are summed per block of images (at most kMaxShares blocks,
+  // fixed by the batch size alone), then the blocks in order: the same bits at any thread count
+  // and whichever thread ran which block.
+  constexpr size_t kMaxShares = 64;
+  const size_t per = div_up(p.batch, kMaxShares), shares = div_up(p.batch, per);
+  const int nt = threads_for(shares, p.batch * out_img * p.kh * p.kw);
+  std::vector<float> dk(ksize * shares, 0.0f), db(C * shares, 0.0f);
+  parallel_for(shares, nt, [&](size_t share, int) {
+   float* dkt = dk.data() + share * ksize;
+   float* dbt = db.data() + share * C;
+   for (size_t n = share * per; n < std::min(p.batch, (share + 1) * per); ++n) {
     const float* xi = x + n * in_img;
     const float* dyi = dy + n * out_img;
     float* dxi = dx ? dx + n * in_img : nullptr;
     if (dxi) std::memset(dxi, 0, in_img * sizeof(float));
-    float* dkt = dk.data() + static_cast<size_t>(tid) * ksize;
-    float* dbt = db.data() + static_cast<size_t>(tid) * C;
     for (size_t oh = 0; oh < p.out_h; ++oh)
       for (size_t ow = 0; ow < p.out_w; ++ow) {
         const float* g = dyi + (oh * p.out_w + ow) * C;
@@ -168,9 +181,10 @@ void depthwise_backward(const Conv2dParams& p, const float* x, const float* kern
           }
         });
       }
+   }
   });
-  sum_shares(dk, ksize, nt, dkernel);
-  if (dbias) sum_shares(db, C, nt, dbias);
+  sum_shares(dk, ksize, static_cast<int>(shares), dkernel);
+  if (dbias) sum_shares(db, C, static_cast<int>(shares), dbias);
 }
 
 // With stride 1 (one group), the input gradient is itself a convolution: dy correlated with the
