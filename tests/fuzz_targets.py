@@ -192,6 +192,53 @@ def t_module(data):
             invoke(fn, bad, expect="error", names={"incompatible", "arguments", "argument", "takes"})
 
 
+@target("core.threads", covers=["core.get_thread_backend", "core.set_thread_backend", "core._budget_enter",
+                                "core._budget_exit", "core._budget_busy", "core._pool_hold_worker",
+                                "core._pool_workers", "core._pool_chunk_counts", "core._pool_reset_counts"],
+        weight=0.3)
+def t_threads(data):
+    """The thread pool's switches and hooks: bad arguments rejected, state restored, a kernel
+    still right while a worker is held or the budget is taken."""
+    draw_setup(data)
+    which = pick(data, ["backend", "hold", "budget", "counts"], "which")
+    x = np.arange(3 * 40 * 50, dtype=np.float32).reshape(40, 50, 3)
+    want = fi.flip(x)
+    if which == "backend":
+        name = pick(data, ["pool", "openmp", "OpenMP", "", None, 3, "tbb"], "backend")
+        before = invoke(_core.get_thread_backend)
+        ok = name == "pool" or (name == "openmp" and _core.build_info()["openmp"])
+        try:
+            invoke(_core.set_thread_backend, (name,), expect="ok" if ok else "error")
+            assert _core.get_thread_backend() == (name if ok else before)
+            np.testing.assert_array_equal(fi.flip(x), want)
+        finally:
+            _core.set_thread_backend(before)
+    elif which == "hold":
+        worker = pick(data, [1, 2, 0, -1, 2**31, 2**40, None, "1", 1.5], "worker")
+        hold = pick(data, [True, False], "hold")
+        ok = isinstance(worker, int) and 1 <= worker < 2**31 and isinstance(hold, bool)
+        invoke(_core._pool_hold_worker, (worker, hold), expect="ok" if ok else "error")
+        try:
+            np.testing.assert_array_equal(fi.flip(x), want)
+        finally:
+            if ok:
+                _core._pool_hold_worker(worker, False)
+    elif which == "budget":
+        before = invoke(_core._budget_busy)
+        invoke(_core._budget_enter)
+        try:
+            assert _core._budget_busy() >= 1
+            np.testing.assert_array_equal(fi.flip(x), want)
+        finally:
+            invoke(_core._budget_exit)
+        assert _core._budget_busy() == before
+        invoke(_core._budget_enter, (1,), expect="error", names={"incompatible", "arguments"})
+    else:
+        invoke(_core._pool_reset_counts)
+        counts = invoke(_core._pool_chunk_counts)
+        assert len(counts) == invoke(_core._pool_workers) + 1 and not any(counts), counts
+
+
 # ============================================================================ nn: convolution
 
 

@@ -1,11 +1,14 @@
-// parallel_for over the native thread pool (OpenMP). f(index, thread) with thread < num_threads.
+// parallel_for over the native thread pool (foveal/thread_pool.h; OpenMP regions instead when
+// chosen with FOVEAL_THREADS=openmp). f(index, thread) with thread < num_threads.
 // The drivers' ways of cutting their work into tasks live here too: parallel_for_chunks (a 1-D
 // array in fixed-size chunks) and TileGrid / parallel_for_2d (a 2-D space in tiles, for the
 // GEMM-shaped drivers and the image drivers' bands of rows).
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
+#include "foveal/thread_pool.h"
 #include "foveal/threading.h"
 
 #if defined(_OPENMP)
@@ -17,7 +20,7 @@ namespace foveal {
 inline size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
 // Work (output values, or a comparable cost) below which one more thread does not pay for
-// waking it: on a busy machine a call's end-of-region barrier waits for every thread.
+// waking it.
 constexpr size_t kMinWorkPerThread = 1 << 14;
 
 // Threads a loop of n tasks will use: never more than the tasks, nor than work allows.
@@ -30,15 +33,21 @@ inline int threads_for(size_t n, size_t work = static_cast<size_t>(-1)) {
 
 template <class F>
 void parallel_for(size_t n, int nthreads, F&& f) {
-#if defined(_OPENMP)
   if (nthreads > 1 && n > 1) {
-    // Guided: large chunks first (little overhead), single tasks at the end (threads finish
-    // together even when one started late or was interrupted).
+#if defined(_OPENMP)
+    if (thread_backend() == ThreadBackend::kOpenMP) {
 #pragma omp parallel for schedule(guided) num_threads(nthreads)
-    for (long i = 0; i < static_cast<long>(n); ++i) f(static_cast<size_t>(i), omp_get_thread_num());
+      for (long i = 0; i < static_cast<long>(n); ++i) f(static_cast<size_t>(i), omp_get_thread_num());
+      return;
+    }
+#endif
+    using Fn = std::remove_reference_t<F>;
+    pool_run(n, nthreads, [](void* ctx, size_t begin, size_t end, int thread) {
+      Fn& g = *static_cast<Fn*>(ctx);
+      for (size_t i = begin; i < end; ++i) g(i, thread);
+    }, const_cast<void*>(static_cast<const void*>(&f)));
     return;
   }
-#endif
   for (size_t i = 0; i < n; ++i) f(i, 0);
 }
 

@@ -21,6 +21,7 @@ namespace foveal::bind {
 void init_nn(py::module_& m);
 void init_image(py::module_& m);
 void init_train(py::module_& m);
+void init_threads(py::module_& m);
 }
 
 namespace {
@@ -145,6 +146,7 @@ PYBIND11_MODULE(_core, m) {
   foveal::bind::init_nn(m);
   foveal::bind::init_image(m);
   foveal::bind::init_train(m);
+  foveal::bind::init_threads(m);
 #if defined(FOVEAL_SANITIZE_SELFTEST)
   init_sanitizer_selftest(m);
 #endif

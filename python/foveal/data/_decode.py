@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import image as _image
-from ._threads import decode_workers, pool
+from ._threads import busy, decode_workers, pool
 
 # Interpolation names: those foveal.image.resize does (by its name), then those Pillow does.
 _RESIZE = {"nearest": "nearest", "bilinear": "bilinear", "bicubic": "bicubic", "area": "area",
@@ -113,7 +113,8 @@ def decode_batch(read: Callable[[int], Optional[np.ndarray]], items: Sequence[in
         return img
 
     def fill_slots(slots: range) -> List[Any]:
-        return [fill(slot, items[slot]) for slot in slots]
+        with busy():   # decoding shares the kernels' thread budget
+            return [fill(slot, items[slot]) for slot in slots]
 
     # Decoding (and Pillow's resizing, and the copy into the batch) releases the GIL: the
     # files of a batch are read in parallel on the decode pool (also with one worker, so

@@ -3,14 +3,17 @@
 ``pool("decode")`` lists and decodes image files; ``pool("prefetch")`` builds whole batches
 ahead. A prefetch task waits on the decode pool, so the two must stay separate. The decode pool
 has as many workers as foveal's native thread pool (``foveal.set_num_threads``), so one setting
-bounds the CPU a pipeline takes; a new pool is made when that number changes.
+bounds the CPU a pipeline takes; a new pool is made when that number changes. A decode task
+counts against the same budget as the native kernels' threads (``busy()``), so foveal never keeps
+more than ``get_num_threads()`` threads busy at once.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as _futures
+import contextlib
 import threading
-from typing import Dict, Tuple
+from typing import Dict, Iterator, Tuple
 
 from .. import _core
 
@@ -31,3 +34,15 @@ def pool(kind: str) -> _futures.ThreadPoolExecutor:
             _pools[(kind, workers)] = _futures.ThreadPoolExecutor(
                 workers, thread_name_prefix=f"foveal-{kind}")
         return _pools[(kind, workers)]
+
+
+@contextlib.contextmanager
+def busy() -> Iterator[None]:
+    """Counts this thread against foveal's thread budget while inside: it waits (GIL released)
+    while ``get_num_threads()`` threads are busy with foveal work, and the kernels called
+    meanwhile take fewer helper threads."""
+    _core._budget_enter()
+    try:
+        yield
+    finally:
+        _core._budget_exit()
