@@ -194,28 +194,31 @@ inline void bilinear_px4(const WarpRowParams& p, const float* src, float sx, flo
   else Q::store3(out_px, r);
 }
 
-// The output pixels [xa, xb) of a row, xb <= end, at which the source position (ax*x + bx,
-// ay*x + by) lies in [1, hx - 1) x [1, hy - 1): floor() and floor() + 1 are inside, with a pixel
-// to spare for float rounding. xa >= xb when there are none.
-inline std::pair<size_t, size_t> inside_span(double ax, double bx, double hx, double ay, double by, double hy,
-                                             size_t end) {
-  double lo = 0.0, hi = static_cast<double>(end);
+// The x in [0, end) at which the source position (ax*x + bx, ay*x + by) lies in [lx, hx) x
+// [ly, hy), in exact arithmetic: the interval [lo, hi) (empty when hi <= lo). finite is false
+// when a coefficient is not finite, and nothing may be concluded then.
+struct AffineBounds {
+  double lo, hi;
+  bool finite;
+};
+inline AffineBounds affine_bounds(double ax, double bx, double lx, double hx, double ay, double by, double ly,
+                                  double hy, size_t end) {
+  AffineBounds r{0.0, static_cast<double>(end), std::isfinite(ax) && std::isfinite(bx) && std::isfinite(ay) &&
+                                                    std::isfinite(by)};
+  if (!r.finite) return r;
   auto clip = [&](double a, double b, double l, double h) {  // l <= a*x + b < h
     if (a == 0.0) {
-      if (!(b >= l && b < h)) hi = -1.0;
+      if (!(b >= l && b < h)) r.hi = -1.0;
       return;
     }
     double x0 = (l - b) / a, x1 = (h - b) / a;
     if (a < 0.0) std::swap(x0, x1);
-    lo = std::max(lo, x0);  // a NaN bound is ignored: bilinear_lanes checks every lane anyway
-    hi = std::min(hi, x1);
+    r.lo = std::max(r.lo, x0);
+    r.hi = std::min(r.hi, x1);
   };
-  clip(ax, bx, 1.0, hx - 1.0);
-  clip(ay, by, 1.0, hy - 1.0);
-  if (!(hi > lo + 2.0)) return {0, 0};
-  const size_t xa = static_cast<size_t>(std::ceil(lo)) + 1;
-  const size_t xb = static_cast<size_t>(std::floor(hi));
-  return {xa, std::min(xb, end)};
+  clip(ax, bx, lx, hx);
+  clip(ay, by, ly, hy);
+  return r;
 }
 
 template <class V, class E>
@@ -307,20 +310,46 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
       // the affine map, one pixel of margin for rounding; bilinear_lanes still checks every
       // lane); the last block ends at the part's end, overlapping its neighbour. Pixels
       // outside it (mostly border, quick for a constant one) go one at a time.
+      // With a constant border, the pixels whose position lies a pixel or more beyond the
+      // image's reach (all four taps outside) are filled with cval at once.
       constexpr size_t Wv = V::width;
-      const auto [xa, xb] = inside_span(m0, base_x, static_cast<double>(p.src_w) - 1.0, m3, base_y,
-                                        static_cast<double>(p.src_h) - 2.0, blocks_end);
+      const double w = static_cast<double>(p.src_w), h = static_cast<double>(p.src_h);
+      const AffineBounds in = affine_bounds(m0, base_x, 1.0, w - 2.0, m3, base_y, 1.0, h - 3.0, blocks_end);
+      size_t xa = 0, xb = 0;
+      if (in.finite && in.hi > in.lo + 2.0) {
+        xa = static_cast<size_t>(std::ceil(in.lo)) + 1;
+        xb = std::min(static_cast<size_t>(std::floor(in.hi)), blocks_end);
+      }
+      size_t ta = 0, tb = p.out_w;  // outside [ta, tb) (and before blocks_end): all border
+      if (p.border == Border::constant) {
+        const AffineBounds t = affine_bounds(m0, base_x, -2.0, w + 1.0, m3, base_y, -2.0, h + 1.0, blocks_end);
+        if (t.finite) {
+          ta = t.hi > t.lo ? static_cast<size_t>(std::floor(t.lo)) : blocks_end;
+          tb = t.hi > t.lo ? std::min(static_cast<size_t>(std::ceil(t.hi)) + 1, blocks_end) : blocks_end;
+        }
+      }
+      E fill[4];
+      for (size_t c = 0; c < C; ++c) put(fill + c, p.cval);
+      auto edge = [&](size_t x) {
+        if (x < ta || (x >= tb && x < blocks_end)) {
+          for (size_t c = 0; c < C; ++c) out[x * C + c] = fill[c];
+        } else {
+          pixel(x);
+        }
+      };
       if (xb >= xa + Wv) {
-        for (size_t i = 0; i < xa; ++i) pixel(i);
+        for (size_t i = 0; i < xa; ++i) edge(i);
         for (size_t x = xa;; x += Wv) {
           const size_t b = std::min(x, xb - Wv);
           if (!bilinear_lanes<V>(p, src, m0, m3, base_x, base_y, b, out))
             for (size_t i = b; i < b + Wv; ++i) pixel(i);
           if (b + Wv == xb) break;
         }
-        for (size_t i = xb; i < p.out_w; ++i) pixel(i);
+        for (size_t i = xb; i < p.out_w; ++i) edge(i);
         return;
       }
+      for (size_t x = 0; x < p.out_w; ++x) edge(x);
+      return;
     }
   }
   for (size_t x = 0; x < p.out_w; ++x) pixel(x);
