@@ -20,10 +20,12 @@
 //
 // No include guard: including it expands the macros once more. The includer #undefs them.
 
-// nn/gemm: the register tile (mr rows x nr columns; nr is the packed-B panel width) and its kernels.
+// nn/gemm: the register tile (mr rows x nr columns; nr is the packed-B panel width), its kernels,
+// and the strip kernel the GEMM-shaped drivers call (the tile over panels and K blocks).
 FOVEAL_KERNEL_CONST(gemm_tile, GemmTile, gemm_f32_tile)
 FOVEAL_KERNEL(gemm, gemm_ukernel_fn, gemm_f32)
 FOVEAL_KERNEL(gemm_at, gemm_at_ukernel_fn, gemm_f32_at)
+FOVEAL_KERNEL(gemm_strip, gemm_strip_fn, gemm_f32_strip)
 // nn/conv2d: Winograd F(2x2, 3x3) tile transforms.
 FOVEAL_KERNEL(winograd_input, winograd_input_fn, winograd_f32_input)
 FOVEAL_KERNEL(winograd_output, winograd_output_fn, winograd_f32_output)

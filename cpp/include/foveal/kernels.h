@@ -28,6 +28,27 @@ using gemm_ukernel_fn = void (*)(size_t mr, size_t nc, size_t kc, size_t ntaps,
 struct GemmTile {
   size_t mr, nr;
 };
+// One indirect GEMM, B already packed: C = bias + A*B over n columns, K = ntaps*kc (the A rows
+// are pointers, ntaps*mr of them per strip of mr rows, filled by the driver).
+struct IgemmProblem {
+  size_t n;               // columns
+  size_t kc;              // floats per tap
+  size_t ntaps;
+  const float* packed_b;  // ntaps*kc rows, div_up(n, nr) panels
+  const float* bias;      // n floats or nullptr
+  float* c;               // row 0, column 0
+  size_t ldc;
+  Activation act;         // relu is fused; sigmoid and tanh are the driver's pass afterwards
+  bool accumulate = false;  // C += A*B instead of C = bias + A*B
+};
+// Largest K block (floats) the micro-kernel runs over at once, so that a 6-row A strip stays in
+// L1 and the packed B panel block in L2.
+constexpr size_t kMaxBlockK = 1024;
+// Rows [m0, m0 + mr) (mr <= the tile's rows) for the NR-wide panels [p0, p1): the register tile
+// over every panel, K split into blocks of at most kMaxBlockK (whole taps, or column ranges of
+// one long tap). ptrs holds ntaps*mr row pointers; scratch at least mr pointers.
+using gemm_strip_fn = void (*)(const IgemmProblem& g, size_t m0, size_t mr, const float* const* ptrs,
+                               const float** scratch, size_t p0, size_t p1);
 // The same tile with A stored transposed: A(i, k) = a[k * lda + i] (one tap).
 using gemm_at_ukernel_fn = void (*)(size_t mr, size_t nc, size_t kc, const float* a, size_t lda,
                                     const float* packed_b, float* c, size_t c_stride,

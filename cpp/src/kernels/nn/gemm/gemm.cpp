@@ -48,46 +48,6 @@ void pack_bt(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* p
   pack_bt_panels(k, n, t, ldt, nr, packed, 0, div_up(n, nr));
 }
 
-void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t mr,
-                 const float* const* ptrs, const float** scratch, size_t p0, size_t p1) {
-  const size_t nr = t.gemm_tile.nr;
-  const size_t k_total = g.ntaps * g.kc;
-  const size_t blocks = div_up(k_total, kMaxBlockK);
-  const bool fuse_relu = g.act == Activation::relu;
-  float* c_row = g.c + m0 * g.ldc;
-  for (size_t p = p0; p < p1; ++p) {
-    const size_t col0 = p * nr, nc = g.n - col0 < nr ? g.n - col0 : nr;
-    const float* b_panel = g.packed_b + p * k_total * nr;
-    const float* bias = g.bias ? g.bias + col0 : nullptr;
-    if (blocks == 1) {
-      t.gemm(mr, nc, g.kc, g.ntaps, ptrs, b_panel, c_row + col0, g.ldc, {bias, g.accumulate, fuse_relu});
-    } else if (g.ntaps > 1) {
-      // K blocks are whole taps.
-      const size_t taps_per_block = div_up(g.ntaps, blocks);
-      for (size_t t0 = 0; t0 < g.ntaps; t0 += taps_per_block) {
-        const size_t nt = g.ntaps - t0 < taps_per_block ? g.ntaps - t0 : taps_per_block;
-        const bool last = t0 + nt == g.ntaps;
-        t.gemm(mr, nc, g.kc, nt, ptrs + t0 * mr, b_panel + t0 * g.kc * nr, c_row + col0, g.ldc,
-               {bias, g.accumulate || t0 > 0, last && fuse_relu});
-      }
-    } else {
-      // One long tap: K blocks are column ranges of each A row.
-      const size_t kb = div_up(g.kc, blocks);
-      for (size_t k0 = 0; k0 < g.kc; k0 += kb) {
-        const size_t kc = g.kc - k0 < kb ? g.kc - k0 : kb;
-        for (size_t i = 0; i < mr; ++i) scratch[i] = ptrs[i] + k0;
-        t.gemm(mr, nc, kc, 1, scratch, b_panel + k0 * nr, c_row + col0, g.ldc,
-               {bias, g.accumulate || k0 > 0, k0 + kc == g.kc && fuse_relu});
-      }
-    }
-  }
-  if (g.act == Activation::sigmoid || g.act == Activation::tanh) {
-    const size_t c0 = p0 * nr, c1 = p1 * nr < g.n ? p1 * nr : g.n;
-    for (size_t i = 0; i < mr; ++i)
-      t.activation(c1 - c0, c_row + i * g.ldc + c0, c_row + i * g.ldc + c0, g.act);
-  }
-}
-
 // Rows [m0, m0 + mr) of a plain GEMM whose A is stored transposed (A(i, k) = a[k * lda + i]),
 // read in place by the transposed-A micro-kernel; B already packed.
 static void gemm_at_strip(const KernelTable& t, const GemmArgs& g, const float* packed, size_t m0,

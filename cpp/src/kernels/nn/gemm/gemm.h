@@ -33,28 +33,17 @@ void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, size_t nr, fl
 // The same packing of B = T^T where T (n x k, row stride ldt) is given; on the calling thread.
 void pack_bt(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* packed);
 
-// One GEMM of the indirect form, already packed: for rows m of [0, m_total) and taps t,
-// A row pointer fill(m0, mr, ptrs) writes ptrs[t*mr + i] for rows m0..m0+mr-1.
-struct IgemmProblem {
-  size_t n;               // columns
-  size_t kc;              // floats per tap
-  size_t ntaps;
-  const float* packed_b;  // ntaps*kc rows, div_up(n, nr) panels
-  const float* bias;      // n floats or nullptr
-  float* c;               // row 0, column 0
-  size_t ldc;
-  Activation act;
-  bool accumulate = false;  // C += A*B instead of C = bias + A*B
-};
-
-// Largest K block (floats) the micro-kernel runs over at once, so that a 6-row A strip stays in
-// L1 and the packed B panel block in L2.
-constexpr size_t kMaxBlockK = 1024;
-
-// Computes rows [m0, m0+mr) (mr <= table MR) for panels [p0, p1). ptrs holds ntaps*mr pointers
-// (filled by the caller); scratch holds at least mr pointers.
-void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t mr,
-                 const float* const* ptrs, const float** scratch, size_t p0, size_t p1);
+// One strip of an indirect GEMM (IgemmProblem, in foveal/kernels.h): the table's strip kernel,
+// then the sigmoid or tanh pass that is not fused into it.
+inline void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t mr,
+                        const float* const* ptrs, const float** scratch, size_t p0, size_t p1) {
+  t.gemm_strip(g, m0, mr, ptrs, scratch, p0, p1);
+  if (g.act == Activation::sigmoid || g.act == Activation::tanh) {
+    const size_t nr = t.gemm_tile.nr, c0 = p0 * nr, c1 = p1 * nr < g.n ? p1 * nr : g.n;
+    float* c_row = g.c + m0 * g.ldc;
+    for (size_t i = 0; i < mr; ++i) t.activation(c1 - c0, c_row + i * g.ldc + c0, c_row + i * g.ldc + c0, g.act);
+  }
+}
 
 // Plain GEMM: C[m x n] (+)= op(A) * op(B), op(A) = A (m x k, row stride lda) or, with trans_a,
 // the transpose of the k x m matrix A; op(B) likewise (k x n, or n x k with trans_b). serial:

@@ -16,5 +16,9 @@ void gemm_f32_at__avx512(size_t mr, size_t nc, size_t kc, const float* a, size_t
     const float* packed_b, float* c, size_t c_stride, const GemmEpilogue& ep) {
   Tiles::run_at(mr, nc, kc, a, lda, packed_b, c, c_stride, ep);
 }
+void gemm_f32_strip__avx512(const IgemmProblem& g, size_t m0, size_t mr, const float* const* ptrs,
+    const float** scratch, size_t p0, size_t p1) {
+  Tiles::strip(g, m0, mr, ptrs, scratch, p0, p1);
+}
 
 }  // namespace foveal

@@ -154,6 +154,43 @@ struct GemmTiles {
     static constexpr GemmTiles table{};
     table.tiles_at[mr - 1][nv(nc) - 1](nc, kc, a, lda, packed_b, c, ldc, ep);
   }
+
+  // The strip kernel (gemm_strip_fn): rows [m0, m0 + mr) over panels [p0, p1), K in blocks of
+  // at most kMaxBlockK, bias on the first block, ReLU fused into the last.
+  static void strip(const IgemmProblem& g, size_t m0, size_t mr, const float* const* ptrs,
+                    const float** scratch, size_t p0, size_t p1) {
+    constexpr size_t nr = tile.nr;
+    const size_t k_total = g.ntaps * g.kc;
+    const size_t blocks = (k_total + kMaxBlockK - 1) / kMaxBlockK;
+    const bool fuse_relu = g.act == Activation::relu;
+    float* c_row = g.c + m0 * g.ldc;
+    for (size_t p = p0; p < p1; ++p) {
+      const size_t col0 = p * nr, nc = g.n - col0 < nr ? g.n - col0 : nr;
+      const float* b_panel = g.packed_b + p * k_total * nr;
+      const float* bias = g.bias ? g.bias + col0 : nullptr;
+      if (blocks == 1) {
+        run(mr, nc, g.kc, g.ntaps, ptrs, b_panel, c_row + col0, g.ldc, {bias, g.accumulate, fuse_relu});
+      } else if (g.ntaps > 1) {
+        // K blocks are whole taps.
+        const size_t taps_per_block = (g.ntaps + blocks - 1) / blocks;
+        for (size_t t0 = 0; t0 < g.ntaps; t0 += taps_per_block) {
+          const size_t nt = g.ntaps - t0 < taps_per_block ? g.ntaps - t0 : taps_per_block;
+          const bool last = t0 + nt == g.ntaps;
+          run(mr, nc, g.kc, nt, ptrs + t0 * mr, b_panel + t0 * g.kc * nr, c_row + col0, g.ldc,
+              {bias, g.accumulate || t0 > 0, last && fuse_relu});
+        }
+      } else {
+        // One long tap: K blocks are column ranges of each A row.
+        const size_t kb = (g.kc + blocks - 1) / blocks;
+        for (size_t k0 = 0; k0 < g.kc; k0 += kb) {
+          const size_t kc = g.kc - k0 < kb ? g.kc - k0 : kb;
+          for (size_t i = 0; i < mr; ++i) scratch[i] = ptrs[i] + k0;
+          run(mr, nc, kc, 1, scratch, b_panel + k0 * nr, c_row + col0, g.ldc,
+              {bias, g.accumulate || k0 > 0, k0 + kc == g.kc && fuse_relu});
+        }
+      }
+    }
+  }
 };
 
 }  // namespace
