@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -48,6 +49,8 @@ struct Pool {
   std::atomic<void*> ctx{nullptr};
   alignas(64) std::atomic<size_t> done{0};
   alignas(64) std::atomic<bool> owned{false};  // a caller owns the workers
+  std::mutex error_m;
+  std::exception_ptr error;  // the first exception a chunk of the current job threw
 
   // Workers and sleeping.
   std::mutex m;
@@ -120,7 +123,12 @@ void work_on(Pool& p, uint32_t job, int id) {
   while (claim(p, job, n, threads, &b, &e)) {
     // The claim succeeded against this job, which cannot end before this chunk is done, so
     // fn and ctx are this job's.
-    p.fn.load(std::memory_order_relaxed)(p.ctx.load(std::memory_order_relaxed), b, e, id);
+    try {
+      p.fn.load(std::memory_order_relaxed)(p.ctx.load(std::memory_order_relaxed), b, e, id);
+    } catch (...) {  // kept for the caller, which rethrows it once no chunk is running
+      std::lock_guard<std::mutex> lk(p.error_m);
+      if (!p.error) p.error = std::current_exception();
+    }
     p.counts[id].chunks.fetch_add(1, std::memory_order_relaxed);
     p.done.fetch_add(e - b, std::memory_order_acq_rel);
   }
@@ -150,8 +158,8 @@ void worker_main(Pool* pp, int id) {
     if (!is_new(s)) {
       std::unique_lock<std::mutex> lk(p.m);
       p.sleepers.fetch_add(1, std::memory_order_seq_cst);
-      p.wake.wait(lk, [&] {
-        s = p.state.load(std::memory_order_acquire);
+      p.wake.wait(lk, [&] {  // seq_cst: pairs with run_job's store of the state, then its load of sleepers
+        s = p.state.load(std::memory_order_seq_cst);
         return is_new(s);
       });
       p.sleepers.fetch_sub(1, std::memory_order_relaxed);
@@ -210,31 +218,45 @@ void run_job(Pool& p, size_t n, int threads, ChunkFn fn, void* ctx) {
 void pool_run(size_t n, int nthreads, ChunkFn fn, void* ctx) {
   if (n == 0) return;
   Pool& p = pool();
-  const int budget = get_num_threads();
+  struct Counted {  // the caller counts against the budget until it returns (or throws)
+    Pool& p;
+    ~Counted() {
+      p.busy.fetch_sub(1, std::memory_order_relaxed);
+      p.budget_cv.notify_one();  // a budget_enter may be waiting (it also polls every millisecond)
+    }
+  } counted{p};
   const int busy = p.busy.fetch_add(1, std::memory_order_relaxed) + 1;
-  int threads = std::min({nthreads, budget - busy + 1, kMaxWorkers + 1});
+  int threads = std::min({nthreads, get_num_threads() - busy + 1, kMaxWorkers + 1});
   if (static_cast<size_t>(threads) > n) threads = static_cast<int>(n);
   bool expected = false;
   if (threads <= 1 || !p.owned.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
     run_alone(p, n, fn, ctx);  // one thread asked, or the workers serve another caller
-  } else {
-    ensure_workers(p, threads - 1);
-    for (size_t start = 0; start < n; start += kMaxTasks) {
-      const size_t part = std::min(kMaxTasks, n - start);
-      if (start == 0) {
-        run_job(p, part, threads, fn, ctx);
-      } else {  // tasks beyond 2^31: an offset view (never seen in practice)
-        struct Offset { ChunkFn fn; void* ctx; size_t start; } off{fn, ctx, start};
-        run_job(p, part, threads, [](void* c, size_t b, size_t e, int t) {
-          auto* o = static_cast<Offset*>(c);
-          o->fn(o->ctx, o->start + b, o->start + e, t);
-        }, &off);
-      }
-    }
-    p.owned.store(false, std::memory_order_release);
+    return;
   }
-  p.busy.fetch_sub(1, std::memory_order_relaxed);
-  p.budget_cv.notify_one();  // a budget_enter may be waiting (it also polls every millisecond)
+  struct Owned {  // the workers are released however this call ends
+    Pool& p;
+    ~Owned() { p.owned.store(false, std::memory_order_release); }
+  } owned{p};
+  ensure_workers(p, threads - 1);
+  p.error = nullptr;
+  for (size_t start = 0; start < n && !p.error; start += kMaxTasks) {
+    const size_t part = std::min(kMaxTasks, n - start);
+    if (start == 0) {
+      run_job(p, part, threads, fn, ctx);
+    } else {  // tasks beyond 2^31: an offset view (never seen in practice)
+      struct Offset { ChunkFn fn; void* ctx; size_t start; } off{fn, ctx, start};
+      run_job(p, part, threads, [](void* c, size_t b, size_t e, int t) {
+        auto* o = static_cast<Offset*>(c);
+        o->fn(o->ctx, o->start + b, o->start + e, t);
+      }, &off);
+    }
+  }
+  // Every chunk is done (run_job waited), so no thread touches the caller's data any more.
+  if (p.error) {
+    std::exception_ptr error = p.error;
+    p.error = nullptr;
+    std::rethrow_exception(error);
+  }
 }
 
 int budget_busy() { return pool().busy.load(std::memory_order_relaxed); }
