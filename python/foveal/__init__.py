@@ -1,7 +1,7 @@
 """foveal: fast deep learning for image data.
 
-A C++ core (SIMD + OpenMP, chosen at import for this CPU) behind a thin, typed Python API shaped
-like Keras and OpenCV. See ``foveal.nn.functional`` for the CNN operators.
+A C++ core (SIMD kernels chosen at import for this CPU, on its own thread pool) behind a thin,
+typed Python API shaped like Keras and OpenCV. See ``foveal.nn.functional`` for the CNN operators.
 """
 
 from __future__ import annotations

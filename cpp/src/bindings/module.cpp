@@ -92,7 +92,7 @@ void init_sanitizer_selftest(py::module_& m) {
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
-  m.doc() = "foveal native core: SIMD + OpenMP kernels with runtime CPU dispatch";
+  m.doc() = "foveal native core: SIMD kernels with runtime CPU dispatch, on its own thread pool";
   m.attr("__version__") = FOVEAL_VERSION;
 
   m.def("build_info", &build_info, "Version, compiler, OpenMP, CPU features and the kernel ISA in use.");
