@@ -87,6 +87,9 @@ struct VecAvx2 {
   static T iota() { return _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7); }
   static void store_i32(int32_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
   static I load_i32(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static bool all_le_i32(I v, int32_t lim) {
+    return _mm256_movemask_epi8(_mm256_cmpgt_epi32(v, _mm256_set1_epi32(lim))) == 0;
+  }
   static I to_int(T x) { return _mm256_cvttps_epi32(x); }
   static I imul_add(I a, int32_t m, I b) { return _mm256_add_epi32(_mm256_mullo_epi32(a, _mm256_set1_epi32(m)), b); }
   static I iadd(I a, int32_t b) { return _mm256_add_epi32(a, _mm256_set1_epi32(b)); }

@@ -80,6 +80,7 @@ struct VecAvx512 {
   static T iota() { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
   static void store_i32(int32_t* p, I v) { _mm512_storeu_si512(p, v); }
   static I load_i32(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static bool all_le_i32(I v, int32_t lim) { return _mm512_cmpgt_epi32_mask(v, _mm512_set1_epi32(lim)) == 0; }
   static I to_int(T x) { return _mm512_cvttps_epi32(x); }
   static I imul_add(I a, int32_t m, I b) { return _mm512_add_epi32(_mm512_mullo_epi32(a, _mm512_set1_epi32(m)), b); }
   static I iadd(I a, int32_t b) { return _mm512_add_epi32(a, _mm512_set1_epi32(b)); }

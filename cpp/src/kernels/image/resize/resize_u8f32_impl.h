@@ -27,20 +27,22 @@ inline void interleave(const float (*lanes)[W], float* out) {
     for (size_t c = 0; c < C; ++c) out[i * C + c] = lanes[c][i];
 }
 
-// V::width pixels from x on; false (nothing written) when a 4-byte gather would leave the row.
-template <class V, class E>
-inline bool resample_lanes(const E* row, size_t row_values, size_t C, size_t out_w, size_t taps,
-                           const int32_t* idx, const float* w, size_t x, float* out) {
+// V::width pixels of C channels from x on; false (nothing written) when a 4-byte gather would
+// leave the row. C is a template argument so that the sums stay in registers.
+template <class V, size_t C, class E>
+inline bool resample_lanes(const E* row, size_t row_values, size_t out_w, size_t taps, const int32_t* idx,
+                           const float* w, size_t x, float* out) {
   using T = typename V::T;
   constexpr size_t W = V::width;
-  if (sizeof(E) == 1) {  // branch-free, so the compiler vectorizes the check
-    const int64_t last = static_cast<int64_t>(row_values) - 4;
-    bool inside = true;
+  if constexpr (sizeof(E) == 1) {
+    // Largest offset a 4-byte gather may start at (the offsets themselves are int32).
+    const int64_t last64 = static_cast<int64_t>(row_values) - 4;
+    const int32_t last = last64 > INT32_MAX ? INT32_MAX : static_cast<int32_t>(last64);
     for (size_t t = 0; t < taps; ++t)
-      for (size_t i = 0; i < W; ++i) inside &= static_cast<int64_t>(idx[t * out_w + x + i]) <= last;
-    if (!inside) return false;
+      if (!V::all_le_i32(V::load_i32(idx + t * out_w + x), last)) return false;
   }
-  T acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+  T acc[C];
+  for (size_t c = 0; c < C; ++c) acc[c] = V::zero();
   for (size_t t = 0; t < taps; ++t) {
     const auto off = V::load_i32(idx + t * out_w + x);
     const T wt = V::load(w + t * out_w + x);
@@ -52,23 +54,28 @@ inline bool resample_lanes(const E* row, size_t row_values, size_t C, size_t out
         acc[c] = V::add(acc[c], V::mul(wt, V::gather_f32(row, V::iadd(off, static_cast<int32_t>(c)))));
     }
   }
-  if (C == 1) {
+  if constexpr (C == 1) {
     V::store(out + x, acc[0]);
-    return true;
-  }
-  if (C == 3) {
+  } else if constexpr (C == 3) {
     T o[3];
     V::interleave3(acc[0], acc[1], acc[2], o);
     for (size_t j = 0; j < 3; ++j) V::store(out + x * 3 + j * W, o[j]);
-    return true;
-  }
-  alignas(64) float lanes[4][W];
-  for (size_t c = 0; c < C; ++c) V::store(lanes[c], acc[c]);
-  switch (C) {  // the interleaving store, unrolled for the channel count
-    case 4: interleave<4, W>(lanes, out + x * 4); break;
-    default: interleave<2, W>(lanes, out + x * 2); break;
+  } else {
+    alignas(64) float lanes[C][W];
+    for (size_t c = 0; c < C; ++c) V::store(lanes[c], acc[c]);
+    interleave<C, W>(lanes, out + x * C);
   }
   return true;
+}
+
+template <class V, size_t C, class E>
+size_t resample_blocks(const E* row, size_t row_values, size_t out_w, size_t taps, const int32_t* idx,
+                       const float* w, float* out) {
+  size_t x = 0;
+  for (; x + V::width <= out_w; x += V::width)
+    if (!resample_lanes<V, C>(row, row_values, out_w, taps, idx, w, x, out))
+      resample_pixels(row, C, out_w, taps, idx, w, x, x + V::width, out);
+  return x;
 }
 
 template <class V, class E>
@@ -76,10 +83,13 @@ void resample_row(const E* row, size_t row_values, size_t C, size_t out_w, size_
                   const int32_t* idx, const float* w, float* out) {
   size_t x = 0;
   if constexpr (V::width > 1) {
-    if (C <= 4)
-      for (; x + V::width <= out_w; x += V::width)
-        if (!resample_lanes<V>(row, row_values, C, out_w, taps, idx, w, x, out))
-          resample_pixels(row, C, out_w, taps, idx, w, x, x + V::width, out);
+    switch (C) {
+      case 1: x = resample_blocks<V, 1>(row, row_values, out_w, taps, idx, w, out); break;
+      case 2: x = resample_blocks<V, 2>(row, row_values, out_w, taps, idx, w, out); break;
+      case 3: x = resample_blocks<V, 3>(row, row_values, out_w, taps, idx, w, out); break;
+      case 4: x = resample_blocks<V, 4>(row, row_values, out_w, taps, idx, w, out); break;
+      default: break;
+    }
   }
   resample_pixels(row, C, out_w, taps, idx, w, x, out_w, out);
 }
