@@ -30,6 +30,9 @@ TOL = {
     "avg_pool2d": 1e-5, "global_avg_pool2d": 1e-5,
     "max_pool2d": 0.0, "global_max_pool2d": 0.0,  # a maximum is exact
     "relu": 0.0, "sigmoid": 1e-6, "softmax": 1e-6,
+    # F.activation by name: polynomial exp / erfc / log1p approximations within a few 1e-7
+    # relative (gelu's far negative tail, below 1e-20 in magnitude, only within the atol)
+    "activation": 1e-6,
     # backward (grad=True): rtol = 0, atol = tol * the largest sum of absolute terms behind any
     # one gradient element (the same gradient computed by the reference from absolute values):
     # float32 accumulation stays well below 1e-4 of it. Pooling sums at most a window's worth
@@ -38,6 +41,9 @@ TOL = {
     "max_pool2d_backward": 1e-5, "avg_pool2d_backward": 1e-5,
     "global_avg_pool2d_backward": 1e-6, "global_max_pool2d_backward": 0.0,
     "activation_backward": 1e-6,
+    # spatial layout: padding and nearest upsampling copy (exact; the nearest gradient sums at
+    # most size_h * size_w terms); bilinear is a 4-tap lerp with float32 weights
+    "zero_pad2d": 0.0, "zero_pad2d_backward": 0.0, "upsample2d": 1e-6, "upsample2d_backward": 1e-6,
     # foveal.image: (uint8 tolerance in levels, float32 tolerance relative to max(1, largest
     # magnitude of the reference and the inputs)). uint8 results must equal OpenCV exactly where
     # OpenCV's op is exact (colour conversion, saturating arithmetic, channel and flip ops,

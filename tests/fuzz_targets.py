@@ -30,9 +30,15 @@ import cv2  # noqa: E402
 from check import TOL, warp_tol  # noqa: E402
 from reference import image as image_ref  # noqa: E402  (OpenCV references)
 
-ACTS = ("linear", "none", "relu", "sigmoid", "tanh")
-ACT_REF = {"linear": None, "none": None, "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
-ACT_TOL = {"linear": 0.0, "none": 0.0, None: 0.0, "relu": 0.0, "sigmoid": 1e-6, "tanh": 1e-6}
+NEW_ACTS = ("relu6", "hard_sigmoid", "hard_silu", "hard_swish", "silu", "swish", "gelu",
+            "leaky_relu", "elu", "softplus")
+ACTS = ("linear", "none", "relu", "sigmoid", "tanh") + NEW_ACTS
+ACT_REF = {"linear": None, "none": None, "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh",
+           **{a: a for a in NEW_ACTS}}
+ACT_TOL = {"linear": 0.0, "none": 0.0, None: 0.0, "relu": 0.0, "sigmoid": 1e-6, "tanh": 1e-6,
+           "relu6": 0.0, **{a: 1e-6 for a in NEW_ACTS if a != "relu6"}}
+# the activations whose gradient is computed from the input x (activation_backward's x=)
+GRAD_FROM_X = ("hard_silu", "hard_swish", "silu", "swish", "gelu")
 CHANNELS = (1, 2, 3, 4, 5, 8, 16, 17, 33)
 BORDERS = ("constant", "replicate", "nearest", "reflect", "reflect101", "wrap")
 MACS_LIMIT = 2e7
@@ -732,14 +738,19 @@ def draw_any_shape(data, max_rank=5):
     return tuple(pick(data, (0, 1, 1, 2, 3, 7, 16, 17, 33), f"dim{i}") for i in range(rank))
 
 
-def activation_backward_ref(dy, y, act):
+def activation_backward_ref(dy, y, act, x=None):
     """reference.activation_backward and the sum of absolute terms behind each element (the
     float32 error scale: dy * (1 - y*y) cancels near |y| = 1, so it is |dy| (1 + y*y), not
-    |dy (1 - y*y)|); where y*y alone exceeds HUGE the float32 product overflows: unspecified."""
-    ref = R.activation_backward(dy, y, act)
-    y64, ady = np.asarray(y, np.float64), np.abs(np.asarray(dy, np.float64))
+    |dy (1 - y*y)|); where y*y alone exceeds HUGE the float32 product overflows: unspecified.
+    The activations of GRAD_FROM_X take x (their derivatives stay below 1.5 in magnitude)."""
+    ref = R.activation_backward(dy, y, act, x=x)
+    ady = np.abs(np.asarray(dy, np.float64))
+    if act in GRAD_FROM_X:
+        return ref, ady * 2.0
+    y64 = np.asarray(y, np.float64)
     with np.errstate(all="ignore"):
-        terms = {"sigmoid": np.abs(y64) + y64 * y64, "tanh": 1.0 + y64 * y64}.get(act, np.ones_like(y64))
+        terms = {"sigmoid": np.abs(y64) + y64 * y64, "tanh": 1.0 + y64 * y64,
+                 "elu": 1.0 + np.abs(y64), "softplus": 1.0 + np.exp(-y64)}.get(act, np.ones_like(y64))
         bound = ady * terms
     bound = np.where(terms > HUGE, np.inf, bound)
     return ref, bound
@@ -753,19 +764,32 @@ def t_activation(data):
     scale = pick(data, (1.0, 1.0, 10.0, 1e-3, 100.0), "scale")
     x = draw_values(data, rng, shape, label="x") * scale
     args = dict(x=array_arg(data, x, "x"))
+    act = pick(data, ACTS, "activation")
     if backward:
+        # dy, y (the output) and x (the input): the one the activation's gradient needs must be
+        # given, the other may be None; whichever is given must have dy's shape
         y = draw_values(data, rng, shape, label="y")
-        args = dict(dy=array_arg(data, x, "dy"), y=array_arg(data, y, "y"))
-    args["activation"] = pick(data, ACTS, "activation")
-    apply_mutation(data, rng, args, dict(x="array", dy="array", y="array", activation="str"), optional=())
+        xin = draw_values(data, rng, shape, label="xin") * scale
+        from_x = act in GRAD_FROM_X
+        args = dict(dy=array_arg(data, x, "dy"),
+                    y=None if from_x and maybe(data, "y_none", 2) else array_arg(data, y, "y"),
+                    activation=act,
+                    x=array_arg(data, xin, "xin") if from_x or maybe(data, "x_given", 1) else None)
+    else:
+        args["activation"] = act
+    apply_mutation(data, rng, args, dict(x="array", dy="array", y="array", activation="str"),
+                   optional=("y", "x") if backward else ())
 
     def model():
         if backward:
-            dy, y, act = convert(lambda: m_f32(args["dy"]), lambda: m_f32(args["y"]),
-                                 lambda: m_str(args["activation"]))
+            dy, y, xx, act = convert(lambda: m_f32(args["dy"]), lambda: m_f32(args["y"], optional=True),
+                                     lambda: m_f32(args["x"], optional=True),
+                                     lambda: m_str(args["activation"]))
             require(act in ACTS, "activation")
-            require(dy.shape == y.shape, "dy")
-            return dict(dy=dy, y=y, act=act)
+            require((xx if act in GRAD_FROM_X else y) is not None, "x or y")
+            for a in (y, xx):
+                require(a is None or dy.shape == a.shape, "dy")
+            return dict(dy=dy, y=y, x=xx, act=act)
         xa, act = convert(lambda: m_f32(args["x"]), lambda: m_str(args["activation"]))
         require(act in ACTS, "activation")
         return dict(x=xa, act=act)
@@ -775,8 +799,8 @@ def t_activation(data):
     def check(out, a, kw):
         tol = ACT_TOL[m["act"]]
         if backward:
-            assert_array(out, m["y"].shape)
-            ref, bound = activation_backward_ref(m["dy"], m["y"], ACT_REF[m["act"]])
+            assert_array(out, m["dy"].shape)
+            ref, bound = activation_backward_ref(m["dy"], m["y"], ACT_REF[m["act"]], m["x"])
             grad_close(out, ref, bound, tol, "dx")
         else:
             assert_array(out, m["x"].shape)
@@ -2141,10 +2165,11 @@ def t_public_dense(data):
     invoke(F.dense_backward if backward else F.dense, args, kw, expect=expect, check=check)
 
 
-@target("public.nn.elementwise", covers=["F.relu", "F.sigmoid", "F.tanh", "F.softmax", "F.activation_backward"])
+@target("public.nn.elementwise", covers=["F.relu", "F.sigmoid", "F.tanh", "F.softmax", "F.activation",
+                                         "F.activation_backward"])
 def t_public_elementwise(data):
     rng = draw_setup(data)
-    which = pick(data, ["relu", "sigmoid", "tanh", "softmax", "activation_backward"], "which")
+    which = pick(data, ["relu", "sigmoid", "tanh", "softmax", "activation", "activation_backward"], "which")
     shape = draw_any_shape(data, 4)
     x = draw_values(data, rng, shape, label="x") * pick(data, (1.0, 10.0), "scale")
     args, kw, expect = [public_array(data, x, "x")], {}, "ok"
@@ -2156,9 +2181,17 @@ def t_public_elementwise(data):
         if maybe(data, "bad_axis", 1):
             kw["axis"] = pick(data, [len(shape), -len(shape) - 1, 1.5, "0", None, 2**63], "axis")
             expect = "error"
+    public_acts = [None, "linear", "relu", "sigmoid", "Tanh", "GELU", "Swish"] + list(NEW_ACTS)
+    if which == "activation":
+        args.append(pick(data, public_acts, "activation"))
+        if maybe(data, "bad", 1):
+            args[1] = pick(data, ["bogus", "", 3, "relu7"], "bad")
+            expect = "error"
     if which == "activation_backward":
-        act = pick(data, [None, "linear", "relu", "sigmoid", "Tanh"], "activation")
+        act = pick(data, public_acts, "activation")
         args = [args[0], public_array(data, draw_values(data, rng, shape, label="y"), "y"), act]
+        if isinstance(act, str) and act.lower() in GRAD_FROM_X:
+            kw["x"] = public_array(data, draw_values(data, rng, shape, label="xin") * 3, "xin")
         if maybe(data, "bad", 1):
             args[pick(data, [1, 2], "which_bad")] = pick(data, ["bogus", Arr(np.ones(shape + (2,), np.float32))], "bad")
             expect = "error"
@@ -2171,19 +2204,23 @@ def t_public_elementwise(data):
         if which == "activation_backward":
             actn = args[2].lower() if isinstance(args[2], str) else None
             yy = as_f32_ref(args[1])
-            ref, bound = activation_backward_ref(xx, yy, actn)
+            ref, bound = activation_backward_ref(xx, yy, actn, as_f32_ref(kw.get("x")))
             tol = 0.0 if actn in (None, "linear", "relu") else 1e-6
             grad_close(out, ref, bound, tol, "dx")
             return
+        tol = ACT_TOL.get(which, 1e-6)
         if which == "softmax":
             ref = R.softmax(xx, axis=int(kw["axis"])) if xx.size else np.zeros(xx.shape)
+        elif which == "activation":
+            actn = args[1].lower() if isinstance(args[1], str) else None
+            ref, tol = R.ACTIVATIONS[actn](xx), ACT_TOL.get(actn, 1e-6)
         else:
             ref = R.ACTIVATIONS[which](xx)
         assert_array(out, ref.shape)
-        tol_close(out, ref, ACT_TOL.get(which, 1e-6))
+        tol_close(out, ref, tol)
 
     fn = {"relu": F.relu, "sigmoid": F.sigmoid, "tanh": F.tanh, "softmax": F.softmax,
-          "activation_backward": F.activation_backward}[which]
+          "activation": F.activation, "activation_backward": F.activation_backward}[which]
     invoke(fn, args, kw, expect=expect, check=check)
 
 
@@ -2744,6 +2781,159 @@ def t_public_io(data):
                           Arr(np.zeros((0, 2), np.uint8)), Arr(np.zeros(4, np.uint8)), None,
                           Arr(np.zeros((2, 2), np.complex64))], "bad_img")
         invoke(fi.write, [os.path.join(tmp, "x.png"), img], expect="error")
+
+
+# ============================================================================ nn: spatial layout
+# ZeroPadding2D / UpSampling2D kernels: zero_pad2d (+ its crop), upsample2d nearest/bilinear (+ backward).
+
+RESAMPLE_KINDS = dict(x="array", dy="array", padding="padding", size="pair", interpolation="str")
+
+
+def model_resample(op, backward, a, arg, interp=ABSENT):
+    conv = [lambda: m_f32(a), (lambda: m_padding(arg)) if op == "pad" else (lambda: m_pair(arg))]
+    if op == "up":
+        conv.append(lambda: m_str(interp, ("nearest", "bilinear")))
+    vals = convert(*conv)
+    xa, p = vals[0], vals[1]
+    require(xa.ndim == 4 and xa.size, "dy" if backward else "x")
+    n, h, w, c = xa.shape
+    if op == "pad":
+        (t, b), (l, r) = p
+        if backward:
+            require(t + b < h and l + r < w, "padding leaves nothing")
+            out = (n, h - t - b, w - l - r, c)
+        else:
+            out = (n, h + t + b, w + l + r, c)
+    else:
+        if backward:
+            require(h % p[0] == 0 and w % p[1] == 0, "dy not a multiple of size")
+            out = (n, h // p[0], w // p[1], c)
+        else:
+            out = (n, h * p[0], w * p[1], c)
+    check_size(out)
+    return dict(a=xa, arg=p, interp=vals[2] if op == "up" else None, out=out)
+
+
+def draw_resample_setup(data, p_backward, max_side):
+    """(rng, op "pad" or "up", backward, n, h, w, c) of a spatial layout example."""
+    rng = draw_setup(data)
+    op = pick(data, ["pad", "up"], "op")
+    backward = maybe(data, "backward", p_backward)
+    n, c = draw(data, st.integers(1, 3), "n"), pick(data, CHANNELS, "c")
+    h, w = draw(data, st.integers(1, max_side), "h"), draw(data, st.integers(1, max_side), "w")
+    return rng, op, backward, n, h, w, c
+
+
+@target("core.resample2d", covers=["core.zero_pad2d", "core.zero_pad2d_backward", "core.upsample2d",
+                                   "core.upsample2d_backward"], weight=1.5)
+def t_resample2d(data):
+    rng, op, backward, n, h, w, c = draw_resample_setup(data, 4, 9)
+    if op == "pad":
+        arg = ((draw(data, st.integers(0, 3), "t"), draw(data, st.integers(0, 3), "b")),
+               (draw(data, st.integers(0, 3), "l"), draw(data, st.integers(0, 3), "r")))
+        if backward:
+            h, w = h + arg[0][0] + arg[0][1], w + arg[1][0] + arg[1][1]
+        args = dict(a=None, padding=arg)
+    else:
+        arg = (draw(data, st.integers(1, 3), "sh"), draw(data, st.integers(1, 3), "sw"))
+        if backward:
+            h, w = h * arg[0], w * arg[1]
+        args = dict(a=None, size=arg, interpolation=pick(data, ["nearest", "bilinear"], "interpolation"))
+    name = "dy" if backward else "x"
+    args["a"] = array_arg(data, draw_values(data, rng, (n, h, w, c), label=name), name)
+    args = {(name if k == "a" else k): v for k, v in args.items()}
+    apply_mutation(data, rng, args, RESAMPLE_KINDS, optional=())
+    expect, m = verdict(model_resample, op, backward, *args.values())
+
+    def check(out, a, kw):
+        assert_array(out, m["out"])
+        x, p = m["a"], m["arg"]
+        if op == "pad":
+            ref = R.zero_pad2d_backward(x, p) if backward else R.zero_pad2d(x, p)
+            assert_close(out, ref, 0.0, 0.0, exact_nan=True)
+            return
+        fn = R.upsample2d_backward if backward else R.upsample2d
+        ref, bound = fn(x, p, m["interp"]), fn(np.abs(x), p, m["interp"])
+        if not backward and m["interp"] == "nearest":
+            assert_close(out, ref, 0.0, 0.0, exact_nan=True)
+        else:
+            grad_close(out, ref, bound, 1e-6, "dx" if backward else "y")
+
+    if op == "pad":
+        fn = _core.zero_pad2d_backward if backward else _core.zero_pad2d
+    else:
+        fn = _core.upsample2d_backward if backward else _core.upsample2d
+    invoke(fn, list(args.values()), expect=expect, check=check)
+
+
+BAD_RESAMPLE = dict(padding=BAD_PADDINGS + [(1, 2, 3), ((1, 2), (3,))],
+                    size=BAD_PAIRS, interpolation=["area", "NEAREST ", 3, None, b"nearest", "bicubic"])
+
+
+@target("public.nn.resample2d", covers=["F.zero_pad2d", "F.zero_pad2d_backward", "F.upsample2d",
+                                        "F.upsample2d_backward"])
+def t_public_resample2d(data):
+    rng, op, backward, n, h, w, c = draw_resample_setup(data, 3, 8)
+    kw = {}
+    if op == "pad":
+        (t, b), (l, r) = ((draw(data, st.integers(0, 2), "t"), draw(data, st.integers(0, 2), "b")),
+                          (draw(data, st.integers(0, 2), "l"), draw(data, st.integers(0, 2), "r")))
+        form = pick(data, ["int", "pair", "pairs", "mixed", "default"], "padding_form")
+        if form == "int" or (form == "pair" and (t, l) == (b, r) and t == l):
+            pads, kw["padding"] = ((t, t), (t, t)), pick(data, [t, np.int64(t), float(t)], "padding_int")
+        elif form == "pair":
+            pads, kw["padding"] = ((t, t), (l, l)), pick(data, [(t, l), [t, l]], "padding_pair")
+        elif form == "mixed":
+            pads, kw["padding"] = ((t, t), (l, r)), (t, [l, r])
+        elif form == "default":
+            pads = ((1, 1), (1, 1))
+        else:
+            pads, kw["padding"] = ((t, b), (l, r)), pick(data, [((t, b), (l, r)), [[t, b], [l, r]]], "pads_form")
+        if backward:
+            h, w = h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1]
+        arg = pads
+    else:
+        arg = (draw(data, st.integers(1, 3), "sh"), draw(data, st.integers(1, 3), "sw"))
+        if maybe(data, "default_size", 2):
+            arg = (2, 2)
+        else:
+            kw["size"] = public_int_or_pair(data, arg, "size")
+        interp = pick(data, ["nearest", "bilinear", "Bilinear", None], "interpolation")
+        if interp is not None:
+            kw["interpolation"] = interp
+        if backward:
+            h, w = h * arg[0], w * arg[1]
+    values = draw_values(data, rng, (n, h, w, c), label="a")
+    args = [public_array(data, values, "a")]
+    expect = "ok"
+    mut = pick(data, [None] * 6 + ["array"] + (["padding"] if op == "pad" else ["size", "interpolation"]), "mutate")
+    if mut == "array":
+        how = pick(data, ["bad_dtype", "none", "rank+", "rank-", "empty"], "how")
+        args[0] = {"bad_dtype": Arr(cast_values(values, "complex64")), "none": None, "rank+": Arr(f32(values)[None]),
+                   "rank-": Arr(f32(values)[0]), "empty": Arr(f32(values)[:, :0])}[how]
+        expect = "error"
+    elif mut is not None:
+        kw[mut] = pick(data, BAD_RESAMPLE[mut], mut)
+        expect = "error"
+
+    def check(out, a, k):
+        xx = as_f32_ref(args[0])
+        if op == "pad":
+            ref = R.zero_pad2d_backward(xx, arg) if backward else R.zero_pad2d(xx, arg)
+            assert_array(out, ref.shape)
+            assert_close(out, ref, 0.0, 0.0, exact_nan=True)
+            return
+        mode = kw.get("interpolation", "nearest").lower()
+        fn = R.upsample2d_backward if backward else R.upsample2d
+        ref, bound = fn(xx, arg, mode), fn(np.abs(xx), arg, mode)
+        assert_array(out, ref.shape)
+        grad_close(out, ref, bound, 1e-6, "dx" if backward else "y")
+
+    if op == "pad":
+        fn = F.zero_pad2d_backward if backward else F.zero_pad2d
+    else:
+        fn = F.upsample2d_backward if backward else F.upsample2d
+    invoke(fn, args, kw, expect=expect, check=check)
 
 
 if os.environ.get("FOVEAL_FUZZ_SELFTEST"):

@@ -20,6 +20,8 @@ from inputs import (BACKWARD_CHANNELS, backward_conv_cases, backward_conv_id,
                     random_padding)
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+NEW_ACTIVATIONS = ("relu6", "hard_sigmoid", "hard_silu", "silu", "gelu", "leaky_relu", "elu",
+                   "softplus")
 WIDE_CHANNELS = BACKWARD_CHANNELS + (32, 64, 65)  # the depthwise and pooling sweeps
 
 
@@ -307,7 +309,7 @@ def test_dense_backward_leading_axes(isa):
 
 
 # ----------------------------------------------------------------------------- activations
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", ACTIVATIONS + NEW_ACTIVATIONS)
 @pytest.mark.parametrize("shape", [(1,), (7,), (15,), (16,), (17,), (33,), (3, 1000),
                                    (2, 5, 7, 17), (1, 9, 9, 64)])
 def test_activation_backward(isa, activation, shape):
@@ -315,7 +317,10 @@ def test_activation_backward(isa, activation, shape):
     x = rand(rng, *shape) * np.float32(3)
     x.flat[::5] = 0.0                       # relu's y == 0: no gradient
     y = R.ACTIVATIONS[activation](x).astype(np.float32)
-    check_op("activation", rand(rng, *shape), y, activation, grad=True)
+    if activation in R.GRAD_FROM_INPUT:     # silu, hard_silu, gelu: from the input
+        check_op("activation", rand(rng, *shape), y, activation, grad=True, x=x)
+    else:
+        check_op("activation", rand(rng, *shape), y, activation, grad=True)
 
 
 def test_activation_backward_relu_uses_y_sign(isa):

@@ -161,7 +161,7 @@ def test_layer_argument_errors():
     with pytest.raises(ValueError, match="padding"):
         nn.Conv2D(2, 3, padding="full")
     with pytest.raises(ValueError, match="activation"):
-        nn.Dense(2, activation="swish")
+        nn.Dense(2, activation="mish")
     with pytest.raises(ValueError, match="kernel_initializer"):
         nn.Dense(2, kernel_initializer="orthogonal")
     with pytest.raises(ValueError, match="filters"):

@@ -13,6 +13,8 @@ from inputs import rand, random_pair, random_padding
 CHANNELS = (1, 3, 7, 15, 16, 17, 31, 32, 33)
 WIDE_CHANNELS = (64, 65)
 ACTIVATIONS = (None, "linear", "relu", "sigmoid", "tanh")
+NEW_ACTIVATIONS = ("relu6", "hard_sigmoid", "hard_silu", "silu", "gelu", "leaky_relu", "elu",
+                   "softplus", "swish", "hard_swish")
 
 
 def fits(x_shape, kernel_hw, strides, padding, dilation_rate):
@@ -98,7 +100,7 @@ def test_conv2d_padding_forms(isa, padding, strides):
     conv(2, 11, 13, 5, 7, (3, 4), padding=padding, strides=strides)
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", ACTIVATIONS + NEW_ACTIVATIONS)
 @pytest.mark.parametrize("bias", [False, True])
 def test_conv2d_activation(isa, activation, bias):
     conv(2, 9, 8, 17, 33, 3, bias=bias, padding="same", activation=activation)

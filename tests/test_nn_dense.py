@@ -11,6 +11,8 @@ from inputs import rand
 
 FEATURES = (1, 3, 7, 15, 16, 17, 31, 32, 33, 64, 65, 300)
 ACTIVATIONS = (None, "linear", "relu", "sigmoid", "tanh", "softmax")
+NEW_ACTIVATIONS = ("relu6", "hard_sigmoid", "hard_silu", "silu", "gelu", "leaky_relu", "elu",
+                   "softplus")
 
 
 def dense_cases(seed, count):
@@ -37,7 +39,7 @@ def test_dense_random_sweep(isa, case):
     check_op("dense", x, kernel, bias=bias, activation=case["activation"])
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", ACTIVATIONS + NEW_ACTIVATIONS)
 @pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 17, 10), (64, 64, 64), (65, 33, 129),
                                    (33, 1000, 65), (128, 512, 10), (13, 1500, 70),
                                    (7, 2049, 129)])

@@ -5,6 +5,8 @@ Convolution and pooling loop over the kernel taps only; batch, space and channel
 by slicing and ``matmul``, so the references stay readable and fast enough for the test sweeps.
 No argument checking beyond what the computation needs: the tests only pass valid input here.
 """
+import math
+
 import numpy as np
 
 
@@ -95,6 +97,54 @@ def tanh(x):
     return np.tanh(np.asarray(x, np.float64))
 
 
+def relu6(x):
+    return np.clip(np.asarray(x, np.float64), 0.0, 6.0)
+
+
+def hard_sigmoid(x):
+    """Keras 3: relu6(x + 3) / 6."""
+    return relu6(np.asarray(x, np.float64) + 3.0) / 6.0
+
+
+def hard_silu(x):
+    x = np.asarray(x, np.float64)
+    return x * hard_sigmoid(x)
+
+
+def silu(x):
+    x = np.asarray(x, np.float64)
+    return x * sigmoid(x)
+
+
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def normal_cdf(x):
+    """Phi(x) = erfc(-x / sqrt 2) / 2: accurate in both tails."""
+    return 0.5 * _erfc(-np.asarray(x, np.float64) / math.sqrt(2.0))
+
+
+def gelu(x):
+    """The exact (erf) form, Keras approximate=False: x Phi(x)."""
+    x = np.asarray(x, np.float64)
+    return x * normal_cdf(x)
+
+
+def leaky_relu(x):
+    """Keras 3's default negative_slope 0.2 (as float32, as Keras passes it)."""
+    x = np.asarray(x, np.float64)
+    return np.where(x > 0, x, float(np.float32(0.2)) * x)
+
+
+def elu(x):
+    x = np.asarray(x, np.float64)
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0.0)))
+
+
+def softplus(x):
+    return np.logaddexp(0.0, np.asarray(x, np.float64))
+
+
 ACTIVATIONS = {
     None: lambda v: v,
     "linear": lambda v: v,
@@ -102,7 +152,63 @@ ACTIVATIONS = {
     "sigmoid": sigmoid,
     "tanh": tanh,
     "softmax": softmax,
+    "relu6": relu6,
+    "hard_sigmoid": hard_sigmoid,
+    "hard_silu": hard_silu,
+    "hard_swish": hard_silu,
+    "silu": silu,
+    "swish": silu,
+    "gelu": gelu,
+    "leaky_relu": leaky_relu,
+    "elu": elu,
+    "softplus": softplus,
 }
+# the activations whose gradient foveal computes from the input x (the others: from the output y)
+GRAD_FROM_INPUT = ("hard_silu", "hard_swish", "silu", "swish", "gelu")
+
+
+def activation(x, activation):
+    """foveal.nn.functional.activation: any elementwise activation by name."""
+    return ACTIVATIONS[activation](x)
+
+
+def activation_derivative(x, activation):
+    """f'(x) from the input, in float64; at the kinks the one-sided value TensorFlow's gradient
+    takes (relu6 / hard_sigmoid: 0 at both ends of the linear part; leaky_relu: 0.2 at 0).
+    For hard_sigmoid / hard_silu whether x lies on the linear part is decided on x + 3 as the
+    float32 forward computes it (Keras's relu6(x + 3)): 2.9999998 + 3 is 6.0 in float32."""
+    x_in = np.asarray(x)
+    shifted = (x_in + np.float32(3)).astype(np.float64) if x_in.dtype == np.float32 else \
+        x_in.astype(np.float64) + 3.0
+    linear_part = (shifted > 0) & (shifted < 6)
+    x = np.asarray(x, np.float64)
+    if activation in (None, "linear"):
+        return np.ones_like(x)
+    if activation == "relu":
+        return (x > 0).astype(np.float64)
+    if activation == "sigmoid":
+        s = sigmoid(x)
+        return s * (1.0 - s)
+    if activation == "tanh":
+        return 1.0 - np.tanh(x) ** 2
+    if activation == "relu6":
+        return ((x > 0) & (x < 6)).astype(np.float64)
+    if activation == "hard_sigmoid":
+        return linear_part / 6.0
+    if activation in ("hard_silu", "hard_swish"):
+        return hard_sigmoid(x) + np.where(linear_part, x / 6.0, 0.0)
+    if activation in ("silu", "swish"):
+        s = sigmoid(x)
+        return s * (1.0 + x * (1.0 - s))
+    if activation == "gelu":
+        return normal_cdf(x) + x * np.exp(-0.5 * np.minimum(x * x, 1e300)) / math.sqrt(2.0 * math.pi)
+    if activation == "leaky_relu":
+        return np.where(x > 0, 1.0, float(np.float32(0.2)))
+    if activation == "elu":
+        return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0.0)))
+    if activation == "softplus":
+        return sigmoid(x)
+    raise ValueError(f"unknown activation {activation!r}")
 
 
 def _finish(out, bias, activation):
@@ -375,10 +481,15 @@ def dense_backward(dy, x, kernel, need_dx=True):
     return dx, x2.T @ dy2, dy2.sum(axis=0)
 
 
-def activation_backward(dy, y, activation):
-    """dx = dy * activation'(x), written with the forward output y = activation(x):
-    linear 1, relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2."""
+def activation_backward(dy, y, activation, x=None):
+    """dx = dy * activation'(x). Written with the forward output y = activation(x) where foveal
+    computes it from y: linear 1, relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2, relu6
+    [0 < y < 6], hard_sigmoid [0 < y < 1] / 6, leaky_relu 1 or 0.2, elu y + 1 below 0, softplus
+    1 - exp(-y); from the input x (required) for silu, hard_silu and gelu."""
     dy = np.asarray(dy, np.float64)
+    if activation in GRAD_FROM_INPUT:
+        assert dy.shape == np.shape(x)
+        return dy * activation_derivative(x, activation)  # float32 x: its float32 kinks
     y = np.asarray(y, np.float64)
     assert dy.shape == y.shape
     if activation in (None, "linear"):
@@ -389,4 +500,132 @@ def activation_backward(dy, y, activation):
         return dy * y * (1.0 - y)
     if activation == "tanh":
         return dy * (1.0 - y * y)
+    if activation == "relu6":
+        return np.where((y > 0) & (y < 6), dy, 0.0)
+    if activation == "hard_sigmoid":
+        return np.where((y > 0) & (y < 1), dy / 6.0, 0.0)
+    if activation == "leaky_relu":
+        return np.where(y > 0, dy, float(np.float32(0.2)) * dy)
+    if activation == "elu":
+        return np.where(y < 0, dy * (y + 1.0), dy)
+    if activation == "softplus":
+        return dy * -np.expm1(-y)
     raise ValueError(f"unknown activation {activation!r}")
+
+
+# ----------------------------------------------------------------------------- spatial layout and merging
+# ZeroPadding2D, UpSampling2D (foveal.nn.functional) and the merge layers (Keras 3 semantics).
+def zero_padding(padding):
+    """Keras ZeroPadding2D's padding -> ((top, bottom), (left, right))."""
+    if not isinstance(padding, (tuple, list)):
+        p = int(padding)
+        return ((p, p), (p, p))
+    return (pair(padding[0]), pair(padding[1]))
+
+
+def zero_pad2d(x, padding=(1, 1)):
+    (t, b), (l, r) = zero_padding(padding)
+    return np.pad(np.asarray(x, np.float64), ((0, 0), (t, b), (l, r), (0, 0)))
+
+
+def zero_pad2d_backward(dy, padding=(1, 1)):
+    (t, b), (l, r) = zero_padding(padding)
+    dy = np.asarray(dy, np.float64)
+    return dy[:, t:dy.shape[1] - b, l:dy.shape[2] - r, :].copy()
+
+
+def bilinear_taps(in_size, out_size):
+    """tf.image.resize's bilinear taps (half-pixel centres): per output index the lower and
+    upper source index (clamped to the image) and the weight of the upper one."""
+    src = (np.arange(out_size) + 0.5) * (in_size / out_size) - 0.5
+    fl = np.floor(src)
+    lo = np.clip(fl, 0, in_size - 1).astype(int)
+    hi = np.clip(np.ceil(src), 0, in_size - 1).astype(int)
+    return lo, hi, src - fl
+
+
+def upsample2d(x, size=(2, 2), interpolation="nearest"):
+    sh, sw = pair(size)
+    x = np.asarray(x, np.float64)
+    if interpolation == "nearest":
+        return np.repeat(np.repeat(x, sh, axis=1), sw, axis=2)
+    n, h, w, c = x.shape
+    ylo, yhi, wy = bilinear_taps(h, h * sh)
+    xlo, xhi, wx = bilinear_taps(w, w * sw)
+    wx = wx[None, None, :, None]
+    top, bot = x[:, ylo], x[:, yhi]
+    t = top[:, :, xlo] + (top[:, :, xhi] - top[:, :, xlo]) * wx
+    b = bot[:, :, xlo] + (bot[:, :, xhi] - bot[:, :, xlo]) * wx
+    return t + (b - t) * wy[None, :, None, None]
+
+
+def upsample2d_backward(dy, size=(2, 2), interpolation="nearest"):
+    sh, sw = pair(size)
+    dy = np.asarray(dy, np.float64)
+    n, oh, ow, c = dy.shape
+    h, w = oh // sh, ow // sw
+    if interpolation == "nearest":
+        return dy.reshape(n, h, sh, w, sw, c).sum(axis=(2, 4))
+    ylo, yhi, wy = bilinear_taps(h, oh)
+    xlo, xhi, wx = bilinear_taps(w, ow)
+    rows = np.zeros((n, h, ow, c))
+    np.add.at(rows, (slice(None), ylo), dy * (1 - wy)[None, :, None, None])
+    np.add.at(rows, (slice(None), yhi), dy * wy[None, :, None, None])
+    dx = np.zeros((n, h, w, c))
+    np.add.at(dx, (slice(None), slice(None), xlo), rows * (1 - wx)[None, None, :, None])
+    np.add.at(dx, (slice(None), slice(None), xhi), rows * wx[None, None, :, None])
+    return dx
+
+
+def merge_expand(xs):
+    """Keras 3's merge layers on inputs of different ranks: the lower-rank ones get axes of
+    size 1 inserted after the batch axis."""
+    xs = [np.asarray(x, np.float64) for x in xs]
+    rank = max(x.ndim for x in xs)
+    return [x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:]) for x in xs]
+
+
+def merge(op, xs):
+    """Keras's Add, Subtract, Multiply, Average, Maximum, Minimum (broadcasting size-1 axes)."""
+    xs = merge_expand(xs)
+    if op == "subtract":
+        return xs[0] - xs[1]
+    fn = {"add": np.add, "multiply": np.multiply, "average": np.add, "maximum": np.maximum,
+          "minimum": np.minimum}[op]
+    out = xs[0]
+    for x in xs[1:]:
+        out = fn(out, x)
+    return out / len(xs) if op == "average" else out
+
+
+def merge_backward(op, dy, xs):
+    """The input gradients of merge(op, xs): each the derivative times dy, summed over the axes
+    its input was broadcast along, in its own shape. A maximum's gradient goes to the first
+    input holding it (as TensorFlow's maximum, applied left to right)."""
+    shapes = [np.shape(x) for x in xs]
+    ex = merge_expand(xs)
+    out = merge(op, xs)
+    dy = np.asarray(dy, np.float64)
+    grads = []
+    taken = np.zeros(out.shape, bool)
+    for i, x in enumerate(ex):
+        if op in ("add",):
+            g = dy
+        elif op == "average":
+            g = dy / len(ex)
+        elif op == "subtract":
+            g = dy if i == 0 else -dy
+        elif op == "multiply":
+            others = np.ones(out.shape)
+            for j, o in enumerate(ex):
+                if j != i:
+                    others = others * o
+            g = dy * others
+        else:
+            hit = (np.broadcast_to(x, out.shape) == out) & ~taken
+            taken |= hit
+            g = np.where(hit, dy, 0.0)
+        g = np.broadcast_to(g, out.shape)
+        axes = tuple(a for a in range(out.ndim) if x.shape[a] == 1 and out.shape[a] != 1)
+        grads.append(g.sum(axis=axes, keepdims=True).reshape(shapes[i]))
+    return grads

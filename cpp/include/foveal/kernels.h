@@ -7,7 +7,24 @@
 
 namespace foveal {
 
-enum class Activation : int { none = 0, relu = 1, sigmoid = 2, tanh = 3 };
+// Elementwise activations (Keras 3 definitions). relu is fused into the GEMM and depthwise tiles;
+// every other one runs as a pass over the rows just written (igemm_strip, the depthwise driver).
+enum class Activation : int {
+  none = 0, relu = 1, sigmoid = 2, tanh = 3,
+  relu6 = 4,         // min(max(x, 0), 6)
+  hard_sigmoid = 5,  // relu6(x + 3) / 6
+  hard_silu = 6,     // x * hard_sigmoid(x)  (hard_swish)
+  silu = 7,          // x * sigmoid(x)  (swish)
+  gelu = 8,          // x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), the exact (erf) form
+  leaky_relu = 9,    // x > 0 ? x : 0.2 x
+  elu = 10,          // x > 0 ? x : exp(x) - 1
+  softplus = 11,     // log(1 + exp(x))
+};
+// Whether the activation's gradient is computed from its input x (true: hard_silu, silu, gelu,
+// whose derivative is no function of the output) or from its output y (all the others).
+constexpr bool activation_grad_from_input(Activation a) {
+  return a == Activation::hard_silu || a == Activation::silu || a == Activation::gelu;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Indirect GEMM micro-kernel (one register tile):
@@ -38,7 +55,7 @@ struct IgemmProblem {
   const float* bias;      // n floats or nullptr
   float* c;               // row 0, column 0
   size_t ldc;
-  Activation act;         // relu is fused; sigmoid and tanh are the driver's pass afterwards
+  Activation act;         // relu is fused; the others are igemm_strip's pass afterwards
   bool accumulate = false;  // C += A*B instead of C = bias + A*B
 };
 // Largest K block (floats) the micro-kernel runs over at once, so that a 6-row A strip stays in
@@ -103,8 +120,9 @@ using global_pool_fn = void (*)(size_t hw, size_t channels, size_t row_stride, c
 // ---------------------------------------------------------------------------------------------
 // Elementwise activation y = f(x) over n floats (x and y may alias).
 using activation_fn = void (*)(size_t n, const float* x, float* y, Activation act);
-// Its gradient dx = dy * f' through the forward output y (dx may alias dy).
-using activation_backward_fn = void (*)(size_t n, const float* dy, const float* y, float* dx,
+// Its gradient dx = dy * f'(x), computed from src: the forward INPUT x where
+// activation_grad_from_input(act), else the forward OUTPUT y = f(x) (dx may alias dy).
+using activation_backward_fn = void (*)(size_t n, const float* dy, const float* src, float* dx,
                                        Activation act);
 // Softmax over `cols` contiguous floats of one row (x and y may alias).
 using softmax_row_fn = void (*)(size_t cols, const float* x, float* y);

@@ -57,8 +57,9 @@ void dense_backward_f32(size_t m, size_t k, size_t n, const float* x, const floa
                         const float* dy, float* dx, float* dkernel, float* dbias);
 
 void activation_f32(size_t n, const float* x, float* y, Activation act);
-// dx = dy * f'(.) written through the forward output y (relu: y > 0; sigmoid: y(1-y); tanh: 1-y^2).
-void activation_backward_f32(size_t n, const float* dy, const float* y, float* dx, Activation act);
+// dx = dy * f'(x), from src: the forward input x where activation_grad_from_input(act) (silu,
+// hard_silu, gelu), else the forward output y (relu: y > 0; sigmoid: y(1-y); tanh: 1-y^2; ...).
+void activation_backward_f32(size_t n, const float* dy, const float* src, float* dx, Activation act);
 // Softmax over the last axis of a rows x cols matrix.
 void softmax_f32(size_t rows, size_t cols, const float* x, float* y);
 
@@ -91,5 +92,23 @@ void sgd_step_f32(size_t n, float* w, const float* g, float* m, const SgdParams&
 void adam_step_f32(size_t n, float* w, const float* g, float* m, float* v, const AdamParams& p);
 void rmsprop_step_f32(size_t n, float* w, const float* g, float* v, float* m, float* a,
                       const RmspropParams& p);
+
+// ---- spatial layout (ZeroPadding2D, UpSampling2D): nn/resample2d/resample2d.cpp --------------
+struct Pad2dParams {
+  size_t batch, in_h, in_w, channels;
+  size_t pad_top, pad_bottom, pad_left, pad_right;
+};
+// y: N x (H + top + bottom) x (W + left + right) x C, x inside, zeros around.
+void zero_pad2d_f32_nhwc(const Pad2dParams& p, const float* x, float* y);
+// The inverse (zero_pad2d's gradient): x (N x H x W x C) = the interior of y.
+void crop2d_f32_nhwc(const Pad2dParams& p, const float* y, float* x);
+struct Upsample2dParams {
+  size_t batch, in_h, in_w, channels, size_h, size_w;
+  bool bilinear;  // else nearest: each pixel repeated size_h x size_w times
+};
+// y: N x (H * size_h) x (W * size_w) x C; bilinear with half-pixel centres (tf.image.resize).
+void upsample2d_f32_nhwc(const Upsample2dParams& p, const float* x, float* y);
+// dx (N x H x W x C) from dy (N x H*size_h x W*size_w x C).
+void upsample2d_backward_f32_nhwc(const Upsample2dParams& p, const float* dy, float* dx);
 
 }  // namespace foveal

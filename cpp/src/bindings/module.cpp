@@ -22,6 +22,7 @@ void init_nn(py::module_& m);
 void init_image(py::module_& m);
 void init_train(py::module_& m);
 void init_threads(py::module_& m);
+void init_resample2d(py::module_& m);
 }
 
 namespace {
@@ -147,6 +148,7 @@ PYBIND11_MODULE(_core, m) {
   foveal::bind::init_image(m);
   foveal::bind::init_train(m);
   foveal::bind::init_threads(m);
+  foveal::bind::init_resample2d(m);
 #if defined(FOVEAL_SANITIZE_SELFTEST)
   init_sanitizer_selftest(m);
 #endif

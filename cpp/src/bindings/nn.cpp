@@ -18,12 +18,22 @@ namespace {
 using Pair = std::pair<long, long>;
 using Padding = std::pair<Pair, Pair>;  // ((top, bottom), (left, right))
 
+// The Keras 3 names (and their aliases: "none", "swish" = "silu", "hard_swish" = "hard_silu").
 Activation parse_activation(const std::string& name) {
-  if (name == "linear" || name == "none") return Activation::none;
-  if (name == "relu") return Activation::relu;
-  if (name == "sigmoid") return Activation::sigmoid;
-  if (name == "tanh") return Activation::tanh;
-  fail("activation must be one of None, 'linear', 'relu', 'sigmoid', 'tanh', got '" + name + "'");
+  static const std::pair<const char*, Activation> names[] = {
+      {"linear", Activation::none},         {"none", Activation::none},
+      {"relu", Activation::relu},           {"sigmoid", Activation::sigmoid},
+      {"tanh", Activation::tanh},           {"relu6", Activation::relu6},
+      {"hard_sigmoid", Activation::hard_sigmoid}, {"hard_silu", Activation::hard_silu},
+      {"hard_swish", Activation::hard_silu}, {"silu", Activation::silu},
+      {"swish", Activation::silu},          {"gelu", Activation::gelu},
+      {"leaky_relu", Activation::leaky_relu}, {"elu", Activation::elu},
+      {"softplus", Activation::softplus}};
+  for (const auto& [n, a] : names)
+    if (name == n) return a;
+  fail("activation must be one of None, 'linear', 'relu', 'sigmoid', 'tanh', 'relu6', 'hard_sigmoid', "
+       "'hard_silu', 'hard_swish', 'silu', 'swish', 'gelu', 'leaky_relu', 'elu', 'softplus', got '" +
+       name + "'");
 }
 
 // Sizes, strides, rates and pads above this are rejected, so no size arithmetic can overflow.
@@ -256,15 +266,26 @@ py::tuple dense_backward(const py::object& dy_in, const py::object& x_in, const 
   return py::make_tuple(dx ? py::object(*dx) : py::object(py::none()), dk, db);
 }
 
-FloatArray activation_backward(const py::object& dy_in, const py::object& y_in, const std::string& name) {
-  const FloatArray dy = to_f32(dy_in, "dy"), y = to_f32(y_in, "y");
+// dy * f'(x): from the forward input x for silu, hard_silu and gelu (x required, y may be None),
+// from the forward output y for the others (y required, x may be None). Whichever of y and x is
+// given must have dy's shape.
+FloatArray activation_backward(const py::object& dy_in, const py::object& y_in, const std::string& name,
+                               const py::object& x_in) {
+  const FloatArray dy = to_f32(dy_in, "dy");
+  const std::optional<FloatArray> y = to_f32_opt(y_in, "y"), x = to_f32_opt(x_in, "x");
   const Activation act = parse_activation(name);
-  std::vector<long> shape(y.shape(), y.shape() + y.ndim());
-  require_shape(dy, shape, "y");
-  auto dx = new_array<float>(std::vector<py::ssize_t>(y.shape(), y.shape() + y.ndim()));
+  const bool from_x = activation_grad_from_input(act);
+  if (from_x && !x) fail("x (the activation's input) is required for activation '" + name + "'");
+  if (!from_x && !y) fail("y (the activation's output) is required for activation '" + name + "'");
+  for (const auto& [arr, what] : {std::pair{&y, "y"}, std::pair{&x, "x"}}) {
+    if (!*arr) continue;
+    require_shape(dy, std::vector<long>((*arr)->shape(), (*arr)->shape() + (*arr)->ndim()), what);
+  }
+  const FloatArray& src = from_x ? *x : *y;
+  auto dx = new_array<float>(std::vector<py::ssize_t>(src.shape(), src.shape() + src.ndim()));
   {
     py::gil_scoped_release release;
-    activation_backward_f32(size_t(y.size()), dy.data(), y.data(), dx.mutable_data(), act);
+    activation_backward_f32(size_t(src.size()), dy.data(), src.data(), dx.mutable_data(), act);
   }
   return dx;
 }
@@ -310,7 +331,8 @@ void init_nn(py::module_& m) {
   m.def("global_avg_pool2d_backward", [](const py::object& dy, const py::object& x) { return global_pool_backward(dy, x, false); },
         py::arg("dy"), py::arg("x"));
   m.def("dense_backward", &dense_backward, py::arg("dy"), py::arg("x"), py::arg("kernel"), py::arg("need_dx"));
-  m.def("activation_backward", &activation_backward, py::arg("dy"), py::arg("y"), py::arg("activation"));
+  m.def("activation_backward", &activation_backward, py::arg("dy"), py::arg("y"), py::arg("activation"),
+        py::arg("x") = py::none());
   m.def("max_pool2d", &pool2d<max_pool2d_f32_nhwc>, py::arg("x"), py::arg("pool_size"),
         py::arg("strides"), py::arg("padding"));
   m.def("avg_pool2d", &pool2d<avg_pool2d_f32_nhwc>, py::arg("x"), py::arg("pool_size"),

@@ -12,6 +12,9 @@ from .layers import (
     DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, InputLayer,
     Layer, MaxPooling2D, ReLU, Rescaling, Softmax, register_layer,
 )
+from .layers import (
+    Average, Maximum, Minimum, Multiply, Reshape, Subtract, UpSampling2D, ZeroPadding2D,
+)
 from .models import Model, Sequential, load_model
 
 __all__ = [
@@ -20,4 +23,5 @@ __all__ = [
     "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten",
     "Dense", "Dropout", "BatchNormalization", "Activation", "ReLU", "Softmax", "Rescaling", "Add",
     "Concatenate", "register_layer",
+    "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding2D", "UpSampling2D", "Reshape",
 ]

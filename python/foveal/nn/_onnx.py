@@ -18,7 +18,13 @@ from . import layers as L
 
 OPSET = 17
 _TO_NCHW, _TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
-_ACT_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+# Activations that are one ONNX node (opset 17): (op, attributes).
+_ACT_OPS: Dict[str, Tuple[str, Dict[str, Any]]] = {
+    "relu": ("Relu", {}), "sigmoid": ("Sigmoid", {}), "tanh": ("Tanh", {}),
+    "elu": ("Elu", {"alpha": 1.0}), "softplus": ("Softplus", {}),
+    "leaky_relu": ("LeakyRelu", {"alpha": 0.2}), "hard_silu": ("HardSwish", {}),
+    "hard_sigmoid": ("HardSigmoid", {"alpha": 1.0 / 6.0, "beta": 0.5}),
+}
 
 
 def _same_pads(size: int, window: int, stride: int) -> Tuple[int, int]:
@@ -53,7 +59,19 @@ class _Builder:
             return x
         if act == "softmax":
             return self.op("Softmax", [x], base, axis=-1)
-        return self.op(_ACT_OPS[act], [x], base)
+        if act == "relu6":
+            return self.op("Clip", [x, self.const(base + "_min", np.float32(0)),
+                                    self.const(base + "_max", np.float32(6))], base)
+        if act == "silu":
+            return self.op("Mul", [x, self.op("Sigmoid", [x], base + "_sigmoid")], base)
+        if act == "gelu":  # x * (1 + erf(x / sqrt 2)) / 2 (the Gelu node needs opset 20)
+            e = self.op("Erf", [self.op("Div", [x, self.const(base + "_sqrt2", np.float32(np.sqrt(2)))],
+                                        base + "_scaled")], base + "_erf")
+            h = self.op("Add", [e, self.const(base + "_one", np.float32(1))], base + "_cdf2")
+            p = self.op("Mul", [x, h], base + "_prod")
+            return self.op("Mul", [p, self.const(base + "_half", np.float32(0.5))], base)
+        op, attrs = _ACT_OPS[act]
+        return self.op(op, [x], base, **attrs)
 
     def nchw(self, x: str, base: str, body: Any) -> str:
         t = self.op("Transpose", [x], base + "_nchw", perm=_TO_NCHW)
@@ -92,9 +110,9 @@ def _layer(b: _Builder, layer: Any, ins: List[str]) -> str:
             kind, [t], base, kernel_shape=list(layer.pool_size), strides=list(layer.strides),
             pads=_window_pads(layer, layer.pool_size), **extra))
     if isinstance(layer, L.GlobalAveragePooling2D):
-        return b.op("ReduceMean", [x], base, axes=[1, 2], keepdims=0)
+        return b.op("ReduceMean", [x], base, axes=[1, 2], keepdims=int(layer.keepdims))
     if isinstance(layer, L.GlobalMaxPooling2D):
-        return b.op("ReduceMax", [x], base, axes=[1, 2], keepdims=0)
+        return b.op("ReduceMax", [x], base, axes=[1, 2], keepdims=int(layer.keepdims))
     if isinstance(layer, L.Flatten):
         return b.op("Flatten", [x], base, axis=1)
     if isinstance(layer, L.Dense):
@@ -114,6 +132,8 @@ def _layer(b: _Builder, layer: Any, ins: List[str]) -> str:
         return b.activation(x, layer.activation, base) if layer.activation != "linear" else \
             b.op("Identity", [x], base)
     if isinstance(layer, L.ReLU):
+        if layer.output_activation is not None:  # relu, relu6 or leaky_relu (slope 0.2)
+            return b.activation(x, layer.output_activation, base)
         if layer.max_value is not None or layer.negative_slope != 0.0 or layer.threshold != 0.0:
             raise NotImplementedError(f"ONNX export of ReLU with max_value/negative_slope/threshold "
                                       f"(layer {base!r}) is not supported yet")
@@ -123,11 +143,53 @@ def _layer(b: _Builder, layer: Any, ins: List[str]) -> str:
     if isinstance(layer, L.Rescaling):
         y = b.op("Mul", [x, b.const(base + "_scale", np.float32(layer.scale))], base)
         return b.op("Add", [y, b.const(base + "_offset", np.float32(layer.offset))], base + "_offset")
-    if isinstance(layer, L.Add):
-        return b.op("Sum", ins, base)
+    if isinstance(layer, (L.Add, L.Subtract, L.Multiply, L.Average, L.Maximum, L.Minimum)):
+        return _elementwise(b, layer, ins)
+    if isinstance(layer, L.ZeroPadding2D):
+        (t, bt), (lf, r) = layer.padding
+        return b.op("Pad", [x, b.const(base + "_pads", np.array([0, t, lf, 0, 0, bt, r, 0], np.int64))],
+                    base, mode="constant")
+    if isinstance(layer, L.UpSampling2D):
+        scales = b.const(base + "_scales", np.array([1, 1, *layer.size], np.float32))
+        attrs = (dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+                 if layer.interpolation == "nearest" else
+                 dict(mode="linear", coordinate_transformation_mode="half_pixel"))
+        return b.nchw(x, base, lambda t: b.op("Resize", [t, "", scales], base, **attrs))
+    if isinstance(layer, L.Reshape):
+        shape = np.array([0, *layer.target_shape], np.int64)  # 0: the batch size as it comes
+        return b.op("Reshape", [x, b.const(base + "_shape", shape)], base)
     if isinstance(layer, L.Concatenate):
         return b.op("Concat", ins, base, axis=int(layer.axis))
     raise NotImplementedError(f"ONNX export of {type(layer).__name__} (layer {base!r}) is not supported")
+
+
+_MERGE_OPS = {"Add": "Sum", "Average": "Mean", "Maximum": "Max", "Minimum": "Min"}
+
+
+def _elementwise(b: _Builder, layer: Any, ins: List[str]) -> str:
+    """A merge layer: inputs of lower rank first get axes of size 1 after the batch axis (Keras
+    3; ONNX would align them on the last axes, batch axis included); ONNX broadcasts the rest."""
+    shapes = [tuple(s) for s in layer.input_shape]
+    rank = max(len(s) for s in shapes)
+    expanded = []
+    for name, shape in zip(ins, shapes):
+        if len(shape) < rank:
+            rest = [-1 if d is None else d for d in shape[1:]]
+            if rest.count(-1) > 1:
+                raise NotImplementedError(f"ONNX export of {type(layer).__name__} (layer {layer.name!r}) "
+                                          "with an input of lower rank and unknown sizes")
+            target = np.array([0] + [1] * (rank - len(shape)) + rest, np.int64)
+            name = b.op("Reshape", [name, b.const(layer.name + "_expand", target)], layer.name + "_expand")
+        expanded.append(name)
+    kind = type(layer).__name__
+    if kind in _MERGE_OPS:
+        return b.op(_MERGE_OPS[kind], expanded, layer.name)
+    if kind == "Subtract":
+        return b.op("Sub", expanded, layer.name)
+    y = expanded[0]
+    for other in expanded[1:]:
+        y = b.op("Mul", [y, other], layer.name)
+    return y
 
 
 def export(model: Any, filepath: str) -> None:

@@ -16,23 +16,32 @@ from .._checks import Pair, as_float32, as_int, as_option, as_pair
 PaddingArg = Union[str, int, Sequence[int], Sequence[Sequence[int]]]
 Padding = Tuple[Pair, Pair]
 
-_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+# The elementwise activations, by their Keras 3 names, each native (forward and backward) and
+# fused into conv2d / depthwise_conv2d / dense. Aliases resolve to the Keras name that get_config
+# reports, as Keras's own serialization does ("swish" -> "silu", "hard_swish" -> "hard_silu").
+_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "relu6", "hard_sigmoid", "hard_silu", "silu",
+                "gelu", "leaky_relu", "elu", "softplus")
+_ACTIVATION_ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
+# Activations whose gradient is computed from their input x (the others: from their output y).
+GRAD_FROM_INPUT = ("hard_silu", "silu", "gelu")
 
 __all__ = [
     "conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
     "global_max_pool2d", "dense", "relu", "sigmoid", "tanh", "softmax",
     "conv2d_backward", "depthwise_conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward",
     "global_avg_pool2d_backward", "global_max_pool2d_backward", "dense_backward",
-    "activation_backward",
+    "activation_backward", "activation",
 ]
 
 Grads = Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]
 
 
 def _activation(activation: Optional[str], extra: tuple[str, ...] = ()) -> str:
+    """The Keras name of an activation argument (None -> "linear", aliases resolved)."""
     if activation is None:
         return "linear"
-    return as_option(activation, "activation", _ACTIVATIONS + extra)
+    name = as_option(activation, "activation", _ACTIVATIONS + tuple(_ACTIVATION_ALIASES) + extra)
+    return _ACTIVATION_ALIASES.get(name, name)
 
 
 def _same_pads(size: int, window: int, stride: int) -> Pair:
@@ -92,7 +101,9 @@ def conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
         padding: ``"valid"``, ``"same"`` (TensorFlow's rule: out = ceil(in/stride), the odd padded
             pixel at the bottom/right), an int, ``(ph, pw)`` or ``((top, bottom), (left, right))``.
         groups: channel groups; output channel ``o`` reads input group ``o // (Cout/groups)``.
-        activation: None, ``"relu"``, ``"sigmoid"`` or ``"tanh"``, fused into the kernel.
+        activation: None or a name of :func:`activation` (``"relu"``, ``"gelu"``, ...), fused into
+            the kernel: ReLU inside the register tile, the others over each block of output rows
+            while it is in cache.
 
     Returns:
         ``N x OH x OW x Cout`` float32.
@@ -194,6 +205,19 @@ def dense(x: Any, kernel: Any, bias: Any = None, activation: Optional[str] = Non
     if act == "softmax":
         y = _core.softmax(y)
     return y.reshape(*lead, kernel.shape[1])
+
+
+def activation(x: Any, activation: Optional[str]) -> np.ndarray:
+    """Elementwise activation by its Keras 3 name, in one native pass:
+
+    ``"linear"`` (or None) x; ``"relu"`` max(x, 0); ``"sigmoid"`` 1 / (1 + exp(-x)); ``"tanh"``;
+    ``"relu6"`` min(max(x, 0), 6); ``"hard_sigmoid"`` relu6(x + 3) / 6; ``"hard_silu"`` (alias
+    ``"hard_swish"``) x * hard_sigmoid(x); ``"silu"`` (alias ``"swish"``) x * sigmoid(x);
+    ``"gelu"`` x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (the exact form, Keras
+    ``approximate=False``); ``"leaky_relu"`` x if x > 0 else 0.2 x; ``"elu"`` x if x > 0 else
+    exp(x) - 1; ``"softplus"`` log(1 + exp(x)).
+    """
+    return _core.activation(as_float32(x, "x"), _activation(activation))
 
 
 def relu(x: Any) -> np.ndarray:
@@ -322,11 +346,19 @@ def dense_backward(dy: Any, x: Any, kernel: Any, need_dx: bool = True) -> Grads:
     return (None if dx is None else dx.reshape(x.shape)), dk, db
 
 
-def activation_backward(dy: Any, y: Any, activation: Optional[str]) -> np.ndarray:
-    """Gradient through an activation given its OUTPUT ``y``: ``dy * f'``, with ``f'`` = ``y > 0``
-    (relu), ``y (1 - y)`` (sigmoid), ``1 - y**2`` (tanh) or 1 (None / ``"linear"``)."""
+def activation_backward(dy: Any, y: Any, activation: Optional[str], x: Any = None) -> np.ndarray:
+    """Gradient ``dy * f'(x)`` through an :func:`activation`.
+
+    Computed from its OUTPUT ``y`` for ``"linear"`` (1), ``"relu"`` (``y > 0``), ``"sigmoid"``
+    (``y (1 - y)``), ``"tanh"`` (``1 - y**2``), ``"relu6"`` (``0 < y < 6``), ``"hard_sigmoid"``
+    (1/6 where ``0 < y < 1``), ``"leaky_relu"`` (1 or 0.2), ``"elu"`` (``y + 1`` where
+    ``y < 0``) and ``"softplus"`` (``1 - exp(-y)``); from its INPUT ``x`` (pass ``x=``; ``y``
+    may be None) for ``"silu"``, ``"hard_silu"`` and ``"gelu"``, whose derivative is no
+    function of the output. At the kinks the gradient is TensorFlow's (Keras 3): 0 at both
+    ends of relu6's and hard_sigmoid's linear part, slope 0.2 at 0 for leaky_relu."""
     act = _activation(activation)
-    return _core.activation_backward(as_float32(dy, "dy"), as_float32(y, "y"), act)
+    return _core.activation_backward(as_float32(dy, "dy"), None if y is None else as_float32(y, "y"),
+                                     act, None if x is None else as_float32(x, "x"))
 
 
 
@@ -403,3 +435,59 @@ def dropout(x: np.ndarray, rate: float, key: int) -> Tuple[np.ndarray, np.ndarra
     if not 0.0 <= r < 1.0:  # named here: the native call would name its keep probability
         raise ValueError(f"rate must be in [0, 1), got {rate!r}")
     return _core.dropout(x, 1.0 - r, key)
+
+
+# ------------------------------------------------------------- spatial layout (ZeroPadding2D, UpSampling2D)
+# Native NHWC kernels (cpp/src/kernels/nn/resample2d): zero padding and its gradient (a crop),
+# upsampling by integer factors, nearest (repeat) or bilinear (half-pixel centres, as
+# tf.image.resize and Keras 3), and its gradient.
+
+__all__ += ["zero_pad2d", "zero_pad2d_backward", "upsample2d", "upsample2d_backward"]
+
+_INTERPOLATIONS = ("nearest", "bilinear")
+
+
+def zero_padding_arg(padding: Any, name: str = "padding") -> Padding:
+    """Keras's ZeroPadding2D ``padding``: an int (every side), a pair ``(h, w)`` (symmetric), or
+    ``((top, bottom), (left, right))`` (each entry an int or a pair) -> ``((t, b), (l, r))``."""
+    if isinstance(padding, (tuple, list)):
+        if len(padding) != 2:
+            raise ValueError(f"{name} must be an int, a pair of ints or a pair of pairs, got {padding!r}")
+        return (as_pair(padding[0], name, 0), as_pair(padding[1], name, 0))
+    p = as_int(padding, name, 0)
+    return ((p, p), (p, p))
+
+
+def _interpolation(interpolation: Any) -> str:
+    return as_option(interpolation, "interpolation", _INTERPOLATIONS)
+
+
+def zero_pad2d(x: Any, padding: Any = (1, 1)) -> np.ndarray:
+    """Zeros around the H and W axes of an ``N x H x W x C`` batch (Keras ``ZeroPadding2D``);
+    ``padding`` as :func:`zero_padding_arg`."""
+    x = as_float32(x, "x")
+    _spatial(x)
+    return _core.zero_pad2d(x, zero_padding_arg(padding))
+
+
+def zero_pad2d_backward(dy: Any, padding: Any = (1, 1)) -> np.ndarray:
+    """Gradient of :func:`zero_pad2d`: the interior of ``dy`` (the padding cropped off)."""
+    dy = as_float32(dy, "dy")
+    return _core.zero_pad2d_backward(dy, zero_padding_arg(padding))
+
+
+def upsample2d(x: Any, size: Union[int, Pair] = (2, 2), interpolation: str = "nearest") -> np.ndarray:
+    """Upsample an ``N x H x W x C`` batch by the integer factors ``size`` (Keras
+    ``UpSampling2D``): ``"nearest"`` repeats each pixel, ``"bilinear"`` interpolates with
+    half-pixel centres, edges clamped (``tf.image.resize``). Returns ``N x H*sh x W*sw x C``."""
+    x = as_float32(x, "x")
+    _spatial(x)
+    return _core.upsample2d(x, as_pair(size, "size"), _interpolation(interpolation))
+
+
+def upsample2d_backward(dy: Any, size: Union[int, Pair] = (2, 2),
+                        interpolation: str = "nearest") -> np.ndarray:
+    """Gradient of :func:`upsample2d` with respect to its input (``dy`` is its output's shape,
+    H and W multiples of ``size``)."""
+    dy = as_float32(dy, "dy")
+    return _core.upsample2d_backward(dy, as_pair(size, "size"), _interpolation(interpolation))

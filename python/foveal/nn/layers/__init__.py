@@ -11,7 +11,8 @@ Layers are called like Keras layers: on a symbolic tensor from :func:`Input` to 
 functional :class:`~foveal.nn.Model`, or eagerly on an array (inference mode by default).
 
 One module per family: ``base`` (:class:`Layer`, :class:`Weight`, the registry), ``core``,
-``convolutional``, ``pooling``, ``normalization``, ``activation`` and ``merging``.
+``convolutional``, ``pooling``, ``normalization``, ``activation``, ``merging`` and
+``reshaping``.
 """
 
 from ..functional import batch_norm_inference, batch_norm_train_backward, batch_norm_train_forward
@@ -19,9 +20,10 @@ from .activation import Activation, ReLU, Softmax
 from .base import Layer, SymbolicTensor, Weight, get, register_layer, serialize
 from .convolutional import Conv2D, DepthwiseConv2D
 from .core import Dense, Dropout, Flatten, Input, InputLayer, Rescaling
-from .merging import Add, Concatenate
+from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
+from .reshaping import Reshape, UpSampling2D, ZeroPadding2D
 
 # Public names of the one module this package replaced, importable from here as before.
 from ..functional import softmax_backward  # noqa: F401
@@ -34,5 +36,6 @@ __all__ = [
     "Dense", "Dropout", "BatchNormalization", "Activation", "ReLU", "Softmax", "Rescaling", "Add",
     "Concatenate", "batch_norm_train_forward", "batch_norm_train_backward", "batch_norm_inference",
     "get", "serialize", "register_layer",
+    "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding2D", "UpSampling2D", "Reshape",
 ]
 

@@ -5,7 +5,7 @@ the :class:`Activation`, :class:`ReLU` and :class:`Softmax` layers.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
@@ -16,14 +16,19 @@ from .base import Layer, Weight, register_layer
 
 __all__ = ["ACTIVATIONS", "Activation", "ReLU", "Softmax"]
 
-_NATIVE_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
-ACTIVATIONS = _NATIVE_ACTIVATIONS + ("softmax",)
+# The names layers accept for activation= (Keras 3 names; the elementwise ones are native, see
+# foveal.nn.functional.activation) and the aliases that resolve to one of them.
+ACTIVATIONS = F._ACTIVATIONS + ("softmax",)
+_ALIASES = F._ACTIVATION_ALIASES
 
 
 def _standardize_activation(activation: Any, name: str = "activation") -> str:
+    """The Keras name of an activation argument: None -> "linear", "swish" -> "silu",
+    "hard_swish" -> "hard_silu" (what Keras 3's get_config reports for them)."""
     if activation is None:
         return "linear"
-    return as_option(activation, name, ACTIVATIONS)
+    s = as_option(activation, name, ACTIVATIONS + tuple(_ALIASES))
+    return _ALIASES.get(s, s)
 
 
 def _activate(z: np.ndarray, activation: str) -> np.ndarray:
@@ -31,19 +36,22 @@ def _activate(z: np.ndarray, activation: str) -> np.ndarray:
         return z
     if activation == "softmax":
         return F.softmax(z)
-    if activation == "relu":
-        return F.relu(z)
-    if activation == "sigmoid":
-        return F.sigmoid(z)
-    return F.tanh(z)
+    return F.activation(z, activation)
 
 
-def _activation_backward(dy: np.ndarray, y: np.ndarray, activation: str) -> np.ndarray:
-    """The pre-activation gradient from the output gradient ``dy`` and the output ``y``."""
+def _activation_backward(dy: np.ndarray, y: np.ndarray, activation: str,
+                         z: Optional[np.ndarray] = None) -> np.ndarray:
+    """The pre-activation gradient from the output gradient ``dy``, the output ``y`` and, for
+    the activations whose derivative needs it (F.GRAD_FROM_INPUT), the pre-activation ``z``."""
     if activation == "linear":
         return dy
     if activation == "softmax":
         return F.softmax_backward(dy, y)
+    if activation in F.GRAD_FROM_INPUT:
+        if z is None:
+            raise RuntimeError(f"the gradient of activation {activation!r} needs the layer's "
+                               "pre-activation, kept only by a call with training=True")
+        return F.activation_backward(dy, None, activation, x=z)
     return F.activation_backward(dy, y, activation)
 
 
@@ -66,20 +74,42 @@ class _ActivatedLayer(Layer):
     def output_activation(self) -> Optional[str]:  # type: ignore[override]
         return self.activation
 
+    def _linear_then_activation(self, linear: Callable[[Optional[str]], np.ndarray],
+                                training: bool) -> np.ndarray:
+        """``linear(act)`` runs the layer's conv / dense with ``act`` fused into its kernel (None:
+        none). The activation is fused, except softmax (a pass over the result) and, in
+        training, an activation whose gradient needs its input (silu, hard_silu, gelu): then the
+        pre-activation ``z`` is kept for backward and the activation runs as its own pass."""
+        act = self.activation
+        self._z: Optional[np.ndarray] = None
+        if act == "softmax":
+            y = F.softmax(linear(None))
+        elif training and act in F.GRAD_FROM_INPUT:
+            self._z = linear(None)
+            y = F.activation(self._z, act)
+        else:
+            y = linear(None if act == "linear" else act)
+        self._y = y
+        return y
+
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         return self.backward_from_preactivation(
-            _activation_backward(dy, self._y, self.activation), need_dx)
+            _activation_backward(dy, self._y, self.activation, getattr(self, "_z", None)), need_dx)
 
 
 @register_layer
 class Activation(_ActivatedLayer):
-    """Apply an activation by name: "linear", "relu", "sigmoid", "tanh" or "softmax"."""
+    """Apply an activation by name (Keras ``Activation``): "linear", "relu", "sigmoid", "tanh",
+    "relu6", "hard_sigmoid", "hard_silu" ("hard_swish"), "silu" ("swish"), "gelu",
+    "leaky_relu", "elu", "softplus" (see :func:`foveal.nn.functional.activation`) or
+    "softmax"."""
 
     def __init__(self, activation: Optional[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = _standardize_activation(activation)
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._z = x if self.activation in F.GRAD_FROM_INPUT else None
         self._y = _activate(x, self.activation)
         return self._y
 
@@ -106,14 +136,21 @@ class ReLU(Layer):
         self.negative_slope = float(negative_slope)
         self.threshold = float(threshold)
         self._plain = self.max_value is None and self.negative_slope == 0 and self.threshold == 0
+        # the forms with a native kernel (Keras 3's ReLU takes these ops for them too)
+        self._native: Optional[str] = "relu" if self._plain else None
+        if self.threshold == 0 and self.max_value == 6 and self.negative_slope == 0:
+            self._native = "relu6"
+        elif (self.threshold == 0 and self.max_value is None
+              and np.float32(self.negative_slope) == np.float32(0.2)):
+            self._native = "leaky_relu"
 
     @property
     def output_activation(self) -> Optional[str]:  # type: ignore[override]
-        return "relu" if self._plain else None
+        return self._native
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        if self._plain:
-            self._y = F.relu(x)
+        if self._native is not None:
+            self._y = F.activation(x, self._native)
             return self._y
         self._x = x
         t = np.float32(self.threshold)
@@ -123,8 +160,8 @@ class ReLU(Layer):
         return y
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
-        if self._plain:
-            return F.activation_backward(dy, self._y, "relu")
+        if self._native is not None:
+            return F.activation_backward(dy, self._y, self._native)
         x = self._x
         slope = np.where(x >= np.float32(self.threshold), np.float32(1), np.float32(self.negative_slope))
         if self.max_value is not None:

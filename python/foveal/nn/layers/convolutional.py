@@ -29,7 +29,8 @@ class Conv2D(_ActivatedLayer):
         strides, dilation_rate: an int or a pair.
         padding: ``"valid"`` or ``"same"`` (TensorFlow's rule, odd pixel bottom/right).
         groups: channel groups (``cin`` and ``filters`` divisible by it).
-        activation: None/"linear", "relu", "sigmoid", "tanh" (fused) or "softmax".
+        activation: None/"linear" or a name of foveal.nn.functional.activation ("relu", "gelu",
+            "hard_silu", ...; fused into the kernel) or "softmax".
         use_bias, kernel_initializer, bias_initializer: as Keras.
     """
 
@@ -82,13 +83,11 @@ class Conv2D(_ActivatedLayer):
                 _window_out(w, ew, self.strides[1], self.padding, what), self.filters)
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        act = self.activation
-        z = F.conv2d(x, self.kernel.value, self.bias.value if self.use_bias else None, self.strides,
-                     self.padding, self.dilation_rate, self.groups,
-                     None if act == "softmax" else act)
-        y = F.softmax(z) if act == "softmax" else z
-        self._x, self._y = x, y
-        return y
+        self._x = x
+        return self._linear_then_activation(
+            lambda act: F.conv2d(x, self.kernel.value, self.bias.value if self.use_bias else None,
+                                 self.strides, self.padding, self.dilation_rate, self.groups, act),
+            training)
 
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         dx, dk, db = F.conv2d_backward(dz, self._x, self.kernel.value, self.strides, self.padding,
@@ -155,13 +154,12 @@ class DepthwiseConv2D(Conv2D):
                 None if c is None else c * self.depth_multiplier)
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        act = self.activation
-        z = F.depthwise_conv2d(x, self.kernel.value, self.bias.value if self.use_bias else None,
-                               self.strides, self.padding, self.dilation_rate,
-                               None if act == "softmax" else act)
-        y = F.softmax(z) if act == "softmax" else z
-        self._x, self._y = x, y
-        return y
+        self._x = x
+        return self._linear_then_activation(
+            lambda act: F.depthwise_conv2d(x, self.kernel.value,
+                                           self.bias.value if self.use_bias else None,
+                                           self.strides, self.padding, self.dilation_rate, act),
+            training)
 
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         dx, dk, db = F.depthwise_conv2d_backward(dz, self._x, self.kernel.value, self.strides,

@@ -68,8 +68,8 @@ def Input(shape: Sequence[Optional[int]], batch_size: Optional[int] = None,
 @register_layer
 class Dense(_ActivatedLayer):
     """Fully connected layer ``activation(x @ kernel + bias)`` on the last axis (Keras ``Dense``):
-    kernel ``in x units``, bias ``units``.  ``activation``: None/"linear", "relu", "sigmoid",
-    "tanh" or "softmax"."""
+    kernel ``in x units``, bias ``units``.  ``activation``: None/"linear", a name of
+    :func:`foveal.nn.functional.activation` ("relu", "gelu", "silu", ...; fused) or "softmax"."""
 
     def __init__(self, units: int, activation: Optional[str] = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
@@ -98,9 +98,10 @@ class Dense(_ActivatedLayer):
         return tuple(input_shape)[:-1] + (self.units,)
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        y = F.dense(x, self.kernel.value, self.bias.value if self.use_bias else None, self.activation)
-        self._x, self._y = x, y
-        return y
+        self._x = x
+        return self._linear_then_activation(
+            lambda act: F.dense(x, self.kernel.value, self.bias.value if self.use_bias else None, act),
+            training)
 
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         dx, dk, db = F.dense_backward(dz, self._x, self.kernel.value, need_dx=need_dx)

@@ -1,5 +1,6 @@
 """Merging layers (``foveal.nn.layers.merging``): layers that take a list of inputs,
-:class:`Add` and :class:`Concatenate`.
+:class:`Add`, :class:`Subtract`, :class:`Multiply`, :class:`Average`, :class:`Maximum`,
+:class:`Minimum` (elementwise, broadcasting as Keras 3) and :class:`Concatenate`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 from ..._checks import as_int
 from .base import Layer, Shape, _shape_str, register_layer
 
-__all__ = ["Add", "Concatenate"]
+__all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
 
 
 class _Merge(Layer):
@@ -27,36 +28,191 @@ class _Merge(Layer):
         return [tuple(s) for s in input_shape]
 
 
-@register_layer
-class Add(_Merge):
-    """Elementwise sum of a list of inputs of the same shape (Keras ``Add``)."""
+class _Elementwise(_Merge):
+    """Keras 3's elementwise merge: inputs agree on the batch size; the other axes broadcast
+    where one of them is 1 (a squeeze-excite ``N x 1 x 1 x C`` times ``N x H x W x C``), and an
+    input of lower rank gets axes of size 1 inserted after the batch axis (``N x C`` with
+    ``N x H x W x C``). The input gradients are summed back over the broadcast axes."""
+
+    #: exactly this many inputs (None: two or more)
+    _n_inputs: Optional[int] = None
 
     def build(self, input_shape: Any) -> None:
         self._check_input_shape(input_shape)
         self.built = True
 
+    def _shapes(self, input_shape: Any) -> List[Shape]:
+        shapes = super()._shapes(input_shape)
+        if self._n_inputs is not None and len(shapes) != self._n_inputs:
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) takes exactly "
+                             f"{self._n_inputs} inputs, got {len(shapes)}")
+        return shapes
+
     def _check_input_shape(self, input_shape: Any) -> None:
-        shapes = self._shapes(input_shape)
-        for s in shapes[1:]:
-            if len(s) != len(shapes[0]) or any(
-                    a is not None and b is not None and a != b for a, b in zip(s, shapes[0])):
-                raise ValueError(f"layer {self.name!r} (Add) needs inputs of one shape, got "
-                                 f"{', '.join(_shape_str(t) for t in shapes)}")
+        self.compute_output_shape(input_shape)
 
     def compute_output_shape(self, input_shape: Any) -> Shape:
         shapes = self._shapes(input_shape)
-        return tuple(next((s[i] for s in shapes if s[i] is not None), None)
-                     for i in range(len(shapes[0])))
+        if any(len(s) < 1 for s in shapes):
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) needs inputs with a batch "
+                             "axis")
+        batch = {s[0] for s in shapes} - {None}
+        if len(batch) > 1:
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) needs inputs of one batch "
+                             f"size, got {', '.join(_shape_str(t) for t in shapes)}")
+        rank = max(len(s) for s in shapes) - 1
+        out: List[Optional[int]] = [1] * rank
+        for s in shapes:
+            tail = (1,) * (rank - len(s) + 1) + tuple(s[1:])
+            for i, (a, b) in enumerate(zip(out, tail)):
+                if a == 1 or a == b:
+                    out[i] = b
+                elif b == 1:
+                    out[i] = a
+                elif a is None or b is None:
+                    out[i] = None
+                else:
+                    raise ValueError(f"layer {self.name!r} ({type(self).__name__}) needs inputs of "
+                                     "one shape, or shapes that broadcast (axes of size 1), got "
+                                     f"{', '.join(_shape_str(t) for t in shapes)}")
+        return (next(iter(batch)) if batch else None,) + tuple(out)
 
     def call(self, xs: List[np.ndarray], training: bool = False) -> np.ndarray:
-        self._n = len(xs)
-        y = xs[0] + xs[1]
-        for x in xs[2:]:
-            y += x
-        return y
+        if len({x.shape[0] for x in xs}) > 1:
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) needs inputs of one batch "
+                             f"size, got {', '.join(_shape_str(x.shape) for x in xs)}")
+        rank = max(x.ndim for x in xs)
+        self._in_shapes = [x.shape for x in xs]
+        xs = [x if x.ndim == rank else x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:])
+              for x in xs]
+        self._xs = xs
+        y = self._merge(xs)
+        self._out_shape = y.shape
+        return np.ascontiguousarray(y, dtype=np.float32)
+
+    def _merge(self, xs: List[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _grads(self, dy: np.ndarray) -> List[np.ndarray]:
+        raise NotImplementedError
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[List[np.ndarray]]:
-        return [dy] * self._n
+        if not need_dx:
+            return None
+        out = []
+        for g, x, shape in zip(self._grads(dy), self._xs, self._in_shapes):
+            if g.shape != x.shape:
+                axes = tuple(a for a in range(len(self._out_shape)) if x.shape[a] == 1
+                             and self._out_shape[a] != 1)
+                g = np.broadcast_to(g, self._out_shape).sum(axis=axes, keepdims=True, dtype=np.float32)
+            out.append(np.ascontiguousarray(g, dtype=np.float32).reshape(shape))
+        return out
+
+
+@register_layer
+class Add(_Elementwise):
+    """Elementwise sum of a list of inputs (Keras ``Add``; shapes broadcast as Keras 3)."""
+
+    def _merge(self, xs: List[np.ndarray]) -> np.ndarray:
+        y = xs[0] + xs[1]
+        for x in xs[2:]:
+            if np.broadcast_shapes(y.shape, x.shape) == y.shape:
+                y += x
+            else:
+                y = y + x
+        return y
+
+    def _grads(self, dy: np.ndarray) -> List[np.ndarray]:
+        return [dy] * len(self._xs)
+
+
+@register_layer
+class Subtract(_Elementwise):
+    """``inputs[0] - inputs[1]`` (Keras ``Subtract``: exactly two inputs; shapes broadcast)."""
+
+    _n_inputs = 2
+
+    def _merge(self, xs: List[np.ndarray]) -> np.ndarray:
+        return xs[0] - xs[1]
+
+    def _grads(self, dy: np.ndarray) -> List[np.ndarray]:
+        return [dy, -dy]
+
+
+@register_layer
+class Multiply(_Elementwise):
+    """Elementwise product of a list of inputs (Keras ``Multiply``; shapes broadcast, so a
+    squeeze-excite block's ``N x 1 x 1 x C`` gates scale ``N x H x W x C`` features)."""
+
+    def _merge(self, xs: List[np.ndarray]) -> np.ndarray:
+        y = xs[0] * xs[1]
+        for x in xs[2:]:
+            y = y * x
+        return y
+
+    def _grads(self, dy: np.ndarray) -> List[np.ndarray]:
+        xs = self._xs
+        grads = []
+        for i in range(len(xs)):
+            g = dy
+            for j, x in enumerate(xs):
+                if j != i:
+                    g = g * x
+            grads.append(g)
+        return grads
+
+
+@register_layer
+class Average(_Elementwise):
+    """Elementwise mean of a list of inputs (Keras ``Average``: the sum divided by their count;
+    shapes broadcast)."""
+
+    def _merge(self, xs: List[np.ndarray]) -> np.ndarray:
+        y = xs[0] + xs[1]
+        for x in xs[2:]:
+            y = y + x
+        return y / np.float32(len(xs))
+
+    def _grads(self, dy: np.ndarray) -> List[np.ndarray]:
+        return [dy / np.float32(len(self._xs))] * len(self._xs)
+
+
+class _Extremum(_Elementwise):
+    _fn = staticmethod(np.maximum)
+
+    def _merge(self, xs: List[np.ndarray]) -> np.ndarray:
+        y = type(self)._fn(xs[0], xs[1])
+        for x in xs[2:]:
+            y = type(self)._fn(y, x)
+        self._y = y
+        return y
+
+    def _grads(self, dy: np.ndarray) -> List[np.ndarray]:
+        # Each element's gradient goes to the first input holding the extremum (TensorFlow's
+        # maximum/minimum gradient, applied left to right as Keras merges).
+        taken = np.zeros(self._y.shape, bool)
+        grads = []
+        zero = np.float32(0)
+        for x in self._xs:
+            hit = (x == self._y) & ~taken
+            taken |= hit
+            grads.append(np.where(hit, dy, zero))
+        return grads
+
+
+@register_layer
+class Maximum(_Extremum):
+    """Elementwise maximum of a list of inputs (Keras ``Maximum``; shapes broadcast). Where
+    several inputs hold the maximum, the first of them gets its gradient."""
+
+    _fn = staticmethod(np.maximum)
+
+
+@register_layer
+class Minimum(_Extremum):
+    """Elementwise minimum of a list of inputs (Keras ``Minimum``; as :class:`Maximum`)."""
+
+    _fn = staticmethod(np.minimum)
 
 
 @register_layer

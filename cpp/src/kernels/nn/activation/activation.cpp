@@ -14,10 +14,10 @@ void activation_f32(size_t n, const float* x, float* y, Activation act) {
   parallel_for_chunks(n, kChunk, [&](size_t i0, size_t len) { t.activation(len, x + i0, y + i0, act); });
 }
 
-void activation_backward_f32(size_t n, const float* dy, const float* y, float* dx, Activation act) {
+void activation_backward_f32(size_t n, const float* dy, const float* src, float* dx, Activation act) {
   const KernelTable& t = kernels();
   parallel_for_chunks(n, kChunk, [&](size_t i0, size_t len) {
-    t.activation_backward(len, dy + i0, y + i0, dx + i0, act);
+    t.activation_backward(len, dy + i0, src + i0, dx + i0, act);
   });
 }
 

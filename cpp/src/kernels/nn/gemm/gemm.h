@@ -34,11 +34,11 @@ void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, size_t nr, fl
 void pack_bt(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* packed);
 
 // One strip of an indirect GEMM (IgemmProblem, in foveal/kernels.h): the table's strip kernel,
-// then the sigmoid or tanh pass that is not fused into it.
+// then the pass of any activation but ReLU (which the tile fuses) over the rows it just wrote.
 inline void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t mr,
                         const float* const* ptrs, const float** scratch, size_t p0, size_t p1) {
   t.gemm_strip(g, m0, mr, ptrs, scratch, p0, p1);
-  if (g.act == Activation::sigmoid || g.act == Activation::tanh) {
+  if (g.act != Activation::none && g.act != Activation::relu) {
     const size_t nr = t.gemm_tile.nr, c0 = p0 * nr, c1 = p1 * nr < g.n ? p1 * nr : g.n;
     float* c_row = g.c + m0 * g.ldc;
     for (size_t i = 0; i < mr; ++i) t.activation(c1 - c0, c_row + i * g.ldc + c0, c_row + i * g.ldc + c0, g.act);
