@@ -123,14 +123,19 @@ class Graph:
             tail = self.forward(np.zeros((1,) + tuple(x.shape[1:]), np.float32), False).shape[1:]
         return np.zeros((0,) + tuple(tail), np.float32)
 
-    def backward_plan(self) -> Tuple[List[BackwardStep], List[bool]]:
+    def backward_plan(self, trainable: Optional[List[Weight]] = None
+                      ) -> Tuple[List[BackwardStep], List[bool]]:
         """Steps in reverse with ``need_dx`` (an input leads back to trainable weights); steps
-        whose output leads back to none are dropped.  Also returns that flag per slot."""
+        whose output leads back to none are dropped.  Also returns that flag per slot.
+        ``trainable``: the weights that learn (default: the layers' ``trainable_weights``)."""
+        ids = None if trainable is None else {id(w) for w in trainable}
         requires = [False] * self.n_slots
         plan = []
         for layer, ins, out, multi in self.steps:
             need_dx = any(requires[i] for i in ins)
-            requires[out] = need_dx or bool(layer.trainable_weights)
+            learns = (bool(layer.trainable_weights) if ids is None
+                      else any(id(w) in ids for w in layer.weights))
+            requires[out] = need_dx or learns
             if requires[out]:
                 plan.append((layer, ins, out, multi, need_dx))
         plan.reverse()
@@ -141,7 +146,7 @@ class Graph:
         MaxPooling2D fed only by a layer ending in ReLU runs both backward passes in one
         (``through_relu``), and that layer then starts from its pre-activation gradient.
         ``trainable``: the weights the optimizer updates, kept with the plan."""
-        steps, requires = self.backward_plan()
+        steps, requires = self.backward_plan(trainable)
         out_layer = self.steps[-1][0] if self.steps else None
         act = getattr(out_layer, "output_activation", None) if out_layer is not None else None
         uses = collections.Counter(i for _, ins, _, _ in self.steps for i in ins)

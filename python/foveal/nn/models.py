@@ -10,11 +10,12 @@ This module is the Keras front: the batches come from ``_adapters``, the epoch l
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _progress, _serialization, _training
+from . import _progress, _serialization, _summary, _training
 from . import callbacks as _callbacks
 from . import layers as _layers
 from . import losses as _losses
@@ -57,6 +58,9 @@ class Model:
         self._metric_objs: Optional[List[_metrics.Metric]] = None
         self._plan: Any = None
         self._graph: Optional[Graph] = None
+        self._trainable = True
+        self._compiled_trainable: Optional[Tuple[bool, Dict[int, bool]]] = None
+        self._trainable_warned = False
         if type(self) is Model or inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise TypeError("Model needs inputs and outputs (subclassed models are not "
@@ -115,19 +119,57 @@ class Model:
         return self.layers if self._graph is not None else []
 
     @property
+    def trainable(self) -> bool:
+        """Whether the model trains (Keras 3): setting it sets every layer's ``trainable`` too
+        (layers that are always frozen, such as a backbone run by onnxruntime, stay frozen), and
+        a frozen model has no trainable weights whatever its layers' flags. Call
+        :meth:`compile` again after changing it or any layer's flag: ``fit`` trains the weights
+        that were trainable at ``compile``."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        value = bool(value)
+        self._trainable = value
+        for layer in self._weight_layers():
+            if not (value and layer._always_frozen):
+                layer.trainable = value
+
+    @property
     def weights(self) -> List[Weight]:
         """Every weight, layer by layer in Keras's order."""
         return [w for layer in self._weight_layers() for w in layer.weights]
 
     @property
     def trainable_weights(self) -> List[Weight]:
-        """The weights the optimizer updates, layer by layer in Keras's order."""
+        """The weights the optimizer updates, layer by layer in Keras's order (none when the
+        model is frozen)."""
+        if not self._trainable:
+            return []
         return [w for layer in self._weight_layers() for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self) -> List[Weight]:
-        """The weights it does not update (frozen layers, BatchNormalization's moving statistics)."""
+        """The weights it does not update (frozen layers, BatchNormalization's moving statistics;
+        all of them when the model is frozen)."""
+        if not self._trainable:
+            return self.weights
         return [w for layer in self._weight_layers() for w in layer.non_trainable_weights]
+
+    def _trainable_state(self) -> Tuple[bool, Dict[int, bool]]:
+        """The model's and each layer's ``trainable`` flag (what :meth:`compile` records)."""
+        return self._trainable, {id(layer): layer.trainable for layer in self._weight_layers()}
+
+    def _compiled_trainable_weights(self) -> List[Weight]:
+        """The weights ``fit`` trains: those trainable under the flags recorded at compile (a
+        layer added since takes its current flag)."""
+        if self._compiled_trainable is None:
+            return self.trainable_weights
+        model_flag, flags = self._compiled_trainable
+        if not model_flag:
+            return []
+        return [w for layer in self._weight_layers() if flags.get(id(layer), layer.trainable)
+                for w in layer.weights if w.trainable]
 
     def get_weights(self) -> List[np.ndarray]:
         """Copies of all weights, in Keras's order (``keras_model.get_weights()`` lines up)."""
@@ -176,6 +218,8 @@ class Model:
         self._metric_ids = ids
         self._metric_objs = None
         self._plan = None
+        self._compiled_trainable = self._trainable_state()
+        self._trainable_warned = False
         self.compiled = True
 
     @property
@@ -215,10 +259,18 @@ class Model:
                              f"{tuple(expected)} (None = any size)")
 
     def _train_plan(self) -> TrainPlan:
-        """The graph's backward plan with the weights the optimizer updates, worked out once
-        per compile and build (``trainable`` is read then, as in Keras)."""
+        """The graph's backward plan with the weights the optimizer updates: those trainable
+        when the model was compiled (Keras: change ``trainable``, then compile again). Worked out
+        at each ``fit`` and build; warns (once per compile) when the flags changed since."""
+        if (not self._trainable_warned and self._compiled_trainable is not None
+                and self._trainable_state() != self._compiled_trainable):
+            self._trainable_warned = True
+            warnings.warn(f"model {self.name!r}: trainable flags changed since compile(); "
+                          "training uses the weights that were trainable at compile time. "
+                          "Call model.compile(...) again to apply the new flags (as in Keras)",
+                          UserWarning, stacklevel=4)
         if self._plan is None:
-            self._plan = self._graph.train_plan(self.trainable_weights)
+            self._plan = self._graph.train_plan(self._compiled_trainable_weights())
         return self._plan
 
     def _train_step(self, x: np.ndarray, y: Any) -> Tuple[np.ndarray, np.ndarray]:
@@ -357,49 +409,24 @@ class Model:
         return np.array(self(x, training=False), dtype=np.float32, copy=True)
 
     # ---- summary ------------------------------------------------------------------------
-    def summary(self, line_length: Optional[int] = None, print_fn: Any = None) -> None:
-        """Print a Keras-like table: layer (type), output shape, parameter count, and the total,
-        trainable and non-trainable parameter counts."""
+    def summary(self, line_length: Optional[int] = None, print_fn: Any = None,
+                show_trainable: bool = False) -> None:
+        """Print a Keras-like table: layer (type), output shape, parameter count (and with
+        ``show_trainable`` a "Trainable" column: Y, N, or - for a layer without weights), then
+        the total, trainable and non-trainable parameter counts with their float32 sizes, as
+        Keras 3 prints them (`` Total params: 1,290 (5.04 KB)``)."""
         graph = self._require_graph("summary")
         functional = not isinstance(self, Sequential)
-        rows = []
-        for layer in (graph.layers if functional else graph.layers[1:]):
-            shape = layer.output_shape if layer.output_shape is not None else "?"
-            row = [f"{layer.name} ({type(layer).__name__})", str(tuple(shape)).replace(",)", ")"),
-                   f"{layer.count_params():,}"]
-            if functional:
-                row.append(", ".join(graph.inbound_names(layer)) or "-")
-            rows.append(row)
-        headers = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else [])
-        widths = [max(len(h), *(len(r[i]) for r in rows)) + 2 if rows else len(h) + 2
-                  for i, h in enumerate(headers)]
-        total_width = line_length or sum(widths)
-        lines = [f'Model: "{self.name}"', "_" * total_width]
-
-        def fmt(cells: List[str]) -> str:
-            out = ""
-            for i, (c, w) in enumerate(zip(cells, widths)):
-                out += c.rjust(w - 2) + "  " if i == 2 else c.ljust(w)
-            return out.rstrip()
-
-        lines.append(fmt(headers))
-        lines.append("=" * total_width)
-        for i, r in enumerate(rows):
-            lines.append(fmt(r))
-            if i != len(rows) - 1:
-                lines.append("")
-        lines.append("=" * total_width)
         trainable = sum(w.value.size for w in self.trainable_weights)
-        total = self.count_params()
-        lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-                  f"Non-trainable params: {total - trainable:,}", "_" * total_width]
+        lines = _summary.table(self.name, graph, graph.layers if functional else graph.layers[1:],
+                               functional, show_trainable, line_length, self.count_params(), trainable)
         (print_fn or print)("\n".join(lines))
 
     # ---- config and saving --------------------------------------------------------------
     def get_config(self) -> Dict[str, Any]:
         """The architecture as JSON-serializable data (layer configs and connections)."""
         graph = self._require_graph("get_config")
-        return {"name": self.name,
+        return {"name": self.name, "trainable": self._trainable,
                 "layers": [{**_layers.serialize(layer), "inbound": graph.inbound_names(layer)}
                            for layer in graph.layers],
                 "input_layers": [layer.name for layer in graph.input_layers],
@@ -419,8 +446,10 @@ class Model:
             if not inbound:
                 raise ValueError(f"layer {layer.name!r} has no inbound layers in the config")
             tensors[layer.name] = layer(inbound if layer.multi_input else inbound[0])
-        return cls([tensors[n] for n in config["input_layers"]],
-                   [tensors[n] for n in config["output_layers"]], name=config.get("name"))
+        model = cls([tensors[n] for n in config["input_layers"]],
+                    [tensors[n] for n in config["output_layers"]], name=config.get("name"))
+        model._trainable = bool(config.get("trainable", True))   # the layers keep their own flags
+        return model
 
     def export_onnx(self, filepath: str) -> None:
         """Write the model as an ONNX file (needs the ``onnx`` package). The graph takes NHWC
@@ -532,13 +561,15 @@ class Sequential(Model):
         layers = [_layers.serialize(layer) for layer in self._layers]
         if self._input_layer is not None:
             layers.insert(0, _layers.serialize(self._input_layer))
-        return {"name": self.name, "layers": layers}
+        return {"name": self.name, "trainable": self._trainable, "layers": layers}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, type]] = None
                     ) -> "Sequential":
-        return cls([_layers.get(entry, custom_objects) for entry in config["layers"]],
-                   name=config.get("name"))
+        model = cls([_layers.get(entry, custom_objects) for entry in config["layers"]],
+                    name=config.get("name"))
+        model._trainable = bool(config.get("trainable", True))   # the layers keep their own flags
+        return model
 
 
 def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None,

@@ -418,6 +418,8 @@ class OnnxBackboneLayer(Layer):
         self._cache = FeatureCache()
 
     # ---- frozen -------------------------------------------------------------------------
+    _always_frozen = True
+
     @property
     def trainable(self) -> bool:
         """Always False: the backbone's weights live in the ONNX file."""

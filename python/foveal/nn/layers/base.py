@@ -135,6 +135,9 @@ class Layer:
     #: True for layers that take a list of inputs (Add, Concatenate).
     multi_input: bool = False
 
+    #: True for layers that can never train (``Model.trainable = True`` leaves them frozen).
+    _always_frozen: bool = False
+
     def __init__(self, name: Optional[str] = None, trainable: bool = True, dtype: Any = None,
                  input_shape: Optional[Sequence[Optional[int]]] = None, **kwargs: Any) -> None:
         if kwargs:
@@ -167,7 +170,11 @@ class Layer:
 
     @property
     def trainable(self) -> bool:
-        """Whether the optimizer updates this layer's weights (Keras: set it before compile)."""
+        """Whether the optimizer updates this layer's weights (Keras 3 semantics): a frozen
+        layer's weights are all in :attr:`non_trainable_weights`, and a frozen
+        BatchNormalization runs in inference mode even in ``fit``. Default True; kept by
+        ``get_config`` and saved models. Call ``model.compile`` again after changing it: ``fit``
+        trains the weights that were trainable at compile."""
         return self._trainable
 
     @trainable.setter

@@ -22,7 +22,10 @@ class BatchNormalization(Layer):
 
     Training (``training=True`` and the layer trainable): batch mean and biased variance, and
     ``moving = moving * momentum + batch * (1 - momentum)``.  Inference: moving statistics.
-    Weights in Keras's order: gamma, beta (trainable), moving_mean, moving_variance.
+    A frozen layer (``trainable = False``) runs in inference mode even in ``fit``, as in Keras 3:
+    moving statistics, not updated, and the backward pass of that affine map.
+    Weights in Keras's order: gamma, beta (trainable), moving_mean, moving_variance (never
+    trainable).
     """
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
