@@ -1,6 +1,6 @@
-"""Convolution layers (``foveal.nn.layers.convolutional``): :class:`Conv2D` and
-:class:`DepthwiseConv2D`, each a one-line call into :mod:`foveal.nn.functional` forward and
-backward, with the activation fused.
+"""Convolution layers (``foveal.nn.layers.convolutional``): :class:`Conv2D`,
+:class:`DepthwiseConv2D` and :class:`SeparableConv2D`, each a call into
+:mod:`foveal.nn.functional` forward and backward, with the activation fused.
 """
 
 from __future__ import annotations
@@ -15,7 +15,18 @@ from .. import initializers as _init
 from .activation import _ActivatedLayer
 from .base import Shape, Weight, _data_format, _shape_str, _spatial_input, _window_out, register_layer
 
-__all__ = ["Conv2D", "DepthwiseConv2D"]
+__all__ = ["Conv2D", "DepthwiseConv2D", "SeparableConv2D"]
+
+
+def _window_args(layer: Any, filters: int, kernel_size: Any, strides: Any, padding: str,
+                 data_format: Optional[str], dilation_rate: Any) -> None:
+    """Standardize the window arguments Conv2D and SeparableConv2D share (Keras's meanings)."""
+    _data_format(data_format)
+    layer.filters = as_int(filters, "filters", 1)
+    layer.kernel_size = as_pair(kernel_size, "kernel_size")
+    layer.strides = as_pair(strides, "strides")
+    layer.padding = as_option(padding, "padding", ("valid", "same"))
+    layer.dilation_rate = as_pair(dilation_rate, "dilation_rate")
 
 
 @register_layer
@@ -41,12 +52,7 @@ class Conv2D(_ActivatedLayer):
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        _data_format(data_format)
-        self.filters = as_int(filters, "filters", 1)
-        self.kernel_size = as_pair(kernel_size, "kernel_size")
-        self.strides = as_pair(strides, "strides")
-        self.padding = as_option(padding, "padding", ("valid", "same"))
-        self.dilation_rate = as_pair(dilation_rate, "dilation_rate")
+        _window_args(self, filters, kernel_size, strides, padding, data_format, dilation_rate)
         self.groups = as_int(groups, "groups", 1)
         if self.filters % self.groups:
             raise ValueError(f"filters ({self.filters}) must be divisible by groups ({self.groups})")
@@ -177,3 +183,82 @@ class DepthwiseConv2D(Conv2D):
         config["depthwise_initializer"] = _init.serialize(self.depthwise_initializer)
         return config
 
+
+
+@register_layer
+class SeparableConv2D(_ActivatedLayer):
+    """Depthwise separable 2-D convolution (Keras ``SeparableConv2D``): a depthwise convolution
+    (``depth_multiplier`` filters per input channel, no bias) followed by a 1x1 convolution to
+    ``filters`` channels with the bias and the activation fused. Weights, in Keras's order:
+    ``depthwise_kernel`` ``kh x kw x C x depth_multiplier``, ``pointwise_kernel``
+    ``1 x 1 x C*depth_multiplier x filters``, ``bias`` ``filters``."""
+
+    def __init__(self, filters: int, kernel_size: Union[int, Tuple[int, int]],
+                 strides: Union[int, Tuple[int, int]] = 1, padding: str = "valid",
+                 data_format: Optional[str] = None, dilation_rate: Union[int, Tuple[int, int]] = 1,
+                 depth_multiplier: int = 1, activation: Optional[str] = None, use_bias: bool = True,
+                 depthwise_initializer: Any = "glorot_uniform", pointwise_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _window_args(self, filters, kernel_size, strides, padding, data_format, dilation_rate)
+        self.depth_multiplier = as_int(depth_multiplier, "depth_multiplier", 1)
+        self._kernel_args(activation, use_bias, pointwise_initializer, bias_initializer)
+        self.depthwise_initializer = _init.get(depthwise_initializer, "depthwise_initializer")
+        self.pointwise_initializer = self.kernel_initializer
+        self.depthwise_kernel: Optional[Weight] = None
+        self.pointwise_kernel: Optional[Weight] = None
+
+    def build(self, input_shape: Any) -> None:
+        c = _spatial_input(self, input_shape)[-1]
+        if c is None:
+            raise ValueError(f"layer {self.name!r}: the input channel count must be known")
+        m = c * self.depth_multiplier
+        self.depthwise_kernel = self.add_weight("depthwise_kernel", (*self.kernel_size, c, self.depth_multiplier),
+                                                self.depthwise_initializer)
+        self.pointwise_kernel = self.add_weight("pointwise_kernel", (1, 1, m, self.filters),
+                                                self.pointwise_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self.built = True
+
+    def _check_input_shape(self, input_shape: Any) -> None:
+        shape = _spatial_input(self, input_shape)
+        if shape[-1] != self.depthwise_kernel.shape[2]:
+            raise ValueError(f"layer {self.name!r} (SeparableConv2D) was built for "
+                             f"{self.depthwise_kernel.shape[2]} input channels, got shape {_shape_str(shape)}")
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        n, h, w, _ = _spatial_input(self, input_shape)
+        k, d = self.kernel_size, self.dilation_rate
+        what = f"layer {self.name!r}"
+        return (n, _window_out(h, d[0] * (k[0] - 1) + 1, self.strides[0], self.padding, what),
+                _window_out(w, d[1] * (k[1] - 1) + 1, self.strides[1], self.padding, what), self.filters)
+
+    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._x = x
+        self._t = F.depthwise_conv2d(x, self.depthwise_kernel.value, None, self.strides, self.padding,
+                                     self.dilation_rate)
+        return self._linear_then_activation(
+            lambda act: F.conv2d(self._t, self.pointwise_kernel.value,
+                                 self.bias.value if self.use_bias else None, 1, "valid", 1, 1, act),
+            training)
+
+    def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        dt, dpk, db = F.conv2d_backward(dz, self._t, self.pointwise_kernel.value, 1, "valid", 1, 1)
+        self.pointwise_kernel.grad = dpk
+        if self.use_bias:
+            self.bias.grad = db
+        dx, ddk, _ = F.depthwise_conv2d_backward(dt, self._x, self.depthwise_kernel.value, self.strides,
+                                                 self.padding, self.dilation_rate, need_dx=need_dx)
+        self.depthwise_kernel.grad = ddk.reshape(self.depthwise_kernel.shape)
+        return dx
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding,
+                "data_format": "channels_last", "dilation_rate": list(self.dilation_rate),
+                "depth_multiplier": self.depth_multiplier, "activation": self.activation,
+                "use_bias": self.use_bias,
+                "depthwise_initializer": _init.serialize(self.depthwise_initializer),
+                "pointwise_initializer": _init.serialize(self.pointwise_initializer),
+                "bias_initializer": _init.serialize(self.bias_initializer)}
