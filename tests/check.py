@@ -237,3 +237,28 @@ def check_same_result(fn, base_args, variant_args, **kwargs):
     scale = max(1.0, float(np.abs(base).max()))
     np.testing.assert_allclose(out, base, rtol=1e-6, atol=1e-6 * scale)
     return out
+
+
+def check_layer_gradients(layer, x, rng, weights=(), eps=1e-2, tol=2e-2, samples=6):
+    """A layer's backward against central finite differences of sum(layer(x) * w) for a random
+    w: the input gradient and the gradients of the named ``weights``, at ``samples`` random
+    entries of each (float64 sums of a float32 forward; ``tol`` relative to max(1, |numeric|))."""
+    y = layer(x, training=True)
+    w = rng.standard_normal(y.shape).astype(np.float32)
+    grads = {"x": layer.backward(w)}
+    grads.update({name: getattr(layer, name).grad for name in weights})
+
+    def loss():
+        return float(np.sum(np.asarray(layer(x), np.float64) * w))
+
+    for name, g in grads.items():
+        flat = (x if name == "x" else getattr(layer, name).value).reshape(-1)
+        for i in rng.choice(flat.size, size=min(samples, flat.size), replace=False):
+            keep = flat[i]
+            flat[i] = keep + eps
+            up = loss()
+            flat[i] = keep - eps
+            down = loss()
+            flat[i] = keep
+            numeric = (up - down) / (2 * eps)
+            assert abs(g.reshape(-1)[i] - numeric) <= tol * max(1.0, abs(numeric)), (name, i, g.reshape(-1)[i], numeric)

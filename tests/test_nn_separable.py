@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import foveal
+from check import check_layer_gradients
 from foveal.nn.layers import SeparableConv2D
 
 import reference
@@ -38,32 +39,11 @@ def test_forward_matches_reference(isa, case, activation):
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(ref).max())))
 
 
-def _loss(layer, x, w):
-    return float(np.sum(np.asarray(layer(x), np.float64) * w))
-
-
 @pytest.mark.parametrize("case", CASES[:2], ids=["same", "strided"])
 def test_gradients_match_finite_differences(case):
     layer = SeparableConv2D(**case, activation="tanh")
     x = RNG.standard_normal((2, 7, 6, 3), dtype=np.float32)
-    y = layer(x, training=True)
-    w = RNG.standard_normal(y.shape).astype(np.float32)
-    dx = layer.backward(w)
-    grads = {"x": dx, "depthwise_kernel": layer.depthwise_kernel.grad,
-             "pointwise_kernel": layer.pointwise_kernel.grad, "bias": layer.bias.grad}
-    eps = 1e-2
-    for name, g in grads.items():
-        arr = x if name == "x" else getattr(layer, name).value
-        flat = arr.reshape(-1)
-        for i in RNG.choice(flat.size, size=min(6, flat.size), replace=False):
-            keep = flat[i]
-            flat[i] = keep + eps
-            up = _loss(layer, x, w)
-            flat[i] = keep - eps
-            down = _loss(layer, x, w)
-            flat[i] = keep
-            numeric = (up - down) / (2 * eps)
-            assert abs(g.reshape(-1)[i] - numeric) <= 2e-2 * max(1.0, abs(numeric)), (name, i, g.reshape(-1)[i], numeric)
+    check_layer_gradients(layer, x, RNG, ("depthwise_kernel", "pointwise_kernel", "bias"))
 
 
 def test_keras_weights_and_config():

@@ -13,8 +13,8 @@ from .layers import (
     Layer, MaxPooling2D, ReLU, Rescaling, Softmax, register_layer,
 )
 from .layers import (
-    Average, Maximum, Minimum, Multiply, Reshape, SeparableConv2D, Subtract, UpSampling2D,
-    ZeroPadding2D,
+    Average, Conv2DTranspose, Maximum, Minimum, Multiply, Reshape, SeparableConv2D, Subtract,
+    UpSampling2D, ZeroPadding2D,
 )
 from .models import Model, Sequential, load_model
 
@@ -25,5 +25,5 @@ __all__ = [
     "Dense", "Dropout", "BatchNormalization", "Activation", "ReLU", "Softmax", "Rescaling", "Add",
     "Concatenate", "register_layer",
     "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding2D", "UpSampling2D", "Reshape",
-    "SeparableConv2D",
+    "SeparableConv2D", "Conv2DTranspose",
 ]

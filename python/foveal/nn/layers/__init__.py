@@ -18,7 +18,7 @@ One module per family: ``base`` (:class:`Layer`, :class:`Weight`, the registry),
 from ..functional import batch_norm_inference, batch_norm_train_backward, batch_norm_train_forward
 from .activation import Activation, ReLU, Softmax
 from .base import Layer, SymbolicTensor, Weight, get, register_layer, serialize
-from .convolutional import Conv2D, DepthwiseConv2D, SeparableConv2D
+from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from .core import Dense, Dropout, Flatten, Input, InputLayer, Rescaling
 from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization
@@ -37,6 +37,6 @@ __all__ = [
     "Concatenate", "batch_norm_train_forward", "batch_norm_train_backward", "batch_norm_inference",
     "get", "serialize", "register_layer",
     "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding2D", "UpSampling2D", "Reshape",
-    "SeparableConv2D",
+    "SeparableConv2D", "Conv2DTranspose",
 ]
 

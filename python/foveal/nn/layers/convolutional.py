@@ -1,5 +1,5 @@
 """Convolution layers (``foveal.nn.layers.convolutional``): :class:`Conv2D`,
-:class:`DepthwiseConv2D` and :class:`SeparableConv2D`, each a call into
+:class:`DepthwiseConv2D`, :class:`SeparableConv2D` and :class:`Conv2DTranspose`, each a call into
 :mod:`foveal.nn.functional` forward and backward, with the activation fused.
 """
 
@@ -15,7 +15,7 @@ from .. import initializers as _init
 from .activation import _ActivatedLayer
 from .base import Shape, Weight, _data_format, _shape_str, _spatial_input, _window_out, register_layer
 
-__all__ = ["Conv2D", "DepthwiseConv2D", "SeparableConv2D"]
+__all__ = ["Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose"]
 
 
 def _window_args(layer: Any, filters: int, kernel_size: Any, strides: Any, padding: str,
@@ -261,4 +261,107 @@ class SeparableConv2D(_ActivatedLayer):
                 "use_bias": self.use_bias,
                 "depthwise_initializer": _init.serialize(self.depthwise_initializer),
                 "pointwise_initializer": _init.serialize(self.pointwise_initializer),
+                "bias_initializer": _init.serialize(self.bias_initializer)}
+
+
+def _transposed_length(n: Optional[int], k: int, stride: int, padding: str, output_padding: Optional[int],
+                       what: str) -> Optional[int]:
+    """Keras's output length of a transposed convolution (``k`` the dilated kernel size)."""
+    if n is None:
+        return None
+    if output_padding is None:
+        out = n * stride + max(k - stride, 0) if padding == "valid" else n * stride
+    else:
+        pad = k // 2 if padding == "same" else 0
+        out = (n - 1) * stride + k - 2 * pad + output_padding
+    if out < 1:
+        raise ValueError(f"{what}: the output would be empty (input {n}, kernel {k}, stride {stride})")
+    return out
+
+
+@register_layer
+class Conv2DTranspose(_ActivatedLayer):
+    """Transposed 2-D convolution (Keras ``Conv2DTranspose``), the upsampling of segmentation
+    decoders: the gradient of a convolution with respect to its input. Kernel
+    ``kh x kw x filters x C`` (Keras's layout), bias ``filters``. Output side, as Keras:
+    ``in * stride + max(k - stride, 0)`` ("valid"), ``in * stride`` ("same"), or with
+    ``output_padding`` ``(in - 1) * stride + k - 2 * pad + output_padding`` (pad ``k // 2`` for
+    "same"). Runs on the native convolution kernels (forward: the convolution's input gradient;
+    backward: the convolution and its kernel gradient); the activation is its own pass."""
+
+    def __init__(self, filters: int, kernel_size: Union[int, Tuple[int, int]],
+                 strides: Union[int, Tuple[int, int]] = 1, padding: str = "valid",
+                 output_padding: Union[None, int, Tuple[int, int]] = None, data_format: Optional[str] = None,
+                 dilation_rate: Union[int, Tuple[int, int]] = 1, activation: Optional[str] = None,
+                 use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _window_args(self, filters, kernel_size, strides, padding, data_format, dilation_rate)
+        self.output_padding = None if output_padding is None else as_pair(output_padding, "output_padding", 0)
+        if self.output_padding is not None and any(p >= s for p, s in zip(self.output_padding, self.strides)):
+            raise ValueError(f"output_padding {self.output_padding} must be smaller than strides {self.strides}")
+        self._kernel_args(activation, use_bias, kernel_initializer, bias_initializer)
+
+    def build(self, input_shape: Any) -> None:
+        c = _spatial_input(self, input_shape)[-1]
+        if c is None:
+            raise ValueError(f"layer {self.name!r}: the input channel count must be known")
+        self.kernel = self.add_weight("kernel", (*self.kernel_size, self.filters, c), self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self.built = True
+
+    def _check_input_shape(self, input_shape: Any) -> None:
+        shape = _spatial_input(self, input_shape)
+        if shape[-1] != self.kernel.shape[3]:
+            raise ValueError(f"layer {self.name!r} (Conv2DTranspose) was built for {self.kernel.shape[3]} "
+                             f"input channels, got shape {_shape_str(shape)}")
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        n, h, w, _ = _spatial_input(self, input_shape)
+        k, d = self.kernel_size, self.dilation_rate
+        op = self.output_padding or (None, None)
+        what = f"layer {self.name!r}"
+        return (n, _transposed_length(h, d[0] * (k[0] - 1) + 1, self.strides[0], self.padding, op[0], what),
+                _transposed_length(w, d[1] * (k[1] - 1) + 1, self.strides[1], self.padding, op[1], what),
+                self.filters)
+
+    def _conv_padding(self) -> Any:
+        """The padding of the convolution this layer transposes (explicit with output_padding)."""
+        if self.output_padding is None:
+            return self.padding
+        k, d = self.kernel_size, self.dilation_rate
+        pads = [(d[i] * (k[i] - 1) + 1) // 2 if self.padding == "same" else 0 for i in range(2)]
+        return ((pads[0], pads[0]), (pads[1], pads[1]))
+
+    def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._x = x = np.ascontiguousarray(x, dtype=np.float32)
+        shape = self.compute_output_shape(x.shape)
+
+        def linear(act: Optional[str]) -> np.ndarray:
+            like = np.zeros(shape, np.float32)  # the transposed convolution's input, for its shape
+            z, _, _ = F.conv2d_backward(x, like, self.kernel.value, self.strides, self._conv_padding(),
+                                        self.dilation_rate)
+            if self.use_bias:
+                z += self.bias.value
+            return z if act is None else F.activation(z, act)
+        return self._linear_then_activation(linear, training)
+
+    def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        _, dk, _ = F.conv2d_backward(self._x, dz, self.kernel.value, self.strides, self._conv_padding(),
+                                     self.dilation_rate, need_dx=False)
+        self.kernel.grad = dk
+        if self.use_bias:
+            self.bias.grad = dz.sum(axis=(0, 1, 2), dtype=np.float64).astype(np.float32)
+        if not need_dx:
+            return None
+        return F.conv2d(dz, self.kernel.value, None, self.strides, self._conv_padding(), self.dilation_rate)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding,
+                "output_padding": None if self.output_padding is None else list(self.output_padding),
+                "data_format": "channels_last", "dilation_rate": list(self.dilation_rate),
+                "activation": self.activation, "use_bias": self.use_bias,
+                "kernel_initializer": _init.serialize(self.kernel_initializer),
                 "bias_initializer": _init.serialize(self.bias_initializer)}
