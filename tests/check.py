@@ -239,6 +239,25 @@ def check_same_result(fn, base_args, variant_args, **kwargs):
     return out
 
 
+
+def numeric_grad(loss, arr, eps=1e-3, indices=None):
+    """Central differences of ``loss()`` with respect to the elements of ``arr`` (modified in
+    place and restored): every element, or only the flat ``indices`` (then the derivatives at
+    those, in that order). The step actually taken is measured (arr may be float32)."""
+    flat = arr.reshape(-1)
+    picks = range(flat.size) if indices is None else indices
+    out = np.zeros(len(picks))
+    for j, i in enumerate(picks):
+        old = flat[i]
+        flat[i] = old + eps
+        hi, lp = float(flat[i]), loss()
+        flat[i] = old - eps
+        lo, lm = float(flat[i]), loss()
+        flat[i] = old
+        out[j] = (lp - lm) / (hi - lo)
+    return out.reshape(arr.shape) if indices is None else out
+
+
 def check_layer_gradients(layer, x, rng, weights=(), eps=1e-2, tol=2e-2, samples=6):
     """A layer's backward against central finite differences of sum(layer(x) * w) for a random
     w: the input gradient and the gradients of the named ``weights``, at ``samples`` random
@@ -252,13 +271,8 @@ def check_layer_gradients(layer, x, rng, weights=(), eps=1e-2, tol=2e-2, samples
         return float(np.sum(np.asarray(layer(x), np.float64) * w))
 
     for name, g in grads.items():
-        flat = (x if name == "x" else getattr(layer, name).value).reshape(-1)
-        for i in rng.choice(flat.size, size=min(samples, flat.size), replace=False):
-            keep = flat[i]
-            flat[i] = keep + eps
-            up = loss()
-            flat[i] = keep - eps
-            down = loss()
-            flat[i] = keep
-            numeric = (up - down) / (2 * eps)
-            assert abs(g.reshape(-1)[i] - numeric) <= tol * max(1.0, abs(numeric)), (name, i, g.reshape(-1)[i], numeric)
+        arr = x if name == "x" else getattr(layer, name).value
+        picks = rng.choice(arr.size, size=min(samples, arr.size), replace=False)
+        for i, numeric in zip(picks, numeric_grad(loss, arr, eps, picks)):
+            got = g.reshape(-1)[i]
+            assert abs(got - numeric) <= tol * max(1.0, abs(numeric)), (name, i, got, numeric)

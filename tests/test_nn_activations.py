@@ -11,7 +11,7 @@ import pytest
 import foveal.nn as nn
 import foveal.nn.functional as F
 import reference as R
-from check import check_op
+from check import check_op, numeric_grad
 from foveal import _core
 from inputs import rand
 
@@ -247,20 +247,6 @@ def _layer_cases():
 LAYERS = list(_layer_cases())
 
 
-def _numeric_grad(f, p, eps=1e-3):
-    g = np.zeros(p.shape)
-    flat = p.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        up = f()
-        flat[i] = old - eps
-        down = f()
-        flat[i] = old
-        g.reshape(-1)[i] = (up - down) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("layer,shape", LAYERS,
                          ids=[f"{type(l).__name__}-{l.activation}" for l, _ in LAYERS])
 def test_layer_backward_finite_differences(layer, shape):
@@ -288,11 +274,11 @@ def test_layer_backward_finite_differences(layer, shape):
     def loss():
         return float(np.sum(layer.call(x, training=True).astype(np.float64) * proj))
 
-    np.testing.assert_allclose(dx, _numeric_grad(loss, x), rtol=2e-2, atol=2e-3)
+    np.testing.assert_allclose(dx, numeric_grad(loss, x), rtol=2e-2, atol=2e-3)
     for w in layer.trainable_weights:
         layer.call(x, training=True)
         layer.backward(proj.astype(np.float32), need_dx=False)
-        np.testing.assert_allclose(w.grad, _numeric_grad(loss, w.value), rtol=2e-2, atol=2e-3,
+        np.testing.assert_allclose(w.grad, numeric_grad(loss, w.value), rtol=2e-2, atol=2e-3,
                                    err_msg=w.name)
 
 

@@ -15,6 +15,7 @@ from hypothesis import given, strategies as st
 
 import foveal.nn.functional as F
 import reference as R
+from check import numeric_grad
 from inputs import (backward_conv_cases, backward_conv_id, backward_conv_problem,
                     conv_out_shape, pool_out_shape, rand, random_pair, random_padding)
 
@@ -22,22 +23,6 @@ ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
 
 
 # ----------------------------------------------------------------------------- finite differences
-def numeric_grad(loss, arr, eps):
-    """Central differences of loss() w.r.t. every element of arr (modified in place and
-    restored). The step actually taken is measured (arr may be float32)."""
-    g = np.zeros(arr.shape)
-    flat = arr.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        hi, lp = float(flat[i]), loss()
-        flat[i] = old - eps
-        lo, lm = float(flat[i]), loss()
-        flat[i] = old
-        g.reshape(-1)[i] = (lp - lm) / (hi - lo)
-    return g
-
-
 def fd_configs(seed, count):
     """Small convolution problems for the coordinate-by-coordinate difference checks."""
     return backward_conv_cases(seed, count, max_size=6, max_kernel=3, channels=(1, 2, 3, 4),
