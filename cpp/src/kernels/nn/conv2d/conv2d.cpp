@@ -97,29 +97,38 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
   for (size_t g = 0; g < G; ++g) pack_b(k_total, og, kernel + g * og, p.out_c, nr, packed.get() + g * per_group);
   const std::vector<float> zeros(taps.kc, 0.0f);
 
-  // Tasks: tiles of (group, strips of MR output pixels, panels of NR output channels).
+  // Tasks: tiles of (group, blocks of strips of MR output pixels whose A blocks fit in L2,
+  // panels of NR output channels); each tile is one cache-blocked igemm_block.
   const size_t m = p.batch * p.out_h * p.out_w;
-  const TileGrid grid = tile_grid(G, div_up(m, mr), div_up(og, nr));
+  const size_t strips = div_up(m, mr), panels = div_up(og, nr);
+  const size_t block = igemm_block_strips(t, taps.kc, taps.ntaps);
+  const size_t nt_max = static_cast<size_t>(get_num_threads());
+  const size_t row_tiles = div_up(strips, block);
+  size_t col_tiles = 1;
+  while (col_tiles < panels && G * row_tiles * col_tiles < nt_max * 4) ++col_tiles;
+  const TileGrid grid(G, strips, panels, block, div_up(panels, col_tiles));
   const int threads = threads_for(grid.tasks(), m * p.out_c * k_total / 64);
 
-  const size_t ptrs_per_thread = taps.ntaps * mr + mr + p.kh;
-  const size_t span_per_thread = taps.merged_rows ? mr * p.kh * taps.kc : 0;
+  const size_t ptrs_per_strip = taps.ntaps * mr;
+  const size_t ptrs_per_thread = ptrs_per_strip * block + p.kh;
+  const size_t span_per_strip = taps.merged_rows ? mr * p.kh * taps.kc : 0;
   std::vector<const float*> ptr_pool(ptrs_per_thread * threads);
-  std::vector<float> span_pool(span_per_thread * threads);
+  std::vector<float> span_pool(span_per_strip * block * threads);
 
   parallel_for_2d(grid, threads, [&](const Tile& tile, int tid) {
     const size_t g = tile.group;
     const float** ptrs = ptr_pool.data() + tid * ptrs_per_thread;
-    const float** scratch = ptrs + taps.ntaps * mr;
-    const float** row_cache = scratch + mr;
-    float* span = span_pool.data() + tid * span_per_thread;
-    const IgemmProblem prob{og, taps.kc, taps.ntaps, packed.get() + g * per_group,
-                            bias ? bias + g * og : nullptr, y + g * og, p.out_c, p.activation};
+    const float** row_cache = ptrs + ptrs_per_strip * block;
+    float* span = span_pool.data() + tid * span_per_strip * block;
     for (size_t s = tile.r0; s < tile.r1; ++s) {
       const size_t m0 = s * mr, rows = m - m0 < mr ? m - m0 : mr;
-      fill_pointers(p, taps, x, g, zeros.data(), m0, rows, ptrs, span, row_cache);
-      igemm_strip(t, prob, m0, rows, ptrs, scratch, tile.c0, tile.c1);
+      const size_t i = s - tile.r0;
+      fill_pointers(p, taps, x, g, zeros.data(), m0, rows, ptrs + i * ptrs_per_strip,
+                    span + i * span_per_strip, row_cache);
     }
+    const IgemmProblem prob{og, taps.kc, taps.ntaps, packed.get() + g * per_group,
+                            bias ? bias + g * og : nullptr, y + g * og, p.out_c, p.activation};
+    igemm_block(t, prob, m, tile.r0, tile.r1, ptrs, tile.c0, tile.c1);
   });
 }
 

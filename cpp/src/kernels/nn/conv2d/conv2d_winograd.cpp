@@ -52,6 +52,9 @@ std::vector<float> transform_kernel(const float* kernel, size_t cin, size_t cout
 bool conv2d_uses_winograd(const Conv2dParams& p) {
   return winograd_enabled() && p.kh == 3 && p.kw == 3 && p.stride_h == 1 && p.stride_w == 1 &&
          p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 && p.in_c >= 8 && p.out_c >= 16 &&
+         // with wide layers a block holds too few tiles to reuse the 16 transformed kernels
+         // (each block streams all of them): the cache-blocked direct GEMM is faster there
+         p.in_c + p.out_c < 512 &&
          (p.activation == Activation::none || p.activation == Activation::relu);
 }
 

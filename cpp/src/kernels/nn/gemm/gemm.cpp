@@ -64,6 +64,82 @@ static void gemm_at_strip(const KernelTable& t, const GemmArgs& g, const float* 
   }
 }
 
+namespace {
+// The strip kernel's K blocks: whole taps (taps_per_block of them) or, for one long tap,
+// column ranges of kb floats; count blocks in all.
+struct KBlocks {
+  size_t count, taps_per_block, kb;
+  KBlocks(size_t kc, size_t ntaps) {
+    const size_t blocks = div_up(ntaps * kc, kMaxBlockK);
+    taps_per_block = ntaps;
+    kb = kc;
+    if (blocks <= 1) {
+      count = 1;
+    } else if (ntaps > 1) {
+      taps_per_block = div_up(ntaps, blocks);
+      count = div_up(ntaps, taps_per_block);
+    } else {
+      kb = div_up(kc, blocks);
+      count = div_up(kc, kb);
+    }
+  }
+  size_t floats() const { return taps_per_block * kb; }   // the largest block's K
+};
+}  // namespace
+
+size_t igemm_block_strips(const KernelTable& t, size_t kc, size_t ntaps) {
+  constexpr size_t kABudget = 384 * 1024;   // bytes of A blocks kept in L2 beside a B block
+  const size_t per_strip = t.gemm_tile.mr * KBlocks(kc, ntaps).floats() * sizeof(float);
+  const size_t strips = kABudget / (per_strip ? per_strip : 1);
+  return strips < 1 ? 1 : strips > 64 ? 64 : strips;
+}
+
+void igemm_block(const KernelTable& t, const IgemmProblem& g, size_t m, size_t s0, size_t s1,
+                 const float* const* ptrs, size_t p0, size_t p1) {
+  const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
+  const size_t panel_floats = g.ntaps * g.kc * nr;
+  const KBlocks kb(g.kc, g.ntaps);
+  const bool relu = g.act == Activation::relu;
+  const bool by_taps = kb.count > 1 && g.ntaps > 1;
+  const float* shifted[32];
+  for (size_t b = 0; b < kb.count; ++b) {
+    const bool first = b == 0, last = b + 1 == kb.count;
+    size_t t0 = 0, nt = g.ntaps, k0 = 0, kc = g.kc;
+    if (by_taps) {
+      t0 = b * kb.taps_per_block;
+      nt = g.ntaps - t0 < kb.taps_per_block ? g.ntaps - t0 : kb.taps_per_block;
+    } else if (kb.count > 1) {
+      k0 = b * kb.kb;
+      kc = g.kc - k0 < kb.kb ? g.kc - k0 : kb.kb;
+    }
+    for (size_t p = p0; p < p1; ++p) {
+      const size_t col0 = p * nr, nc = g.n - col0 < nr ? g.n - col0 : nr;
+      const float* block = g.packed_b + p * panel_floats + (t0 * g.kc + k0) * nr;
+      const GemmEpilogue ep{g.bias ? g.bias + col0 : nullptr, g.accumulate || !first, last && relu};
+      for (size_t s = s0; s < s1; ++s) {
+        const size_t m0 = s * mr, rows = m - m0 < mr ? m - m0 : mr;
+        const float* const* strip = ptrs + (s - s0) * g.ntaps * mr;
+        const float* const* a = strip + t0 * rows;
+        if (k0) {
+          for (size_t i = 0; i < rows; ++i) shifted[i] = strip[i] + k0;
+          a = shifted;
+        }
+        t.gemm(rows, nc, kc, nt, a, block, g.c + m0 * g.ldc + col0, g.ldc, ep);
+      }
+    }
+  }
+  if (g.act != Activation::none && !relu) {   // the other activations: a pass over the rows
+    const size_t c0 = p0 * nr, c1 = p1 * nr < g.n ? p1 * nr : g.n;
+    for (size_t s = s0; s < s1; ++s) {
+      const size_t m0 = s * mr, rows = m - m0 < mr ? m - m0 : mr;
+      for (size_t i = 0; i < rows; ++i) {
+        float* row = g.c + (m0 + i) * g.ldc + c0;
+        t.activation(c1 - c0, row, row, g.act);
+      }
+    }
+  }
+}
+
 void gemm_f32(const GemmArgs& g, bool serial) {
   if (g.m == 0 || g.n == 0) return;
   const KernelTable& t = kernels();

@@ -45,6 +45,18 @@ inline void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, 
   }
 }
 
+// Strips [s0, s1) (strip s: rows [s*mr, s*mr + mr) of m) x NR-wide panels [p0, p1) of an
+// indirect GEMM, cache-blocked: K is cut into the blocks the strip kernel uses, and each block
+// of each B panel runs over all the strips before the next, so it is read from L2 once per call
+// instead of once per strip (the strip kernel streams all of B per strip: for K = 4608 and 512
+// columns, 9 MB per 6 rows). The same sums in the same order as igemm_strip: bit-identical.
+// ptrs: strip s's ntaps*rows pointers (tap-major) start at ptrs + (s - s0) * ntaps * mr.
+void igemm_block(const KernelTable& t, const IgemmProblem& g, size_t m, size_t s0, size_t s1,
+                 const float* const* ptrs, size_t p0, size_t p1);
+// How many strips one igemm_block call should take so that their A blocks stay in L2 beside a
+// B block (at least 1, at most 64).
+size_t igemm_block_strips(const KernelTable& t, size_t kc, size_t ntaps);
+
 // Plain GEMM: C[m x n] (+)= op(A) * op(B), op(A) = A (m x k, row stride lda) or, with trans_a,
 // the transpose of the k x m matrix A; op(B) likewise (k x n, or n x k with trans_b). serial:
 // run on the calling thread (inside a parallel task); otherwise split over the threads.
