@@ -115,7 +115,8 @@ def tol_close(out, ref, tol, pre=None, bound=None, what="result"):
 def grad_close(out, ref, bound, tol, what):
     """check_op's gradient rule: atol = tol * the largest sum of absolute terms."""
     if ref is None:
-        assert out is None, f"{what}: need_dx=False must give None, got {type(out).__name__}"
+        assert out is None, f"{what}: not asked for (need_dx / need_dkernel False) must give None, " \
+                            f"got {type(out).__name__}"
         return
     assert_array(out, ref.shape, what=what)
     b = np.asarray(bound, np.float64)
@@ -243,6 +244,42 @@ def t_threads(data):
         invoke(_core._pool_reset_counts)
         counts = invoke(_core._pool_chunk_counts)
         assert len(counts) == invoke(_core._pool_workers) + 1 and not any(counts), counts
+
+
+@target("core.weight_grad_hooks", covers=["core._weight_grad_macs", "core._weight_grad_reset"], weight=0.3)
+def t_weight_grad_hooks(data):
+    """The weight-gradient counter: 0 after a reset; a backward call adds its nominal
+    multiply-adds (every tap of every output value) with need_dkernel and none without; bad
+    arguments rejected."""
+    rng = draw_setup(data)
+    which = pick(data, ["conv", "grouped", "depthwise", "dense", "bad"], "which")
+    if which == "bad":
+        bad = pick(data, [(1,), (None,), ("reset",)], "bad")
+        for fn in (_core._weight_grad_macs, _core._weight_grad_reset):
+            invoke(fn, bad, expect="error", names={"incompatible", "arguments", "argument", "takes"})
+        return
+    need_dx, need_dk = pick(data, [True, False], "need_dx"), pick(data, [True, False], "need_dkernel")
+    n, h, w = draw(data, st.integers(1, 3), "n"), draw(data, st.integers(3, 9), "h"), draw(data, st.integers(3, 9), "w")
+    c, co = pick(data, (1, 2, 4, 6), "c"), pick(data, (1, 2, 4, 6), "co")
+    if which == "dense":
+        x, k = rng.standard_normal((n * h, c)), rng.standard_normal((c, co))
+        dy = rng.standard_normal((n * h, co))
+        fn, args, macs = _core.dense_backward, [f32(dy), f32(x), f32(k), need_dx, need_dk], n * h * c * co
+    else:
+        groups = {"conv": 1, "grouped": 2, "depthwise": c}[which]
+        c, co = (c * 2, co * 2) if which == "grouped" else (c, c if which == "depthwise" else co)
+        kh, kw, s = pick(data, (1, 2, 3), "kh"), pick(data, (1, 2, 3), "kw"), pick(data, (1, 2), "stride")
+        oh, ow = (h - kh) // s + 1, (w - kw) // s + 1
+        x, k = rng.standard_normal((n, h, w, c)), rng.standard_normal((kh, kw, c // groups, co))
+        dy = rng.standard_normal((n, oh, ow, co))
+        fn = _core.conv2d_backward
+        args = [f32(dy), f32(x), f32(k), (s, s), ((0, 0), (0, 0)), (1, 1), groups, need_dx, need_dk]
+        macs = n * oh * ow * co * kh * kw * (c // groups)
+    invoke(_core._weight_grad_reset)
+    assert invoke(_core._weight_grad_macs) == 0
+    out = invoke(fn, args)
+    assert [o is None for o in out] == [not need_dx, not need_dk, not need_dk], out
+    assert invoke(_core._weight_grad_macs) == (macs if need_dk else 0)
 
 
 # ============================================================================ nn: convolution
@@ -389,7 +426,21 @@ def conv_args(data, rng, cfg, with_act=True):
 
 
 CONV_KINDS = dict(x="array", kernel="array", bias="array", strides="pair", padding="padding",
-                  dilation_rate="pair", groups="int", activation="str", dy="array", need_dx="bool")
+                  dilation_rate="pair", groups="int", activation="str", dy="array", need_dx="bool",
+                  need_dkernel="bool")
+
+
+def draw_need_flags(data, args):
+    """need_dx, and need_dkernel (True, False, or left to its default) for a backward binding."""
+    args["need_dx"] = pick(data, [True, True, False], "need_dx")
+    dk = pick(data, ["default", True, False, False], "need_dkernel")
+    if dk != "default":
+        args["need_dkernel"] = dk
+
+
+def need_flags(args):
+    """The (need_dx, need_dkernel) a valid call asked for; Bad for a flag pybind11 refuses."""
+    return m_bool(args["need_dx"]), m_bool(args.get("need_dkernel", True))
 
 
 def apply_mutation(data, rng, args, kinds, optional=("bias",)):
@@ -437,13 +488,14 @@ def t_conv2d_backward(data):
     except (Bad, Big):
         out_shape = (1, 1, 1, 1)
     dy = draw_values(data, rng, out_shape, label="dy")
-    args = dict(dy=array_arg(data, dy, "dy"), **args, need_dx=pick(data, [True, True, False], "need_dx"))
+    args = dict(dy=array_arg(data, dy, "dy"), **args)
+    draw_need_flags(data, args)
     apply_mutation(data, rng, args, CONV_KINDS, optional=())
     expect, m = verdict(model_conv, args["x"], args["kernel"], None, args["strides"], args["padding"],
                         args["dilation_rate"], args["groups"], ABSENT, args["dy"])
     if expect == "ok":
         try:
-            need_dx = m_bool(args["need_dx"])
+            need_dx, need_dk = need_flags(args)
         except Bad:
             expect = "error"
 
@@ -455,8 +507,8 @@ def t_conv2d_backward(data):
         if winograd_huge(m["dy"], m["kernel"]):
             dx = None if dx is None else np.full(dx.shape, np.nan)
         grad_close(out[0], dx if need_dx else None, bdx, 1e-4, "dx")
-        grad_close(out[1], dk, bdk, 1e-4, "dkernel")
-        grad_close(out[2], db, bdb, 1e-4, "dbias")
+        grad_close(out[1], dk if need_dk else None, bdk, 1e-4, "dkernel")
+        grad_close(out[2], db if need_dk else None, bdb, 1e-4, "dbias")
 
     invoke(_core.conv2d_backward, list(args.values()), expect=expect, check=check)
 
@@ -698,8 +750,8 @@ def t_dense(data):
     ker = draw_values(data, rng, (k, n), label="kernel")
     args = dict(x=array_arg(data, x, "x"), kernel=array_arg(data, ker, "kernel"))
     if backward:
-        args = dict(dy=array_arg(data, draw_values(data, rng, (mm, n), label="dy"), "dy"), **args,
-                    need_dx=pick(data, [True, False], "need_dx"))
+        args = dict(dy=array_arg(data, draw_values(data, rng, (mm, n), label="dy"), "dy"), **args)
+        draw_need_flags(data, args)
     else:
         args["bias"] = array_arg(data, draw_values(data, rng, (n,), label="bias"), "bias") \
             if maybe(data, "bias", 5) else None
@@ -709,7 +761,7 @@ def t_dense(data):
         expect, m = verdict(model_dense, args["x"], args["kernel"], None, ABSENT, args["dy"], True)
         if expect == "ok":
             try:
-                need_dx = m_bool(args["need_dx"])
+                need_dx, need_dk = need_flags(args)
             except Bad:
                 expect = "error"
     else:
@@ -718,8 +770,10 @@ def t_dense(data):
     def check(out, a, kw):
         if backward:
             assert isinstance(out, tuple) and len(out) == 3
-            ref = R.dense_backward(m["dy"], m["x"], m["kernel"], need_dx)
+            ref = list(R.dense_backward(m["dy"], m["x"], m["kernel"], need_dx))
             bound = R.dense_backward(np.abs(m["dy"]), np.abs(m["x"]), np.abs(m["kernel"]), True)
+            if not need_dk:
+                ref[1] = ref[2] = None
             for name, o, r, b in zip(("dx", "dkernel", "dbias"), out, ref, bound):
                 grad_close(o, r, b, 1e-4, name)
             return
@@ -1935,7 +1989,7 @@ def t_public_conv(data):
     if backward:
         dy_shape = (x.shape[0], max(out_hw[0], 1), max(out_hw[1], 1), cout)
         args = [public_array(data, draw_values(data, rng, dy_shape, label="dy"), "dy")] + args
-        kw["need_dx"] = pick(data, [True, False], "need_dx")
+        draw_need_flags(data, kw)
     expect = "ok" if 0 not in out_hw else "error"
     mut = pick(data, [None] * 6 + ["x", "kernel", "strides", "dilation_rate", "padding", "groups",
                                    "activation", "bias", "dy"], "mutate")
@@ -1977,6 +2031,8 @@ def t_public_conv(data):
             extra = {} if depthwise else {"groups": cfg["groups"]}
             ref = list(fn(dy, xx, kk, need_dx=kw["need_dx"], **opts, **extra))
             bound = fn(np.abs(dy), np.abs(xx), np.abs(kk), need_dx=True, **opts, **extra)
+            if not kw.get("need_dkernel", True):
+                ref[1] = ref[2] = None
             ref[0] = dx_with_bad_weights(ref[0], kk)
             if ref[0] is not None and winograd_huge(dy, kk):
                 ref[0] = np.full(ref[0].shape, np.nan)
@@ -2025,13 +2081,22 @@ def t_public_pool(data):
     else:
         pool = (draw(data, st.integers(1, 4), "ph"), draw(data, st.integers(1, 4), "pw"))
         strides = None if maybe(data, "strides_none", 3) else (draw(data, st.integers(1, 3), "sh"), draw(data, st.integers(1, 3), "sw"))
-        padding = pick(data, ["valid", "same", "VALID", "Same"], "padding")
+        padding = pick(data, ["valid", "same", "VALID", "Same", "explicit"], "padding")
+        explicit_ok = True
+        if padding == "explicit":   # an int, (ph, pw) or ((t, b), (l, r)); each side < the window
+            pads = tuple((draw(data, st.integers(0, 3), f"pad{a}0"), draw(data, st.integers(0, 3), f"pad{a}1"))
+                         for a in range(2))
+            form = pick(data, ["pairs", "pair", "int"], "pad_form")
+            padding = {"pairs": pads, "pair": (pads[0][0], pads[1][0]), "int": pads[0][0]}[form]
+            pads = R.resolve_padding(padding, (1, 1), pool)
+            explicit_ok = all(p < k for side, k in zip(pads, pool) for p in side)
+        ref_padding = padding.lower() if isinstance(padding, str) else padding
         kw = dict(pool_size=public_int_or_pair(data, pool, "pool_size"), padding=padding)
         if strides is not None or maybe(data, "explicit_none", 4):
             kw["strides"] = None if strides is None else public_int_or_pair(data, strides, "strides")
-        oh, ow = R.conv_output_shape(shape, pool, pool if strides is None else strides, padding.lower())
+        oh, ow = R.conv_output_shape(shape, pool, pool if strides is None else strides, ref_padding)
         out_shape = (shape[0], max(oh, 1), max(ow, 1), shape[3])
-        expect = "ok" if oh > 0 and ow > 0 else "error"
+        expect = "ok" if oh > 0 and ow > 0 and explicit_ok else "error"
     args = [public_array(data, x, "x")]
     if backward:
         args = [public_array(data, draw_values(data, rng, out_shape, label="dy"), "dy")] + args
@@ -2047,7 +2112,7 @@ def t_public_pool(data):
         kw[mut] = pick(data, [v for v in BAD_PAIRS if not (mut == "strides" and v is None)], mut)
         expect = "error"
     elif mut == "padding" and not glob:
-        kw["padding"] = pick(data, ["full", 1, (1, 1), None, "same "], "padding")
+        kw["padding"] = pick(data, ["full", (1, 2, 3), None, "same ", -1, ((1, 1),)], "padding")
         expect = "error"
 
     def check(out, a, k):
@@ -2069,7 +2134,7 @@ def t_public_pool(data):
                 bound = R.global_avg_pool2d_backward(np.abs(dy), xx)
                 grad_close(out, ref, bound, 1e-6, "dx")
             return
-        opts = dict(pool_size=pool, strides=strides, padding=padding.lower())
+        opts = dict(pool_size=pool, strides=strides, padding=ref_padding)
         if not backward:
             ref = (R.max_pool2d if op == "max" else R.avg_pool2d)(xx, **opts)
             assert_array(out, ref.shape)
@@ -2110,7 +2175,7 @@ def t_public_dense(data):
     kw = {}
     if backward:
         args = [public_array(data, draw_values(data, rng, lead + (n,), label="dy"), "dy")] + args
-        kw["need_dx"] = pick(data, [True, False], "need_dx")
+        draw_need_flags(data, kw)
     else:
         kw["activation"] = pick(data, [None, "relu", "sigmoid", "tanh", "softmax", "Linear"], "activation")
         if maybe(data, "bias", 4):
@@ -2140,8 +2205,10 @@ def t_public_dense(data):
         xx, ker32 = as_f32_ref(args[xi]), as_f32_ref(args[xi + 1])
         if backward:
             dy = as_f32_ref(args[0])
-            ref = R.dense_backward(dy, xx, ker32, kw["need_dx"])
+            ref = list(R.dense_backward(dy, xx, ker32, kw["need_dx"]))
             bound = R.dense_backward(np.abs(dy), np.abs(xx), np.abs(ker32), True)
+            if not kw.get("need_dkernel", True):
+                ref[1] = ref[2] = None
             for name, o, r, b in zip(("dx", "dkernel", "dbias"), out, ref, bound):
                 grad_close(o, r, b, 1e-4, name)
             return

@@ -87,7 +87,35 @@ def test_export_errors(tmp_path):
     model = nn.Sequential([nn.Input((4, 4, 1)), nn.Flatten(), nn.Dense(2)])
     with pytest.raises(FileNotFoundError, match="filepath"):
         model.export_onnx(str(tmp_path / "missing" / "m.onnx"))
-    odd = nn.Sequential([nn.Input((4, 4, 1)), nn.ReLU(max_value=5.0)])
+    odd = nn.Sequential([nn.Input((4, 4, 1)), nn.ReLU(threshold=0.5)])
     with pytest.raises(NotImplementedError, match="ReLU"):
         odd.export_onnx(str(tmp_path / "r.onnx"))
     assert not list(tmp_path.glob(".tmp_onnx_*"))
+
+
+@pytest.mark.parametrize("relu", [dict(max_value=5.0), dict(negative_slope=0.1), dict(max_value=2.0, negative_slope=0.3)])
+def test_relu_forms(tmp_path, relu):
+    model = nn.Sequential([nn.Input((5, 4, 2)), nn.ReLU(**relu)])
+    x = np.random.default_rng(2).standard_normal((3, 5, 4, 2)).astype(np.float32) * 4
+    _check(model, x, tmp_path)
+
+
+def test_explicit_paddings_transposed_convolutions_and_per_channel_rescaling(tmp_path):
+    """The forms load_onnx produces: explicit conv/pool padding, Conv2DTranspose (explicit pads,
+    Keras's valid/same, output_padding), per-channel Rescaling."""
+    inp = nn.Input((9, 8, 3))
+    h = nn.Rescaling([0.5, 1.0, 2.0], offset=[-1.0, 0.0, 1.0])(inp)
+    h = nn.Conv2D(6, 3, strides=2, padding=((1, 0), (2, 1)))(h)
+    h = nn.MaxPooling2D(3, strides=1, padding=((1, 1), (0, 2)))(h)
+    h = nn.AveragePooling2D(2, strides=1, padding=((1, 0), (0, 1)))(h)
+    a = nn.Conv2DTranspose(4, 3, strides=2, padding=((1, 1), (1, 1)), output_padding=1)(h)
+    b = nn.Conv2DTranspose(4, 3, strides=2, padding="same")(h)
+    c = nn.Conv2DTranspose(4, 2, strides=3, padding="valid")(h)
+    d = nn.Conv2DTranspose(4, 3, strides=2, padding="valid", output_padding=1)(h)
+    flat = [nn.GlobalAveragePooling2D()(t) for t in (a, b, c, d)]
+    model = nn.Model(inp, nn.Concatenate()(flat))
+    _randomize(model)
+    x = np.random.default_rng(3).standard_normal((2, 9, 8, 3)).astype(np.float32)
+    _check(model, x, tmp_path)
+    for t in (a, b, c, d):   # each transposed convolution's map too
+        _check(nn.Model(inp, t), x, tmp_path)

@@ -34,9 +34,9 @@ def build_info() -> dict:
     return _core.build_info()
 
 
-from . import data, image, nn, transfer, utils  # noqa: E402  (need _core loaded first)
+from . import data, datasets, image, nn, transfer, utils  # noqa: E402  (need _core loaded first)
 
 __all__ = [
-    "__version__", "build_info", "get_num_threads", "set_num_threads", "data", "image", "nn",
+    "__version__", "build_info", "get_num_threads", "set_num_threads", "data", "datasets", "image", "nn",
     "transfer", "utils",
 ]

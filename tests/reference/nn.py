@@ -256,8 +256,14 @@ def depthwise_conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_
 
 # ----------------------------------------------------------------------------- pooling
 def _pool_args(pool_size, strides, padding):
-    assert padding in ("valid", "same")
+    """Padding: "valid", "same" or explicit (every side smaller than the window, so each window
+    holds a real cell: padded cells never win and are left out of the average)."""
     pool = pair(pool_size)
+    if not isinstance(padding, str):
+        pads = resolve_padding(padding, (1, 1), pool)
+        assert all(p < k for side, k in zip(pads, pool) for p in side), (padding, pool)
+    else:
+        assert padding in ("valid", "same")
     return pool, (pool if strides is None else pair(strides))
 
 

@@ -22,7 +22,8 @@ struct Conv2dParams {
 void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
                      float* y);
 // Gradients of conv2d (p.activation ignored: dy is the gradient of the pre-activation output).
-// dx (N x H x W x Cin) and dbias (Cout) may be nullptr when not wanted; dkernel as the kernel.
+// dx (N x H x W x Cin) may be nullptr when not wanted; dkernel (as the kernel) nullptr skips
+// every weight-gradient pass (dbias is then not written); dbias (Cout) may be nullptr.
 void conv2d_backward_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
                               const float* dy, float* dx, float* dkernel, float* dbias);
 
@@ -52,9 +53,15 @@ void dense_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel
                float* y, Activation act);
 
 // Gradients of dense: dkernel (k x n) = x^T dy, dx (m x k, or nullptr) = dy kernel^T,
-// dbias (n, or nullptr) = column sums of dy.
+// dbias (n, or nullptr) = column sums of dy. dkernel nullptr: no weight gradient (nor dbias).
 void dense_backward_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel,
                         const float* dy, float* dx, float* dkernel, float* dbias);
+
+// Test hook: the multiply-adds the weight-gradient passes of conv2d and dense backward have run
+// (nominal: every tap of every output value, padding included) since the last reset; process-wide.
+void count_weight_grad_macs(uint64_t macs);
+uint64_t weight_grad_macs();
+void reset_weight_grad_macs();
 
 void activation_f32(size_t n, const float* x, float* y, Activation act);
 // dx = dy * f'(x), from src: the forward input x where activation_grad_from_input(act) (silu,

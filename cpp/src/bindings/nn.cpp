@@ -121,21 +121,36 @@ FloatArray conv2d(const py::object& x_in, const py::object& kernel_in, const py:
   return y;
 }
 
+// The (dx, dkernel, dbias) tuple of a backward binding: None for what was not asked for.
+py::tuple grads_tuple(const std::optional<FloatArray>& dx, const std::optional<FloatArray>& dk,
+                      const std::optional<FloatArray>& db) {
+  auto obj = [](const std::optional<FloatArray>& a) { return a ? py::object(*a) : py::object(py::none()); };
+  return py::make_tuple(obj(dx), obj(dk), obj(db));
+}
+
+// need_dx / need_dkernel false: that gradient is not computed (None). Both false: the arguments
+// are still checked, then (None, None, None) with no work.
 py::tuple conv2d_backward(const py::object& dy_in, const py::object& x_in, const py::object& kernel_in,
-                          Pair strides, Padding padding, Pair dilation, long groups, bool need_dx) {
+                          Pair strides, Padding padding, Pair dilation, long groups, bool need_dx,
+                          bool need_dkernel) {
   const FloatArray dy = to_f32(dy_in, "dy"), x = to_f32(x_in, "x"), kernel = to_f32(kernel_in, "kernel");
   const Conv2dParams p = conv_params(x, kernel, strides, padding, dilation, groups, Activation::none);
   require_shape(dy, {long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)}, "the conv2d output");
-  auto dk = new_array<float>(std::vector<py::ssize_t>(kernel.shape(), kernel.shape() + 4));
-  auto db = new_array<float>({long(p.out_c)});
-  std::optional<FloatArray> dx;
+  std::optional<FloatArray> dx, dk, db;
   if (need_dx) dx.emplace(new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + 4)));
+  if (need_dkernel) {
+    dk.emplace(new_array<float>(std::vector<py::ssize_t>(kernel.shape(), kernel.shape() + 4)));
+    db.emplace(new_array<float>({long(p.out_c)}));
+  }
+  if (!need_dx && !need_dkernel) return grads_tuple(dx, dk, db);
   float* dxp = dx ? dx->mutable_data() : nullptr;
+  float* dkp = dk ? dk->mutable_data() : nullptr;
+  float* dbp = db ? db->mutable_data() : nullptr;
   {
     py::gil_scoped_release release;
-    conv2d_backward_f32_nhwc(p, x.data(), kernel.data(), dy.data(), dxp, dk.mutable_data(), db.mutable_data());
+    conv2d_backward_f32_nhwc(p, x.data(), kernel.data(), dy.data(), dxp, dkp, dbp);
   }
-  return py::make_tuple(dx ? py::object(*dx) : py::object(py::none()), dk, db);
+  return grads_tuple(dx, dk, db);
 }
 
 Pool2dParams pool_params(const FloatArray& x, Pair pool, Pair strides, Padding padding) {
@@ -244,7 +259,9 @@ FloatArray dense(const py::object& x_in, const py::object& kernel_in, const py::
   return y;
 }
 
-py::tuple dense_backward(const py::object& dy_in, const py::object& x_in, const py::object& kernel_in, bool need_dx) {
+// As conv2d_backward: need_dx / need_dkernel false gives None for that gradient (both: no work).
+py::tuple dense_backward(const py::object& dy_in, const py::object& x_in, const py::object& kernel_in, bool need_dx,
+                         bool need_dkernel) {
   const FloatArray dy = to_f32(dy_in, "dy"), x = to_f32(x_in, "x"), kernel = to_f32(kernel_in, "kernel");
   require_ndim(x, 2, "x", "batch x features");
   require_nonempty(x, "x");
@@ -254,16 +271,21 @@ py::tuple dense_backward(const py::object& dy_in, const py::object& x_in, const 
     fail("kernel must have " + std::to_string(x.shape(1)) + " rows (the input features), got shape " + shape_str(kernel));
   const size_t m = x.shape(0), k = x.shape(1), n = kernel.shape(1);
   require_shape(dy, {long(m), long(n)}, "the dense output");
-  auto dk = new_array<float>({long(k), long(n)});
-  auto db = new_array<float>({long(n)});
-  std::optional<FloatArray> dx;
+  std::optional<FloatArray> dx, dk, db;
   if (need_dx) dx.emplace(new_array<float>({long(m), long(k)}));
+  if (need_dkernel) {
+    dk.emplace(new_array<float>({long(k), long(n)}));
+    db.emplace(new_array<float>({long(n)}));
+  }
+  if (!need_dx && !need_dkernel) return grads_tuple(dx, dk, db);
   float* dxp = dx ? dx->mutable_data() : nullptr;
+  float* dkp = dk ? dk->mutable_data() : nullptr;
+  float* dbp = db ? db->mutable_data() : nullptr;
   {
     py::gil_scoped_release release;
-    dense_backward_f32(m, k, n, x.data(), kernel.data(), dy.data(), dxp, dk.mutable_data(), db.mutable_data());
+    dense_backward_f32(m, k, n, x.data(), kernel.data(), dy.data(), dxp, dkp, dbp);
   }
-  return py::make_tuple(dx ? py::object(*dx) : py::object(py::none()), dk, db);
+  return grads_tuple(dx, dk, db);
 }
 
 // dy * f'(x): from the forward input x for silu, hard_silu and gelu (x required, y may be None),
@@ -321,7 +343,9 @@ void init_nn(py::module_& m) {
         "NHWC conv2d with explicit ((top, bottom), (left, right)) padding.");
   m.def("conv2d_backward", &conv2d_backward, py::arg("dy"), py::arg("x"), py::arg("kernel"),
         py::arg("strides"), py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"),
-        py::arg("need_dx"), "Gradients (dx or None, dkernel, dbias) of conv2d.");
+        py::arg("need_dx"), py::arg("need_dkernel") = true,
+        "Gradients (dx, dkernel, dbias) of conv2d; None for dx without need_dx, for dkernel and "
+        "dbias without need_dkernel.");
   m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("dy"), py::arg("x"), py::arg("pool_size"),
         py::arg("strides"), py::arg("padding"), py::arg("through_relu") = false);
   m.def("avg_pool2d_backward", &avg_pool2d_backward, py::arg("dy"), py::arg("x"), py::arg("pool_size"),
@@ -330,7 +354,13 @@ void init_nn(py::module_& m) {
         py::arg("dy"), py::arg("x"));
   m.def("global_avg_pool2d_backward", [](const py::object& dy, const py::object& x) { return global_pool_backward(dy, x, false); },
         py::arg("dy"), py::arg("x"));
-  m.def("dense_backward", &dense_backward, py::arg("dy"), py::arg("x"), py::arg("kernel"), py::arg("need_dx"));
+  m.def("dense_backward", &dense_backward, py::arg("dy"), py::arg("x"), py::arg("kernel"), py::arg("need_dx"),
+        py::arg("need_dkernel") = true,
+        "Gradients (dx, dkernel, dbias) of dense; None as conv2d_backward's.");
+  m.def("_weight_grad_macs", [] { return weight_grad_macs(); },
+        "Test hook: multiply-adds the weight-gradient passes of conv2d_backward and dense_backward "
+        "have run since the last reset (nominal counts, process-wide).");
+  m.def("_weight_grad_reset", &reset_weight_grad_macs, "Test hook: sets _weight_grad_macs() to 0.");
   m.def("activation_backward", &activation_backward, py::arg("dy"), py::arg("y"), py::arg("activation"),
         py::arg("x") = py::none());
   m.def("max_pool2d", &pool2d<max_pool2d_f32_nhwc>, py::arg("x"), py::arg("pool_size"),

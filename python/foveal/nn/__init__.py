@@ -16,6 +16,7 @@ from .layers import (
     Average, Conv2DTranspose, Maximum, Minimum, Multiply, Reshape, SeparableConv2D, Subtract,
     UpSampling2D, ZeroPadding2D,
 )
+from ._onnx_import import load_onnx
 from .models import Model, Sequential, load_model
 
 __all__ = [
@@ -25,5 +26,5 @@ __all__ = [
     "Dense", "Dropout", "BatchNormalization", "Activation", "ReLU", "Softmax", "Rescaling", "Add",
     "Concatenate", "register_layer",
     "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding2D", "UpSampling2D", "Reshape",
-    "SeparableConv2D", "Conv2DTranspose",
+    "SeparableConv2D", "Conv2DTranspose", "load_onnx",
 ]

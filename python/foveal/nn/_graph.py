@@ -145,8 +145,14 @@ class Graph:
         """The backward steps, plus the fusions of ReLU gradients into max pooling: a
         MaxPooling2D fed only by a layer ending in ReLU runs both backward passes in one
         (``through_relu``), and that layer then starts from its pre-activation gradient.
-        ``trainable``: the weights the optimizer updates, kept with the plan."""
+        ``trainable``: the weights the optimizer updates, kept with the plan; the others lose
+        any gradient an earlier training left on them (none is stale)."""
         steps, requires = self.backward_plan(trainable)
+        ids = {id(w) for w in trainable}
+        for layer in self.layers:
+            for w in layer.weights:
+                if id(w) not in ids:
+                    w.grad = None
         out_layer = self.steps[-1][0] if self.steps else None
         act = getattr(out_layer, "output_activation", None) if out_layer is not None else None
         uses = collections.Counter(i for _, ins, _, _ in self.steps for i in ins)
@@ -164,9 +170,12 @@ class Graph:
 
     def backward(self, plan: TrainPlan, grad: np.ndarray, fused: bool) -> None:
         """Run the backward sweep of ``plan`` from ``grad``, the loss gradient at the output
-        (before the last layer's activation when ``fused``): every layer on the plan stores its
-        weight gradients."""
-        steps, requires, _, _, through_relu, preactivated = plan
+        (before the last layer's activation when ``fused``): every layer on the plan stores the
+        gradients of its weights the optimizer updates. While it runs, each layer's
+        ``_trained_weights`` holds those weights' ids, so that a layer can skip the gradients of
+        the others (a frozen layer between learning ones still passes its input gradient on)."""
+        steps, requires, trainable, _, through_relu, preactivated = plan
+        trained = frozenset(id(w) for w in trainable)
         grads: List[Any] = [None] * self.n_slots
         grads[self.output_id] = grad
         out_id = self.output_id
@@ -175,12 +184,16 @@ class Graph:
             grads[out] = None
             if g is None:
                 continue
-            if (fused and out == out_id) or out in preactivated:
-                dx = layer.backward_from_preactivation(g, need_dx)
-            elif out in through_relu and need_dx:
-                dx = layer.backward_through_relu(g)
-            else:
-                dx = layer.backward(g, need_dx)
+            layer._trained_weights = trained
+            try:
+                if (fused and out == out_id) or out in preactivated:
+                    dx = layer.backward_from_preactivation(g, need_dx)
+                elif out in through_relu and need_dx:
+                    dx = layer.backward_through_relu(g)
+                else:
+                    dx = layer.backward(g, need_dx)
+            finally:
+                layer._trained_weights = None
             if not need_dx:
                 continue
             for i, d in (zip(ins, dx) if multi else ((ins[0], dx),)):

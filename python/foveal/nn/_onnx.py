@@ -81,6 +81,9 @@ class _Builder:
 def _window_pads(layer: Any, window: Tuple[int, int]) -> List[int]:
     if layer.padding == "valid":
         return [0, 0, 0, 0]
+    if not isinstance(layer.padding, str):  # explicit ((top, bottom), (left, right))
+        (t, b), (l, r) = layer.padding
+        return [t, l, b, r]
     _, h, w, _ = layer.input_shape
     (t, b), (l, r) = _same_pads(h, window[0], layer.strides[0]), _same_pads(w, window[1], layer.strides[1])
     return [t, l, b, r]
@@ -103,6 +106,8 @@ def _layer(b: _Builder, layer: Any, ins: List[str]) -> str:
             "Conv", [t] + inputs, base, kernel_shape=list(ks), strides=list(layer.strides),
             dilations=list(kd), group=int(layer.groups), pads=_window_pads(layer, eff)))
         return b.activation(y, layer.activation, base + "_act")
+    if isinstance(layer, L.Conv2DTranspose):
+        return _conv_transpose(b, layer, x)
     if isinstance(layer, (L.MaxPooling2D, L.AveragePooling2D)):
         kind = "MaxPool" if isinstance(layer, L.MaxPooling2D) else "AveragePool"
         extra = {} if kind == "MaxPool" else {"count_include_pad": 0}  # Keras's divisor
@@ -134,15 +139,23 @@ def _layer(b: _Builder, layer: Any, ins: List[str]) -> str:
     if isinstance(layer, L.ReLU):
         if layer.output_activation is not None:  # relu, relu6 or leaky_relu (slope 0.2)
             return b.activation(x, layer.output_activation, base)
-        if layer.max_value is not None or layer.negative_slope != 0.0 or layer.threshold != 0.0:
-            raise NotImplementedError(f"ONNX export of ReLU with max_value/negative_slope/threshold "
-                                      f"(layer {base!r}) is not supported yet")
-        return b.op("Relu", [x], base)
+        if layer.threshold != 0.0:
+            raise NotImplementedError(f"ONNX export of ReLU with a threshold (layer {base!r}) is "
+                                      "not supported yet")
+        if layer.negative_slope == 0.0 and layer.max_value is not None:  # Clip(0, max)
+            return b.op("Clip", [x, b.const(base + "_min", np.float32(0)),
+                                 b.const(base + "_max", np.float32(layer.max_value))], base)
+        y = (b.op("LeakyRelu", [x], base, alpha=layer.negative_slope) if layer.negative_slope
+             else b.op("Relu", [x], base))
+        if layer.max_value is not None:
+            y = b.op("Min", [y, b.const(base + "_max", np.float32(layer.max_value))], base + "_max")
+        return y
     if isinstance(layer, L.Softmax):
         return b.op("Softmax", [x], base, axis=int(layer.axis))
-    if isinstance(layer, L.Rescaling):
-        y = b.op("Mul", [x, b.const(base + "_scale", np.float32(layer.scale))], base)
-        return b.op("Add", [y, b.const(base + "_offset", np.float32(layer.offset))], base + "_offset")
+    if isinstance(layer, L.Rescaling):  # scalars or per-channel (last axis) values
+        y = b.op("Mul", [x, b.const(base + "_scale", np.asarray(layer.scale, np.float32))], base)
+        return b.op("Add", [y, b.const(base + "_offset", np.asarray(layer.offset, np.float32))],
+                    base + "_offset")
     if isinstance(layer, (L.Add, L.Subtract, L.Multiply, L.Average, L.Maximum, L.Minimum)):
         return _elementwise(b, layer, ins)
     if isinstance(layer, L.ZeroPadding2D):
@@ -161,6 +174,38 @@ def _layer(b: _Builder, layer: Any, ins: List[str]) -> str:
     if isinstance(layer, L.Concatenate):
         return b.op("Concat", ins, base, axis=int(layer.axis))
     raise NotImplementedError(f"ONNX export of {type(layer).__name__} (layer {base!r}) is not supported")
+
+
+def _conv_transpose(b: _Builder, layer: Any, x: str) -> str:
+    """ConvTranspose (weights ``C x filters x kh x kw``) with the layer's output size: its pads
+    (explicit, or Keras's ``k // 2`` for "same" with output_padding) or, for Keras's
+    valid/same without output_padding, an explicit ``output_shape``."""
+    base = layer.name
+    ks, d, s = layer.kernel_size, layer.dilation_rate, layer.strides
+    inputs = [b.const(base + "_W", layer.kernel.value.transpose(3, 2, 0, 1))]
+    if layer.use_bias:
+        inputs.append(b.const(base + "_B", layer.bias.value))
+    attrs: Dict[str, Any] = dict(kernel_shape=list(ks), strides=list(s), dilations=list(d))
+    conv_pads = layer._conv_padding()
+    if isinstance(conv_pads, str):  # Keras's valid/same sizes: out = in*s (+ max(k-s, 0) if valid)
+        eff = [d[i] * (ks[i] - 1) + 1 for i in range(2)]
+        extra = [max(eff[i] - s[i], 0) if conv_pads == "valid" else 0 for i in range(2)]
+        # ONNX: out = (in-1)*s + k - pads + output_padding; pick pads (begin, end) reaching it
+        total = [(eff[i] - s[i]) - extra[i] for i in range(2)]  # = k - s - extra (may be < 0)
+        if any(t < 0 for t in total):  # the output is longer than the full scatter: pad it
+            attrs["output_padding"] = [max(-t, 0) for t in total]
+            total = [max(t, 0) for t in total]
+        if conv_pads == "same":  # Keras/TensorFlow crop the extra pixels at the bottom/right
+            attrs["pads"] = [total[0] // 2, total[1] // 2, total[0] - total[0] // 2, total[1] - total[1] // 2]
+        else:
+            attrs["pads"] = [0, 0, total[0], total[1]]
+    else:
+        (t, bt), (lf, r) = conv_pads
+        attrs["pads"] = [t, lf, bt, r]
+        if layer.output_padding is not None and any(layer.output_padding):
+            attrs["output_padding"] = list(layer.output_padding)
+    y = b.nchw(x, base, lambda t_: b.op("ConvTranspose", [t_] + inputs, base, **attrs))
+    return b.activation(y, layer.activation, base + "_act")
 
 
 _MERGE_OPS = {"Add": "Sum", "Average": "Mean", "Maximum": "Max", "Minimum": "Min"}

@@ -33,7 +33,7 @@ __all__ = [
     "activation_backward", "activation",
 ]
 
-Grads = Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]
+Grads = Tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]
 
 
 def _activation(activation: Optional[str], extra: tuple[str, ...] = ()) -> str:
@@ -51,16 +51,13 @@ def _same_pads(size: int, window: int, stride: int) -> Pair:
     return (total // 2, total - total // 2)
 
 
-def _padding(padding: PaddingArg, size: Pair, window: Pair, strides: Pair,
-             allow_explicit: bool = True) -> Padding:
+def _padding(padding: PaddingArg, size: Pair, window: Pair, strides: Pair) -> Padding:
     """Resolve a Keras/PyTorch-style padding argument to ((top, bottom), (left, right))."""
     if isinstance(padding, str):
         mode = as_option(padding, "padding", ("valid", "same"))
         if mode == "valid":
             return ((0, 0), (0, 0))
         return (_same_pads(size[0], window[0], strides[0]), _same_pads(size[1], window[1], strides[1]))
-    if not allow_explicit:
-        raise TypeError(f"padding must be 'valid' or 'same', got {padding!r}")
     if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(
         isinstance(p, (tuple, list)) for p in padding
     ):
@@ -154,19 +151,19 @@ def _pool_args(x: Any, pool_size: Any, strides: Any, padding: Any) -> tuple:
     x = as_float32(x, "x")
     k = as_pair(pool_size, "pool_size")
     s = k if strides is None else as_pair(strides, "strides")
-    pads = _padding(padding, _spatial(x), k, s, allow_explicit=False)
+    pads = _padding(padding, _spatial(x), k, s)
     return x, k, s, pads
 
 
 def max_pool2d(x: Any, pool_size: Union[int, Pair] = 2, strides: Union[int, Pair, None] = None,
-               padding: str = "valid") -> np.ndarray:
+               padding: PaddingArg = "valid") -> np.ndarray:
     """Max pooling of an NHWC batch (Keras ``MaxPooling2D``): ``strides=None`` means
     ``pool_size``; ``padding`` is ``"valid"`` or ``"same"``; padded cells never win."""
     return _core.max_pool2d(*_pool_args(x, pool_size, strides, padding))
 
 
 def avg_pool2d(x: Any, pool_size: Union[int, Pair] = 2, strides: Union[int, Pair, None] = None,
-               padding: str = "valid") -> np.ndarray:
+               padding: PaddingArg = "valid") -> np.ndarray:
     """Average pooling of an NHWC batch (Keras ``AveragePooling2D``); with ``"same"`` padding
     the padded cells are excluded from each window's divisor, as in Keras."""
     return _core.avg_pool2d(*_pool_args(x, pool_size, strides, padding))
@@ -257,13 +254,15 @@ def softmax(x: Any, axis: int = -1) -> np.ndarray:
 
 def conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, Pair] = 1,
                     padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
-                    groups: int = 1, need_dx: bool = True) -> Grads:
+                    groups: int = 1, need_dx: bool = True, need_dkernel: bool = True) -> Grads:
     """Gradients of :func:`conv2d` (without its activation: ``dy`` is the gradient of the
     pre-activation output; see :func:`activation_backward`).
 
     Returns ``(dx, dkernel, dbias)``: ``dx`` like ``x`` (None when ``need_dx`` is False, e.g. for
     a network's first layer), ``dkernel`` like ``kernel``, ``dbias`` of ``Cout`` values (``dy``
-    summed over N, H and W).
+    summed over N, H and W); both None when ``need_dkernel`` is False (a frozen layer: the
+    weight-gradient work is skipped, not done and dropped; ``dx`` is bit-identical either way).
+    With both flags False the arguments are still checked and nothing is computed.
     """
     x = as_float32(x, "x")
     kernel = as_float32(kernel, "kernel")
@@ -274,22 +273,22 @@ def conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, Pair] = 1,
     if kernel.ndim != 4:
         raise ValueError(f"kernel must be 4-D (kh x kw x Cin/groups x Cout), got shape {kernel.shape}")
     pads = _padding(padding, _spatial(x), _effective(kernel.shape[:2], d), s)
-    return _core.conv2d_backward(dy, x, kernel, s, pads, d, g, bool(need_dx))
+    return _core.conv2d_backward(dy, x, kernel, s, pads, d, g, bool(need_dx), bool(need_dkernel))
 
 
 def depthwise_conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, Pair] = 1,
                               padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
-                              need_dx: bool = True) -> Grads:
+                              need_dx: bool = True, need_dkernel: bool = True) -> Grads:
     """Gradients ``(dx, dkernel, dbias)`` of :func:`depthwise_conv2d` (``kernel`` is
     ``kh x kw x C x multiplier``; ``dkernel`` has that shape). As :func:`conv2d_backward`."""
     x, grouped = _depthwise_as_grouped(x, kernel)
     dx, dk, db = conv2d_backward(dy, x, grouped, strides, padding, dilation_rate,
-                                 groups=x.shape[3], need_dx=need_dx)
-    return dx, dk.reshape(np.shape(kernel)), db
+                                 groups=x.shape[3], need_dx=need_dx, need_dkernel=need_dkernel)
+    return dx, (None if dk is None else dk.reshape(np.shape(kernel))), db
 
 
 def max_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,
-                        strides: Union[int, Pair, None] = None, padding: str = "valid",
+                        strides: Union[int, Pair, None] = None, padding: PaddingArg = "valid",
                         through_relu: bool = False) -> np.ndarray:
     """Gradient of :func:`max_pool2d` with respect to ``x``: each window's gradient goes to its
     first maximum (row-major order within the window, as PyTorch and TensorFlow).
@@ -302,7 +301,7 @@ def max_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,
 
 
 def avg_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,
-                        strides: Union[int, Pair, None] = None, padding: str = "valid") -> np.ndarray:
+                        strides: Union[int, Pair, None] = None, padding: PaddingArg = "valid") -> np.ndarray:
     """Gradient of :func:`avg_pool2d` with respect to ``x`` (each window's gradient shared
     equally by its cells inside the image)."""
     x, k, s, pads = _pool_args(x, pool_size, strides, padding)
@@ -324,10 +323,11 @@ def global_max_pool2d_backward(dy: Any, x: Any) -> np.ndarray:
     return _core.global_max_pool2d_backward(as_float32(dy, "dy"), x)
 
 
-def dense_backward(dy: Any, x: Any, kernel: Any, need_dx: bool = True) -> Grads:
+def dense_backward(dy: Any, x: Any, kernel: Any, need_dx: bool = True, need_dkernel: bool = True) -> Grads:
     """Gradients ``(dx, dkernel, dbias)`` of :func:`dense` without its activation: ``dx = dy @
     kernel.T`` (None when ``need_dx`` is False), ``dkernel = x.T @ dy``, ``dbias = dy.sum(0)``
-    (leading axes of ``x`` flattened)."""
+    (leading axes of ``x`` flattened; both None, and not computed, when ``need_dkernel`` is
+    False). Both flags False: the arguments are checked and nothing is computed."""
     x = as_float32(x, "x")
     kernel = as_float32(kernel, "kernel")
     dy = as_float32(dy, "dy")
@@ -342,7 +342,7 @@ def dense_backward(dy: Any, x: Any, kernel: Any, need_dx: bool = True) -> Grads:
         raise ValueError(f"dy must have the shape of the dense output {(*lead, kernel.shape[1])}, "
                          f"got {dy.shape}")
     dx, dk, db = _core.dense_backward(dy.reshape(-1, kernel.shape[1]), x.reshape(-1, x.shape[-1]),
-                                      kernel, bool(need_dx))
+                                      kernel, bool(need_dx), bool(need_dkernel))
     return (None if dx is None else dx.reshape(x.shape)), dk, db
 
 

@@ -90,6 +90,17 @@ class Model:
         return list(self._require_graph("outputs").outputs)
 
     @property
+    def input(self) -> SymbolicTensor:
+        """The input tensor (symbolic), as Keras's ``model.input``: build on a model's layers,
+        e.g. a new head on an imported backbone: ``Model(m.input, Dense(10)(m.output))``."""
+        return self._require_graph("input").inputs[0]
+
+    @property
+    def output(self) -> SymbolicTensor:
+        """The output tensor (symbolic), as Keras's ``model.output``."""
+        return self._require_graph("output").outputs[0]
+
+    @property
     def input_shape(self) -> Tuple[Optional[int], ...]:
         """The input shape with ``None`` for the batch axis."""
         return self._require_graph("input_shape").input_shape

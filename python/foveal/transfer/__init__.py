@@ -23,11 +23,15 @@ imported when a backbone is first made; torch and torchvision only by the export
 from __future__ import annotations
 
 from ._command import extract_command, save_features
+from ._mobilenet import pretrained_mobilenet_v2_onnx, write_mobilenet_v2_onnx
 from ._preprocess import CONVENTIONS
 from ._torch_export import TORCHVISION_MODELS, export_torch, export_torchvision
+from ._torch_weights import mobilenet_v2_weights_path, read_torch_state_dict
 from .backbone import CacheInfo, DirectoryFeatures, OnnxBackbone, OnnxBackboneLayer
 
 __all__ = [
     "OnnxBackbone", "OnnxBackboneLayer", "DirectoryFeatures", "CacheInfo", "export_torchvision",
     "export_torch", "extract_command", "save_features", "CONVENTIONS", "TORCHVISION_MODELS",
+    "pretrained_mobilenet_v2_onnx", "write_mobilenet_v2_onnx", "read_torch_state_dict",
+    "mobilenet_v2_weights_path",
 ]

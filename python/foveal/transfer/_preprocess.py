@@ -18,38 +18,16 @@ returns the model's input in the same NHWC layout; the transpose to NCHW follows
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Any, Callable, Optional, Tuple, Union
 
 import numpy as np
 
 from .. import image as _image
+from .._conventions import CAFFE_MEAN_BGR, CONVENTIONS, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, Convention
 
-IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
-IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
-CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+__all__ = ["CONVENTIONS", "Convention", "Preprocessor", "IMAGENET_MEAN_RGB", "IMAGENET_STD_RGB",
+           "CAFFE_MEAN_BGR"]
 
-
-@dataclass(frozen=True)
-class Convention:
-    """A per-channel affine map ``y = x[..., order] * scale + shift`` of 0..255 pixels."""
-
-    name: str
-    scale: Tuple[float, ...]
-    shift: Tuple[float, ...]
-    bgr: bool = False        # reverse the channel order first
-    rgb_only: bool = False   # per-channel statistics of RGB images: 3 channels only
-
-
-CONVENTIONS = {
-    "torch": Convention("torch", tuple(1.0 / (255.0 * s) for s in IMAGENET_STD_RGB),
-                        tuple(-m / s for m, s in zip(IMAGENET_MEAN_RGB, IMAGENET_STD_RGB)),
-                        rgb_only=True),
-    "caffe": Convention("caffe", (1.0,), tuple(-m for m in CAFFE_MEAN_BGR), bgr=True,
-                        rgb_only=True),
-    "tf": Convention("tf", (1.0 / 127.5,), (-1.0,)),
-    "none": Convention("none", (1.0,), (0.0,)),
-}
 
 Preprocess = Union[str, Callable[[np.ndarray], Any]]
 

@@ -34,7 +34,7 @@ from .._checks import as_int, as_pair, as_real_array
 from ..image._pixels import as_pixels
 from ..nn import _progress
 from ..nn.layers import Layer, register_layer
-from . import _graph
+from .. import _onnx_graph as _graph
 from ._cache import CacheInfo, FeatureCache, capacity
 from ._preprocess import Preprocess, Preprocessor
 

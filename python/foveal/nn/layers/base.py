@@ -7,11 +7,11 @@ families share, and the registry that turns ``{"class_name", "config"}`` back in
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 
-from ..._checks import as_float32, as_int
+from ..._checks import as_float32, as_int, as_option, as_pair
 from .. import initializers as _init
 
 __all__ = ["Weight", "SymbolicTensor", "Layer", "unique_name", "register_layer", "serialize", "get"]
@@ -320,16 +320,50 @@ def _data_format(data_format: Any) -> None:
         raise ValueError(f"data_format must be 'channels_last' (foveal is NHWC), got {data_format!r}")
 
 
-def _window_out(size: Optional[int], window: int, stride: int, padding: str, what: str) -> Optional[int]:
-    """Output length along one axis for a window (kernel or pool) of effective size ``window``."""
+Padding = Union[str, Tuple[Tuple[int, int], Tuple[int, int]]]
+
+
+def _padding_arg(padding: Any, name: str = "padding") -> Padding:
+    """A window layer's ``padding``: Keras's ``"valid"``/``"same"``, or explicit zero padding
+    (an extension for imported models, as ONNX's ``pads``): an int (every side), ``(ph, pw)``
+    or ``((top, bottom), (left, right))``, standardized to the pair of pairs."""
+    if isinstance(padding, str):
+        return as_option(padding, name, ("valid", "same"))
+    if isinstance(padding, (tuple, list)) and len(padding) == 2:
+        if all(isinstance(p, (tuple, list)) for p in padding):
+            return (as_pair(padding[0], name, 0), as_pair(padding[1], name, 0))
+        ph, pw = as_pair(padding, name, 0)
+        return ((ph, ph), (pw, pw))
+    if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool):
+        p = as_int(padding, name, 0)
+        return ((p, p), (p, p))
+    raise TypeError(f"{name} must be 'valid', 'same', an int, (ph, pw) or ((top, bottom), "
+                    f"(left, right)), got {padding!r}")
+
+
+def _padding_config(padding: Padding) -> Any:
+    """``padding`` as a config value (a string, or lists for explicit padding)."""
+    return padding if isinstance(padding, str) else [list(p) for p in padding]
+
+
+def _window_out(size: Optional[int], window: int, stride: int, padding: Any, what: str) -> Optional[int]:
+    """Output length along one axis for a window (kernel or pool) of effective size ``window``;
+    ``padding`` is "valid", "same" or this axis's explicit ``(before, after)``."""
     if size is None:
         return None
     if padding == "same":
         return -(-size // stride)
+    if not isinstance(padding, str):
+        size += padding[0] + padding[1]
     if size < window:
         raise ValueError(f"{what}: input size {size} is smaller than the window {window} "
-                         "with padding='valid'")
+                         f"with padding={padding!r}")
     return (size - window) // stride + 1
+
+
+def _axis_padding(padding: Padding, axis: int) -> Any:
+    """The padding argument of :func:`_window_out` for spatial ``axis`` (0: height, 1: width)."""
+    return padding if isinstance(padding, str) else padding[axis]
 
 
 def _spatial_input(layer: Layer, input_shape: Any, what: str = "an N x H x W x C input") -> Shape:

@@ -13,7 +13,9 @@ from ..._checks import as_int, as_option, as_pair
 from .. import functional as F
 from .. import initializers as _init
 from .activation import _ActivatedLayer
-from .base import Shape, Weight, _data_format, _shape_str, _spatial_input, _window_out, register_layer
+from .core import _wanted_grads
+from .base import (Shape, Weight, _axis_padding, _data_format, _padding_arg, _padding_config, _shape_str,
+                   _spatial_input, _window_out, register_layer)
 
 __all__ = ["Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose"]
 
@@ -25,7 +27,7 @@ def _window_args(layer: Any, filters: int, kernel_size: Any, strides: Any, paddi
     layer.filters = as_int(filters, "filters", 1)
     layer.kernel_size = as_pair(kernel_size, "kernel_size")
     layer.strides = as_pair(strides, "strides")
-    layer.padding = as_option(padding, "padding", ("valid", "same"))
+    layer.padding = _padding_arg(padding)
     layer.dilation_rate = as_pair(dilation_rate, "dilation_rate")
 
 
@@ -38,7 +40,9 @@ class Conv2D(_ActivatedLayer):
         filters: output channels.
         kernel_size: an int or ``(kh, kw)``.
         strides, dilation_rate: an int or a pair.
-        padding: ``"valid"`` or ``"same"`` (TensorFlow's rule, odd pixel bottom/right).
+        padding: ``"valid"`` or ``"same"`` (TensorFlow's rule, odd pixel bottom/right); also,
+            beyond Keras (models imported from ONNX), explicit zero padding: an int, ``(ph, pw)``
+            or ``((top, bottom), (left, right))``.
         groups: channel groups (``cin`` and ``filters`` divisible by it).
         activation: None/"linear" or a name of foveal.nn.functional.activation ("relu", "gelu",
             "hard_silu", ...; fused into the kernel) or "softmax".
@@ -85,8 +89,8 @@ class Conv2D(_ActivatedLayer):
         n, h, w, _ = _spatial_input(self, input_shape)
         eh, ew = self._effective()
         what = f"layer {self.name!r}"
-        return (n, _window_out(h, eh, self.strides[0], self.padding, what),
-                _window_out(w, ew, self.strides[1], self.padding, what), self.filters)
+        return (n, _window_out(h, eh, self.strides[0], _axis_padding(self.padding, 0), what),
+                _window_out(w, ew, self.strides[1], _axis_padding(self.padding, 1), what), self.filters)
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._x = x
@@ -96,16 +100,18 @@ class Conv2D(_ActivatedLayer):
             training)
 
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        want_k, want_b = _wanted_grads(self, self.kernel, self.bias)
         dx, dk, db = F.conv2d_backward(dz, self._x, self.kernel.value, self.strides, self.padding,
-                                       self.dilation_rate, self.groups, need_dx=need_dx)
-        self.kernel.grad = dk
+                                       self.dilation_rate, self.groups, need_dx=need_dx,
+                                       need_dkernel=want_k or want_b)
+        self.kernel.grad = dk if want_k else None
         if self.use_bias:
-            self.bias.grad = db
+            self.bias.grad = db if want_b else None
         return dx
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides), "padding": self.padding,
+                "strides": list(self.strides), "padding": _padding_config(self.padding),
                 "data_format": "channels_last", "dilation_rate": list(self.dilation_rate),
                 "groups": self.groups, "activation": self.activation, "use_bias": self.use_bias,
                 "kernel_initializer": _init.serialize(self.kernel_initializer),
@@ -155,8 +161,8 @@ class DepthwiseConv2D(Conv2D):
         n, h, w, c = _spatial_input(self, input_shape)
         eh, ew = self._effective()
         what = f"layer {self.name!r}"
-        return (n, _window_out(h, eh, self.strides[0], self.padding, what),
-                _window_out(w, ew, self.strides[1], self.padding, what),
+        return (n, _window_out(h, eh, self.strides[0], _axis_padding(self.padding, 0), what),
+                _window_out(w, ew, self.strides[1], _axis_padding(self.padding, 1), what),
                 None if c is None else c * self.depth_multiplier)
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
@@ -168,11 +174,13 @@ class DepthwiseConv2D(Conv2D):
             training)
 
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
+        want_k, want_b = _wanted_grads(self, self.kernel, self.bias)
         dx, dk, db = F.depthwise_conv2d_backward(dz, self._x, self.kernel.value, self.strides,
-                                                 self.padding, self.dilation_rate, need_dx=need_dx)
-        self.kernel.grad = dk.reshape(self.kernel.shape)
+                                                 self.padding, self.dilation_rate, need_dx=need_dx,
+                                                 need_dkernel=want_k or want_b)
+        self.kernel.grad = dk if want_k else None
         if self.use_bias:
-            self.bias.grad = db
+            self.bias.grad = db if want_b else None
         return dx
 
     def get_config(self) -> Dict[str, Any]:
@@ -231,8 +239,8 @@ class SeparableConv2D(_ActivatedLayer):
         n, h, w, _ = _spatial_input(self, input_shape)
         k, d = self.kernel_size, self.dilation_rate
         what = f"layer {self.name!r}"
-        return (n, _window_out(h, d[0] * (k[0] - 1) + 1, self.strides[0], self.padding, what),
-                _window_out(w, d[1] * (k[1] - 1) + 1, self.strides[1], self.padding, what), self.filters)
+        return (n, _window_out(h, d[0] * (k[0] - 1) + 1, self.strides[0], _axis_padding(self.padding, 0), what),
+                _window_out(w, d[1] * (k[1] - 1) + 1, self.strides[1], _axis_padding(self.padding, 1), what), self.filters)
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._x = x
@@ -244,18 +252,26 @@ class SeparableConv2D(_ActivatedLayer):
             training)
 
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
-        dt, dpk, db = F.conv2d_backward(dz, self._t, self.pointwise_kernel.value, 1, "valid", 1, 1)
-        self.pointwise_kernel.grad = dpk
+        want_dk, want_pk, want_b = _wanted_grads(self, self.depthwise_kernel, self.pointwise_kernel,
+                                                 self.bias)
+        need_dt = need_dx or want_dk   # the gradient between the two convolutions
+        dt, dpk, db = F.conv2d_backward(dz, self._t, self.pointwise_kernel.value, 1, "valid", 1, 1,
+                                        need_dx=need_dt, need_dkernel=want_pk or want_b)
+        self.pointwise_kernel.grad = dpk if want_pk else None
         if self.use_bias:
-            self.bias.grad = db
+            self.bias.grad = db if want_b else None
+        self.depthwise_kernel.grad = None
+        if not need_dt:
+            return None
         dx, ddk, _ = F.depthwise_conv2d_backward(dt, self._x, self.depthwise_kernel.value, self.strides,
-                                                 self.padding, self.dilation_rate, need_dx=need_dx)
-        self.depthwise_kernel.grad = ddk.reshape(self.depthwise_kernel.shape)
+                                                 self.padding, self.dilation_rate, need_dx=need_dx,
+                                                 need_dkernel=want_dk)
+        self.depthwise_kernel.grad = ddk
         return dx
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides), "padding": self.padding,
+                "strides": list(self.strides), "padding": _padding_config(self.padding),
                 "data_format": "channels_last", "dilation_rate": list(self.dilation_rate),
                 "depth_multiplier": self.depth_multiplier, "activation": self.activation,
                 "use_bias": self.use_bias,
@@ -264,12 +280,14 @@ class SeparableConv2D(_ActivatedLayer):
                 "bias_initializer": _init.serialize(self.bias_initializer)}
 
 
-def _transposed_length(n: Optional[int], k: int, stride: int, padding: str, output_padding: Optional[int],
+def _transposed_length(n: Optional[int], k: int, stride: int, padding: Any, output_padding: Optional[int],
                        what: str) -> Optional[int]:
     """Keras's output length of a transposed convolution (``k`` the dilated kernel size)."""
     if n is None:
         return None
-    if output_padding is None:
+    if not isinstance(padding, str):  # explicit (before, after), as ONNX ConvTranspose's pads
+        out = (n - 1) * stride + k - padding[0] - padding[1] + (output_padding or 0)
+    elif output_padding is None:
         out = n * stride + max(k - stride, 0) if padding == "valid" else n * stride
     else:
         pad = k // 2 if padding == "same" else 0
@@ -286,7 +304,8 @@ class Conv2DTranspose(_ActivatedLayer):
     ``kh x kw x filters x C`` (Keras's layout), bias ``filters``. Output side, as Keras:
     ``in * stride + max(k - stride, 0)`` ("valid"), ``in * stride`` ("same"), or with
     ``output_padding`` ``(in - 1) * stride + k - 2 * pad + output_padding`` (pad ``k // 2`` for
-    "same"). Runs on the native convolution kernels (forward: the convolution's input gradient;
+    "same"); explicit ``padding`` ``((top, bottom), (left, right))`` (ONNX's ``pads``) gives
+    ``(in - 1) * stride + k - top - bottom + output_padding``. Runs on the native convolution kernels (forward: the convolution's input gradient;
     backward: the convolution and its kernel gradient); the activation is its own pass."""
 
     def __init__(self, filters: int, kernel_size: Union[int, Tuple[int, int]],
@@ -322,13 +341,15 @@ class Conv2DTranspose(_ActivatedLayer):
         k, d = self.kernel_size, self.dilation_rate
         op = self.output_padding or (None, None)
         what = f"layer {self.name!r}"
-        return (n, _transposed_length(h, d[0] * (k[0] - 1) + 1, self.strides[0], self.padding, op[0], what),
-                _transposed_length(w, d[1] * (k[1] - 1) + 1, self.strides[1], self.padding, op[1], what),
+        return (n, _transposed_length(h, d[0] * (k[0] - 1) + 1, self.strides[0], _axis_padding(self.padding, 0),
+                                  op[0], what),
+                _transposed_length(w, d[1] * (k[1] - 1) + 1, self.strides[1], _axis_padding(self.padding, 1),
+                                  op[1], what),
                 self.filters)
 
     def _conv_padding(self) -> Any:
         """The padding of the convolution this layer transposes (explicit with output_padding)."""
-        if self.output_padding is None:
+        if self.output_padding is None or not isinstance(self.padding, str):
             return self.padding
         k, d = self.kernel_size, self.dilation_rate
         pads = [(d[i] * (k[i] - 1) + 1) // 2 if self.padding == "same" else 0 for i in range(2)]
@@ -341,25 +362,28 @@ class Conv2DTranspose(_ActivatedLayer):
         def linear(act: Optional[str]) -> np.ndarray:
             like = np.zeros(shape, np.float32)  # the transposed convolution's input, for its shape
             z, _, _ = F.conv2d_backward(x, like, self.kernel.value, self.strides, self._conv_padding(),
-                                        self.dilation_rate)
+                                        self.dilation_rate, need_dkernel=False)
             if self.use_bias:
                 z += self.bias.value
             return z if act is None else F.activation(z, act)
         return self._linear_then_activation(linear, training)
 
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
-        _, dk, _ = F.conv2d_backward(self._x, dz, self.kernel.value, self.strides, self._conv_padding(),
-                                     self.dilation_rate, need_dx=False)
-        self.kernel.grad = dk
+        want_k, want_b = _wanted_grads(self, self.kernel, self.bias)
+        self.kernel.grad = None
+        if want_k:
+            _, self.kernel.grad, _ = F.conv2d_backward(self._x, dz, self.kernel.value, self.strides,
+                                                       self._conv_padding(), self.dilation_rate,
+                                                       need_dx=False)
         if self.use_bias:
-            self.bias.grad = dz.sum(axis=(0, 1, 2), dtype=np.float64).astype(np.float32)
+            self.bias.grad = dz.sum(axis=(0, 1, 2), dtype=np.float64).astype(np.float32) if want_b else None
         if not need_dx:
             return None
         return F.conv2d(dz, self.kernel.value, None, self.strides, self._conv_padding(), self.dilation_rate)
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides), "padding": self.padding,
+                "strides": list(self.strides), "padding": _padding_config(self.padding),
                 "output_padding": None if self.output_padding is None else list(self.output_padding),
                 "data_format": "channels_last", "dilation_rate": list(self.dilation_rate),
                 "activation": self.activation, "use_bias": self.use_bias,

@@ -13,7 +13,7 @@ from ..._checks import as_int
 from .. import functional as F
 from .. import initializers as _init
 from .activation import _ActivatedLayer
-from .base import Layer, Shape, SymbolicTensor, _data_format, _shape_str, register_layer, unique_name
+from .base import Layer, Shape, SymbolicTensor, Weight, _data_format, _shape_str, register_layer, unique_name
 
 __all__ = ["InputLayer", "Input", "Dense", "Flatten", "Dropout", "Rescaling"]
 
@@ -65,6 +65,17 @@ def Input(shape: Sequence[Optional[int]], batch_size: Optional[int] = None,
     return InputLayer(shape=shape, batch_size=batch_size, name=name).output
 
 
+def _wanted_grads(layer: Layer, *weights: Optional[Weight]) -> Tuple[bool, ...]:
+    """For each of ``weights`` (None: one the layer does not have), whether ``layer``'s backward
+    computes its gradient. Always, except within a model's backward sweep
+    (``_graph.Graph.backward``), which sets ``layer._trained_weights`` to the ids of the weights
+    its optimizer updates (those trainable at compile): a weight outside that set gets no gradient
+    (``grad`` None) and, when none of a kernel's weights is trained, the kernel-gradient work is
+    skipped rather than done and dropped (a frozen backbone, fine-tuning)."""
+    trained = getattr(layer, "_trained_weights", None)
+    return tuple(w is not None and (trained is None or id(w) in trained) for w in weights)
+
+
 @register_layer
 class Dense(_ActivatedLayer):
     """Fully connected layer ``activation(x @ kernel + bias)`` on the last axis (Keras ``Dense``):
@@ -104,10 +115,12 @@ class Dense(_ActivatedLayer):
             training)
 
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
-        dx, dk, db = F.dense_backward(dz, self._x, self.kernel.value, need_dx=need_dx)
-        self.kernel.grad = dk
+        want_k, want_b = _wanted_grads(self, self.kernel, self.bias)
+        dx, dk, db = F.dense_backward(dz, self._x, self.kernel.value, need_dx=need_dx,
+                                      need_dkernel=want_k or want_b)
+        self.kernel.grad = dk if want_k else None
         if self.use_bias:
-            self.bias.grad = db
+            self.bias.grad = db if want_b else None
         return dx
 
     def get_config(self) -> Dict[str, Any]:
@@ -185,22 +198,53 @@ class Dropout(Layer):
 
 @register_layer
 class Rescaling(Layer):
-    """``x * scale + offset`` (Keras ``Rescaling``), e.g. ``Rescaling(1/255)`` for uint8 images."""
+    """``x * scale + offset`` (Keras ``Rescaling``), e.g. ``Rescaling(1/255)`` for uint8 images.
+    ``scale`` and ``offset`` are numbers or, as in Keras 3, arrays that broadcast against the
+    input's last axes (per-channel values, e.g. ImageNet's mean and standard deviation)."""
 
-    def __init__(self, scale: float, offset: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, scale: Any, offset: Any = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.scale = float(scale)
-        self.offset = float(offset)
+        self.scale = _scalar_or_list(scale, "scale")
+        self.offset = _scalar_or_list(offset, "offset")
+        self._scale = np.asarray(self.scale, np.float32)
+        self._offset = np.asarray(self.offset, np.float32)
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        shape = tuple(input_shape)
+        try:
+            out = np.broadcast_shapes(tuple(1 if d is None else d for d in shape),
+                                      self._scale.shape, self._offset.shape)
+        except ValueError:
+            raise ValueError(f"layer {self.name!r} (Rescaling): scale {self._scale.shape} and offset "
+                             f"{self._offset.shape} do not broadcast against input shape "
+                             f"{_shape_str(shape)}") from None
+        if len(out) != len(shape) or any(d is not None and d != o for d, o in zip(shape, out)):
+            raise ValueError(f"layer {self.name!r} (Rescaling): scale {self._scale.shape} and offset "
+                             f"{self._offset.shape} would change input shape {_shape_str(shape)}")
+        return shape
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        y = x * np.float32(self.scale)
-        if self.offset != 0.0:
-            y += np.float32(self.offset)
+        self.compute_output_shape(x.shape)
+        y = x * self._scale
+        if np.any(self._offset != 0):
+            y += self._offset
         return y
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
-        return dy * np.float32(self.scale)
+        return dy * self._scale
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
 
+
+def _scalar_or_list(value: Any, name: str) -> Any:
+    """A float, or a (nested) list of floats for an array argument; TypeError otherwise."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}") from None
+    if arr.dtype.kind != "f" or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}")
+    return float(arr) if arr.ndim == 0 else arr.tolist()

@@ -8,9 +8,10 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from ..._checks import as_option, as_pair
+from ..._checks import as_pair
 from .. import functional as F
-from .base import Layer, Shape, _data_format, _spatial_input, _window_out, register_layer
+from .base import (Layer, Shape, _axis_padding, _data_format, _padding_arg, _padding_config, _spatial_input,
+                   _window_out, register_layer)
 
 __all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D"]
 
@@ -25,13 +26,17 @@ class _Pooling2D(Layer):
         _data_format(data_format)
         self.pool_size = as_pair(pool_size, "pool_size")
         self.strides = self.pool_size if strides is None else as_pair(strides, "strides")
-        self.padding = as_option(padding, "padding", ("valid", "same"))
+        self.padding = _padding_arg(padding)
+        if not isinstance(self.padding, str) and any(
+                p >= k for pair, k in zip(self.padding, self.pool_size) for p in pair):
+            raise ValueError(f"padding {self.padding} must be smaller than pool_size {self.pool_size} "
+                             "on every side (a window must hold an input cell)")
 
     def compute_output_shape(self, input_shape: Any) -> Shape:
         n, h, w, c = _spatial_input(self, input_shape)
         what = f"layer {self.name!r}"
-        return (n, _window_out(h, self.pool_size[0], self.strides[0], self.padding, what),
-                _window_out(w, self.pool_size[1], self.strides[1], self.padding, what), c)
+        return (n, _window_out(h, self.pool_size[0], self.strides[0], _axis_padding(self.padding, 0), what),
+                _window_out(w, self.pool_size[1], self.strides[1], _axis_padding(self.padding, 1), what), c)
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._x = x
@@ -39,14 +44,15 @@ class _Pooling2D(Layer):
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "pool_size": list(self.pool_size),
-                "strides": list(self.strides), "padding": self.padding,
+                "strides": list(self.strides), "padding": _padding_config(self.padding),
                 "data_format": "channels_last"}
 
 
 @register_layer
 class MaxPooling2D(_Pooling2D):
     """Max pooling (Keras ``MaxPooling2D``): ``strides=None`` means ``pool_size``; padding
-    ``"valid"`` or ``"same"``."""
+    ``"valid"`` or ``"same"`` (or, beyond Keras, explicit ``((top, bottom), (left, right))``
+    smaller than the window, as ONNX's ``pads``); padded cells never win."""
 
     _forward = staticmethod(F.max_pool2d)
 
@@ -62,8 +68,9 @@ class MaxPooling2D(_Pooling2D):
 
 @register_layer
 class AveragePooling2D(_Pooling2D):
-    """Average pooling (Keras ``AveragePooling2D``); with ``"same"`` padding the padded cells are
-    left out of each window's divisor, as in Keras."""
+    """Average pooling (Keras ``AveragePooling2D``); with ``"same"`` or explicit padding the
+    padded cells are left out of each window's divisor, as in Keras (ONNX's
+    ``count_include_pad=0``)."""
 
     _forward = staticmethod(F.avg_pool2d)
 

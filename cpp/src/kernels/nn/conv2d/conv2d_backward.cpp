@@ -6,7 +6,10 @@
 // is added back onto the input positions each tap read (col2im), in parallel over images and
 // groups.
 // Depthwise convolutions (one input channel per group, multiplier 1) run a direct kernel.
+// Without dkernel (a frozen layer, or Conv2DTranspose's forward pass) no weight-gradient work
+// runs at all; weight_grad_macs() counts what does, so the tests can see it skipped.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -17,6 +20,15 @@
 #include "kernels/nn/gemm/gemm.h"
 
 namespace foveal {
+
+namespace {
+std::atomic<uint64_t> g_weight_grad_macs{0};
+}  // namespace
+
+void count_weight_grad_macs(uint64_t macs) { g_weight_grad_macs.fetch_add(macs, std::memory_order_relaxed); }
+uint64_t weight_grad_macs() { return g_weight_grad_macs.load(std::memory_order_relaxed); }
+void reset_weight_grad_macs() { g_weight_grad_macs.store(0, std::memory_order_relaxed); }
+
 namespace {
 
 constexpr size_t kPixelBlock = 128;  // output pixels per Xcol block of the kernel gradient
@@ -61,6 +73,7 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
   const size_t G = p.groups, og = p.out_c / G;
   const size_t ktot = taps.ntaps * taps.kc;
   const size_t P = p.batch * p.out_h * p.out_w;
+  count_weight_grad_macs(uint64_t(P) * ktot * p.out_c);
   // The pixels are cut into a number of parts fixed by the problem alone (not by the thread
   // count), each summed on its own, then the parts in order: the same bits at any thread count.
   const size_t parts = std::min<size_t>(div_up(P, kPixelBlock), kGradParts);
@@ -145,21 +158,24 @@ void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, flo
 }
 
 // Depthwise (multiplier 1): dx[ih, iw, c] += dy[oh, ow, c] * k[r, s, c] and
-// dk[r, s, c] += x[ih, iw, c] * dy[oh, ow, c], vectorized over channels.
+// dk[r, s, c] += x[ih, iw, c] * dy[oh, ow, c], vectorized over channels. dkernel null: dx only
+// (dbias ignored), with no per-block gradient buffers.
 void depthwise_backward(const Conv2dParams& p, const float* x, const float* kernel, const float* dy,
                         float* dx, float* dkernel, float* dbias) {
   const size_t C = p.in_c, ksize = p.kh * p.kw * C;
   const size_t in_img = p.in_h * p.in_w * C, out_img = p.out_h * p.out_w * C;
+  const bool grads = dkernel != nullptr;
+  if (grads) count_weight_grad_macs(uint64_t(p.batch) * out_img * p.kh * p.kw);
   // The kernel and bias gradients are summed per block of images (at most kMaxShares blocks,
   // fixed by the batch size alone), then the blocks in order: the same bits at any thread count
   // and whichever thread ran which block.
   constexpr size_t kMaxShares = 64;
   const size_t per = div_up(p.batch, kMaxShares), shares = div_up(p.batch, per);
   const int nt = threads_for(shares, p.batch * out_img * p.kh * p.kw);
-  std::vector<float> dk(ksize * shares, 0.0f), db(C * shares, 0.0f);
+  std::vector<float> dk(grads ? ksize * shares : 0, 0.0f), db(grads ? C * shares : 0, 0.0f);
   parallel_for(shares, nt, [&](size_t share, int) {
-   float* dkt = dk.data() + share * ksize;
-   float* dbt = db.data() + share * C;
+   float* dkt = grads ? dk.data() + share * ksize : nullptr;
+   float* dbt = grads ? db.data() + share * C : nullptr;
    for (size_t n = share * per; n < std::min(p.batch, (share + 1) * per); ++n) {
     const float* xi = x + n * in_img;
     const float* dyi = dy + n * out_img;
@@ -168,14 +184,17 @@ void depthwise_backward(const Conv2dParams& p, const float* x, const float* kern
     for (size_t oh = 0; oh < p.out_h; ++oh)
       for (size_t ow = 0; ow < p.out_w; ++ow) {
         const float* g = dyi + (oh * p.out_w + ow) * C;
-        for (size_t c = 0; c < C; ++c) dbt[c] += g[c];
+        if (grads)
+          for (size_t c = 0; c < C; ++c) dbt[c] += g[c];
         for_each_tap_inside(p, oh, ow, [&](size_t tap, size_t px) {
           const size_t off = px * C;
-          const float* xv = xi + off;
-          const float* kv = kernel + tap * C;
-          float* dkv = dkt + tap * C;
-          for (size_t c = 0; c < C; ++c) dkv[c] += xv[c] * g[c];
+          if (grads) {
+            const float* xv = xi + off;
+            float* dkv = dkt + tap * C;
+            for (size_t c = 0; c < C; ++c) dkv[c] += xv[c] * g[c];
+          }
           if (dxi) {
+            const float* kv = kernel + tap * C;
             float* d = dxi + off;
             for (size_t c = 0; c < C; ++c) d[c] += g[c] * kv[c];
           }
@@ -183,6 +202,7 @@ void depthwise_backward(const Conv2dParams& p, const float* x, const float* kern
       }
    }
   });
+  if (!grads) return;
   sum_shares(dk, ksize, static_cast<int>(shares), dkernel);
   if (dbias) sum_shares(db, C, static_cast<int>(shares), dbias);
 }
@@ -226,7 +246,7 @@ void conv2d_backward_f32_nhwc(const Conv2dParams& p, const float* x, const float
     depthwise_backward(p, x, kernel, dy, dx, dkernel, dbias);
     return;
   }
-  kernel_grad(p, x, dy, dkernel, dbias);
+  if (dkernel) kernel_grad(p, x, dy, dkernel, dbias);
   if (dx && !input_grad_as_conv(p, kernel, dy, dx)) input_grad(p, kernel, dy, dx);
 }
 

@@ -30,9 +30,12 @@ void dense_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel
 void dense_backward_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel,
                         const float* dy, float* dx, float* dkernel, float* dbias) {
   // dkernel[k x n] = x^T dy; dx[m x k] = dy kernel^T; dbias = column sums of dy.
-  gemm_f32({k, n, m, x, k, true, dy, n, false, dkernel, n, false}, false);
+  if (dkernel) {
+    count_weight_grad_macs(uint64_t(m) * k * n);
+    gemm_f32({k, n, m, x, k, true, dy, n, false, dkernel, n, false}, false);
+  }
   if (dx) gemm_f32({m, k, n, dy, n, false, kernel, n, true, dx, k, false}, false);
-  if (dbias) {
+  if (dkernel && dbias) {
     for (size_t j = 0; j < n; ++j) dbias[j] = 0.0f;
     for (size_t i = 0; i < m; ++i)
       for (size_t j = 0; j < n; ++j) dbias[j] += dy[i * n + j];
