@@ -217,13 +217,21 @@ bool input_grad_as_conv(const Conv2dParams& p, const float* kernel, const float*
   if (p.pad_top > reach_h || p.pad_left > reach_w) return false;
   const size_t ksize = p.kh * p.kw * p.in_c * p.out_c;
   std::vector<float> flipped(ksize);
-  for (size_t r = 0; r < p.kh; ++r)
-    for (size_t s = 0; s < p.kw; ++s) {
-      const float* src = kernel + ((p.kh - 1 - r) * p.kw + (p.kw - 1 - s)) * p.in_c * p.out_c;
-      float* dst = flipped.data() + (r * p.kw + s) * p.out_c * p.in_c;
-      for (size_t ci = 0; ci < p.in_c; ++ci)
-        for (size_t co = 0; co < p.out_c; ++co) dst[co * p.in_c + ci] = src[ci * p.out_c + co];
+  // Each tap's Cin x Cout matrix transposed, in 32 x 32 blocks (a plain loop writes with a
+  // stride of Cin floats: for 512 channels that cost more than the convolution itself).
+  constexpr size_t kB = 32;
+  const size_t taps = p.kh * p.kw, cb = div_up(p.in_c, kB);
+  parallel_for(taps * cb, threads_for(taps * cb, ksize / 4), [&](size_t task, int) {
+    const size_t tap = task / cb, ci0 = task % cb * kB, ci1 = std::min(ci0 + kB, p.in_c);
+    const size_t r = tap / p.kw, s = tap % p.kw;
+    const float* src = kernel + ((p.kh - 1 - r) * p.kw + (p.kw - 1 - s)) * p.in_c * p.out_c;
+    float* dst = flipped.data() + tap * p.out_c * p.in_c;
+    for (size_t co0 = 0; co0 < p.out_c; co0 += kB) {
+      const size_t co1 = std::min(co0 + kB, p.out_c);
+      for (size_t co = co0; co < co1; ++co)
+        for (size_t ci = ci0; ci < ci1; ++ci) dst[co * p.in_c + ci] = src[ci * p.out_c + co];
     }
+  });
   Conv2dParams q = p;
   q.in_h = p.out_h;
   q.in_w = p.out_w;
