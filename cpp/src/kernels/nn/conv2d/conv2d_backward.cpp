@@ -133,21 +133,28 @@ void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, flo
   for (size_t g = 0; g < G; ++g) pack_bt(og, ktot, kernel + g * og, p.out_c, nr, packed.get() + g * per_group);
   const size_t hw_out = p.out_h * p.out_w, in_img = p.in_h * p.in_w * p.in_c;
   const size_t tasks = p.batch * G;
+  // strips per chunk: the A blocks within L2, and the chunk's cols within about 1 MiB
+  size_t chunk_rows = igemm_block_strips(t, og, 1);
+  const size_t cols_cap = (size_t{1} << 18) / (mr * ktot) ;
+  if (chunk_rows > cols_cap) chunk_rows = cols_cap < 1 ? 1 : cols_cap;
   parallel_for(tasks, threads_for(tasks, p.batch * hw_out * p.out_c * ktot / 16), [&](size_t task, int) {
     const size_t n = task / G, g = task % G;
     float* image = dx + n * in_img + g * cg;
     for (size_t i = 0; i < p.in_h * p.in_w; ++i) std::memset(image + i * p.in_c, 0, cg * sizeof(float));
-    std::vector<float> cols(mr * ktot);
-    const float* ptrs[16];
-    const float* scratch[16];
+    // cols for a chunk of output pixels (cache-blocked: each block of K^T runs over the whole
+    // chunk), then scattered back onto the input positions their taps read.
+    const size_t chunk = chunk_rows * mr;
+    std::vector<float> cols(chunk * ktot);
+    std::vector<const float*> ptrs(chunk);
     const IgemmProblem prob{ktot, og, 1, packed.get() + g * per_group, nullptr, cols.data(), ktot, Activation::none};
-    for (size_t m0 = 0; m0 < hw_out; m0 += mr) {
-      const size_t rows = hw_out - m0 < mr ? hw_out - m0 : mr;
-      for (size_t i = 0; i < rows; ++i) ptrs[i] = dy + (n * hw_out + m0 + i) * p.out_c + g * og;
-      igemm_strip(t, prob, 0, rows, ptrs, scratch, 0, div_up(ktot, nr));
-      for (size_t i = 0; i < rows; ++i) {
+    for (size_t c0 = 0; c0 < hw_out; c0 += chunk) {
+      const size_t rows_chunk = hw_out - c0 < chunk ? hw_out - c0 : chunk;
+      for (size_t i = 0; i < rows_chunk; ++i) ptrs[i] = dy + (n * hw_out + c0 + i) * p.out_c + g * og;
+      igemm_block(t, prob, rows_chunk, 0, div_up(rows_chunk, mr), ptrs.data(), 0, div_up(ktot, nr));
+      for (size_t i = 0; i < rows_chunk; ++i) {
         const float* src = cols.data() + i * ktot;
-        for_each_tap_inside(p, (m0 + i) / p.out_w, (m0 + i) % p.out_w, [&](size_t tap, size_t px) {
+        const size_t m = c0 + i;
+        for_each_tap_inside(p, m / p.out_w, m % p.out_w, [&](size_t tap, size_t px) {
           float* d = image + px * p.in_c;
           const float* v = src + tap * cg;
           for (size_t c = 0; c < cg; ++c) d[c] += v[c];

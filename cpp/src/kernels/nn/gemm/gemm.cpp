@@ -45,7 +45,10 @@ static void pack_bt_panels(size_t k, size_t n, const float* t, size_t ldt, size_
 }
 
 void pack_bt(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* packed) {
-  pack_bt_panels(k, n, t, ldt, nr, packed, 0, div_up(n, nr));
+  const size_t panels = div_up(n, nr);
+  parallel_for(panels, threads_for(panels, panels * k * nr / 4), [&](size_t p, int) {
+    pack_bt_panels(k, n, t, ldt, nr, packed, p, p + 1);
+  });
 }
 
 // Rows [m0, m0 + mr) of a plain GEMM whose A is stored transposed (A(i, k) = a[k * lda + i]),

@@ -30,7 +30,7 @@ void pack_b(size_t k, size_t n, const float* b, size_t ldb, size_t nr, float* pa
 // Panels [p0, p1) of that packing, on the calling thread.
 void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, size_t nr, float* packed,
                    size_t p0, size_t p1);
-// The same packing of B = T^T where T (n x k, row stride ldt) is given; on the calling thread.
+// The same packing of B = T^T where T (n x k, row stride ldt) is given; panels on the threads.
 void pack_bt(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* packed);
 
 // One strip of an indirect GEMM (IgemmProblem, in foveal/kernels.h): the table's strip kernel,
