@@ -178,9 +178,10 @@ def test_conv2d_large(isa, n, h, w, cin, cout, k, kwargs):
 
 
 # ----------------------------------------------------------------------------- Winograd F(2x2, 3x3)
-# 3x3, stride 1, undilated, ungrouped, >= 8 input and >= 16 output channels, no activation or
-# ReLU: the Winograd path. Odd output sizes (a tile past the edge), every padding form (the tile
-# grid starts at -pad), channel tails, batch 1, and a long reduction.
+# 3x3, stride 1, undilated, ungrouped, >= 8 input and >= 16 output channels, fewer than 512 in
+# all: the Winograd path, any activation (ReLU fused, the others a pass over each tile's pixels).
+# Odd output sizes (a tile past the edge), every padding form (the tile grid starts at -pad),
+# channel tails, batch 1; a long reduction (now the cache-blocked direct path, K in blocks).
 @pytest.mark.parametrize("n,h,w,cin,cout,kwargs", [
     (2, 16, 16, 32, 64, dict(padding="same", activation="relu")),   # the course CNN's conv 2
     (1, 7, 9, 8, 16, dict()),                                      # valid, odd output 5 x 7
@@ -189,8 +190,13 @@ def test_conv2d_large(isa, n, h, w, cin, cout, k, kwargs):
     (2, 13, 11, 64, 130, dict(padding="same", activation="relu")),
     (1, 9, 8, 24, 40, dict(padding=((0, 2), (2, 1)))),              # asymmetric explicit pads
     (1, 6, 7, 20, 16, dict(padding=2, activation="relu")),          # pads past the kernel
-    (1, 8, 8, 1100, 16, dict(padding="same")),                      # K split in blocks
-], ids=["cnn_conv2", "valid_odd", "tails", "1px", "cout130", "asym_pad", "pad2", "cin1100"])
+    (1, 8, 8, 1100, 16, dict(padding="same")),                      # direct: K split in blocks
+    (2, 9, 7, 16, 24, dict(padding="same", activation="gelu")),
+    (1, 6, 9, 12, 32, dict(padding="same", activation="relu6")),
+    (1, 7, 6, 9, 17, dict(activation="hard_silu")),
+    (2, 5, 5, 8, 16, dict(padding=1, activation="sigmoid")),
+], ids=["cnn_conv2", "valid_odd", "tails", "1px", "cout130", "asym_pad", "pad2", "cin1100", "gelu", "relu6",
+        "hard_silu", "sigmoid"])
 def test_conv2d_winograd_shapes(isa, n, h, w, cin, cout, kwargs):
     conv(n, h, w, cin, cout, 3, seed=h * w + cin, **kwargs)
 

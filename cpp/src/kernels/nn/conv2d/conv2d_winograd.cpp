@@ -2,7 +2,8 @@
 // takes 16 multiplications per channel pair instead of 36. The kernel is transformed once per
 // call (U = G g G^T, in double); tiles go in blocks sized for L2: their input windows are
 // transformed (V = B^T d B), the 16 products U_xi * V_xi are GEMMs on the packed micro-kernel,
-// and the 2x2 outputs come back through A^T M A with the bias and ReLU fused.
+// and the 2x2 outputs come back through A^T M A with the bias and ReLU fused (any other
+// activation is a pass over those pixels while they are in cache).
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -54,8 +55,7 @@ bool conv2d_uses_winograd(const Conv2dParams& p) {
          p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 && p.in_c >= 8 && p.out_c >= 16 &&
          // with wide layers a block holds too few tiles to reuse the 16 transformed kernels
          // (each block streams all of them): the cache-blocked direct GEMM is faster there
-         p.in_c + p.out_c < 512 &&
-         (p.activation == Activation::none || p.activation == Activation::relu);
+         p.in_c + p.out_c < 512;
 }
 
 void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
@@ -123,6 +123,9 @@ void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* ker
                                ? y + ((n * p.out_h + oh0 + r) * p.out_w + ow0 + s) * cout
                                : nullptr;
       t.winograd_output(cout, m + i * cout, tb * cout, bias, p.activation == Activation::relu, out);
+      if (p.activation != Activation::none && p.activation != Activation::relu)
+        for (float* px : out)   // the other activations: a pass over the 2x2 pixels, still in cache
+          if (px != nullptr) t.activation(cout, px, px, p.activation);
     }
   });
 }
