@@ -13,6 +13,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
 
 import numpy as np
 
+from . import _fusion
 from .layers import InputLayer, Layer, MaxPooling2D, SymbolicTensor, Weight
 
 Step = Tuple[Layer, Tuple[int, ...], int, bool]
@@ -101,17 +102,40 @@ class Graph:
         self.input_shape = inputs[0].shape
         self.output_shape = outputs[0].shape
         self._inbound = {id(t.layer): [i.layer.name for i in t.inputs] for t in order}
+        self._inference: Optional[List[Any]] = None   # the fused inference plan, made on first use
+        self._last_use: Dict[int, int] = {}
 
     def inbound_names(self, layer: Layer) -> List[str]:
         """The names of the layers whose outputs ``layer`` is called on."""
         return self._inbound.get(id(layer), [])
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        """The output for the batch ``x`` (each layer keeps what its backward needs)."""
+        """The output for the batch ``x`` (each layer keeps what its backward needs). In
+        inference, Conv -> BatchNormalization [-> activation] chains run fused (``_fusion``) and
+        each tensor is dropped after its last reader."""
         vals: List[Any] = [None] * self.n_slots
         vals[0] = x
-        for layer, ins, out, multi in self.steps:
-            vals[out] = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training)
+        if training:
+            for layer, ins, out, multi in self.steps:
+                vals[out] = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training)
+            return vals[self.output_id]
+        if self._inference is None:
+            self._inference = _fusion.plan(self.steps, self.output_id)
+            last = {}
+            for k, step in enumerate(self._inference):
+                for i in ((step.src,) if isinstance(step, _fusion.Fused) else step[1]):
+                    last[i] = k
+            self._last_use = last
+        for k, step in enumerate(self._inference):
+            if isinstance(step, _fusion.Fused):
+                vals[step.out] = _fusion.run(step, vals[step.src])
+                reads: Tuple[int, ...] = (step.src,)
+            else:
+                layer, reads, out, multi = step
+                vals[out] = layer.call([vals[i] for i in reads] if multi else vals[reads[0]], False)
+            for i in reads:   # free what no later step reads (not the output)
+                if self._last_use.get(i) == k and i != self.output_id:
+                    vals[i] = None
         return vals[self.output_id]
 
     def empty_output(self, x: np.ndarray) -> np.ndarray:

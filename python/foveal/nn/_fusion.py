@@ -1,0 +1,95 @@
+"""Inference-time fusion (``foveal.nn._fusion``): in ``predict``/``evaluate`` (``training=False``)
+a convolution whose only consumer is a BatchNormalization, itself followed (as its only
+consumer) by an activation, runs as one native convolution: the batch normalization's affine
+map, on its moving statistics, is folded into the kernel and bias, and the activation is fused
+into the kernel's output. Models imported from ONNX (one layer per node) and Keras-style
+Conv-BN-ReLU stacks then make one pass over memory per block instead of three, as onnxruntime
+does after its graph optimizations.
+
+The fold is computed from the weights at each call (no cache that an in-place change of a
+weight could make stale); it costs one pass over the kernel. Training never fuses: each layer
+keeps what its backward pass needs.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import functional as F
+from .layers import Activation, BatchNormalization, Conv2D, DepthwiseConv2D, ReLU
+
+Step = Tuple[Any, Tuple[int, ...], int, bool]
+
+
+class Fused(NamedTuple):
+    """A Conv2D/DepthwiseConv2D, the BatchNormalization after it and an optional activation,
+    reading slot ``src`` and writing slot ``out``."""
+
+    conv: Any
+    bn: Any
+    activation: Optional[str]
+    src: int
+    out: int
+
+
+def _activation_name(layer: Any) -> Optional[str]:
+    """The native activation a layer is (ReLU's native forms, Activation but softmax), else None."""
+    if type(layer) is ReLU:
+        return layer.output_activation
+    if type(layer) is Activation and layer.activation not in ("softmax", "linear"):
+        return layer.activation
+    return None
+
+
+def plan(steps: Sequence[Step], output_id: int) -> List[Any]:
+    """The steps with each fusable Conv -> BatchNormalization [-> activation] chain replaced by
+    one :class:`Fused` entry (the other steps unchanged)."""
+    uses = collections.Counter(i for _, ins, _, _ in steps for i in ins)
+    uses[output_id] += 1
+    consumer = {}
+    for k, (_, ins, _, _) in enumerate(steps):
+        for i in ins:
+            consumer[i] = k
+    out: List[Any] = []
+    skip = set()
+    for k, step in enumerate(steps):
+        if k in skip:
+            continue
+        layer, ins, slot, _ = step
+        if type(layer) in (Conv2D, DepthwiseConv2D) and layer.activation == "linear" and uses[slot] == 1:
+            j = consumer.get(slot)
+            if j is not None and type(steps[j][0]) is BatchNormalization:
+                bn_slot = steps[j][2]
+                act, end, last = None, bn_slot, j
+                a = consumer.get(bn_slot) if uses[bn_slot] == 1 else None
+                if a is not None and _activation_name(steps[a][0]) is not None:
+                    act, end, last = _activation_name(steps[a][0]), steps[a][2], a
+                # run at the convolution's place: its input is ready there, and the chain's
+                # inner tensors have no other reader
+                out.append(Fused(layer, steps[j][0], act, ins[0], end))
+                skip.update({j, last})
+                continue
+        out.append(step)
+    return out
+
+
+def run(f: Fused, x: np.ndarray) -> np.ndarray:
+    """The fused chain on ``x``: the convolution with the folded kernel and bias, the
+    activation fused."""
+    conv, bn = f.conv, f.bn
+    gamma, beta = bn._gamma_beta()
+    scale = (gamma.astype(np.float64) /
+             np.sqrt(bn.moving_variance.value.astype(np.float64) + bn.epsilon))
+    bias = conv.bias.value.astype(np.float64) if conv.use_bias else 0.0
+    shift = ((bias - bn.moving_mean.value) * scale + beta).astype(np.float32)
+    kernel = conv.kernel.value
+    if isinstance(conv, DepthwiseConv2D):
+        folded = (kernel * scale.reshape(kernel.shape[2], kernel.shape[3])).astype(np.float32)
+        return F.depthwise_conv2d(x, folded, shift, conv.strides, conv.padding, conv.dilation_rate,
+                                  f.activation)
+    folded = (kernel * scale).astype(np.float32)
+    return F.conv2d(x, folded, shift, conv.strides, conv.padding, conv.dilation_rate, conv.groups,
+                    f.activation)
