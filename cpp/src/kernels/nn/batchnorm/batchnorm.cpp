@@ -52,6 +52,63 @@ void over_rows(size_t rows, size_t c, F&& f) {
   });
 }
 
+// Per-channel mean and biased variance of a rows x c matrix in one read of it: each chunk of
+// 64 rows (in L1) is summed twice by the table's kernel, the second time about the chunk's own
+// mean, giving its mean and sum of squared deviations; the chunks are merged in double by
+// Chan's formula (M2 = sum M2_b + n_b (mean_b - mean)^2), in the order of fixed 1024-row
+// blocks, so the result does not depend on the thread count. As accurate as two passes over
+// the whole matrix, with one pass of memory traffic.
+void column_moments(const KernelTable& t, size_t rows, size_t c, const float* x, double* mean,
+                    double* m2) {
+  const size_t blocks = div_up(rows, kBlockRows);
+  std::vector<double> part(blocks * 2 * c, 0.0);
+  std::vector<double> part_n(blocks, 0.0);
+  const int nt = threads_for(blocks, rows * c);
+  std::vector<float> scratch(static_cast<size_t>(nt) * 4 * c);
+  parallel_for(blocks, nt, [&](size_t b, int tid) {
+    float* sum = scratch.data() + static_cast<size_t>(tid) * 4 * c;
+    float* shift = sum + c;
+    float* dsum = shift + c;
+    float* dsq = dsum + c;
+    double* bm = part.data() + b * 2 * c;
+    double* bq = bm + c;
+    double bn = 0.0;
+    const size_t r1 = std::min((b + 1) * kBlockRows, rows);
+    for (size_t r = b * kBlockRows; r < r1; r += kChunkRows) {
+      const size_t n = std::min(kChunkRows, r1 - r);
+      const float* xr = x + r * c;
+      t.channel_moments(n, c, xr, nullptr, sum, nullptr);
+      for (size_t j = 0; j < c; ++j) shift[j] = sum[j] / static_cast<float>(n);
+      t.channel_moments(n, c, xr, shift, dsum, dsq);
+      const double nn = static_cast<double>(n), total = bn + nn;
+      for (size_t j = 0; j < c; ++j) {   // the chunk (nn rows) merged into the block (bn rows)
+        const double cm = shift[j] + dsum[j] / nn;
+        const double cq = std::max(static_cast<double>(dsq[j]) - static_cast<double>(dsum[j]) * dsum[j] / nn, 0.0);
+        const double delta = cm - bm[j];
+        bm[j] += delta * nn / total;
+        bq[j] += cq + delta * delta * bn * nn / total;
+      }
+      bn = total;
+    }
+    part_n[b] = bn;
+  });
+  double n_all = 0.0;
+  std::fill(mean, mean + c, 0.0);
+  std::fill(m2, m2 + c, 0.0);
+  for (size_t b = 0; b < blocks; ++b) {
+    const double nb = part_n[b], total = n_all + nb;
+    if (nb == 0.0) continue;
+    const double* bm = part.data() + b * 2 * c;
+    const double* bq = bm + c;
+    for (size_t j = 0; j < c; ++j) {
+      const double delta = bm[j] - mean[j];
+      mean[j] += delta * nb / total;
+      m2[j] += bq[j] + delta * delta * n_all * nb / total;
+    }
+    n_all = total;
+  }
+}
+
 }  // namespace
 
 void batch_norm_train_f32(size_t rows, size_t c, const float* x, const float* gamma,
@@ -59,13 +116,8 @@ void batch_norm_train_f32(size_t rows, size_t c, const float* x, const float* ga
                           float* var, float* inv_std) {
   const KernelTable& t = kernels();
   std::vector<double> s1(c), s2(c);
-  column_sums(rows, c, [&](size_t r0, size_t n, float* a, float* b) {
-    t.channel_moments(n, c, x + r0 * c, nullptr, a, b);
-  }, s1.data(), s2.data());
-  for (size_t j = 0; j < c; ++j) mean[j] = static_cast<float>(s1[j] / static_cast<double>(rows));
-  column_sums(rows, c, [&](size_t r0, size_t n, float* a, float* b) {
-    t.channel_moments(n, c, x + r0 * c, mean, a, b);
-  }, s1.data(), s2.data());
+  column_moments(t, rows, c, x, s1.data(), s2.data());
+  for (size_t j = 0; j < c; ++j) mean[j] = static_cast<float>(s1[j]);
   for (size_t j = 0; j < c; ++j) {
     var[j] = static_cast<float>(s2[j] / static_cast<double>(rows));
     inv_std[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[j]) + epsilon));
