@@ -490,3 +490,20 @@ def test_argument_errors(tmp_path):
         nn.load_onnx(path, input_shape=(16, 16))
     with pytest.raises(ValueError, match="channels"):
         nn.load_onnx(path, input_shape=(16, 16, 1))
+
+
+def test_pads_computed_from_constants_are_folded(tmp_path):
+    """Pad's pads computed on constants (ConstantOfShape, Concat, Slice with a negative step,
+    as torch writes nn.ZeroPad2d): folded into one ZeroPadding2D."""
+    value = helper.make_tensor("v", TensorProto.INT64, [1], [0])
+    nodes = [helper.make_node("ConstantOfShape", ["four"], ["zeros"], value=value),
+             helper.make_node("Concat", ["tail", "zeros"], ["raw"], axis=0),        # [r, b, l, t, 0, 0, 0, 0]
+             helper.make_node("Slice", ["raw", "start", "end", "axis0", "step"], ["rev"]),  # reversed
+             helper.make_node("Gather", ["rev", "order"], ["pads"], axis=0),
+             helper.make_node("Pad", ["x", "pads"], ["y"], mode="constant")]
+    inits = {"four": np.array([4], np.int64), "tail": np.array([1, 3, 2, 1], np.int64),
+             "start": np.array([-1], np.int64), "end": np.array([-(2 ** 62)], np.int64),
+             "axis0": np.array([0], np.int64), "step": np.array([-1], np.int64),
+             "order": np.array([0, 1, 4, 5, 2, 3, 6, 7], np.int64)}
+    fov = _check(tmp_path, _graph(nodes, inits))
+    assert [type(la).__name__ for la in fov.layers] == ["InputLayer", "ZeroPadding2D"]

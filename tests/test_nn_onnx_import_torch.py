@@ -149,6 +149,22 @@ def test_resnet18_round_trip_and_one_training_step(tmp_path):
     assert last < first
 
 
+@pytest.mark.parametrize("pads", [(0, 1, 0, 1), (1, 2, 0, 1), (2, 2, 2, 2)])
+def test_zero_pad_export_with_computed_pads(tmp_path, pads):
+    """torch writes nn.ZeroPad2d's pads as arithmetic on constants (ConstantOfShape, Concat,
+    Slice with step -1, Transpose, Cast): load_onnx folds it into one ZeroPadding2D."""
+    model = tnn.Sequential(tnn.ZeroPad2d(pads), tnn.Conv2d(3, 4, 3, 2)).eval()
+    path = tmp_path / "pad.onnx"
+    with _quiet():
+        torch.onnx.export(model, torch.zeros(1, 3, 8, 8), str(path), opset_version=17, dynamo=False,
+                          input_names=["input"], dynamic_axes={"input": {0: "N"}})
+    fov = nn.load_onnx(path)
+    assert [type(la).__name__ for la in fov.layers] == ["InputLayer", "ZeroPadding2D", "Conv2D"]
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(fov.predict(x.transpose(0, 2, 3, 1), verbose=0),
+                               _ort(path, x).transpose(0, 2, 3, 1), rtol=0, atol=1e-5)
+
+
 class _quiet:
     def __enter__(self):
         import warnings

@@ -196,6 +196,15 @@ class Importer:
                 return
         self.fail(node, "a Constant without a tensor, float(s) or int(s) value")
 
+    def _slice(self, node: Any, a: np.ndarray, ins: List[Any]) -> np.ndarray:
+        if self.opset < 10:
+            idx = _slice_indices(self.attr(node, "starts"), self.attr(node, "ends"), self.attr(node, "axes"),
+                                 None, a.ndim)
+        else:
+            opt = [ins[i] if len(ins) > i else None for i in (3, 4)]
+            idx = _slice_indices(ins[1], ins[2], opt[0], opt[1], a.ndim)
+        return a[idx]
+
     def fold(self, node: Any) -> bool:
         """Evaluate a node of constants (shape arithmetic of exporters); False if not foldable."""
         op = node.op_type
@@ -238,10 +247,36 @@ class Importer:
             out = np.transpose(a, self.attr(node, "perm"))
         elif op == "Shape":
             out = np.array(a.shape, np.int64)
+        elif op == "ConstantOfShape":
+            value = self.attr(node, "value")
+            fill = self.onnx.numpy_helper.to_array(value) if value is not None else np.zeros(1, np.float32)
+            out = np.full(tuple(int(d) for d in a.reshape(-1)), fill.reshape(-1)[0], fill.dtype)
+        elif op == "Slice":
+            out = self._slice(node, a, ins)
+        elif op in ("Neg", "Floor", "Ceil"):
+            out = {"Neg": np.negative, "Floor": np.floor, "Ceil": np.ceil}[op](a)
+        elif op in ("Max", "Min") and len(ins) > 1:
+            out = a
+            for other in ins[1:]:
+                out = (np.maximum if op == "Max" else np.minimum)(out, other)
         else:
             return False
         self.constants[node.output[0]] = np.asarray(out)
         return True
+
+
+def _slice_indices(starts: Any, ends: Any, axes: Any, steps: Any, ndim: int) -> Tuple[Any, ...]:
+    """ONNX Slice's arguments as a NumPy index (ends past the axis are clamped by Python)."""
+    axes = list(range(len(starts))) if axes is None else [int(a) % ndim for a in axes]
+    steps = [1] * len(starts) if steps is None else [int(v) for v in steps]
+    index: List[Any] = [slice(None)] * ndim
+    big = np.iinfo(np.int64).max // 2
+    for a, b, e, st in zip(axes, starts, ends, steps):
+        b, e = int(b), int(e)
+        b = None if (st < 0 and b >= big) else b
+        e = None if abs(e) >= big else e
+        index[a] = slice(b, e, st)
+    return tuple(index)
 
 
 def _input(imp: Importer, input_shape: Any) -> Tuple[Any, Tuple[int, ...], Tuple[Optional[int], ...]]:
