@@ -98,3 +98,37 @@ def test_training_forward_is_not_fused():
     x = np.random.default_rng(4).normal(size=(4, 11, 10, 6)).astype(np.float32)
     y = model(x, training=True)          # batch statistics: differs from the folded moving ones
     assert not np.allclose(y, model.predict(x, verbose=0))
+
+
+def _frozen_base_model():
+    inp = nn.Input((12, 12, 3))
+    h = nn.ReLU(max_value=6.0)(nn.BatchNormalization()(nn.Conv2D(8, 3, padding="same", use_bias=False)(inp)))
+    h = nn.BatchNormalization()(nn.DepthwiseConv2D(3, strides=2, padding="same")(h))
+    h = nn.Conv2D(6, 1)(h)                                    # trainable: not fused in training
+    h = nn.BatchNormalization()(h)
+    out = nn.Dense(3, activation="softmax")(nn.GlobalAveragePooling2D()(nn.ReLU()(h)))
+    model = nn.Model(inp, out)
+    _randomize_bn(model)
+    for layer in model.layers[1:6]:                            # the first two chains frozen
+        layer.trainable = False
+    return model
+
+
+def test_training_fuses_only_the_chains_no_gradient_passes_through():
+    model = _frozen_base_model()
+    model.compile(nn.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    x = np.random.default_rng(5).normal(size=(6, 12, 12, 3)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    plan = model._train_plan()
+    fused_p = model._graph.forward(x, True, plan)
+    plain_p = model._graph.forward(x, True)                   # every layer on its own
+    np.testing.assert_allclose(fused_p, plain_p, rtol=1e-5, atol=1e-6)
+    fused = [s for s in model._graph._train_fused[1] if isinstance(s, _fusion.Fused)]
+    assert [f.conv.name for f in fused] == [model.layers[1].name, model.layers[4].name]
+    assert fused[0].activation == "relu6" and fused[1].activation is None
+    before = model.get_weights()
+    model.fit(x, y, epochs=2, batch_size=3, verbose=0)
+    after = model.get_weights()
+    frozen = {id(w) for layer in model.layers[1:6] for w in layer.weights}
+    for w, b, a in zip(model.weights, before, after):
+        assert np.array_equal(a, b) == (id(w) in frozen), w.path

@@ -7,14 +7,15 @@ Conv-BN-ReLU stacks then make one pass over memory per block instead of three, a
 does after its graph optimizations.
 
 The fold is computed from the weights at each call (no cache that an in-place change of a
-weight could make stale); it costs one pass over the kernel. Training never fuses: each layer
-keeps what its backward pass needs.
+weight could make stale); it costs one pass over the kernel. In training, only chains that no
+gradient passes through fuse (a frozen backbone below the layers that learn, its batch norms
+frozen, so in inference mode as Keras 3 runs them): the others keep what their backward needs.
 """
 
 from __future__ import annotations
 
 import collections
-from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -44,9 +45,10 @@ def _activation_name(layer: Any) -> Optional[str]:
     return None
 
 
-def plan(steps: Sequence[Step], output_id: int) -> List[Any]:
+def plan(steps: Sequence[Step], output_id: int,
+         accept: Optional[Callable[[Fused], bool]] = None) -> List[Any]:
     """The steps with each fusable Conv -> BatchNormalization [-> activation] chain replaced by
-    one :class:`Fused` entry (the other steps unchanged)."""
+    one :class:`Fused` entry (the other steps unchanged); ``accept`` may turn a chain down."""
     uses = collections.Counter(i for _, ins, _, _ in steps for i in ins)
     uses[output_id] += 1
     consumer = {}
@@ -69,9 +71,11 @@ def plan(steps: Sequence[Step], output_id: int) -> List[Any]:
                     act, end, last = _activation_name(steps[a][0]), steps[a][2], a
                 # run at the convolution's place: its input is ready there, and the chain's
                 # inner tensors have no other reader
-                out.append(Fused(layer, steps[j][0], act, ins[0], end))
-                skip.update({j, last})
-                continue
+                chain = Fused(layer, steps[j][0], act, ins[0], end)
+                if accept is None or accept(chain):
+                    out.append(chain)
+                    skip.update({j, last})
+                    continue
         out.append(step)
     return out
 

@@ -103,20 +103,35 @@ class Graph:
         self.output_shape = outputs[0].shape
         self._inbound = {id(t.layer): [i.layer.name for i in t.inputs] for t in order}
         self._inference: Optional[List[Any]] = None   # the fused inference plan, made on first use
+        self._train_fused: Optional[Tuple[Any, List[Any]]] = None   # (train plan, its fused steps)
         self._last_use: Dict[int, int] = {}
 
     def inbound_names(self, layer: Layer) -> List[str]:
         """The names of the layers whose outputs ``layer`` is called on."""
         return self._inbound.get(id(layer), [])
 
-    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool, plan: Optional[TrainPlan] = None) -> np.ndarray:
         """The output for the batch ``x`` (each layer keeps what its backward needs). In
         inference, Conv -> BatchNormalization [-> activation] chains run fused (``_fusion``) and
-        each tensor is dropped after its last reader."""
+        each tensor is dropped after its last reader; in a training step (``plan`` given) the
+        chains that no gradient passes through (a frozen backbone, its batch norms frozen) run
+        fused too."""
         vals: List[Any] = [None] * self.n_slots
         vals[0] = x
         if training:
-            for layer, ins, out, multi in self.steps:
+            steps: List[Any] = self.steps
+            if plan is not None:
+                if self._train_fused is None or self._train_fused[0] is not plan:
+                    requires = plan[1]   # TrainPlan.requires (a plain tuple works too)
+                    self._train_fused = (plan, _fusion.plan(
+                        self.steps, self.output_id,
+                        lambda f: not requires[f.out] and not f.bn.trainable))
+                steps = self._train_fused[1]
+            for step in steps:
+                if isinstance(step, _fusion.Fused):
+                    vals[step.out] = _fusion.run(step, vals[step.src])
+                    continue
+                layer, ins, out, multi = step
                 vals[out] = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training)
             return vals[self.output_id]
         if self._inference is None:

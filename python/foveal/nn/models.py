@@ -290,7 +290,7 @@ class Model:
         graph = self._graph
         plan = self._train_plan()
         _, _, trainable, act, _, _ = plan
-        p = graph.forward(x, True)
+        p = graph.forward(x, True, plan)
         values, grad, fused = self._loss_obj._value_and_grad(y, p, act)
         graph.backward(plan, grad, fused)
         self.optimizer._apply(trainable)
