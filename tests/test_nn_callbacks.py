@@ -161,3 +161,10 @@ def test_callback_hooks_order():
     assert rec.model is model and rec.params == {"epochs": 2, "steps": 2, "verbose": 0}
     with pytest.raises(TypeError, match="Callback"):
         model.fit(X, Y, verbose=0, callbacks=[lambda: None])
+
+
+def test_small_values_print_in_scientific_notation_as_keras():
+    from foveal.nn._progress import format_logs
+
+    assert format_logs({"loss": 0.12345, "learning_rate": 1e-5, "accuracy": 0.0}) == \
+        "loss: 0.1235 - learning_rate: 1.0000e-05 - accuracy: 0.0000e+00"

@@ -20,10 +20,14 @@ def verbosity(verbose: Any) -> int:
 
 
 def format_logs(logs: Dict[str, Any], sep: str = " - ") -> str:
-    """``loss: 0.1234 - accuracy: 0.9876`` (four decimals, as Keras prints them)."""
+    """``loss: 0.1234 - accuracy: 0.9876``: four decimals, or, as Keras's progress bar does for
+    values of at most 1e-3 in size (a small learning rate), ``1.0000e-05``."""
     parts = []
     for k, v in logs.items():
-        parts.append(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
+        if isinstance(v, float):
+            parts.append(f"{k}: {v:.4f}" if abs(v) > 1e-3 else f"{k}: {v:.4e}")
+        else:
+            parts.append(f"{k}: {v}")
     return sep.join(parts)
 
 
