@@ -68,12 +68,51 @@ void sum_shares(const std::vector<float>& shares, size_t n, int parts, float* ou
   }
 }
 
+// Xcol at most this many floats: made whole, and dK = Xcol^T dy as one GEMM split over its rows
+// (no per-thread partial kernels to add: small images with many channels, e.g. 4x4 x 512).
+constexpr size_t kWholeXcol = size_t{1} << 22;
+
+void kernel_grad_whole(const Conv2dParams& p, const ConvTaps& taps, const float* x, const float* dy,
+                       float* dkernel, float* dbias) {
+  const size_t G = p.groups, og = p.out_c / G;
+  const size_t ktot = taps.ntaps * taps.kc;
+  const size_t P = p.batch * p.out_h * p.out_w;
+  const std::vector<float> zeros(taps.kc, 0.0f);
+  std::vector<float> xcol(P * ktot);
+  const size_t blocks = div_up(P, kPixelBlock);
+  for (size_t g = 0; g < G; ++g) {
+    parallel_for(blocks, threads_for(blocks, P * ktot), [&](size_t blk, int) {
+      const size_t b0 = blk * kPixelBlock, rows = P - b0 < kPixelBlock ? P - b0 : kPixelBlock;
+      std::vector<const float*> ptrs(taps.ntaps * kPixelBlock), row_cache(p.kh);
+      std::vector<float> span(taps.merged_rows ? kPixelBlock * p.kh * taps.kc : 0);
+      fill_pointers(p, taps, x, g, zeros.data(), b0, rows, ptrs.data(), span.data(), row_cache.data());
+      for (size_t i = 0; i < rows; ++i)
+        for (size_t t = 0; t < taps.ntaps; ++t)
+          std::memcpy(xcol.data() + (b0 + i) * ktot + t * taps.kc, ptrs[t * rows + i], taps.kc * sizeof(float));
+    });
+    // dK_g (ktot x og, columns g*og.. of the Keras layout) = Xcol^T dy_g, rows over the threads
+    gemm_f32({ktot, og, P, xcol.data(), ktot, true, dy + g * og, p.out_c, false, dkernel + g * og, p.out_c,
+              false}, /*serial=*/false);
+  }
+  if (dbias) {
+    std::fill(dbias, dbias + p.out_c, 0.0f);
+    for (size_t i = 0; i < P; ++i)
+      for (size_t c = 0; c < p.out_c; ++c) dbias[c] += dy[i * p.out_c + c];
+  }
+}
+
 void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* dkernel, float* dbias) {
   const ConvTaps taps = conv_taps(p);
   const size_t G = p.groups, og = p.out_c / G;
   const size_t ktot = taps.ntaps * taps.kc;
   const size_t P = p.batch * p.out_h * p.out_w;
   count_weight_grad_macs(uint64_t(P) * ktot * p.out_c);
+  // (at most kMaxBlockK pixels: then each packed dy panel is one K block, read from L2 by every
+  // strip of the GEMM; more pixels stream it, and the per-thread parts below do better)
+  if (P * ktot <= kWholeXcol && P > kPixelBlock && P <= kMaxBlockK) {
+    kernel_grad_whole(p, taps, x, dy, dkernel, dbias);
+    return;
+  }
   // The pixels are cut into a number of parts fixed by the problem alone (not by the thread
   // count), each summed on its own, then the parts in order: the same bits at any thread count.
   const size_t parts = std::min<size_t>(div_up(P, kPixelBlock), kGradParts);
@@ -223,7 +262,7 @@ bool input_grad_as_conv(const Conv2dParams& p, const float* kernel, const float*
   const size_t reach_h = (p.kh - 1) * p.dilation_h, reach_w = (p.kw - 1) * p.dilation_w;
   if (p.pad_top > reach_h || p.pad_left > reach_w) return false;
   const size_t ksize = p.kh * p.kw * p.in_c * p.out_c;
-  std::vector<float> flipped(ksize);
+  FloatBuffer flipped(ksize);   // every element written below: no zero fill of a kernel's size
   // Each tap's Cin x Cout matrix transposed, in 32 x 32 blocks (a plain loop writes with a
   // stride of Cin floats: for 512 channels that cost more than the convolution itself).
   constexpr size_t kB = 32;
@@ -232,7 +271,7 @@ bool input_grad_as_conv(const Conv2dParams& p, const float* kernel, const float*
     const size_t tap = task / cb, ci0 = task % cb * kB, ci1 = std::min(ci0 + kB, p.in_c);
     const size_t r = tap / p.kw, s = tap % p.kw;
     const float* src = kernel + ((p.kh - 1 - r) * p.kw + (p.kw - 1 - s)) * p.in_c * p.out_c;
-    float* dst = flipped.data() + tap * p.out_c * p.in_c;
+    float* dst = flipped.get() + tap * p.out_c * p.in_c;
     for (size_t co0 = 0; co0 < p.out_c; co0 += kB) {
       const size_t co1 = std::min(co0 + kB, p.out_c);
       for (size_t co = co0; co < co1; ++co)
@@ -249,7 +288,7 @@ bool input_grad_as_conv(const Conv2dParams& p, const float* kernel, const float*
   q.pad_top = reach_h - p.pad_top;
   q.pad_left = reach_w - p.pad_left;
   q.activation = Activation::none;
-  conv2d_f32_nhwc(q, dy, flipped.data(), nullptr, dx);
+  conv2d_f32_nhwc(q, dy, flipped.get(), nullptr, dx);
   return true;
 }
 
