@@ -299,3 +299,19 @@ def test_batch_norm_mean_beside_cancelling_int32_extremes(isa):
         mean = _core.batch_norm_train(xi, np.ones(1, np.float32), np.zeros(1, np.float32), 1e-3)[1][0]
         x64 = xi.astype(np.float64)
         assert abs(mean - x64.mean()) <= 1e-6 * np.abs(x64).mean()
+
+
+# --- 15. (long fuzz run 2) a bicubic zoom of a 1 x 4 image of values ~0.1 beside a constant border
+# of 255: the border takes part in the sums like a pixel, so float32 rounding is relative to 255,
+# not to the image's values (1.2e-4 off); the warp targets now count the border value's size ------
+
+def test_bicubic_zoom_beside_a_large_constant_border(isa):
+    from reference import image as RI
+
+    rng = np.random.default_rng(15)
+    for _ in range(20):
+        img = (rng.standard_normal((1, 4)) * 0.1).astype(np.float32)
+        for zx in (2.75, 0.6, 1.3):
+            got = fi.zoom(img, zx, interpolation="bicubic", border="constant", cval=255)
+            want = RI.zoom(img.astype(np.float64), zx, interpolation="bicubic", border="constant", cval=255)
+            np.testing.assert_allclose(got, np.asarray(want).reshape(got.shape), rtol=0, atol=1e-4 * 255)
