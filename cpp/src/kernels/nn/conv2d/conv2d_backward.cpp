@@ -117,6 +117,14 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
   // count), each summed on its own, then the parts in order: the same bits at any thread count.
   const size_t parts = std::min<size_t>(div_up(P, kPixelBlock), kGradParts);
   const int nt = threads_for(parts, P * p.out_c * ktot / 16);
+  // The GEMM's columns are the wider side in lanes used: og (Cout) columns by default, or, when
+  // that fills the NR-wide tiles less well than ktot does (few output channels: 1x1 layers of
+  // 16-24 channels), the transposed product (bit-identical: the same FMAs in the same order).
+  const size_t nr = kernels().gemm_tile.nr;
+  auto fill = [nr](size_t n) { return static_cast<double>(n) / static_cast<double>(div_up(n, nr) * nr); };
+  const bool transposed = fill(ktot) > fill(og) * 1.25;
+  const bool direct_x = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && G == 1 &&
+                        p.pad_top == 0 && p.pad_left == 0 && p.out_h == p.in_h && p.out_w == p.in_w;
   const size_t per_thread = G * og * ktot;
   std::vector<float> dk(per_thread * parts), db(p.out_c * parts, 0.0f);
   const std::vector<float> zeros(taps.kc, 0.0f);
@@ -131,18 +139,26 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
     }
     std::vector<const float*> ptrs(taps.ntaps * kPixelBlock), row_cache(p.kh);
     std::vector<float> span(taps.merged_rows ? kPixelBlock * p.kh * taps.kc : 0);
-    std::vector<float> xcol(kPixelBlock * ktot);
+    std::vector<float> xcol(direct_x ? 0 : kPixelBlock * ktot);
     for (size_t b0 = b; b0 < e; b0 += kPixelBlock) {
       const size_t rows = e - b0 < kPixelBlock ? e - b0 : kPixelBlock;
       for (size_t g = 0; g < G; ++g) {
-        fill_pointers(p, taps, x, g, zeros.data(), b0, rows, ptrs.data(), span.data(), row_cache.data());
-        for (size_t i = 0; i < rows; ++i)
-          for (size_t t = 0; t < taps.ntaps; ++t)
-            std::memcpy(xcol.data() + i * ktot + t * taps.kc, ptrs[t * rows + i], taps.kc * sizeof(float));
-        // dK_g (ktot x og) += Xcol^T dy: Xcol is read in place as the transposed A.
-        gemm_f32({ktot, og, rows, xcol.data(), ktot, true, dy + b0 * p.out_c + g * og, p.out_c, false,
-                  acc + g * ktot * og, og, b0 != b},
-                 /*serial=*/true);
+        const float* xc = x + b0 * p.in_c;   // a 1x1 stride-1 unpadded layer: Xcol is x itself
+        if (!direct_x) {
+          fill_pointers(p, taps, x, g, zeros.data(), b0, rows, ptrs.data(), span.data(), row_cache.data());
+          for (size_t i = 0; i < rows; ++i)
+            for (size_t t = 0; t < taps.ntaps; ++t)
+              std::memcpy(xcol.data() + i * ktot + t * taps.kc, ptrs[t * rows + i], taps.kc * sizeof(float));
+          xc = xcol.data();
+        }
+        const float* dyb = dy + b0 * p.out_c + g * og;
+        if (transposed) {   // dK_g^T (og x ktot) += dy^T Xcol: the same products, wider tiles
+          gemm_f32({og, ktot, rows, dyb, p.out_c, true, xc, ktot, false, acc + g * ktot * og, ktot, b0 != b},
+                   /*serial=*/true);
+        } else {            // dK_g (ktot x og) += Xcol^T dy: Xcol read in place as the transposed A
+          gemm_f32({ktot, og, rows, xc, ktot, true, dyb, p.out_c, false, acc + g * ktot * og, og, b0 != b},
+                   /*serial=*/true);
+        }
       }
       if (dbias)
         for (size_t i = 0; i < rows; ++i) {
@@ -156,7 +172,8 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
     for (size_t j = 0; j < ktot; ++j)
       for (size_t co = 0; co < og; ++co) {
         float v = 0.0f;
-        for (size_t part = 0; part < parts; ++part) v += dk[part * per_thread + (g * ktot + j) * og + co];
+        const size_t at = transposed ? g * ktot * og + co * ktot + j : (g * ktot + j) * og + co;
+        for (size_t part = 0; part < parts; ++part) v += dk[part * per_thread + at];
         dkernel[j * p.out_c + g * og + co] = v;
       }
   if (dbias) sum_shares(db, p.out_c, static_cast<int>(parts), dbias);
