@@ -48,6 +48,11 @@ class TrainPlan(NamedTuple):
     preactivated: Set[int]
 
 
+def _reads(step: Any) -> Tuple[int, ...]:
+    """The slots a step (a layer step or a fused chain) reads."""
+    return (step.src,) if isinstance(step, _fusion.Fused) else step[1]
+
+
 class Graph:
     """Layers in topological order, as steps ``(layer, input_ids, output_id, multi_input)`` over
     a list of tensor slots; slot 0 holds the model input."""
@@ -116,8 +121,6 @@ class Graph:
         each tensor is dropped after its last reader; in a training step (``plan`` given) the
         chains that no gradient passes through (a frozen backbone, its batch norms frozen) run
         fused too."""
-        vals: List[Any] = [None] * self.n_slots
-        vals[0] = x
         if training:
             steps: List[Any] = self.steps
             if plan is not None:
@@ -127,30 +130,32 @@ class Graph:
                         self.steps, self.output_id,
                         lambda f: not requires[f.out] and not f.bn.trainable))
                 steps = self._train_fused[1]
-            for step in steps:
-                if isinstance(step, _fusion.Fused):
-                    vals[step.out] = _fusion.run(step, vals[step.src])
-                    continue
-                layer, ins, out, multi = step
-                vals[out] = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training)
-            return vals[self.output_id]
+            return self._run(steps, x, True, None)
         if self._inference is None:
             self._inference = _fusion.plan(self.steps, self.output_id)
             last = {}
             for k, step in enumerate(self._inference):
-                for i in ((step.src,) if isinstance(step, _fusion.Fused) else step[1]):
+                for i in _reads(step):
                     last[i] = k
             self._last_use = last
-        for k, step in enumerate(self._inference):
+        return self._run(self._inference, x, False, self._last_use)
+
+    def _run(self, steps: List[Any], x: np.ndarray, training: bool,
+             last_use: Optional[Dict[int, int]]) -> np.ndarray:
+        """Run ``steps`` (layer steps and fused chains) on ``x``; with ``last_use`` (slot -> the
+        index of its last reader), each tensor but the output is freed after that reader."""
+        vals: List[Any] = [None] * self.n_slots
+        vals[0] = x
+        for k, step in enumerate(steps):
             if isinstance(step, _fusion.Fused):
                 vals[step.out] = _fusion.run(step, vals[step.src])
-                reads: Tuple[int, ...] = (step.src,)
             else:
-                layer, reads, out, multi = step
-                vals[out] = layer.call([vals[i] for i in reads] if multi else vals[reads[0]], False)
-            for i in reads:   # free what no later step reads (not the output)
-                if self._last_use.get(i) == k and i != self.output_id:
-                    vals[i] = None
+                layer, ins, out, multi = step
+                vals[out] = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training)
+            if last_use is not None:
+                for i in _reads(step):
+                    if last_use.get(i) == k and i != self.output_id:
+                        vals[i] = None
         return vals[self.output_id]
 
     def empty_output(self, x: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._files import atomic_path
 from . import layers as L
+from .functional import _same_pads
 
 OPSET = 17
 _TO_NCHW, _TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
@@ -25,12 +26,6 @@ _ACT_OPS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     "leaky_relu": ("LeakyRelu", {"alpha": 0.2}), "hard_silu": ("HardSwish", {}),
     "hard_sigmoid": ("HardSigmoid", {"alpha": 1.0 / 6.0, "beta": 0.5}),
 }
-
-
-def _same_pads(size: int, window: int, stride: int) -> Tuple[int, int]:
-    out = -(-size // stride)
-    total = max((out - 1) * stride + window - size, 0)
-    return total // 2, total - total // 2
 
 
 class _Builder:

@@ -30,6 +30,11 @@ _FLATTEN_OPS = ("Flatten", "Reshape", "Squeeze", "Identity", "Dropout", "Cast")
 _POOLING = (None, "avg", "max")
 
 
+def _layer_name(onnx_name: str) -> str:
+    """An ONNX name as a layer name ('/' is not allowed in one: '/a/b/Conv' -> 'a_b_Conv')."""
+    return re.sub(r"/+", "_", (onnx_name or "").strip("/"))
+
+
 @dataclass(frozen=True)
 class Value:
     """A computed ONNX tensor: its foveal tensor, the axis map, and for an ``N x D`` tensor
@@ -162,9 +167,8 @@ class Importer:
         return name
 
     def layer_name(self, node: Any) -> str:
-        """The node's name as a layer name ('/' is not allowed in one: '/a/b/Conv' -> 'a_b_Conv')."""
-        base = re.sub(r"/+", "_", (node.name or "").strip("/"))
-        return self.unique(base or f"{node.op_type.lower()}_{len(self.names)}")
+        """The node's name as a layer name (see :func:`_layer_name`)."""
+        return self.unique(_layer_name(node.name) or f"{node.op_type.lower()}_{len(self.names)}")
 
     def apply(self, layer: Any, inputs: Sequence[Value]) -> Any:
         tensors = [v.tensor for v in inputs]
@@ -287,8 +291,7 @@ def _input(imp: Importer, input_shape: Any) -> Tuple[Any, Tuple[int, ...], Tuple
         raise ValueError(f"load_onnx: {imp.path!r} has {len(inputs)} inputs "
                          f"({', '.join(i.name for i in inputs)}); an image model takes one")
     inp = inputs[0]
-    dims = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-                 for d in inp.type.tensor_type.shape.dim)
+    dims = _onnx_graph._dims(inp)
     if len(dims) != 4:
         raise ValueError(f"load_onnx: {imp.path!r}: input {inp.name!r} has rank {len(dims)}; an image "
                          "model takes N x C x H x W (or N x H x W x C) images")
@@ -401,7 +404,7 @@ def load_onnx(path: Any, include_top: bool = True, pooling: Optional[str] = None
     model = _onnx_graph.load(path)
     imp = Importer(model, path)
     inp, perm, shape = _input(imp, input_shape)
-    x = L.Input(shape, name=imp.unique(re.sub(r"/+", "_", inp.name.strip("/")) or "input"))
+    x = L.Input(shape, name=imp.unique(_layer_name(inp.name) or "input"))
     h, flip = _preprocess(imp, x, preprocess, shape[2])
     imp.values[inp.name] = Value(h, perm, None, flip)
     target = _target(imp, bool(include_top))

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from . import functional as F
 from . import layers as L
 
 #: ONNX axis ``i`` of a 4-D NCHW tensor lives on foveal axis ``NCHW[i]`` (NHWC).
@@ -48,8 +49,8 @@ def _window_padding(imp: Any, node: Any, size: Tuple[Optional[int], Optional[int
             if n is None:
                 imp.fail(node, "auto_pad=SAME_LOWER with a stride needs a known input size "
                                "(pass input_shape=)")
-            total = max((-(-n // s) - 1) * s + k - n, 0)
-            pads.append((total - total // 2, total // 2))
+            before, after = F._same_pads(n, k, s)
+            pads.append((after, before))   # SAME_LOWER: the odd pixel at the top/left
         return (pads[0], pads[1])
     p = [int(v) for v in imp.attr(node, "pads", [0, 0, 0, 0])]
     if len(p) != 4:
@@ -312,13 +313,10 @@ def _ceil_pads(imp: Any, node: Any, x: Any, padding: Any, k: Tuple[int, int], s:
 
 def _explicit_same(imp: Any, node: Any, x: Any, k: Tuple[int, int], s: Tuple[int, int]) -> Pads:
     """TensorFlow's "same" pads for the input's (known) size."""
-    pads = []
-    for n, kk, ss in zip(_spatial(x), k, s):
-        if n is None:
-            imp.fail(node, "count_include_pad=1 with SAME padding needs a known input size (pass input_shape=)")
-        total = max((-(-n // ss) - 1) * ss + kk - n, 0)
-        pads.append((total // 2, total - total // 2))
-    return (pads[0], pads[1])
+    size = _spatial(x)
+    if None in size:
+        imp.fail(node, "count_include_pad=1 with SAME padding needs a known input size (pass input_shape=)")
+    return (F._same_pads(size[0], k[0], s[0]), F._same_pads(size[1], k[1], s[1]))
 
 
 @converter("MaxPool", "AveragePool")
