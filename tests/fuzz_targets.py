@@ -2307,13 +2307,15 @@ def t_public_elementwise(data):
 
 @target("public.nn.training", covers=["F.softmax_backward", "F.batch_norm_train_forward",
                                       "F.batch_norm_train_backward", "F.batch_norm_inference",
-                                      "F.batch_norm_inference_backward", "F.dropout"])
+                                      "F.batch_norm_inference_backward", "F.dropout",
+                                      "F.batch_norm_act_train_forward", "F.batch_norm_act_train_backward",
+                                      "core.batch_norm_act_train", "core.batch_norm_act_backward"])
 def t_public_training(data):
     """The operators under BatchNormalization, Softmax and Dropout: float32 arrays as the layers
     hold them (M x C for batch normalization), as their docstrings say."""
     rng = draw_setup(data)
     which = pick(data, ["softmax_backward", "bn_train", "bn_train_backward", "bn_inference",
-                        "bn_inference_backward", "dropout"], "which")
+                        "bn_inference_backward", "dropout", "bn_act_train", "bn_act_backward"], "which")
     rows, c = pick(data, (1, 2, 7, 64, 300), "rows"), pick(data, (1, 3, 8, 17), "c")
     vec = lambda lbl, lo=-1.0, hi=1.0: f32(rng.uniform(lo, hi, c))  # noqa: E731
     x = f32(train_data(data, rng, (rows, c), "x"))
@@ -2362,19 +2364,14 @@ def t_public_training(data):
 
         def check(out, a, k):
             y, mean, var, inv_std, xhat = out
-            x64 = x.astype(np.float64)
-            rmean = x64.mean(axis=0)
-            rvar = ((x64 - rmean) ** 2).mean(axis=0)
-            rvar = np.where(rvar > FLT_MAX, np.inf, rvar)   # a float32 variance overflows: all after it too
-            rinv = np.where(np.isinf(rvar), np.nan, 1.0 / np.sqrt(rvar + eps))
-            cb = np.abs(x64).mean(axis=0)
-            # float32 partial sums beside int dtypes' extremes: as core.batch_norm's check
-            assert_close(mean, rmean, 1e-6, sum_atol(1e-6, cb), "mean", bound=cb)
-            assert_close(var, rvar, 1e-5, 1e-6, "var", bound=cb)
-            assert_close(inv_std, rinv, 1e-5, 0.0, "inv_std", bound=cb)
-            assert_close(y, (x64 - rmean) * rinv * gamma + beta, 1e-4, 1e-4, "y", bound=cb[None, :])
+            rmean, rinv, cb = _check_bn_stats(x, eps, mean, var, inv_std)
+            assert_close(y, (x.astype(np.float64) - rmean) * rinv * gamma + beta, 1e-4, 1e-4, "y",
+                         bound=cb[None, :])
 
         invoke(F.batch_norm_train_forward, args, expect=expect, check=check)
+        return
+    if which in ("bn_act_train", "bn_act_backward"):
+        _t_bn_act(data, rng, which == "bn_act_backward", x, gamma, beta, eps, bad)
         return
     dy = f32(draw_values(data, rng, (rows, c), label="dy"))
     inv_std = f32(rng.uniform(0.1, 2.0, c))
@@ -2428,6 +2425,84 @@ def t_public_training(data):
         assert_close(dx, d64 * (gamma * inv_std), 1e-6, 1e-6, "dx")
 
     invoke(F.batch_norm_inference_backward, [dy, x, gamma, mean, inv_std], expect="ok", check=check)
+
+
+def _check_bn_stats(x, eps, mean, var, inv_std):
+    """A training batch norm's statistics against float64; returns the reference mean and
+    inv_std and the columns' mean absolute values (the error bound's scale)."""
+    x64 = x.astype(np.float64)
+    rmean = x64.mean(axis=0)
+    rvar = ((x64 - rmean) ** 2).mean(axis=0)
+    rvar = np.where(rvar > FLT_MAX, np.inf, rvar)   # a float32 variance overflows: all after it too
+    rinv = np.where(np.isinf(rvar), np.nan, 1.0 / np.sqrt(rvar + eps))
+    cb = np.abs(x64).mean(axis=0)
+    # float32 partial sums beside int dtypes' extremes: as core.batch_norm's check
+    assert_close(mean, rmean, 1e-6, sum_atol(1e-6, cb), "mean", bound=cb)
+    assert_close(var, rvar, 1e-5, 1e-6, "var", bound=cb)
+    assert_close(inv_std, rinv, 1e-5, 0.0, "inv_std", bound=cb)
+    return rmean, rinv, cb
+
+
+def _bn_act_ref(v, activation):
+    """The activation on float64 values: none, relu or relu6."""
+    if activation == "relu":
+        return np.maximum(v, 0.0)
+    if activation == "relu6":
+        return np.clip(v, 0.0, 6.0)
+    return v
+
+
+def _t_bn_act(data, rng, backward, x, gamma, beta, eps, bad):
+    """F.batch_norm_act_train_forward / _backward: batch normalization with a ReLU or ReLU6
+    in its own pass, and its gradient from the input x."""
+    rows, c = x.shape
+    activation = pick(data, [None, "relu", "relu6"], "activation")
+    if activation == "relu6":   # values around the clip at 6 as well as around 0
+        beta = f32(beta * 4 + 3)
+    if not backward:
+        args, expect = [x, gamma, beta, eps, activation], "ok"
+        if bad:
+            i = pick(data, [0, 1, 3, 4], "bad_arg")
+            args[i] = [np.zeros((rows, c + 1), np.float32), np.zeros(c + 1, np.float32), None,
+                       pick(data, [0.0, -1.0, float("nan")], "eps"), "sigmoid"][i]
+            expect = "error"
+
+        def check(out, a, k):
+            y, mean, var, inv_std = out
+            rmean, rinv, cb = _check_bn_stats(x, eps, mean, var, inv_std)
+            # the activations are 1-Lipschitz: y's error is at most the normalization's
+            ref = _bn_act_ref((x.astype(np.float64) - rmean) * rinv * gamma + beta, activation)
+            assert_close(y, ref, 1e-4, 1e-4, "y", bound=cb[None, :])
+
+        invoke(F.batch_norm_act_train_forward, args, expect=expect, check=check)
+        return
+    dy = f32(draw_values(data, rng, (rows, c), label="dy"))
+    mean = f32(rng.uniform(-1.0, 1.0, c))
+    inv_std = f32(rng.uniform(0.1, 2.0, c))
+    args, expect = [dy, x, mean, inv_std, gamma, beta, activation], "ok"
+    if bad:
+        i = pick(data, [0, 1, 2, 3, 6], "bad_arg")
+        args[i] = (np.zeros((rows + 1, c), np.float32) if i < 2 else
+                   "gelu" if i == 6 else np.zeros(c + 2, np.float32))
+        expect = "error"
+
+    def check(out, a, k):
+        dx, dgamma, dbeta = out
+        # the mask from z as the kernel makes it, in float32: the forward's values, bit for bit
+        with np.errstate(all="ignore"):
+            z = (x - mean) * inv_std * gamma + beta
+            passes = (z > 0) & (z < 6) if activation == "relu6" else z > 0
+        d64 = np.where(passes, dy, 0.0) if activation else dy.astype(np.float64)
+        h64 = (x.astype(np.float64) - mean) * inv_std
+        rdbeta, rdgamma = d64.sum(0), (d64 * h64).sum(0)
+        rdx = (d64 - rdbeta / rows - h64 * rdgamma / rows) * gamma * inv_std.astype(np.float64)
+        ad, ah = np.abs(d64), np.abs(h64)
+        bdb, bdg = ad.sum(0), (ad * ah).sum(0)
+        assert_close(dbeta, rdbeta, 1e-5, 1e-4, "dbeta", bound=bdb)
+        assert_close(dgamma, rdgamma, 1e-5, 1e-4, "dgamma", bound=bdg)
+        assert_close(dx, rdx, 1e-4, 1e-4, "dx", bound=ad + bdb / rows + ah * bdg / rows)
+
+    invoke(F.batch_norm_act_train_backward, args, expect=expect, check=check)
 
 
 # ============================================================================ public: foveal.image

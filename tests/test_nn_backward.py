@@ -12,6 +12,7 @@ import zlib
 import numpy as np
 import pytest
 
+import foveal
 import foveal.nn.functional as F
 import reference as R
 from check import check_op
@@ -156,6 +157,56 @@ def test_depthwise_conv2d_backward_random_sweep(isa, case):
     dy = rand(rng, *conv_out_shape(c["n"], c["h"], c["w"], (c["kh"], c["kw"]), c["c"] * c["m"],
                                    **kw))
     check_op("depthwise_conv2d", dy, x, kernel, need_dx=c["need_dx"], grad=True, **kw)
+
+
+@pytest.mark.parametrize("c", [3, 17, 40])
+@pytest.mark.parametrize("padding", ["same", "valid", ((2, 0), (0, 1))])
+@pytest.mark.parametrize("strides,dilation_rate", [(1, 1), (2, 1), (1, 2), ((2, 1), (1, 2))])
+@pytest.mark.parametrize("k", [(3, 3), (5, 5), (1, 3)])
+def test_depthwise_backward_kernels_strides_paddings(isa, k, strides, dilation_rate, padding, c):
+    """The multiplier-1 depthwise backward (its kernel-gradient row kernel: the 3-wide kernel
+    rows in registers, other widths tap by tap; its input gradient: the flipped-kernel
+    convolution at stride 1, the gather row kernel otherwise), rows wide enough for an interior
+    between the borders."""
+    rng = np.random.default_rng(zlib.crc32(f"{k}{strides}{dilation_rate}{padding}{c}".encode()))
+    kw = dict(strides=strides, padding=padding, dilation_rate=dilation_rate)
+    x, kernel = rand(rng, 2, 11, 29, c), rand(rng, *k, c, 1)
+    dy = rand(rng, *conv_out_shape(2, 11, 29, k, c, **kw))
+    check_op("depthwise_conv2d", dy, x, kernel, grad=True, **kw)
+
+
+@pytest.mark.parametrize("n", [1, 64, 67, 130])
+@pytest.mark.parametrize("strides", [1, 2])
+def test_depthwise_backward_batch_sizes(isa, n, strides):
+    """Batches of one image and of more than 64 (the kernel gradient's fixed shares then hold
+    several images each)."""
+    rng = np.random.default_rng(n * 10 + strides)
+    kw = dict(strides=strides, padding="same")
+    x, kernel = rand(rng, n, 6, 7, 17), rand(rng, 3, 3, 17, 1)
+    dy = rand(rng, *conv_out_shape(n, 6, 7, (3, 3), 17, **kw))
+    check_op("depthwise_conv2d", dy, x, kernel, grad=True, **kw)
+
+
+@pytest.mark.parametrize("n", [3, 67])
+def test_depthwise_backward_bits_do_not_depend_on_threads(isa, n):
+    """The kernel and bias gradients are summed per fixed share of the batch, then the shares in
+    order; the input gradient is computed per row: the same bits at 1, 2 and 3 threads."""
+    rng = np.random.default_rng(n)
+    x, kernel = rand(rng, n, 10, 12, 40), rand(rng, 3, 3, 40, 1)
+    previous = foveal.get_num_threads()
+    try:
+        for strides in (1, 2):
+            kw = dict(strides=strides, padding="same")
+            dy = rand(rng, *conv_out_shape(n, 10, 12, (3, 3), 40, **kw))
+            results = []
+            for threads in (1, 2, 3):
+                foveal.set_num_threads(threads)
+                results.append(F.depthwise_conv2d_backward(dy, x, kernel, **kw))
+            for other in results[1:]:
+                for a, b in zip(other, results[0]):
+                    np.testing.assert_array_equal(a, b)
+    finally:
+        foveal.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("c,m", [(1, 1), (3, 2), (16, 1), (17, 3), (33, 2)])

@@ -132,3 +132,75 @@ def test_training_fuses_only_the_chains_no_gradient_passes_through():
     frozen = {id(w) for layer in model.layers[1:6] for w in layer.weights}
     for w, b, a in zip(model.weights, before, after):
         assert np.array_equal(a, b) == (id(w) in frozen), w.path
+
+
+def _bn_act_model():
+    """Every kind of BatchNormalization -> activation pair: ReLU6 and ReLU (fused in training),
+    a batch norm read by two layers, hard_swish after one, a ReLU feeding a max pooling (its
+    gradient fused into the pooling's instead) and a ReLU that is the model's output."""
+    inp = nn.Input((10, 10, 3))
+    h = nn.ReLU(max_value=6.0)(nn.BatchNormalization()(nn.Conv2D(6, 3, padding="same", use_bias=False)(inp)))
+    h = nn.ReLU()(nn.BatchNormalization()(nn.DepthwiseConv2D(3, padding="same")(h)))
+    two = nn.BatchNormalization()(nn.Conv2D(6, 1)(h))
+    h = nn.Add()([nn.ReLU()(two), two])
+    h = nn.Activation("hard_swish")(nn.BatchNormalization()(h))
+    h = nn.MaxPooling2D()(nn.ReLU()(nn.BatchNormalization()(nn.Conv2D(8, 3)(h))))
+    h = nn.Dense(5)(nn.GlobalAveragePooling2D()(h))
+    out = nn.ReLU()(nn.BatchNormalization()(h))
+    return nn.Model(inp, out)
+
+
+def test_training_runs_batchnorm_and_relu_in_one_pass():
+    """In a training step the trainable batch norms whose only reader is a ReLU/ReLU6 apply it
+    in their own pass (_fusion.BnAct); the step equals the layer-by-layer one bit for bit."""
+    fused, plain = _bn_act_model(), _bn_act_model()
+    _randomize_bn(fused)
+    plain.set_weights(fused.get_weights())
+    for m in (fused, plain):
+        m.compile(nn.optimizers.SGD(0.05, momentum=0.9), "mse")
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(6, 10, 10, 3)).astype(np.float32) * 2
+    y = rng.normal(size=(6, 5)).astype(np.float32)
+    plain._plan = plain._train_plan()[:6]                    # the same model, no BnAct
+    fused.train_on_batch(x, y)
+    pairs = [s for s in fused._graph._train_fused[1] if isinstance(s, _fusion.BnAct)]
+    names = [type(layer).__name__ for layer in fused.layers]
+    bns = [layer for layer, n in zip(fused.layers, names) if n == "BatchNormalization"]
+    assert [(p.bn.name, p.activation) for p in pairs] == [(bns[0].name, "relu6"), (bns[1].name, "relu")]
+    plain.train_on_batch(x, y)
+    for _ in range(2):
+        fused.train_on_batch(x, y)
+        plain.train_on_batch(x, y)
+    for w, a, b in zip(fused.weights, fused.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b, err_msg=w.path)
+
+
+def test_batchnorm_call_activated_backward_takes_the_activation_output_gradient():
+    """call_activated in both modes: the output is the activation of the normalization, and
+    backward's input gradient is the layer-by-layer one (training: the same bits)."""
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(4, 5, 5, 7)) * 3).astype(np.float32)
+    dy = rng.normal(size=x.shape).astype(np.float32)
+    for act in ("relu", "relu6"):
+        for training in (True, False):
+            bn, ref, relu = nn.BatchNormalization(), nn.BatchNormalization(), nn.ReLU(
+                max_value=6.0 if act == "relu6" else None)
+            bn.build(x.shape)
+            ref.build(x.shape)
+            weights = [rng.uniform(0.5, 2, 7), rng.normal(0, 2, 7), rng.normal(0, 1, 7), rng.uniform(0.5, 2, 7)]
+            bn.set_weights(weights)
+            ref.set_weights(weights)
+            got = bn.call_activated(x, training, act)
+            want = relu.call(ref.call(x, training), training)
+            np.testing.assert_array_equal(got, want)
+            dx = bn.backward(dy)
+            dx_ref = ref.backward(relu.backward(dy))
+            if training:
+                np.testing.assert_array_equal(dx, dx_ref)
+                np.testing.assert_array_equal(bn.gamma.grad, ref.gamma.grad)
+            else:
+                np.testing.assert_allclose(dx, dx_ref, rtol=1e-6, atol=1e-6)
+                np.testing.assert_allclose(bn.gamma.grad, ref.gamma.grad, rtol=1e-5, atol=1e-5)
+            np.testing.assert_array_equal(bn.beta.grad, ref.beta.grad)
+    with pytest.raises(ValueError, match="activation"):
+        nn.BatchNormalization().call_activated(x, True, "sigmoid")

@@ -410,7 +410,10 @@ def test_imported_model_fine_tunes_and_exports(tmp_path):
     before = {w.path: w.value.copy() for w in model.trainable_weights}
     hist = model.fit(x, y, epochs=8, batch_size=16, verbose=0)
     assert hist.history["loss"][-1] < hist.history["loss"][0]
-    unchanged = [w.path for w in model.trainable_weights if np.array_equal(before[w.path], w.value)]
+    # stem_conv's bias feeds a batch norm in training mode, which subtracts the batch mean: its
+    # gradient is 0 in exact arithmetic (float rounding alone may move it, or not)
+    unchanged = [w.path for w in model.trainable_weights
+                 if np.array_equal(before[w.path], w.value) and w.path != "stem_conv/bias"]
     assert not unchanged, unchanged
     model.export_onnx(str(tmp_path / "tuned.onnx"))
     _close(_ort(tmp_path / "tuned.onnx", x[:8]), model.predict(x[:8], verbose=0))

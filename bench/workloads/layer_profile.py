@@ -89,6 +89,8 @@ def profile_train_step(model: Any, x: np.ndarray, y: np.ndarray) -> Dict[str, An
     try:
         for layer in layers:
             wrap(layer, "call", on_forward(layer))
+            if hasattr(type(layer), "call_activated"):   # a batch norm running its ReLU (BnAct)
+                wrap(layer, "call_activated", on_forward(layer))
             for attr in ("backward", "backward_from_preactivation", "backward_through_relu"):
                 if hasattr(type(layer), attr):
                     wrap(layer, attr, on_backward(layer))

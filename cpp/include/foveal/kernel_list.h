@@ -29,8 +29,11 @@ FOVEAL_KERNEL(gemm_strip, gemm_strip_fn, gemm_f32_strip)
 // nn/conv2d: Winograd F(2x2, 3x3) tile transforms.
 FOVEAL_KERNEL(winograd_input, winograd_input_fn, winograd_f32_input)
 FOVEAL_KERNEL(winograd_output, winograd_output_fn, winograd_f32_output)
-// nn/dwconv2d: depthwise convolution, one output row.
+// nn/dwconv2d: depthwise convolution, one output row; its kernel gradient (one output row) and
+// input gradient (one input row).
 FOVEAL_KERNEL(dwconv_row, dwconv_row_fn, dwconv2d_f32_row)
+FOVEAL_KERNEL(dwconv_kgrad_row, dwconv_kgrad_row_fn, dwconv2d_f32_kgrad_row)
+FOVEAL_KERNEL(dwconv_dx_row, dwconv_dx_row_fn, dwconv2d_f32_dx_row)
 // nn/pool2d: pooling, one output row; global pooling, one image.
 FOVEAL_KERNEL(maxpool_row, pool_row_fn, maxpool2d_f32_row)
 FOVEAL_KERNEL(avgpool_row, pool_row_fn, avgpool2d_f32_row)
@@ -47,6 +50,8 @@ FOVEAL_KERNEL(channel_moments, channel_moments_fn, channel_moments_f32)
 FOVEAL_KERNEL(channel_dot, channel_dot_fn, channel_dot_f32)
 FOVEAL_KERNEL(channel_affine, channel_affine_fn, channel_affine_f32)
 FOVEAL_KERNEL(bn_backward, bn_backward_fn, batchnorm_f32_backward)
+FOVEAL_KERNEL(bn_grad_sums, bn_grad_sums_fn, batchnorm_f32_grad_sums)
+FOVEAL_KERNEL(bn_grad_input, bn_grad_input_fn, batchnorm_f32_grad_input)
 // nn/dropout: inverted dropout, each element kept or not by a hash of its index.
 FOVEAL_KERNEL(dropout, dropout_fn, dropout_f32)
 // nn/optimizers: the optimizers' update steps.

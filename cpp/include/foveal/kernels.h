@@ -93,6 +93,22 @@ struct DwConvRowParams {
 };
 using dwconv_row_fn = void (*)(const DwConvRowParams& p, const float* const* rows, size_t nrows,
                                const float* weights, const float* bias, float* out);
+// Its gradients, one row at a time (the same params; activation unused: dy is the gradient of
+// the pre-activation output).
+// Kernel gradient of one output row dy (out_width x channels): rows, nrows as dwconv_row's (the
+// input rows that kernel rows [r0, r0 + nrows) read); adds
+//   sum over ow of x_r[ow * stride_w + s * dilation_w - pad_left][c] * dy[ow][c]
+// (columns outside the input row left out) into dk[(r * kw + s) * channels + c] for r < nrows
+// (dk points at kernel row r0 of the gradient), and sum over ow of dy[ow][c] into db[c] (db
+// nullptr: no bias gradient; nrows may be 0).
+using dwconv_kgrad_row_fn = void (*)(const DwConvRowParams& p, const float* const* rows, size_t nrows,
+                                     const float* dy, float* dk, float* db);
+// Input gradient of one input row dx (in_width x channels), written whole: dy_rows[i] (out_width
+// x channels) are the dy rows one of whose kernel rows, k_rows[i] (kw x channels), reads this
+// row; dx[iw][c] = sum over i and over the taps s with iw + pad_left - s * dilation_w =
+// ow * stride_w, 0 <= ow < out_width, of dy_i[ow][c] * k_i[s][c] (0 where none; nrows may be 0).
+using dwconv_dx_row_fn = void (*)(const DwConvRowParams& p, const float* const* dy_rows,
+                                  const float* const* k_rows, size_t nrows, float* dx);
 
 // ---------------------------------------------------------------------------------------------
 // Max / average pooling, one output row of an NHWC image. rows holds only the input rows that lie
@@ -211,12 +227,15 @@ using channel_moments_fn = void (*)(size_t rows, size_t c, const float* x, const
 // sum_a[j] = sum_i a, sum_ab[j] = sum_i a*b.
 using channel_dot_fn = void (*)(size_t rows, size_t c, const float* a, const float* b, float* sum_a,
                                 float* sum_ab);
-// t = (x - shift) * scale; t_out = t (when not nullptr); y = t * mul + add (mul nullptr: t + add).
+// t = (x - shift) * scale; t_out = t (when not nullptr); y = t * mul + add (mul nullptr: t + add),
+// then the activation when one is given: none, relu or relu6 (batch normalization followed by a
+// ReLU in training, one pass; the others are rejected by the bindings).
 struct ChannelAffine {
   const float* shift;
   const float* scale;
   const float* mul;
   const float* add;
+  Activation activation = Activation::none;
 };
 using channel_affine_fn = void (*)(size_t rows, size_t c, const float* x, const ChannelAffine& p,
                                    float* y, float* t_out);
@@ -224,6 +243,25 @@ using channel_affine_fn = void (*)(size_t rows, size_t c, const float* x, const 
 using bn_backward_fn = void (*)(size_t rows, size_t c, const float* dy, const float* xhat,
                                 const float* mean_dy, const float* mean_dy_xhat, const float* scale,
                                 float* dx);
+// The same gradients from the forward's input x instead of a stored xhat: xhat = (x - mean) *
+// inv_std is recomputed (the forward's bits), and with an activation (relu, relu6) fused after
+// the normalization, dy is the gradient at the activation's output and passes only where
+// z = xhat * gamma + beta lies inside the activation's linear range (0 < z, and z < 6 for relu6),
+// the mask the activation's own backward takes from its output.
+struct BnBackwardParams {
+  const float* mean;
+  const float* inv_std;
+  const float* gamma;
+  const float* beta;
+  Activation activation;
+};
+// sum_dz[j] = sum_i dz, sum_dz_xhat[j] = sum_i dz * xhat (dz: dy masked by the activation).
+using bn_grad_sums_fn = void (*)(size_t rows, size_t c, const float* dy, const float* x,
+                                 const BnBackwardParams& p, float* sum_dz, float* sum_dz_xhat);
+// dx = ((dz - mean_dz) - xhat * mean_dz_xhat) * scale.
+using bn_grad_input_fn = void (*)(size_t rows, size_t c, const float* dy, const float* x,
+                                  const BnBackwardParams& p, const float* mean_dz,
+                                  const float* mean_dz_xhat, const float* scale, float* dx);
 
 // Dropout of n elements whose global indices start at index0: element i is kept when
 // hash(index0 + i) >> 8 < threshold (a 24-bit uniform draw below keep * 2^24); mask = scale or 0

@@ -73,14 +73,21 @@ void softmax_f32(size_t rows, size_t cols, const float* x, float* y);
 // ---- training (rows x c matrices, channels last) -------------------------------------------
 // Batch normalization with the batch's statistics: mean, biased variance (summed in double),
 // inv_std = 1/sqrt(var + epsilon), xhat = (x - mean) * inv_std, y = xhat * gamma + beta.
+// xhat may be nullptr (not written: the backward below recomputes it from x); activation none,
+// relu or relu6 is applied to y in the same pass.
 void batch_norm_train_f32(size_t rows, size_t c, const float* x, const float* gamma,
                           const float* beta, float epsilon, float* y, float* xhat, float* mean,
-                          float* var, float* inv_std);
+                          float* var, float* inv_std, Activation activation = Activation::none);
 // Its gradient: dbeta = sum dy, dgamma = sum dy*xhat,
 // dx = ((dy - dbeta/m) - xhat * (dgamma/m)) * (gamma * inv_std).
 void batch_norm_backward_f32(size_t rows, size_t c, const float* dy, const float* xhat,
                              const float* gamma, const float* inv_std, float* dx, float* dgamma,
                              float* dbeta);
+// The same gradient from the forward's input x (xhat recomputed from mean and inv_std), through
+// the activation batch_norm_train_f32 applied (dy then being the gradient at its output).
+void batch_norm_backward_from_input_f32(size_t rows, size_t c, const float* dy, const float* x,
+                                        const BnBackwardParams& p, float* dx, float* dgamma,
+                                        float* dbeta);
 // y = ((x - shift) * scale) * mul + add per channel (mul may be nullptr).
 void channel_affine_f32(size_t rows, size_t c, const float* x, const ChannelAffine& p, float* y);
 // Inverted dropout: keeps each element with probability keep (0 < keep <= 1), mask = 1/keep or 0,

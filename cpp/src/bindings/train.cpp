@@ -64,8 +64,10 @@ float* optional_inplace(const std::optional<py::array>& a, const py::array& g, c
   return a ? inplace(*a, g, name) : nullptr;
 }
 
-py::tuple batch_norm_train(const py::object& x_in, const py::object& gamma_in, const py::object& beta_in,
-                           double epsilon) {
+// Training batch normalization, the activation (none, relu, relu6) in the same pass; with_xhat:
+// also return xhat (batch_norm_train), else not written (the backward from x recomputes it).
+py::tuple bn_train(const py::object& x_in, const py::object& gamma_in, const py::object& beta_in,
+                   double epsilon, Activation act, bool with_xhat) {
   const FloatArray x = to_f32(x_in, "x"), gamma = to_f32(gamma_in, "gamma"), beta = to_f32(beta_in, "beta");
   require_ndim(x, 2, "x", "rows x channels");
   require_nonempty(x, "x");
@@ -77,17 +79,64 @@ py::tuple batch_norm_train(const py::object& x_in, const py::object& gamma_in, c
   if (!(static_cast<float>(epsilon) > 0.0f))
     fail("epsilon must be > 0 (and not round to 0 as a float32), got " + num_str(epsilon));
   auto y = new_array<float>({rows, c});
-  auto xhat = new_array<float>({rows, c});
+  auto xhat = new_array<float>({with_xhat ? rows : 0, c});
   auto mean = new_array<float>({c});
   auto var = new_array<float>({c});
   auto inv_std = new_array<float>({c});
   {
     py::gil_scoped_release release;
     batch_norm_train_f32(size_t(rows), size_t(c), x.data(), gamma.data(), beta.data(), float(epsilon),
-                         y.mutable_data(), xhat.mutable_data(), mean.mutable_data(), var.mutable_data(),
-                         inv_std.mutable_data());
+                         y.mutable_data(), with_xhat ? xhat.mutable_data() : nullptr, mean.mutable_data(),
+                         var.mutable_data(), inv_std.mutable_data(), act);
   }
-  return py::make_tuple(y, mean, var, inv_std, xhat);
+  if (with_xhat) return py::make_tuple(y, mean, var, inv_std, xhat);
+  return py::make_tuple(y, mean, var, inv_std);
+}
+
+py::tuple batch_norm_train(const py::object& x_in, const py::object& gamma_in, const py::object& beta_in,
+                           double epsilon) {
+  return bn_train(x_in, gamma_in, beta_in, epsilon, Activation::none, true);
+}
+
+// The activations a training batch normalization may apply in its own pass.
+Activation bn_activation(const std::string& name) {
+  if (name == "none" || name == "linear") return Activation::none;
+  if (name == "relu") return Activation::relu;
+  if (name == "relu6") return Activation::relu6;
+  fail("activation must be 'none', 'relu' or 'relu6' for a batch normalization, got '" + name + "'");
+}
+
+// batch_norm_train without xhat (the backward recomputes it from x), with the activation fused.
+py::tuple batch_norm_act_train(const py::object& x_in, const py::object& gamma_in, const py::object& beta_in,
+                               double epsilon, const std::string& activation) {
+  return bn_train(x_in, gamma_in, beta_in, epsilon, bn_activation(activation), false);
+}
+
+py::tuple batch_norm_act_backward(const py::object& dy_in, const py::object& x_in, const py::object& mean_in,
+                                  const py::object& inv_std_in, const py::object& gamma_in,
+                                  const py::object& beta_in, const std::string& activation) {
+  const Activation act = bn_activation(activation);
+  const FloatArray dy = to_f32(dy_in, "dy"), x = to_f32(x_in, "x");
+  const FloatArray mean = to_f32(mean_in, "mean"), inv_std = to_f32(inv_std_in, "inv_std");
+  const FloatArray gamma = to_f32(gamma_in, "gamma"), beta = to_f32(beta_in, "beta");
+  require_ndim(x, 2, "x", "rows x channels");
+  require_nonempty(x, "x");
+  require_same_shape(dy, x, "dy", "x");
+  const long rows = x.shape(0), c = x.shape(1);
+  require_vector(mean, c, "mean");
+  require_vector(inv_std, c, "inv_std");
+  require_vector(gamma, c, "gamma");
+  require_vector(beta, c, "beta");
+  auto dx = new_array<float>({rows, c});
+  auto dgamma = new_array<float>({c});
+  auto dbeta = new_array<float>({c});
+  {
+    py::gil_scoped_release release;
+    const BnBackwardParams p{mean.data(), inv_std.data(), gamma.data(), beta.data(), act};
+    batch_norm_backward_from_input_f32(size_t(rows), size_t(c), dy.data(), x.data(), p, dx.mutable_data(),
+                                       dgamma.mutable_data(), dbeta.mutable_data());
+  }
+  return py::make_tuple(dx, dgamma, dbeta);
 }
 
 py::tuple batch_norm_backward(const py::object& dy_in, const py::object& xhat_in, const py::object& gamma_in,
@@ -214,6 +263,10 @@ void init_train(py::module_& m) {
   m.def("batch_norm_train", &batch_norm_train, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon"));
   m.def("batch_norm_backward", &batch_norm_backward, py::arg("dy"), py::arg("xhat"), py::arg("gamma"),
         py::arg("inv_std"));
+  m.def("batch_norm_act_train", &batch_norm_act_train, py::arg("x"), py::arg("gamma"), py::arg("beta"),
+        py::arg("epsilon"), py::arg("activation"));
+  m.def("batch_norm_act_backward", &batch_norm_act_backward, py::arg("dy"), py::arg("x"), py::arg("mean"),
+        py::arg("inv_std"), py::arg("gamma"), py::arg("beta"), py::arg("activation"));
   m.def("channel_affine", &channel_affine, py::arg("x"), py::arg("shift"), py::arg("scale"), py::arg("mul"),
         py::arg("add"));
   m.def("dropout", &dropout, py::arg("x"), py::arg("keep"), py::arg("key"));

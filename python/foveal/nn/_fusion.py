@@ -6,6 +6,12 @@ into the kernel's output. Models imported from ONNX (one layer per node) and Ker
 Conv-BN-ReLU stacks then make one pass over memory per block instead of three, as onnxruntime
 does after its graph optimizations.
 
+In a training step, a BatchNormalization that learns (batch statistics) and the ReLU or ReLU6
+that is its only consumer run as one native pass (:class:`BnAct`): the activation is applied
+where the normalized values are written, no normalized copy is kept (the backward recomputes it
+from the normalization's input), and the backward masks the gradient by the activation's linear
+range in the normalization's own passes (the activation's step passes its gradient through).
+
 The fold is computed from the weights at each call (no cache that an in-place change of a
 weight could make stale); it costs one pass over the kernel. In training, only chains that no
 gradient passes through fuse (a frozen backbone below the layers that learn, its batch norms
@@ -15,7 +21,7 @@ frozen, so in inference mode as Keras 3 runs them): the others keep what their b
 from __future__ import annotations
 
 import collections
-from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -32,6 +38,16 @@ class Fused(NamedTuple):
     conv: Any
     bn: Any
     activation: Optional[str]
+    src: int
+    out: int
+
+
+class BnAct(NamedTuple):
+    """A BatchNormalization in training mode and the ReLU/ReLU6 after it, reading slot ``src``
+    and writing the activation's slot ``out``."""
+
+    bn: Any
+    activation: str
     src: int
     out: int
 
@@ -97,3 +113,42 @@ def run(f: Fused, x: np.ndarray) -> np.ndarray:
     folded = (kernel * scale).astype(np.float32)
     return F.conv2d(x, folded, shift, conv.strides, conv.padding, conv.dilation_rate, conv.groups,
                     f.activation)
+
+
+def bn_activation_slots(steps: Sequence[Step], output_id: int, excluded: Set[int]) -> Set[int]:
+    """Output slots of the ReLU/ReLU6 steps (not in ``excluded``, not the model's output) whose
+    input is a trainable BatchNormalization's output read by nothing else: in a training step
+    each such pair runs as one :class:`BnAct`."""
+    uses = collections.Counter(i for _, ins, _, _ in steps for i in ins)
+    uses[output_id] += 1
+    producer = {slot: layer for layer, _, slot, _ in steps}
+    slots = set()
+    for layer, ins, slot, multi in steps:
+        if multi or slot == output_id or slot in excluded:
+            continue
+        bn = producer.get(ins[0])
+        if (_activation_name(layer) in ("relu", "relu6") and type(bn) is BatchNormalization
+                and bn.trainable and uses[ins[0]] == 1):
+            slots.add(slot)
+    return slots
+
+
+def with_bn_activations(steps: Sequence[Any], act_slots: Set[int]) -> List[Any]:
+    """``steps`` with each BatchNormalization -> activation pair whose activation writes a slot
+    of ``act_slots`` replaced by one :class:`BnAct` at the normalization's place."""
+    after = {step[1][0]: step for step in steps
+             if not isinstance(step, Fused) and step[2] in act_slots}
+    out: List[Any] = []
+    for step in steps:
+        if isinstance(step, Fused):
+            out.append(step)
+        elif step[2] not in act_slots:
+            act = after.get(step[2])
+            out.append(step if act is None else
+                       BnAct(step[0], _activation_name(act[0]), step[1][0], act[2]))
+    return out
+
+
+def run_bn_act(f: BnAct, x: np.ndarray) -> np.ndarray:
+    """The normalization with its activation (training mode)."""
+    return f.bn.call_activated(x, True, f.activation)

@@ -37,7 +37,9 @@ class TrainPlan(NamedTuple):
     is needed; ``trainable``: the weights the optimizer updates; ``output_activation``: the last
     layer's activation (a loss may fuse its gradient); ``through_relu``: output slots of
     MaxPooling2D steps that also run the backward of the ReLU feeding them; ``preactivated``:
-    slots whose gradient arrives before their layer's activation.
+    slots whose gradient arrives before their layer's activation; ``bn_activation``: output
+    slots of ReLU/ReLU6 steps that run inside the BatchNormalization before them
+    (``_fusion.BnAct``), whose backward is then the normalization's.
     """
 
     steps: List[BackwardStep]
@@ -46,11 +48,12 @@ class TrainPlan(NamedTuple):
     output_activation: Optional[str]
     through_relu: Set[int]
     preactivated: Set[int]
+    bn_activation: Set[int] = set()
 
 
 def _reads(step: Any) -> Tuple[int, ...]:
     """The slots a step (a layer step or a fused chain) reads."""
-    return (step.src,) if isinstance(step, _fusion.Fused) else step[1]
+    return (step.src,) if isinstance(step, (_fusion.Fused, _fusion.BnAct)) else step[1]
 
 
 class Graph:
@@ -126,9 +129,11 @@ class Graph:
             if plan is not None:
                 if self._train_fused is None or self._train_fused[0] is not plan:
                     requires = plan[1]   # TrainPlan.requires (a plain tuple works too)
-                    self._train_fused = (plan, _fusion.plan(
-                        self.steps, self.output_id,
-                        lambda f: not requires[f.out] and not f.bn.trainable))
+                    fused = _fusion.plan(self.steps, self.output_id,
+                                         lambda f: not requires[f.out] and not f.bn.trainable)
+                    if len(plan) > 6 and plan[6]:   # TrainPlan.bn_activation
+                        fused = _fusion.with_bn_activations(fused, plan[6])
+                    self._train_fused = (plan, fused)
                 steps = self._train_fused[1]
             return self._run(steps, x, True, None)
         if self._inference is None:
@@ -149,6 +154,8 @@ class Graph:
         for k, step in enumerate(steps):
             if isinstance(step, _fusion.Fused):
                 vals[step.out] = _fusion.run(step, vals[step.src])
+            elif isinstance(step, _fusion.BnAct):
+                vals[step.out] = _fusion.run_bn_act(step, vals[step.src])
             else:
                 layer, ins, out, multi = step
                 vals[out] = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training)
@@ -210,7 +217,9 @@ class Graph:
                     and src in producer and producer[src].output_activation == "relu"):
                 through_relu.add(out)
                 preactivated.add(src)
-        return TrainPlan(steps, requires, trainable, act, through_relu, preactivated)
+        bn_activation = _fusion.bn_activation_slots(self.steps, self.output_id,
+                                                    preactivated | through_relu)
+        return TrainPlan(steps, requires, trainable, act, through_relu, preactivated, bn_activation)
 
     def backward(self, plan: TrainPlan, grad: np.ndarray, fused: bool) -> None:
         """Run the backward sweep of ``plan`` from ``grad``, the loss gradient at the output
@@ -218,7 +227,8 @@ class Graph:
         gradients of its weights the optimizer updates. While it runs, each layer's
         ``_trained_weights`` holds those weights' ids, so that a layer can skip the gradients of
         the others (a frozen layer between learning ones still passes its input gradient on)."""
-        steps, requires, trainable, _, through_relu, preactivated = plan
+        steps, requires, trainable, _, through_relu, preactivated = plan[:6]
+        bn_activation = plan[6] if len(plan) > 6 else set()   # a plain 6-tuple works too
         trained = frozenset(id(w) for w in trainable)
         grads: List[Any] = [None] * self.n_slots
         grads[self.output_id] = grad
@@ -227,6 +237,9 @@ class Graph:
             g = grads[out]
             grads[out] = None
             if g is None:
+                continue
+            if out in bn_activation:   # ran inside the normalization, whose backward masks g
+                grads[ins[0]] = g
                 continue
             layer._trained_weights = trained
             try:

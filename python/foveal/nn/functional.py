@@ -368,7 +368,8 @@ def activation_backward(dy: Any, y: Any, activation: Optional[str], x: Any = Non
 
 __all__ += [
     "softmax_backward", "batch_norm_train_forward", "batch_norm_train_backward",
-    "batch_norm_inference", "batch_norm_inference_backward", "dropout",
+    "batch_norm_inference", "batch_norm_inference_backward", "batch_norm_act_train_forward",
+    "batch_norm_act_train_backward", "dropout",
 ]
 
 
@@ -394,6 +395,28 @@ def batch_norm_train_backward(dy2: np.ndarray, xhat: np.ndarray, gamma: np.ndarr
     ``dbeta = sum(dy)``, ``dgamma = sum(dy * xhat)``,
     ``dx = (dy - dbeta/M - xhat * dgamma/M) * gamma * inv_std``; returns ``(dx, dgamma, dbeta)``."""
     return _core.batch_norm_backward(dy2, xhat, gamma, inv_std)
+
+
+def batch_norm_act_train_forward(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                                 epsilon: float, activation: Optional[str] = None
+                                 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`batch_norm_train_forward` with an activation (``None``, ``"relu"`` or ``"relu6"``)
+    applied to ``y`` in the same pass, and no ``xhat`` written (one pass over memory fewer):
+    returns ``(y, mean, variance, inv_std)``. Its backward,
+    :func:`batch_norm_act_train_backward`, recomputes ``xhat`` from ``x2``."""
+    return _core.batch_norm_act_train(x2, gamma, beta, float(epsilon), activation or "none")
+
+
+def batch_norm_act_train_backward(dy2: np.ndarray, x2: np.ndarray, mean: np.ndarray,
+                                  inv_std: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                                  activation: Optional[str] = None
+                                  ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward of :func:`batch_norm_act_train_forward` from its input ``x2`` and statistics:
+    ``dy2`` is the gradient at the activation's output; it passes where the normalized value
+    ``z = xhat * gamma + beta`` lies in the activation's linear range (``0 < z``, and ``z < 6``
+    for relu6), giving ``dz``; then as :func:`batch_norm_train_backward` with ``dz``. Returns
+    ``(dx, dgamma, dbeta)``, the same bits as the two backward passes run one after the other."""
+    return _core.batch_norm_act_backward(dy2, x2, mean, inv_std, gamma, beta, activation or "none")
 
 
 def batch_norm_inference(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,

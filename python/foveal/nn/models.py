@@ -289,7 +289,7 @@ class Model:
         and the per-sample losses."""
         graph = self._graph
         plan = self._train_plan()
-        _, _, trainable, act, _, _ = plan
+        trainable, act = plan[2], plan[3]   # TrainPlan.trainable, .output_activation
         p = graph.forward(x, True, plan)
         values, grad, fused = self._loss_obj._value_and_grad(y, p, act)
         graph.backward(plan, grad, fused)

@@ -74,30 +74,50 @@ class BatchNormalization(Layer):
         return gamma, beta
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return self.call_activated(x, training, None)
+
+    def call_activated(self, x: np.ndarray, training: bool, activation: Optional[str]) -> np.ndarray:
+        """``call``, then ``activation`` (``None``, ``"relu"`` or ``"relu6"``) on the output, and
+        :meth:`backward` then takes the gradient at the activation's output. In training mode
+        the activation runs in the normalization's own pass (the model's training step uses this
+        for a BatchNormalization whose only consumer is a ReLU: one pass over memory, where the
+        two layers make three)."""
+        if activation not in (None, "relu", "relu6"):
+            raise ValueError(f"activation must be None, 'relu' or 'relu6', got {activation!r}")
         gamma, beta = self._gamma_beta()
         x2 = x.reshape(-1, x.shape[-1])
         if training and self._trainable:
-            y, mean, var, inv_std, xhat = F.batch_norm_train_forward(x2, gamma, beta, self.epsilon)
+            y, mean, var, inv_std = F.batch_norm_act_train_forward(x2, gamma, beta, self.epsilon,
+                                                                   activation)
             mom = np.float32(self.momentum)
             one_minus = np.float32(1.0 - self.momentum)
             mm, mv = self.moving_mean.value, self.moving_variance.value
             mm[...] = mm * mom + mean * one_minus
             mv[...] = mv * mom + var * one_minus
-            self._cache = ("train", xhat, inv_std)
+            # x itself, not a copy: xhat is recomputed from it in backward (no xhat written)
+            self._cache = ("train", x2, mean, inv_std, activation)
         else:
             y, inv_std = F.batch_norm_inference(x2, gamma, beta, self.moving_mean.value,
                                                 self.moving_variance.value, self.epsilon)
-            self._cache = ("infer", x2, inv_std)
+            self._cache = ("infer", x2, inv_std, activation, y if activation else None)
+            if activation is not None:
+                y = F.activation(y, activation)
         return y.reshape(x.shape)
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
-        gamma, _ = self._gamma_beta()
-        mode, saved, inv_std = self._cache
+        gamma, beta = self._gamma_beta()
+        mode, x2 = self._cache[:2]
         dy2 = dy.reshape(-1, dy.shape[-1])
         if mode == "train":
-            dx, dgamma, dbeta = F.batch_norm_train_backward(dy2, saved, gamma, inv_std)
+            _, _, mean, inv_std, activation = self._cache
+            dx, dgamma, dbeta = F.batch_norm_act_train_backward(dy2, x2, mean, inv_std, gamma, beta,
+                                                                activation)
         else:
-            dx, dgamma, dbeta = F.batch_norm_inference_backward(dy2, saved, gamma,
+            _, _, inv_std, activation, z = self._cache
+            if activation is not None:   # the gradient passes where z is in the linear range
+                dy2 = np.where((z > 0) & (z < 6) if activation == "relu6" else z > 0, dy2,
+                               np.float32(0))
+            dx, dgamma, dbeta = F.batch_norm_inference_backward(dy2, x2, gamma,
                                                                 self.moving_mean.value, inv_std)
         if self.scale:
             self.gamma.grad = dgamma

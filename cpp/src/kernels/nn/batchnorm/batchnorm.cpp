@@ -113,7 +113,7 @@ void column_moments(const KernelTable& t, size_t rows, size_t c, const float* x,
 
 void batch_norm_train_f32(size_t rows, size_t c, const float* x, const float* gamma,
                           const float* beta, float epsilon, float* y, float* xhat, float* mean,
-                          float* var, float* inv_std) {
+                          float* var, float* inv_std, Activation activation) {
   const KernelTable& t = kernels();
   std::vector<double> s1(c), s2(c);
   column_moments(t, rows, c, x, s1.data(), s2.data());
@@ -122,9 +122,9 @@ void batch_norm_train_f32(size_t rows, size_t c, const float* x, const float* ga
     var[j] = static_cast<float>(s2[j] / static_cast<double>(rows));
     inv_std[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[j]) + epsilon));
   }
-  const ChannelAffine p{mean, inv_std, gamma, beta};
+  const ChannelAffine p{mean, inv_std, gamma, beta, activation};
   over_rows(rows, c, [&](size_t r0, size_t n) {
-    t.channel_affine(n, c, x + r0 * c, p, y + r0 * c, xhat + r0 * c);
+    t.channel_affine(n, c, x + r0 * c, p, y + r0 * c, xhat ? xhat + r0 * c : nullptr);
   });
 }
 
@@ -148,6 +148,29 @@ void batch_norm_backward_f32(size_t rows, size_t c, const float* dy, const float
   over_rows(rows, c, [&](size_t r0, size_t n) {
     t.bn_backward(n, c, dy + r0 * c, xhat + r0 * c, mean_dy.data(), mean_dyx.data(), scale.data(),
                   dx + r0 * c);
+  });
+}
+
+void batch_norm_backward_from_input_f32(size_t rows, size_t c, const float* dy, const float* x,
+                                        const BnBackwardParams& p, float* dx, float* dgamma,
+                                        float* dbeta) {
+  const KernelTable& t = kernels();
+  std::vector<double> s1(c), s2(c);
+  column_sums(rows, c, [&](size_t r0, size_t n, float* a, float* b) {
+    t.bn_grad_sums(n, c, dy + r0 * c, x + r0 * c, p, a, b);
+  }, s1.data(), s2.data());
+  std::vector<float> mean_dz(c), mean_dzx(c), scale(c);
+  const float m = static_cast<float>(rows);
+  for (size_t j = 0; j < c; ++j) {
+    dbeta[j] = static_cast<float>(s1[j]);
+    dgamma[j] = static_cast<float>(s2[j]);
+    mean_dz[j] = dbeta[j] / m;
+    mean_dzx[j] = dgamma[j] / m;
+    scale[j] = p.gamma[j] * p.inv_std[j];
+  }
+  over_rows(rows, c, [&](size_t r0, size_t n) {
+    t.bn_grad_input(n, c, dy + r0 * c, x + r0 * c, p, mean_dz.data(), mean_dzx.data(), scale.data(),
+                    dx + r0 * c);
   });
 }
 

@@ -18,5 +18,14 @@ void batchnorm_f32_backward__avx512(size_t rows, size_t c, const float* dy, cons
                                     const float* mean_dy_xhat, const float* scale, float* dx) {
   bn_backward<VecAvx512>(rows, c, dy, xhat, mean_dy, mean_dy_xhat, scale, dx);
 }
+void batchnorm_f32_grad_sums__avx512(size_t rows, size_t c, const float* dy, const float* x,
+                                  const BnBackwardParams& p, float* sum_dz, float* sum_dz_xhat) {
+  bn_grad_sums<VecAvx512>(rows, c, dy, x, p, sum_dz, sum_dz_xhat);
+}
+void batchnorm_f32_grad_input__avx512(size_t rows, size_t c, const float* dy, const float* x,
+                                   const BnBackwardParams& p, const float* mean_dz,
+                                   const float* mean_dz_xhat, const float* scale, float* dx) {
+  bn_grad_input<VecAvx512>(rows, c, dy, x, p, mean_dz, mean_dz_xhat, scale, dx);
+}
 
 }  // namespace foveal

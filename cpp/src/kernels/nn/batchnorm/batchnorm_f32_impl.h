@@ -48,6 +48,23 @@ void channel_dot(size_t rows, size_t c, const float* a, const float* b, float* s
   }
 }
 
+// The activation a batch normalization may end with: none, relu or relu6.
+template <class V>
+inline typename V::T bn_activate(typename V::T y, Activation a) {
+  if (a == Activation::relu) return V::max(y, V::zero());
+  if (a == Activation::relu6) return V::min(V::max(y, V::zero()), V::set1(6.0f));
+  return y;
+}
+
+// g where that activation's gradient passes at its input z (0 < z, and z < 6 for relu6), else 0.
+template <class V>
+inline typename V::T bn_mask(typename V::T g, typename V::T z, Activation a) {
+  const typename V::T zero = V::zero();
+  if (a == Activation::relu) return V::select_lt(zero, z, g, zero);
+  if (a == Activation::relu6) return V::select_lt(zero, z, V::select_lt(z, V::set1(6.0f), g, zero), zero);
+  return g;
+}
+
 template <class V>
 void channel_affine(size_t rows, size_t c, const float* x, const ChannelAffine& p, float* y,
                     float* t_out) {
@@ -60,7 +77,7 @@ void channel_affine(size_t rows, size_t c, const float* x, const ChannelAffine& 
       const size_t o = i * c + j;
       const T t = V::mul(V::sub(V::load_n(x + o, n), sh), sc);
       if (t_out) V::store_n(t_out + o, t, n);
-      V::store_n(y + o, V::add(p.mul ? V::mul(t, mu) : t, ad), n);
+      V::store_n(y + o, bn_activate<V>(V::add(p.mul ? V::mul(t, mu) : t, ad), p.activation), n);
     }
   }
 }
@@ -76,6 +93,59 @@ void bn_backward(size_t rows, size_t c, const float* dy, const float* xhat, cons
     for (size_t i = 0; i < rows; ++i) {
       const size_t o = i * c + j;
       const T g = V::sub(V::sub(V::load_n(dy + o, n), md), V::mul(V::load_n(xhat + o, n), mdx));
+      V::store_n(dx + o, V::mul(g, sc), n);
+    }
+  }
+}
+
+// dz and xhat of one vector: xhat = (x - mean) * inv_std (the forward's formula), dz = dy masked
+// where the fused activation passes nothing (z = xhat * gamma + beta, as the forward made it).
+template <class V>
+struct BnGradVectors {
+  using T = typename V::T;
+  T mean, inv_std, gamma, beta;
+  Activation act;
+  BnGradVectors(const BnBackwardParams& p, size_t j, size_t n)
+      : mean(V::load_n(p.mean + j, n)), inv_std(V::load_n(p.inv_std + j, n)),
+        gamma(V::load_n(p.gamma + j, n)), beta(V::load_n(p.beta + j, n)), act(p.activation) {}
+  T xhat(T x) const { return V::mul(V::sub(x, mean), inv_std); }
+  T dz(T dy, T t) const {
+    return act == Activation::none ? dy : bn_mask<V>(dy, V::add(V::mul(t, gamma), beta), act);
+  }
+};
+
+template <class V>
+void bn_grad_sums(size_t rows, size_t c, const float* dy, const float* x, const BnBackwardParams& p,
+                  float* sum_dz, float* sum_dz_xhat) {
+  using T = typename V::T;
+  for (size_t j = 0; j < c; j += V::width) {
+    const size_t n = lanes<V>(c, j);
+    const BnGradVectors<V> v(p, j, n);
+    T s = V::zero(), d = V::zero();
+    for (size_t i = 0; i < rows; ++i) {
+      const T t = v.xhat(V::load_n(x + i * c + j, n));
+      const T g = v.dz(V::load_n(dy + i * c + j, n), t);
+      s = V::add(s, g);
+      d = V::add(d, V::mul(g, t));
+    }
+    V::store_n(sum_dz + j, s, n);
+    V::store_n(sum_dz_xhat + j, d, n);
+  }
+}
+
+template <class V>
+void bn_grad_input(size_t rows, size_t c, const float* dy, const float* x, const BnBackwardParams& p,
+                   const float* mean_dz, const float* mean_dz_xhat, const float* scale, float* dx) {
+  using T = typename V::T;
+  for (size_t j = 0; j < c; j += V::width) {
+    const size_t n = lanes<V>(c, j);
+    const BnGradVectors<V> v(p, j, n);
+    const T md = V::load_n(mean_dz + j, n), mdx = V::load_n(mean_dz_xhat + j, n);
+    const T sc = V::load_n(scale + j, n);
+    for (size_t i = 0; i < rows; ++i) {
+      const size_t o = i * c + j;
+      const T t = v.xhat(V::load_n(x + o, n));
+      const T g = V::sub(V::sub(v.dz(V::load_n(dy + o, n), t), md), V::mul(t, mdx));
       V::store_n(dx + o, V::mul(g, sc), n);
     }
   }

@@ -5,7 +5,8 @@
 // (the forward drivers, Winograd included); otherwise cols = dy * K^T (K packed once per group)
 // is added back onto the input positions each tap read (col2im), in parallel over images and
 // groups.
-// Depthwise convolutions (one input channel per group, multiplier 1) run a direct kernel.
+// Depthwise convolutions (one input channel per group, multiplier 1) have their own driver
+// (kernels/nn/dwconv2d/dwconv2d_backward.cpp).
 // Without dkernel (a frozen layer, or Conv2DTranspose's forward pass) no weight-gradient work
 // runs at all; weight_grad_macs() counts what does, so the tests can see it skipped.
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "foveal/ops.h"
 #include "foveal/parallel.h"
 #include "kernels/nn/conv2d/conv2d.h"
+#include "kernels/nn/dwconv2d/dwconv2d.h"
 #include "kernels/nn/gemm/gemm.h"
 
 namespace foveal {
@@ -220,56 +222,6 @@ void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, flo
   });
 }
 
-// Depthwise (multiplier 1): dx[ih, iw, c] += dy[oh, ow, c] * k[r, s, c] and
-// dk[r, s, c] += x[ih, iw, c] * dy[oh, ow, c], vectorized over channels. dkernel null: dx only
-// (dbias ignored), with no per-block gradient buffers.
-void depthwise_backward(const Conv2dParams& p, const float* x, const float* kernel, const float* dy,
-                        float* dx, float* dkernel, float* dbias) {
-  const size_t C = p.in_c, ksize = p.kh * p.kw * C;
-  const size_t in_img = p.in_h * p.in_w * C, out_img = p.out_h * p.out_w * C;
-  const bool grads = dkernel != nullptr;
-  if (grads) count_weight_grad_macs(uint64_t(p.batch) * out_img * p.kh * p.kw);
-  // The kernel and bias gradients are summed per block of images (at most kMaxShares blocks,
-  // fixed by the batch size alone), then the blocks in order: the same bits at any thread count
-  // and whichever thread ran which block.
-  constexpr size_t kMaxShares = 64;
-  const size_t per = div_up(p.batch, kMaxShares), shares = div_up(p.batch, per);
-  const int nt = threads_for(shares, p.batch * out_img * p.kh * p.kw);
-  std::vector<float> dk(grads ? ksize * shares : 0, 0.0f), db(grads ? C * shares : 0, 0.0f);
-  parallel_for(shares, nt, [&](size_t share, int) {
-   float* dkt = grads ? dk.data() + share * ksize : nullptr;
-   float* dbt = grads ? db.data() + share * C : nullptr;
-   for (size_t n = share * per; n < std::min(p.batch, (share + 1) * per); ++n) {
-    const float* xi = x + n * in_img;
-    const float* dyi = dy + n * out_img;
-    float* dxi = dx ? dx + n * in_img : nullptr;
-    if (dxi) std::memset(dxi, 0, in_img * sizeof(float));
-    for (size_t oh = 0; oh < p.out_h; ++oh)
-      for (size_t ow = 0; ow < p.out_w; ++ow) {
-        const float* g = dyi + (oh * p.out_w + ow) * C;
-        if (grads)
-          for (size_t c = 0; c < C; ++c) dbt[c] += g[c];
-        for_each_tap_inside(p, oh, ow, [&](size_t tap, size_t px) {
-          const size_t off = px * C;
-          if (grads) {
-            const float* xv = xi + off;
-            float* dkv = dkt + tap * C;
-            for (size_t c = 0; c < C; ++c) dkv[c] += xv[c] * g[c];
-          }
-          if (dxi) {
-            const float* kv = kernel + tap * C;
-            float* d = dxi + off;
-            for (size_t c = 0; c < C; ++c) d[c] += g[c] * kv[c];
-          }
-        });
-      }
-   }
-  });
-  if (!grads) return;
-  sum_shares(dk, ksize, static_cast<int>(shares), dkernel);
-  if (dbias) sum_shares(db, C, static_cast<int>(shares), dbias);
-}
-
 // With stride 1 (one group), the input gradient is itself a convolution: dy correlated with the
 // kernel turned 180 degrees and its channel axes swapped, padded by (k - 1) * dilation - pad on
 // the top and left. It then runs on the forward drivers (Winograd where it applies), in parallel
@@ -314,7 +266,7 @@ bool input_grad_as_conv(const Conv2dParams& p, const float* kernel, const float*
 void conv2d_backward_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
                               const float* dy, float* dx, float* dkernel, float* dbias) {
   if (p.groups > 1 && p.groups == p.in_c && p.out_c == p.in_c) {
-    depthwise_backward(p, x, kernel, dy, dx, dkernel, dbias);
+    depthwise_conv2d_backward_f32_nhwc(p, x, kernel, dy, dx, dkernel, dbias);
     return;
   }
   if (dkernel) kernel_grad(p, x, dy, dkernel, dbias);

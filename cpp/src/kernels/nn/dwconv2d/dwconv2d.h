@@ -7,5 +7,9 @@ namespace foveal {
 // Depthwise convolution with channel multiplier 1 (groups == in_c == out_c); kernel kh x kw x C.
 void depthwise_conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
                                const float* bias, float* y);
+// Its gradients, as conv2d_backward_f32_nhwc's (dx nullptr: no input gradient; dkernel nullptr:
+// no kernel or bias gradient, dbias not written; dbias may be nullptr).
+void depthwise_conv2d_backward_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
+                                        const float* dy, float* dx, float* dkernel, float* dbias);
 
 }  // namespace foveal
