@@ -2384,15 +2384,7 @@ def t_public_training(data):
             expect = "error"
 
         def check(out, a, k):
-            dx, dgamma, dbeta = out
-            d64, h64 = dy.astype(np.float64), xhat.astype(np.float64)
-            rdbeta, rdgamma = d64.sum(0), (d64 * h64).sum(0)
-            rdx = (d64 - rdbeta / rows - h64 * rdgamma / rows) * gamma * inv_std.astype(np.float64)
-            ad, ah = np.abs(d64), np.abs(h64)
-            bdb, bdg = ad.sum(0), (ad * ah).sum(0)
-            assert_close(dbeta, rdbeta, 1e-5, 1e-4, "dbeta", bound=bdb)
-            assert_close(dgamma, rdgamma, 1e-5, 1e-4, "dgamma", bound=bdg)
-            assert_close(dx, rdx, 1e-4, 1e-4, "dx", bound=ad + bdb / rows + ah * bdg / rows)
+            _check_bn_backward(out, dy.astype(np.float64), xhat.astype(np.float64), gamma, inv_std)
 
         invoke(F.batch_norm_train_backward, args, expect=expect, check=check)
         return
@@ -2443,6 +2435,20 @@ def _check_bn_stats(x, eps, mean, var, inv_std):
     return rmean, rinv, cb
 
 
+def _check_bn_backward(out, d64, h64, gamma, inv_std):
+    """A training batch norm's (dx, dgamma, dbeta) against float64, from the gradient d64 at its
+    output (after any activation mask) and the normalized input h64."""
+    dx, dgamma, dbeta = out
+    rows = d64.shape[0]
+    rdbeta, rdgamma = d64.sum(0), (d64 * h64).sum(0)
+    rdx = (d64 - rdbeta / rows - h64 * rdgamma / rows) * gamma * inv_std.astype(np.float64)
+    ad, ah = np.abs(d64), np.abs(h64)
+    bdb, bdg = ad.sum(0), (ad * ah).sum(0)
+    assert_close(dbeta, rdbeta, 1e-5, 1e-4, "dbeta", bound=bdb)
+    assert_close(dgamma, rdgamma, 1e-5, 1e-4, "dgamma", bound=bdg)
+    assert_close(dx, rdx, 1e-4, 1e-4, "dx", bound=ad + bdb / rows + ah * bdg / rows)
+
+
 def _bn_act_ref(v, activation):
     """The activation on float64 values: none, relu or relu6."""
     if activation == "relu":
@@ -2487,20 +2493,12 @@ def _t_bn_act(data, rng, backward, x, gamma, beta, eps, bad):
         expect = "error"
 
     def check(out, a, k):
-        dx, dgamma, dbeta = out
         # the mask from z as the kernel makes it, in float32: the forward's values, bit for bit
         with np.errstate(all="ignore"):
             z = (x - mean) * inv_std * gamma + beta
             passes = (z > 0) & (z < 6) if activation == "relu6" else z > 0
         d64 = np.where(passes, dy, 0.0) if activation else dy.astype(np.float64)
-        h64 = (x.astype(np.float64) - mean) * inv_std
-        rdbeta, rdgamma = d64.sum(0), (d64 * h64).sum(0)
-        rdx = (d64 - rdbeta / rows - h64 * rdgamma / rows) * gamma * inv_std.astype(np.float64)
-        ad, ah = np.abs(d64), np.abs(h64)
-        bdb, bdg = ad.sum(0), (ad * ah).sum(0)
-        assert_close(dbeta, rdbeta, 1e-5, 1e-4, "dbeta", bound=bdb)
-        assert_close(dgamma, rdgamma, 1e-5, 1e-4, "dgamma", bound=bdg)
-        assert_close(dx, rdx, 1e-4, 1e-4, "dx", bound=ad + bdb / rows + ah * bdg / rows)
+        _check_bn_backward(out, d64, (x.astype(np.float64) - mean) * inv_std, gamma, inv_std)
 
     invoke(F.batch_norm_act_train_backward, args, expect=expect, check=check)
 

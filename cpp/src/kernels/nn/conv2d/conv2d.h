@@ -34,4 +34,23 @@ bool conv2d_uses_winograd(const Conv2dParams& p);
 void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
                          float* y);
 
+// A stride-1 convolution's input gradient as a convolution: dy correlated with the kernel turned
+// 180 degrees, padded by (k - 1) * dilation - pad on the top and left, giving the input's size
+// (channels swapped). False when a pad exceeds the kernel's reach (q then unset).
+inline bool input_grad_problem(const Conv2dParams& p, Conv2dParams* q) {
+  const size_t reach_h = (p.kh - 1) * p.dilation_h, reach_w = (p.kw - 1) * p.dilation_w;
+  if (p.stride_h != 1 || p.stride_w != 1 || p.pad_top > reach_h || p.pad_left > reach_w) return false;
+  *q = p;
+  q->in_h = p.out_h;
+  q->in_w = p.out_w;
+  q->in_c = p.out_c;
+  q->out_h = p.in_h;
+  q->out_w = p.in_w;
+  q->out_c = p.in_c;
+  q->pad_top = reach_h - p.pad_top;
+  q->pad_left = reach_w - p.pad_left;
+  q->activation = Activation::none;
+  return true;
+}
+
 }  // namespace foveal

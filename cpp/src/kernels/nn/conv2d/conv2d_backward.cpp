@@ -227,9 +227,8 @@ void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, flo
 // the top and left. It then runs on the forward drivers (Winograd where it applies), in parallel
 // over pixels, with no scatter. False when a pad exceeds the kernel's reach (other path then).
 bool input_grad_as_conv(const Conv2dParams& p, const float* kernel, const float* dy, float* dx) {
-  if (p.stride_h != 1 || p.stride_w != 1 || p.groups != 1) return false;
-  const size_t reach_h = (p.kh - 1) * p.dilation_h, reach_w = (p.kw - 1) * p.dilation_w;
-  if (p.pad_top > reach_h || p.pad_left > reach_w) return false;
+  Conv2dParams q;
+  if (p.groups != 1 || !input_grad_problem(p, &q)) return false;
   const size_t ksize = p.kh * p.kw * p.in_c * p.out_c;
   FloatBuffer flipped(ksize);   // every element written below: no zero fill of a kernel's size
   // Each tap's Cin x Cout matrix transposed, in 32 x 32 blocks (a plain loop writes with a
@@ -247,16 +246,6 @@ bool input_grad_as_conv(const Conv2dParams& p, const float* kernel, const float*
         for (size_t ci = ci0; ci < ci1; ++ci) dst[co * p.in_c + ci] = src[ci * p.out_c + co];
     }
   });
-  Conv2dParams q = p;
-  q.in_h = p.out_h;
-  q.in_w = p.out_w;
-  q.in_c = p.out_c;
-  q.out_h = p.in_h;
-  q.out_w = p.in_w;
-  q.out_c = p.in_c;
-  q.pad_top = reach_h - p.pad_top;
-  q.pad_left = reach_w - p.pad_left;
-  q.activation = Activation::none;
   conv2d_f32_nhwc(q, dy, flipped.get(), nullptr, dx);
   return true;
 }

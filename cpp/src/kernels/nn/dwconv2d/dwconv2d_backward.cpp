@@ -12,6 +12,7 @@
 
 #include "foveal/dispatch.h"
 #include "foveal/parallel.h"
+#include "kernels/nn/conv2d/conv2d.h"
 #include "kernels/nn/dwconv2d/dwconv2d.h"
 #include "kernels/nn/gemm/gemm.h"  // FloatBuffer
 #include "kernels/nn/window_rows.h"
@@ -78,21 +79,12 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
 // Stride 1, the padding within the kernel's reach: dx = dy convolved with the flipped kernel,
 // padded by reach - pad on the top and left. False (nothing done) otherwise.
 bool input_grad_as_conv(const Conv2dParams& p, const float* kernel, const float* dy, float* dx) {
-  if (p.stride_h != 1 || p.stride_w != 1) return false;
-  const size_t reach_h = (p.kh - 1) * p.dilation_h, reach_w = (p.kw - 1) * p.dilation_w;
-  if (p.pad_top > reach_h || p.pad_left > reach_w) return false;
+  Conv2dParams q;
+  if (!input_grad_problem(p, &q)) return false;   // (in and out channels are the same here)
   const size_t C = p.in_c, taps = p.kh * p.kw;
   std::vector<float> flipped(taps * C);
   for (size_t tap = 0; tap < taps; ++tap)
     std::memcpy(flipped.data() + tap * C, kernel + (taps - 1 - tap) * C, C * sizeof(float));
-  Conv2dParams q = p;
-  q.in_h = p.out_h;
-  q.in_w = p.out_w;
-  q.out_h = p.in_h;
-  q.out_w = p.in_w;
-  q.pad_top = reach_h - p.pad_top;
-  q.pad_left = reach_w - p.pad_left;
-  q.activation = Activation::none;
   depthwise_conv2d_f32_nhwc(q, dy, flipped.data(), nullptr, dx);
   return true;
 }
