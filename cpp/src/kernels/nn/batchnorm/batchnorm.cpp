@@ -128,37 +128,16 @@ void batch_norm_train_f32(size_t rows, size_t c, const float* x, const float* ga
   });
 }
 
-void batch_norm_backward_f32(size_t rows, size_t c, const float* dy, const float* xhat,
-                             const float* gamma, const float* inv_std, float* dx, float* dgamma,
-                             float* dbeta) {
-  const KernelTable& t = kernels();
-  std::vector<double> s1(c), s2(c);
-  column_sums(rows, c, [&](size_t r0, size_t n, float* a, float* b) {
-    t.channel_dot(n, c, dy + r0 * c, xhat + r0 * c, a, b);
-  }, s1.data(), s2.data());
-  std::vector<float> mean_dy(c), mean_dyx(c), scale(c);
-  const float m = static_cast<float>(rows);
-  for (size_t j = 0; j < c; ++j) {
-    dbeta[j] = static_cast<float>(s1[j]);
-    dgamma[j] = static_cast<float>(s2[j]);
-    mean_dy[j] = dbeta[j] / m;
-    mean_dyx[j] = dgamma[j] / m;
-    scale[j] = gamma[j] * inv_std[j];
-  }
-  over_rows(rows, c, [&](size_t r0, size_t n) {
-    t.bn_backward(n, c, dy + r0 * c, xhat + r0 * c, mean_dy.data(), mean_dyx.data(), scale.data(),
-                  dx + r0 * c);
-  });
-}
+namespace {
 
-void batch_norm_backward_from_input_f32(size_t rows, size_t c, const float* dy, const float* x,
-                                        const BnBackwardParams& p, float* dx, float* dgamma,
-                                        float* dbeta) {
-  const KernelTable& t = kernels();
+// Batch normalization's backward in its two passes: sums(r0, n, sum_dz, sum_dz_xhat) gives the
+// float sums of rows [r0, r0 + n) (added in double, deterministically), then
+// input(r0, n, mean_dz, mean_dz_xhat, scale) writes those rows of dx.
+template <class Sums, class Input>
+void bn_backward_passes(size_t rows, size_t c, const float* gamma, const float* inv_std, Sums&& sums,
+                        Input&& input, float* dgamma, float* dbeta) {
   std::vector<double> s1(c), s2(c);
-  column_sums(rows, c, [&](size_t r0, size_t n, float* a, float* b) {
-    t.bn_grad_sums(n, c, dy + r0 * c, x + r0 * c, p, a, b);
-  }, s1.data(), s2.data());
+  column_sums(rows, c, sums, s1.data(), s2.data());
   std::vector<float> mean_dz(c), mean_dzx(c), scale(c);
   const float m = static_cast<float>(rows);
   for (size_t j = 0; j < c; ++j) {
@@ -166,12 +145,37 @@ void batch_norm_backward_from_input_f32(size_t rows, size_t c, const float* dy, 
     dgamma[j] = static_cast<float>(s2[j]);
     mean_dz[j] = dbeta[j] / m;
     mean_dzx[j] = dgamma[j] / m;
-    scale[j] = p.gamma[j] * p.inv_std[j];
+    scale[j] = gamma[j] * inv_std[j];
   }
-  over_rows(rows, c, [&](size_t r0, size_t n) {
-    t.bn_grad_input(n, c, dy + r0 * c, x + r0 * c, p, mean_dz.data(), mean_dzx.data(), scale.data(),
-                    dx + r0 * c);
-  });
+  over_rows(rows, c, [&](size_t r0, size_t n) { input(r0, n, mean_dz.data(), mean_dzx.data(), scale.data()); });
+}
+
+}  // namespace
+
+void batch_norm_backward_f32(size_t rows, size_t c, const float* dy, const float* xhat,
+                             const float* gamma, const float* inv_std, float* dx, float* dgamma,
+                             float* dbeta) {
+  const KernelTable& t = kernels();
+  bn_backward_passes(
+      rows, c, gamma, inv_std,
+      [&](size_t r0, size_t n, float* a, float* b) { t.channel_dot(n, c, dy + r0 * c, xhat + r0 * c, a, b); },
+      [&](size_t r0, size_t n, const float* md, const float* mdx, const float* sc) {
+        t.bn_backward(n, c, dy + r0 * c, xhat + r0 * c, md, mdx, sc, dx + r0 * c);
+      },
+      dgamma, dbeta);
+}
+
+void batch_norm_backward_from_input_f32(size_t rows, size_t c, const float* dy, const float* x,
+                                        const BnBackwardParams& p, float* dx, float* dgamma,
+                                        float* dbeta) {
+  const KernelTable& t = kernels();
+  bn_backward_passes(
+      rows, c, p.gamma, p.inv_std,
+      [&](size_t r0, size_t n, float* a, float* b) { t.bn_grad_sums(n, c, dy + r0 * c, x + r0 * c, p, a, b); },
+      [&](size_t r0, size_t n, const float* md, const float* mdx, const float* sc) {
+        t.bn_grad_input(n, c, dy + r0 * c, x + r0 * c, p, md, mdx, sc, dx + r0 * c);
+      },
+      dgamma, dbeta);
 }
 
 void channel_affine_f32(size_t rows, size_t c, const float* x, const ChannelAffine& p, float* y) {
