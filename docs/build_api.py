@@ -43,6 +43,7 @@ MODULES: List[Tuple[str, str]] = [
     ("foveal.nn.metrics", "metrics"),
     ("foveal.nn.callbacks", "training callbacks"),
     ("foveal.nn.initializers", "weight initializers"),
+    ("foveal.nn.mixed_precision", "mixed precision (bfloat16) policies"),
     ("foveal.data", "data preparation"),
     ("foveal.data.generator", "ImageDataGenerator's differences from Keras"),
     ("foveal.data.iterators", "the iterators: seeds, unreadable files, decoding"),

@@ -53,6 +53,19 @@ def test_sequential_cnn_every_layer(tmp_path):
     _check(model, x, tmp_path)
 
 
+@pytest.mark.parametrize("strides, padding, dilation", [(1, "same", 1), (2, "valid", 1), (1, "same", 2)])
+def test_separable_convolutions(tmp_path, strides, padding, dilation):
+    model = nn.Sequential([
+        nn.Input((12, 10, 3)),
+        nn.SeparableConv2D(6, 3, strides=strides, padding=padding, dilation_rate=dilation,
+                           depth_multiplier=2, activation="relu"),
+        nn.SeparableConv2D(4, (3, 2), padding="same", use_bias=False),
+    ])
+    _randomize(model)
+    x = np.random.default_rng(2).standard_normal((3, 12, 10, 3)).astype(np.float32)
+    _check(model, x, tmp_path)
+
+
 def test_functional_residual(tmp_path):
     inp = nn.Input((9, 9, 4))
     a = nn.Conv2D(4, 3, padding="same", activation="relu")(inp)

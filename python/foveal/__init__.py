@@ -34,9 +34,13 @@ def build_info() -> dict:
     return _core.build_info()
 
 
+from ._device import (  # noqa: E402
+    get_device, get_float32_matmul_precision, set_device, set_float32_matmul_precision,
+)
 from . import data, datasets, image, nn, transfer, utils  # noqa: E402  (need _core loaded first)
 
 __all__ = [
-    "__version__", "build_info", "get_num_threads", "set_num_threads", "data", "datasets", "image", "nn",
+    "__version__", "build_info", "get_device", "get_float32_matmul_precision", "get_num_threads",
+    "set_device", "set_float32_matmul_precision", "set_num_threads", "data", "datasets", "image", "nn",
     "transfer", "utils",
 ]

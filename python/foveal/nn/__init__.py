@@ -6,7 +6,7 @@ layers, :class:`Sequential` and functional :class:`Model` with ``compile``/``fit
 Keras's names, defaults, weight layouts and update rules.
 """
 
-from . import callbacks, functional, initializers, layers, losses, metrics, optimizers
+from . import callbacks, functional, initializers, layers, losses, metrics, mixed_precision, optimizers
 from .layers import (
     Activation, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense,
     DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Input, InputLayer,
@@ -20,7 +20,7 @@ from ._onnx_import import load_onnx
 from .models import Model, Sequential, load_model
 
 __all__ = [
-    "functional", "layers", "callbacks", "initializers", "losses", "metrics", "optimizers",
+    "functional", "layers", "callbacks", "initializers", "losses", "metrics", "mixed_precision", "optimizers",
     "Model", "Sequential", "load_model", "Input", "InputLayer", "Layer", "Conv2D", "DepthwiseConv2D",
     "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten",
     "Dense", "Dropout", "BatchNormalization", "Activation", "ReLU", "Softmax", "Rescaling", "Add",

@@ -108,10 +108,12 @@ def run(f: Fused, x: np.ndarray) -> np.ndarray:
     kernel = conv.kernel.value
     if isinstance(conv, DepthwiseConv2D):
         folded = (kernel * scale.reshape(kernel.shape[2], kernel.shape[3])).astype(np.float32)
-        return F.depthwise_conv2d(x, folded, shift, conv.strides, conv.padding, conv.dilation_rate,
+        return F.depthwise_conv2d(conv._compute_operand(x), conv._compute_operand(folded), shift,
+                                  conv.strides, conv.padding, conv.dilation_rate,
                                   f.activation)
     folded = (kernel * scale).astype(np.float32)
-    return F.conv2d(x, folded, shift, conv.strides, conv.padding, conv.dilation_rate, conv.groups,
+    return F.conv2d(conv._compute_operand(x), conv._compute_operand(folded), shift, conv.strides,
+                    conv.padding, conv.dilation_rate, conv.groups,
                     f.activation)
 
 

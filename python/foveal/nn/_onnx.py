@@ -103,6 +103,8 @@ def _layer(b: _Builder, layer: Any, ins: List[str]) -> str:
         return b.activation(y, layer.activation, base + "_act")
     if isinstance(layer, L.Conv2DTranspose):
         return _conv_transpose(b, layer, x)
+    if isinstance(layer, L.SeparableConv2D):
+        return _separable(b, layer, x)
     if isinstance(layer, (L.MaxPooling2D, L.AveragePooling2D)):
         kind = "MaxPool" if isinstance(layer, L.MaxPooling2D) else "AveragePool"
         extra = {} if kind == "MaxPool" else {"count_include_pad": 0}  # Keras's divisor
@@ -169,6 +171,26 @@ def _layer(b: _Builder, layer: Any, ins: List[str]) -> str:
     if isinstance(layer, L.Concatenate):
         return b.op("Concat", ins, base, axis=int(layer.axis))
     raise NotImplementedError(f"ONNX export of {type(layer).__name__} (layer {base!r}) is not supported")
+
+
+def _separable(b: _Builder, layer: Any, x: str) -> str:
+    """SeparableConv2D as its two convolutions: the depthwise one (``group`` = channels, no
+    bias), then the 1x1 one with the bias, then the activation."""
+    base = layer.name
+    kh, kw, c, m = layer.depthwise_kernel.value.shape
+    depthwise = b.const(base + "_DW", layer.depthwise_kernel.value.reshape(kh, kw, 1, c * m).transpose(3, 2, 0, 1))
+    pointwise = [b.const(base + "_PW", layer.pointwise_kernel.value.transpose(3, 2, 0, 1))]
+    if layer.use_bias:
+        pointwise.append(b.const(base + "_B", layer.bias.value))
+    kd, ks = layer.dilation_rate, layer.kernel_size
+    eff = (kd[0] * (ks[0] - 1) + 1, kd[1] * (ks[1] - 1) + 1)
+
+    def convs(t: str) -> str:
+        t = b.op("Conv", [t, depthwise], base + "_depthwise", kernel_shape=list(ks),
+                 strides=list(layer.strides), dilations=list(kd), group=int(c),
+                 pads=_window_pads(layer, eff))
+        return b.op("Conv", [t] + pointwise, base, kernel_shape=[1, 1])
+    return b.activation(b.nchw(x, base, convs), layer.activation, base + "_act")
 
 
 def _conv_transpose(b: _Builder, layer: Any, x: str) -> str:

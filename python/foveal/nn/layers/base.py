@@ -13,6 +13,7 @@ import numpy as np
 
 from ..._checks import as_float32, as_int, as_option, as_pair
 from .. import initializers as _init
+from .. import mixed_precision as _mp
 
 __all__ = ["Weight", "SymbolicTensor", "Layer", "unique_name", "register_layer", "serialize", "get"]
 
@@ -128,7 +129,8 @@ class Layer:
 
     Subclasses implement ``build`` (create weights with :meth:`add_weight`), ``call`` (forward;
     keep what backward needs), ``backward`` and ``compute_output_shape``, and extend
-    ``get_config``.  ``name``, ``trainable`` and ``dtype`` (only ``"float32"``) are accepted by all,
+    ``get_config``.  ``name``, ``trainable`` and ``dtype`` (a policy of
+    :mod:`foveal.nn.mixed_precision`: ``"float32"`` or ``"mixed_bfloat16"``) are accepted by all,
     and ``input_shape`` on a Sequential model's first layer, as Keras allows.
     """
 
@@ -143,8 +145,7 @@ class Layer:
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): "
                             f"{', '.join(sorted(kwargs))}")
-        if dtype not in (None, "float32", np.float32) and str(dtype) not in ("float32",):
-            raise ValueError(f"dtype must be 'float32' (the only compute type), got {dtype!r}")
+        self._dtype_policy = _mp.resolve(dtype)
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
         self.name: str = name if name is not None else unique_name(_snake(type(self).__name__))
@@ -289,6 +290,38 @@ class Layer:
     #: For layers ending in an activation: its name, so a loss can fuse its gradient.
     output_activation: Optional[str] = None
 
+    # ---- dtype policy (foveal.nn.mixed_precision) ----------------------------------------
+    @property
+    def dtype_policy(self) -> "_mp.DTypePolicy":
+        """The layer's dtype policy (``"float32"`` or ``"mixed_bfloat16"``)."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, policy: Any) -> None:
+        self._dtype_policy = _mp.resolve(policy)
+
+    @property
+    def compute_dtype(self) -> str:
+        """The type the layer's convolutions / products take their operands in."""
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        """The type of the layer's weights: float32."""
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def dtype(self) -> str:
+        """Keras's ``layer.dtype``: the variable dtype, float32."""
+        return self._dtype_policy.variable_dtype
+
+    def _compute_operand(self, a: np.ndarray) -> np.ndarray:
+        """``a`` as the layer's multiply-adds take it: rounded to bfloat16 under a mixed_bfloat16
+        policy, unchanged under float32."""
+        if self._dtype_policy.compute_dtype == "bfloat16":
+            return _mp.round_to_bfloat16(a)
+        return a
+
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Any:
         """Backward from the gradient before the layer's activation (a loss fused it)."""
         raise NotImplementedError
@@ -296,7 +329,8 @@ class Layer:
     # ---- config -------------------------------------------------------------------------
     def get_config(self) -> Dict[str, Any]:
         """The constructor arguments (JSON-serializable); ``from_config`` rebuilds the layer."""
-        config: Dict[str, Any] = {"name": self.name, "trainable": self._trainable, "dtype": "float32"}
+        config: Dict[str, Any] = {"name": self.name, "trainable": self._trainable,
+                                  "dtype": self._dtype_policy.name}
         if self._batch_input_shape is not None:
             config["input_shape"] = list(self._batch_input_shape[1:])
         return config

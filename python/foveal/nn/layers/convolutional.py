@@ -31,6 +31,14 @@ def _window_args(layer: Any, filters: int, kernel_size: Any, strides: Any, paddi
     layer.dilation_rate = as_pair(dilation_rate, "dilation_rate")
 
 
+def _bias_grad(layer: Any, dz: np.ndarray, db: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    """The bias gradient: the kernel's own sum under float32; under mixed_bfloat16 the sum of the
+    float32 ``dz`` (the kernel summed the bfloat16-rounded one)."""
+    if db is None or layer.compute_dtype == "float32":
+        return db
+    return dz.reshape(-1, dz.shape[-1]).sum(axis=0, dtype=np.float64).astype(np.float32)
+
+
 @register_layer
 class Conv2D(_ActivatedLayer):
     """2-D convolution over NHWC inputs (Keras ``Conv2D``): kernel ``kh x kw x (cin/groups) x
@@ -93,20 +101,22 @@ class Conv2D(_ActivatedLayer):
                 _window_out(w, ew, self.strides[1], _axis_padding(self.padding, 1), what), self.filters)
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._x = x
+        self._x = x = self._compute_operand(x)
+        kernel = self._compute_operand(self.kernel.value)
         return self._linear_then_activation(
-            lambda act: F.conv2d(x, self.kernel.value, self.bias.value if self.use_bias else None,
+            lambda act: F.conv2d(x, kernel, self.bias.value if self.use_bias else None,
                                  self.strides, self.padding, self.dilation_rate, self.groups, act),
             training)
 
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         want_k, want_b = _wanted_grads(self, self.kernel, self.bias)
-        dx, dk, db = F.conv2d_backward(dz, self._x, self.kernel.value, self.strides, self.padding,
+        dx, dk, db = F.conv2d_backward(self._compute_operand(dz), self._x,
+                                       self._compute_operand(self.kernel.value), self.strides, self.padding,
                                        self.dilation_rate, self.groups, need_dx=need_dx,
                                        need_dkernel=want_k or want_b)
         self.kernel.grad = dk if want_k else None
         if self.use_bias:
-            self.bias.grad = db if want_b else None
+            self.bias.grad = _bias_grad(self, dz, db) if want_b else None
         return dx
 
     def get_config(self) -> Dict[str, Any]:
@@ -166,21 +176,23 @@ class DepthwiseConv2D(Conv2D):
                 None if c is None else c * self.depth_multiplier)
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._x = x
+        self._x = x = self._compute_operand(x)
+        kernel = self._compute_operand(self.kernel.value)
         return self._linear_then_activation(
-            lambda act: F.depthwise_conv2d(x, self.kernel.value,
+            lambda act: F.depthwise_conv2d(x, kernel,
                                            self.bias.value if self.use_bias else None,
                                            self.strides, self.padding, self.dilation_rate, act),
             training)
 
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         want_k, want_b = _wanted_grads(self, self.kernel, self.bias)
-        dx, dk, db = F.depthwise_conv2d_backward(dz, self._x, self.kernel.value, self.strides,
+        dx, dk, db = F.depthwise_conv2d_backward(self._compute_operand(dz), self._x,
+                                                 self._compute_operand(self.kernel.value), self.strides,
                                                  self.padding, self.dilation_rate, need_dx=need_dx,
                                                  need_dkernel=want_k or want_b)
         self.kernel.grad = dk if want_k else None
         if self.use_bias:
-            self.bias.grad = db if want_b else None
+            self.bias.grad = _bias_grad(self, dz, db) if want_b else None
         return dx
 
     def get_config(self) -> Dict[str, Any]:
@@ -243,11 +255,13 @@ class SeparableConv2D(_ActivatedLayer):
                 _window_out(w, d[1] * (k[1] - 1) + 1, self.strides[1], _axis_padding(self.padding, 1), what), self.filters)
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._x = x
-        self._t = F.depthwise_conv2d(x, self.depthwise_kernel.value, None, self.strides, self.padding,
-                                     self.dilation_rate)
+        self._x = x = self._compute_operand(x)
+        t = F.depthwise_conv2d(x, self._compute_operand(self.depthwise_kernel.value), None, self.strides,
+                               self.padding, self.dilation_rate)
+        self._t = t = self._compute_operand(t)
+        pointwise = self._compute_operand(self.pointwise_kernel.value)
         return self._linear_then_activation(
-            lambda act: F.conv2d(self._t, self.pointwise_kernel.value,
+            lambda act: F.conv2d(t, pointwise,
                                  self.bias.value if self.use_bias else None, 1, "valid", 1, 1, act),
             training)
 
@@ -255,15 +269,17 @@ class SeparableConv2D(_ActivatedLayer):
         want_dk, want_pk, want_b = _wanted_grads(self, self.depthwise_kernel, self.pointwise_kernel,
                                                  self.bias)
         need_dt = need_dx or want_dk   # the gradient between the two convolutions
-        dt, dpk, db = F.conv2d_backward(dz, self._t, self.pointwise_kernel.value, 1, "valid", 1, 1,
+        dt, dpk, db = F.conv2d_backward(self._compute_operand(dz), self._t,
+                                        self._compute_operand(self.pointwise_kernel.value), 1, "valid", 1, 1,
                                         need_dx=need_dt, need_dkernel=want_pk or want_b)
         self.pointwise_kernel.grad = dpk if want_pk else None
         if self.use_bias:
-            self.bias.grad = db if want_b else None
+            self.bias.grad = _bias_grad(self, dz, db) if want_b else None
         self.depthwise_kernel.grad = None
         if not need_dt:
             return None
-        dx, ddk, _ = F.depthwise_conv2d_backward(dt, self._x, self.depthwise_kernel.value, self.strides,
+        dx, ddk, _ = F.depthwise_conv2d_backward(self._compute_operand(dt), self._x,
+                                                 self._compute_operand(self.depthwise_kernel.value), self.strides,
                                                  self.padding, self.dilation_rate, need_dx=need_dx,
                                                  need_dkernel=want_dk)
         self.depthwise_kernel.grad = ddk
@@ -356,12 +372,13 @@ class Conv2DTranspose(_ActivatedLayer):
         return ((pads[0], pads[0]), (pads[1], pads[1]))
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._x = x = np.ascontiguousarray(x, dtype=np.float32)
+        self._x = x = self._compute_operand(np.ascontiguousarray(x, dtype=np.float32))
         shape = self.compute_output_shape(x.shape)
+        kernel = self._compute_operand(self.kernel.value)
 
         def linear(act: Optional[str]) -> np.ndarray:
             like = np.zeros(shape, np.float32)  # the transposed convolution's input, for its shape
-            z, _, _ = F.conv2d_backward(x, like, self.kernel.value, self.strides, self._conv_padding(),
+            z, _, _ = F.conv2d_backward(x, like, kernel, self.strides, self._conv_padding(),
                                         self.dilation_rate, need_dkernel=False)
             if self.use_bias:
                 z += self.bias.value
@@ -371,15 +388,17 @@ class Conv2DTranspose(_ActivatedLayer):
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         want_k, want_b = _wanted_grads(self, self.kernel, self.bias)
         self.kernel.grad = None
+        dz_op = self._compute_operand(dz)
         if want_k:
-            _, self.kernel.grad, _ = F.conv2d_backward(self._x, dz, self.kernel.value, self.strides,
+            _, self.kernel.grad, _ = F.conv2d_backward(self._x, dz_op, self.kernel.value, self.strides,
                                                        self._conv_padding(), self.dilation_rate,
                                                        need_dx=False)
         if self.use_bias:
             self.bias.grad = dz.sum(axis=(0, 1, 2), dtype=np.float64).astype(np.float32) if want_b else None
         if not need_dx:
             return None
-        return F.conv2d(dz, self.kernel.value, None, self.strides, self._conv_padding(), self.dilation_rate)
+        return F.conv2d(dz_op, self._compute_operand(self.kernel.value), None, self.strides,
+                        self._conv_padding(), self.dilation_rate)
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),

@@ -109,17 +109,21 @@ class Dense(_ActivatedLayer):
         return tuple(input_shape)[:-1] + (self.units,)
 
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._x = x
+        self._x = x = self._compute_operand(x)
+        kernel = self._compute_operand(self.kernel.value)
         return self._linear_then_activation(
-            lambda act: F.dense(x, self.kernel.value, self.bias.value if self.use_bias else None, act),
+            lambda act: F.dense(x, kernel, self.bias.value if self.use_bias else None, act),
             training)
 
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         want_k, want_b = _wanted_grads(self, self.kernel, self.bias)
-        dx, dk, db = F.dense_backward(dz, self._x, self.kernel.value, need_dx=need_dx,
+        dx, dk, db = F.dense_backward(self._compute_operand(dz), self._x,
+                                      self._compute_operand(self.kernel.value), need_dx=need_dx,
                                       need_dkernel=want_k or want_b)
         self.kernel.grad = dk if want_k else None
         if self.use_bias:
+            if want_b and db is not None and self.compute_dtype != "float32":  # float32 dz's sum
+                db = dz.reshape(-1, dz.shape[-1]).sum(axis=0, dtype=np.float64).astype(np.float32)
             self.bias.grad = db if want_b else None
         return dx
 
