@@ -209,6 +209,31 @@ def test_depthwise_backward_bits_do_not_depend_on_threads(isa, n):
         foveal.set_num_threads(previous)
 
 
+@pytest.mark.parametrize("shape", [(3, 10, 12, 13, 70, 3, 1, "same", 1), (2, 9, 9, 40, 24, 3, 2, "same", 2),
+                                   (5, 8, 8, 24, 144, 1, 1, "valid", 1), (2, 16, 16, 3, 20, 7, 2, "same", 1),
+                                   (4, 7, 7, 64, 130, 3, 1, "same", 1)])
+def test_conv_backward_bits_do_not_depend_on_threads(isa, shape):
+    """The kernel gradient holds each register tile over the pixels in a fixed order, whatever
+    thread runs it (the tasks' number follows the thread count): the same bits at 1, 2 and 3
+    threads, as the input gradient's."""
+    n, h, w, c, o, k, s, padding, groups = shape
+    rng = np.random.default_rng(n + c)
+    kw = dict(strides=s, padding=padding, groups=groups)
+    x, kernel = rand(rng, n, h, w, c), rand(rng, k, k, c // groups, o)
+    dy = rand(rng, *F.conv2d(x, kernel, None, **kw).shape)
+    previous = foveal.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            foveal.set_num_threads(threads)
+            results.append(F.conv2d_backward(dy, x, kernel, **kw))
+        for other in results[1:]:
+            for a, b in zip(other, results[0]):
+                np.testing.assert_array_equal(a, b)
+    finally:
+        foveal.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("c,m", [(1, 1), (3, 2), (16, 1), (17, 3), (33, 2)])
 def test_depthwise_backward_matches_grouped_conv2d_backward(isa, c, m):
     """Keras layout: the depthwise kernel is the grouped kernel kh x kw x 1 x (C*M)."""

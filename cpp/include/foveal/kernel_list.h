@@ -29,6 +29,10 @@ FOVEAL_KERNEL(gemm_strip, gemm_strip_fn, gemm_f32_strip)
 // nn/conv2d: Winograd F(2x2, 3x3) tile transforms.
 FOVEAL_KERNEL(winograd_input, winograd_input_fn, winograd_f32_input)
 FOVEAL_KERNEL(winograd_output, winograd_output_fn, winograd_f32_output)
+// nn/conv2d: the kernel gradient's register tile (mr input channels x nr output channels) and
+// its kernel (the tile held over runs of output pixels).
+FOVEAL_KERNEL_CONST(kgrad_tile, KgradTile, kgrad_f32_tile)
+FOVEAL_KERNEL(conv_kgrad, conv_kgrad_fn, kgrad_f32)
 // nn/dwconv2d: depthwise convolution, one output row; its kernel gradient (one output row) and
 // input gradient (one input row).
 FOVEAL_KERNEL(dwconv_row, dwconv_row_fn, dwconv2d_f32_row)

@@ -72,6 +72,29 @@ using gemm_at_ukernel_fn = void (*)(size_t mr, size_t nc, size_t kc, const float
                                     const GemmEpilogue& ep);
 
 // ---------------------------------------------------------------------------------------------
+// Convolution kernel gradient, one register tile held over many output pixels:
+//   C[mr x nc] (+)= sum over runs r, pixels q < count[r] of
+//                   x[x_off[r] + q * x_step + i] * dy[dy_off[r] + q * dy_step + j]
+// for rows i < mr (input channels of one tap, contiguous in x) and columns j < nc (output
+// channels, contiguous in dy). A run is the pixels of one output row whose tap lies inside the
+// image (or several such rows where they are contiguous); x and dy point at the tile's first
+// channel. No packing: A is broadcast from x and B loaded from dy in place. C is row-major with
+// row stride ldc (a slice of the kernel gradient in Keras's layout); C = the sum when
+// !accumulate, C += it otherwise. The sums run over the runs in order, pixels in order.
+struct ConvKgradParams {
+  size_t mr, nc;           // tile rows (<= the tile's mr) and columns (<= its nr)
+  size_t x_step, dy_step;  // floats between consecutive pixels of a run
+  bool accumulate;
+};
+// Its register tile: mr rows x nr columns, nr a multiple of the vector width.
+struct KgradTile {
+  size_t mr, nr, width;
+};
+using conv_kgrad_fn = void (*)(const ConvKgradParams& p, const float* x, const float* dy,
+                               const size_t* x_off, const size_t* dy_off, const size_t* count,
+                               size_t nruns, float* c, size_t ldc);
+
+// ---------------------------------------------------------------------------------------------
 // Winograd F(2x2, 3x3) transforms of one tile, vectorized over its c channels.
 // Input: d holds the 16 positions of the 4x4 input window (row-major; a zero row stands in for
 // padding); writes V = B^T d B as 16 rows of c floats, xi_stride apart.

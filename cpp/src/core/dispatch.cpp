@@ -30,6 +30,7 @@ struct IsaTable {
 #define FOVEAL_KERNEL_CONST FOVEAL_KERNEL
 
 bool is_set(const GemmTile& tile) { return tile.mr > 0 && tile.nr > 0; }
+bool is_set(const KgradTile& tile) { return tile.mr > 0 && tile.nr > 0 && tile.width > 0; }
 template <class F>
 bool is_set(F* fn) { return fn != nullptr; }
 

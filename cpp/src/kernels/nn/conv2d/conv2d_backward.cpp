@@ -1,6 +1,6 @@
-// conv2d backward. The kernel gradient is a GEMM over output pixels, dK[K x og] = Xcol^T * dy,
-// where Xcol (the forward GEMM's A rows: every tap each output pixel read) is made explicit one
-// block of pixels at a time; each thread sums its share of the pixels and the shares are added.
+// conv2d backward. The kernel gradient, dK[tap, ci, co] = sum over output pixels of
+// x[tap's input pixel, ci] * dy[pixel, co], runs one register tile of dK at a time over runs of
+// output pixels (conv_kgrad_fn), reading x and dy in place: no Xcol, no packing.
 // The input gradient of a stride-1 convolution is the convolution of dy with the flipped kernel
 // (the forward drivers, Winograd included); otherwise cols = dy * K^T (K packed once per group)
 // is added back onto the input positions each tap read (col2im), in parallel over images and
@@ -33,17 +33,6 @@ void reset_weight_grad_macs() { g_weight_grad_macs.store(0, std::memory_order_re
 
 namespace {
 
-constexpr size_t kPixelBlock = 128;  // output pixels per Xcol block of the kernel gradient
-// Parts the kernel gradient sums on their own before adding them in order (at most; fixed by
-// the problem, so results do not depend on the thread count).
-constexpr size_t kGradParts = 16;
-
-// Splits [0, n) into `parts` contiguous ranges; returns range `i`.
-inline void share(size_t n, size_t parts, size_t i, size_t& b, size_t& e) {
-  b = n * i / parts;
-  e = n * (i + 1) / parts;
-}
-
 // f(tap, pixel) for each kernel tap (r * kw + s) of output pixel (oh, ow) whose input pixel
 // (ih * in_w + iw) lies inside the image, in (r, s) order.
 template <class F>
@@ -61,124 +50,133 @@ inline void for_each_tap_inside(const Conv2dParams& p, size_t oh, size_t ow, F&&
   }
 }
 
-// out[i] = sum over the shares (parts arrays of n floats, one after another), in order.
-void sum_shares(const std::vector<float>& shares, size_t n, int parts, float* out) {
-  for (size_t i = 0; i < n; ++i) {
-    float v = 0.0f;
-    for (int t = 0; t < parts; ++t) v += shares[t * n + i];
-    out[i] = v;
-  }
+// Bytes of dy one block of output pixels may span in one output-channel block: the block's dy
+// stays in L1 while every tile of a task runs over it (x streams from L2: MR floats a pixel).
+constexpr size_t kKgradBlockBytes = size_t{24} << 10;
+
+// The pixels of each tap, as runs: for tap (r, s) and output row (n, oh), the output pixels
+// [ow_lo, ow_lo + count) whose tap lies inside the input, with the offsets of the first one's
+// input pixel in x and output pixel in dy (count 0: none).
+struct TapRuns {
+  size_t rows;
+  std::vector<size_t> x_off, dy_off, count;  // [tap * rows + row]
+};
+
+TapRuns tap_runs(const Conv2dParams& p) {
+  const size_t taps = p.kh * p.kw, rows = p.batch * p.out_h;
+  TapRuns t{rows, std::vector<size_t>(taps * rows), std::vector<size_t>(taps * rows),
+            std::vector<size_t>(taps * rows, 0)};
+  for (size_t r = 0; r < p.kh; ++r)
+    for (size_t s = 0; s < p.kw; ++s) {
+      const size_t tap = r * p.kw + s, reach_w = s * p.dilation_w;
+      // ow in [lo, hi): 0 <= ow * stride_w + reach_w - pad_left < in_w
+      const size_t lo = p.pad_left > reach_w ? div_up(p.pad_left - reach_w, p.stride_w) : 0;
+      const size_t last = p.in_w - 1 + p.pad_left;  // ow * stride_w + reach_w <= last
+      const size_t hi = last < reach_w ? 0 : std::min(p.out_w, (last - reach_w) / p.stride_w + 1);
+      if (hi <= lo) continue;
+      const size_t iw = lo * p.stride_w + reach_w - p.pad_left;
+      for (size_t row = 0; row < rows; ++row) {
+        const size_t n = row / p.out_h, oh = row % p.out_h;
+        const ptrdiff_t ih = static_cast<ptrdiff_t>(oh * p.stride_h + r * p.dilation_h) -
+                             static_cast<ptrdiff_t>(p.pad_top);
+        if (ih < 0 || ih >= static_cast<ptrdiff_t>(p.in_h)) continue;
+        const size_t at = tap * rows + row;
+        t.x_off[at] = ((n * p.in_h + static_cast<size_t>(ih)) * p.in_w + iw) * p.in_c;
+        t.dy_off[at] = (row * p.out_w + lo) * p.out_c;
+        t.count[at] = hi - lo;
+      }
+    }
+  return t;
 }
 
-// Xcol at most this many floats: made whole, and dK = Xcol^T dy as one GEMM split over its rows
-// (no per-thread partial kernels to add: small images with many channels, e.g. 4x4 x 512).
-constexpr size_t kWholeXcol = size_t{1} << 22;
-
-void kernel_grad_whole(const Conv2dParams& p, const ConvTaps& taps, const float* x, const float* dy,
-                       float* dkernel, float* dbias) {
-  const size_t G = p.groups, og = p.out_c / G;
-  const size_t ktot = taps.ntaps * taps.kc;
+// dK[tap, ci, co] = sum over output pixels q of x[q's tap pixel, ci] * dy[q, co], one register
+// tile at a time, held over a block of output rows (conv_kgrad_fn): mr input channels (broadcast
+// from x) x nr output channels (vectors of dy), or, where the output channels are few and the
+// input channels many (1x1 projections to 16-24 channels), the transposed tile (broadcast from
+// dy, vectors of x: the same products in the same order) written to a buffer and transposed.
+// The tiles of one group and vector block, (tap, row block) in order, are cut into a few
+// contiguous ranges, one task each; a task walks the blocks of rows in order and runs all its
+// tiles over each block, whose vector side is then read from L1. Each element of dK sums the
+// same pixels in the same order at any thread count. No Xcol, no packing, no partial kernels.
+void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* dkernel, float* dbias) {
+  const KernelTable& t = kernels();
+  const size_t G = p.groups, cg = p.in_c / G, og = p.out_c / G;
+  const size_t taps = p.kh * p.kw, mr = t.kgrad_tile.mr, nr = t.kgrad_tile.nr;
   const size_t P = p.batch * p.out_h * p.out_w;
-  const std::vector<float> zeros(taps.kc, 0.0f);
-  std::vector<float> xcol(P * ktot);
-  const size_t blocks = div_up(P, kPixelBlock);
-  for (size_t g = 0; g < G; ++g) {
-    parallel_for(blocks, threads_for(blocks, P * ktot), [&](size_t blk, int) {
-      const size_t b0 = blk * kPixelBlock, rows = P - b0 < kPixelBlock ? P - b0 : kPixelBlock;
-      std::vector<const float*> ptrs(taps.ntaps * kPixelBlock), row_cache(p.kh);
-      std::vector<float> span(taps.merged_rows ? kPixelBlock * p.kh * taps.kc : 0);
-      fill_pointers(p, taps, x, g, zeros.data(), b0, rows, ptrs.data(), span.data(), row_cache.data());
-      for (size_t i = 0; i < rows; ++i)
-        for (size_t t = 0; t < taps.ntaps; ++t)
-          std::memcpy(xcol.data() + (b0 + i) * ktot + t * taps.kc, ptrs[t * rows + i], taps.kc * sizeof(float));
-    });
-    // dK_g (ktot x og, columns g*og.. of the Keras layout) = Xcol^T dy_g, rows over the threads
-    gemm_f32({ktot, og, P, xcol.data(), ktot, true, dy + g * og, p.out_c, false, dkernel + g * og, p.out_c,
-              false}, /*serial=*/false);
-  }
+  count_weight_grad_macs(uint64_t(P) * taps * cg * p.out_c);
+  const TapRuns runs = tap_runs(p);
+  const size_t x_step = p.stride_w * p.in_c, dy_step = p.out_c;
+  // Output channels in vectors, unless they fill fewer of the tile's vectors than the input
+  // channels would (and no fewer of their lanes).
+  const size_t w = t.kgrad_tile.width;
+  auto vectors = [&](size_t n) { return std::min(div_up(n, w), nr / w); };
+  auto fill = [w](size_t n) { return static_cast<double>(n) / static_cast<double>(div_up(n, w) * w); };
+  const bool transposed = vectors(cg) > vectors(og) && fill(cg) >= fill(og);
+  // rows: broadcast side; cols: vector side (a = rows' tensor, b = cols' tensor)
+  const size_t R = transposed ? og : cg, C = transposed ? cg : og;
+  const float* a = transposed ? dy : x;
+  const float* b = transposed ? x : dy;
+  const size_t a_step = transposed ? dy_step : x_step, b_step = transposed ? x_step : dy_step;
+  const size_t a_group = transposed ? og : cg, b_group = transposed ? cg : og;
+  FloatBuffer dkt(transposed ? G * taps * og * cg : 0);
+  float* out = transposed ? dkt.get() : dkernel;
+  const size_t ldc = transposed ? cg : p.out_c;
+  const size_t block_px = kKgradBlockBytes / (std::min(nr, C) * sizeof(float));
+  const size_t block_rows = std::max<size_t>(1, (block_px + p.out_w / 2) / p.out_w);
+  const size_t blocks = div_up(runs.rows, block_rows);
+  const size_t rblocks = div_up(R, mr), cblocks = div_up(C, nr), tiles = taps * rblocks;
+  const size_t want = 4 * static_cast<size_t>(get_num_threads());
+  const size_t ranges = std::min(tiles, div_up(want, G * cblocks));
+  const size_t tasks = G * cblocks * ranges;
+  parallel_for(tasks, threads_for(tasks, P * taps * cg * p.out_c / 16), [&](size_t task, int) {
+    const size_t range = task % ranges, cb = task / ranges % cblocks, g = task / (ranges * cblocks);
+    const size_t u0 = tiles * range / ranges, u1 = tiles * (range + 1) / ranges;
+    const size_t c0 = cb * nr, nc = std::min(nr, C - c0);
+    // group g's slice of dK: rows (tap, row channel), columns from c0
+    float* out_g = transposed ? out + g * taps * og * cg + c0 : out + g * og + c0;
+    std::vector<size_t> bx(block_rows), bd(block_rows), bc(block_rows);
+    for (size_t blk = 0; blk < blocks; ++blk) {
+      const size_t row0 = blk * block_rows, row1 = std::min(runs.rows, row0 + block_rows);
+      for (size_t u = u0; u < u1;) {
+        const size_t tap = u / rblocks;
+        // this block's runs of the tap, rows that continue each other in x and dy merged
+        const size_t* xo = runs.x_off.data() + tap * runs.rows;
+        const size_t* dyo = runs.dy_off.data() + tap * runs.rows;
+        const size_t* cnt = runs.count.data() + tap * runs.rows;
+        size_t nruns = 0;
+        for (size_t row = row0; row < row1; ++row) {
+          if (!cnt[row]) continue;
+          if (nruns && bx[nruns - 1] + bc[nruns - 1] * x_step == xo[row] &&
+              bd[nruns - 1] + bc[nruns - 1] * dy_step == dyo[row]) {
+            bc[nruns - 1] += cnt[row];
+            continue;
+          }
+          bx[nruns] = xo[row];
+          bd[nruns] = dyo[row];
+          bc[nruns++] = cnt[row];
+        }
+        const size_t* a_off = transposed ? bd.data() : bx.data();
+        const size_t* b_off = transposed ? bx.data() : bd.data();
+        for (const size_t end = std::min(u1, (tap + 1) * rblocks); u < end; ++u) {
+          const size_t r0 = u % rblocks * mr;
+          const ConvKgradParams kp{std::min(mr, R - r0), nc, a_step, b_step, blk > 0};
+          t.conv_kgrad(kp, a + g * a_group + r0, b + g * b_group + c0, a_off, b_off, bc.data(), nruns,
+                       out_g + (tap * R + r0) * ldc, ldc);
+        }
+      }
+    }
+  });
+  if (transposed)  // dK_g^T (taps x og x cg) into the Keras layout (taps x cg x Cout)
+    for (size_t g = 0; g < G; ++g)
+      for (size_t tap = 0; tap < taps; ++tap)
+        for (size_t ci = 0; ci < cg; ++ci)
+          for (size_t co = 0; co < og; ++co)
+            dkernel[(tap * cg + ci) * p.out_c + g * og + co] = out[((g * taps + tap) * og + co) * cg + ci];
   if (dbias) {
     std::fill(dbias, dbias + p.out_c, 0.0f);
     for (size_t i = 0; i < P; ++i)
       for (size_t c = 0; c < p.out_c; ++c) dbias[c] += dy[i * p.out_c + c];
   }
-}
-
-void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* dkernel, float* dbias) {
-  const ConvTaps taps = conv_taps(p);
-  const size_t G = p.groups, og = p.out_c / G;
-  const size_t ktot = taps.ntaps * taps.kc;
-  const size_t P = p.batch * p.out_h * p.out_w;
-  count_weight_grad_macs(uint64_t(P) * ktot * p.out_c);
-  // (at most kMaxBlockK pixels: then each packed dy panel is one K block, read from L2 by every
-  // strip of the GEMM; more pixels stream it, and the per-thread parts below do better)
-  if (P * ktot <= kWholeXcol && P > kPixelBlock && P <= kMaxBlockK) {
-    kernel_grad_whole(p, taps, x, dy, dkernel, dbias);
-    return;
-  }
-  // The pixels are cut into a number of parts fixed by the problem alone (not by the thread
-  // count), each summed on its own, then the parts in order: the same bits at any thread count.
-  const size_t parts = std::min<size_t>(div_up(P, kPixelBlock), kGradParts);
-  const int nt = threads_for(parts, P * p.out_c * ktot / 16);
-  // The GEMM's columns are the wider side in lanes used: og (Cout) columns by default, or, when
-  // that fills the NR-wide tiles less well than ktot does (few output channels: 1x1 layers of
-  // 16-24 channels), the transposed product (bit-identical: the same FMAs in the same order).
-  const size_t nr = kernels().gemm_tile.nr;
-  auto fill = [nr](size_t n) { return static_cast<double>(n) / static_cast<double>(div_up(n, nr) * nr); };
-  const bool transposed = fill(ktot) > fill(og) * 1.25;
-  const bool direct_x = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && G == 1 &&
-                        p.pad_top == 0 && p.pad_left == 0 && p.out_h == p.in_h && p.out_w == p.in_w;
-  const size_t per_thread = G * og * ktot;
-  std::vector<float> dk(per_thread * parts), db(p.out_c * parts, 0.0f);
-  const std::vector<float> zeros(taps.kc, 0.0f);
-  parallel_for(parts, nt, [&](size_t part, int) {
-    size_t b, e;
-    share(P, parts, part, b, e);
-    float* acc = dk.data() + part * per_thread;
-    float* bsum = db.data() + part * p.out_c;
-    if (b == e) {
-      std::memset(acc, 0, per_thread * sizeof(float));
-      return;
-    }
-    std::vector<const float*> ptrs(taps.ntaps * kPixelBlock), row_cache(p.kh);
-    std::vector<float> span(taps.merged_rows ? kPixelBlock * p.kh * taps.kc : 0);
-    std::vector<float> xcol(direct_x ? 0 : kPixelBlock * ktot);
-    for (size_t b0 = b; b0 < e; b0 += kPixelBlock) {
-      const size_t rows = e - b0 < kPixelBlock ? e - b0 : kPixelBlock;
-      for (size_t g = 0; g < G; ++g) {
-        const float* xc = x + b0 * p.in_c;   // a 1x1 stride-1 unpadded layer: Xcol is x itself
-        if (!direct_x) {
-          fill_pointers(p, taps, x, g, zeros.data(), b0, rows, ptrs.data(), span.data(), row_cache.data());
-          for (size_t i = 0; i < rows; ++i)
-            for (size_t t = 0; t < taps.ntaps; ++t)
-              std::memcpy(xcol.data() + i * ktot + t * taps.kc, ptrs[t * rows + i], taps.kc * sizeof(float));
-          xc = xcol.data();
-        }
-        const float* dyb = dy + b0 * p.out_c + g * og;
-        if (transposed) {   // dK_g^T (og x ktot) += dy^T Xcol: the same products, wider tiles
-          gemm_f32({og, ktot, rows, dyb, p.out_c, true, xc, ktot, false, acc + g * ktot * og, ktot, b0 != b},
-                   /*serial=*/true);
-        } else {            // dK_g (ktot x og) += Xcol^T dy: Xcol read in place as the transposed A
-          gemm_f32({ktot, og, rows, xc, ktot, true, dyb, p.out_c, false, acc + g * ktot * og, og, b0 != b},
-                   /*serial=*/true);
-        }
-      }
-      if (dbias)
-        for (size_t i = 0; i < rows; ++i) {
-          const float* d = dy + (b0 + i) * p.out_c;
-          for (size_t c = 0; c < p.out_c; ++c) bsum[c] += d[c];
-        }
-    }
-  });
-  // Sum the parts into the Keras layout (K rows x Cout, groups side by side).
-  for (size_t g = 0; g < G; ++g)
-    for (size_t j = 0; j < ktot; ++j)
-      for (size_t co = 0; co < og; ++co) {
-        float v = 0.0f;
-        const size_t at = transposed ? g * ktot * og + co * ktot + j : (g * ktot + j) * og + co;
-        for (size_t part = 0; part < parts; ++part) v += dk[part * per_thread + at];
-        dkernel[j * p.out_c + g * og + co] = v;
-      }
-  if (dbias) sum_shares(db, p.out_c, static_cast<int>(parts), dbias);
 }
 
 void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, float* dx) {
