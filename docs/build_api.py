@@ -47,8 +47,10 @@ MODULES: List[Tuple[str, str]] = [
     ("foveal.data", "data preparation"),
     ("foveal.data.generator", "ImageDataGenerator's differences from Keras"),
     ("foveal.data.iterators", "the iterators: seeds, unreadable files, decoding"),
+    ("foveal.data.dataset", "Keras 3 datasets: image_dataset_from_directory, caches"),
     ("foveal.transfer", "pretrained backbones through ONNX Runtime"),
     ("foveal.utils", "utilities"),
+    ("foveal.viz", "pictures with matplotlib"),
 ]
 OPTIONAL = {"foveal.transfer"}
 

@@ -1,10 +1,10 @@
 """Preview data augmentation with foveal.data: original photos and random augmentations of each.
 
-Writes one PNG grid: each row is an image from a folder (class subfolders or a flat folder)
-followed by random augmentations from ``ImageDataGenerator`` (rotation, shifts, zoom, flips,
-brightness). Without a folder, a small one is made from scikit-image's sample photos (or
+Writes one PNG figure (``foveal.viz.show_augmentations``): each row is an image from a folder
+(class subfolders or a flat folder) followed by random augmentations from
+``ImageDataGenerator`` (rotation, shifts, zoom, flips, brightness). Without a folder, a small one is made from scikit-image's sample photos (or
 generated pictures when scikit-image is not installed). The same grid comes from the command
-line: ``foveal augment-preview DIR -o grid.png``.
+line, as a plain pixel grid without titles: ``foveal augment-preview DIR -o grid.png``.
 
     python examples/augmentation_preview.py [DIR] [-o augmentation_preview.png] [--quick]
         [--rows 4] [--samples 6] [--seed 0]
@@ -20,8 +20,11 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+import foveal
 import foveal.image as fi
-from foveal.data import ImageDataGenerator, augmentation_preview
+from foveal import viz
+from foveal.data import ImageDataGenerator
+from foveal.data.preview import load_tile, preview_files
 
 
 def sample_photos(size: int = 256) -> Dict[str, List[np.ndarray]]:
@@ -80,12 +83,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # would use the same generator.
     gen = ImageDataGenerator(rotation_range=20, width_shift_range=0.1, height_shift_range=0.1,
                              zoom_range=0.2, horizontal_flip=True, brightness_range=(0.8, 1.2))
+    foveal.utils.set_random_seed(args.seed)   # the same augmentations for the same seed
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.dir or write_folder(tmp, sample_photos())
-        grid = augmentation_preview(folder, gen, rows=rows, samples=samples, tile=tile, seed=args.seed)
-    fi.write(args.output, grid)
-    print(f"wrote {args.output}: {rows} image(s), each followed by {samples} augmentations "
-          f"({grid.shape[1]}x{grid.shape[0]} pixels)")
+        tiles = [load_tile(path, tile) for path in preview_files(folder, rows)]
+    fig = viz.show_augmentations(gen, np.stack(tiles), samples=samples, path=args.output)
+    width, height = fig.canvas.get_width_height()
+    print(f"wrote {args.output}: {len(tiles)} image(s), each followed by {samples} augmentations "
+          f"({width}x{height} pixels)")
     return 0
 
 

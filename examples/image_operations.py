@@ -1,4 +1,4 @@
-"""The course's image pictures with foveal.image, written as one PNG grid.
+"""The course's image pictures with foveal.image, drawn with foveal.viz as one PNG figure.
 
 Shows the pixel matrix of a small gray crop, the RGB channels, blending, rotation and the four
 classic filters (blur, sharpen, edges, Sobel) side by side. Uses scikit-image's ``chelsea`` cat
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 import foveal.image as fi
+from foveal import viz
 
 
 def sample_image(size: Tuple[int, int] = (300, 451)) -> np.ndarray:
@@ -36,53 +37,25 @@ def sample_image(size: Tuple[int, int] = (300, 451)) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def as_rgb_tile(img: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """Any image (gray, RGB, float with signed values) as a uint8 RGB tile of ``size``."""
+def as_rgb(img: np.ndarray) -> np.ndarray:
+    """Any result (gray, RGB, float with signed values) as a uint8 RGB image: float results are
+    shown by magnitude, scaled to their largest value."""
     if img.dtype != np.uint8:
         a = np.abs(img.astype(np.float32))
         img = (255 * a / max(float(a.max()), 1e-6)).astype(np.uint8)
-    if img.ndim == 2:
-        img = fi.to_rgb(img)
-    return fi.resize(img, size, interpolation="area" if img.shape[0] > size[0] else "nearest")
+    return fi.to_rgb(img) if img.ndim == 2 else img
 
 
-def label(tile: np.ndarray, text: str) -> np.ndarray:
-    from PIL import Image, ImageDraw
-
-    im = Image.fromarray(tile)
-    ImageDraw.Draw(im).rectangle([0, 0, 8 * len(text) + 6, 14], fill=(0, 0, 0))
-    ImageDraw.Draw(im).text((3, 2), text, fill=(255, 255, 255))
-    return np.asarray(im)
-
-
-def pixel_matrix(gray: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """An 8 x 8 gray crop drawn large with each pixel's value written in it."""
-    from PIL import Image, ImageDraw
-
-    crop = gray[:8, :8]
-    cell = min(size) // 8
-    big = np.kron(crop, np.ones((cell, cell), np.uint8))
-    im = Image.fromarray(fi.to_rgb(big))
-    draw = ImageDraw.Draw(im)
-    for i in range(8):
-        for j in range(8):
-            v = int(crop[i, j])
-            draw.text((j * cell + 2, i * cell + cell // 3), str(v), fill=(255, 0, 0) if v > 127 else (255, 255, 0))
-    out = np.zeros(size + (3,), np.uint8)
-    arr = np.asarray(im)
-    out[: arr.shape[0], : arr.shape[1]] = arr
-    return out
-
-
-def make_grid(img: np.ndarray, tile: Tuple[int, int]) -> np.ndarray:
+def panels(img: np.ndarray) -> List[Tuple[str, np.ndarray]]:
+    """The course's image operations on ``img``: ``(title, picture)`` pairs."""
     gray = fi.to_gray(img)
     r, g, b = fi.split(img)
     zero = np.zeros_like(r)
     other = fi.flip(img, "horizontal")
-    tiles: List[Tuple[str, np.ndarray]] = [
+    return [
         ("original", img),
         ("gray", gray),
-        ("pixels (8x8 crop)", None),
+        ("pixels (8x8 crop)", gray[:8, :8]),
         ("red", fi.merge([r, zero, zero])),
         ("green", fi.merge([zero, g, zero])),
         ("blue", fi.merge([zero, zero, b])),
@@ -96,21 +69,35 @@ def make_grid(img: np.ndarray, tile: Tuple[int, int]) -> np.ndarray:
         ("sobel y", fi.sobel(gray, 0, 1)),
         ("laplacian", fi.laplacian(gray)),
     ]
-    cells = [label(pixel_matrix(gray, tile) if t is None else as_rgb_tile(t, tile), name) for name, t in tiles]
-    cols = 5
-    rows = [np.concatenate(cells[i:i + cols], axis=1) for i in range(0, len(cells), cols)]
-    return np.concatenate(rows, axis=0)
+
+
+def draw(img: np.ndarray) -> Any:
+    """The panels as one matplotlib figure (foveal.viz.show_images), the 8 x 8 crop with each
+    pixel's value written on it."""
+    named = panels(img)
+    fig = viz.show_images([as_rgb(p) for _, p in named], [name for name, _ in named], cols=5)
+    crop = named[2][1]
+    ax = fig.axes[2]
+    for i in range(crop.shape[0]):
+        for j in range(crop.shape[1]):
+            v = int(crop[i, j])
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=6,
+                    color="black" if v > 127 else "white")
+    return fig
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", default="image_operations.png", help="PNG to write")
-    parser.add_argument("--quick", action="store_true", help="small tiles (for CI)")
+    parser.add_argument("--quick", action="store_true", help="a small image (for CI)")
     args = parser.parse_args(argv)
-    tile = (96, 144) if args.quick else (200, 300)
-    grid = make_grid(sample_image(), tile)
-    fi.write(args.output, grid)
-    print(f"wrote {args.output} ({grid.shape[1]}x{grid.shape[0]})")
+    size = (96, 144) if args.quick else (300, 451)
+    fig = draw(sample_image(size))
+    if not args.quick:
+        fig.set_size_inches(15, 9)   # larger panels than show_images' thumbnails
+    fig.savefig(args.output, dpi=100)
+    width, height = fig.canvas.get_width_height()
+    print(f"wrote {args.output}: {len(fig.axes)} panels ({width}x{height})")
     return 0
 
 

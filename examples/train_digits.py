@@ -1,6 +1,7 @@
 """Train a small CNN on scikit-learn's handwritten digits (8x8 gray) with foveal.nn, the Keras
 way: Sequential, compile, fit with a validation split and callbacks, evaluate, save and reload,
-export to ONNX and check onnxruntime gives the same predictions.
+export to ONNX and check onnxruntime gives the same predictions; the training curves are drawn
+with foveal.viz.
 
     python examples/train_digits.py [-o OUTDIR] [--quick]
 """
@@ -15,12 +16,12 @@ from typing import Optional, Sequence
 import numpy as np
 
 import foveal
-from foveal import nn
+from foveal import nn, viz
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", default="digits_out", help="folder for the model files")
+    parser.add_argument("-o", "--output", default="digits_out", help="folder for the model files and the curves")
     parser.add_argument("--quick", action="store_true", help="3 epochs (for CI)")
     args = parser.parse_args(argv)
     from sklearn.datasets import load_digits
@@ -47,9 +48,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model.summary()
     os.makedirs(args.output, exist_ok=True)
     best = os.path.join(args.output, "best.foveal")
-    model.fit(x[train], y[train], batch_size=32, epochs=3 if args.quick else 15, validation_split=0.1,
-              verbose=2, callbacks=[nn.callbacks.ModelCheckpoint(best, save_best_only=True),
-                                    nn.callbacks.EarlyStopping(patience=3, restore_best_weights=True)])
+    history = model.fit(x[train], y[train], batch_size=32, epochs=3 if args.quick else 15,
+                        validation_split=0.1, verbose=2,
+                        callbacks=[nn.callbacks.ModelCheckpoint(best, save_best_only=True),
+                                   nn.callbacks.EarlyStopping(patience=3, restore_best_weights=True)])
+    curves = os.path.join(args.output, "training_curves.png")
+    viz.plot_history(history, path=curves)
+    print(f"training curves in {curves}")
     loss, acc = model.evaluate(x[test], y[test], verbose=0)
     print(f"test accuracy {acc:.3f} (loss {loss:.3f})")
 

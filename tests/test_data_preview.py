@@ -125,6 +125,7 @@ def test_example_quick_mode(tmp_path):
     res = subprocess.run([sys.executable, script, "--quick", "-o", str(out)], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    grid = fi.read(out)
-    assert grid.shape == grid_shape(2, 3, 96)
-    assert grid.std() > 10  # pictures, not a blank canvas
+    figure = fi.read(out)                       # foveal.viz.show_augmentations: 2 rows of 1 + 3
+    assert "2 image(s), each followed by 3 augmentations" in res.stdout
+    assert f"({figure.shape[1]}x{figure.shape[0]} pixels)" in res.stdout
+    assert figure.std() > 10  # pictures, not a blank canvas

@@ -18,9 +18,10 @@ def test_image_operations_example(tmp_path):
     res = subprocess.run([sys.executable, script, "--quick", "-o", str(out)], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    grid = fi.read(out)
-    assert grid.shape == (3 * 96, 5 * 144, 3)
-    assert grid.std() > 10  # real pictures, not a blank canvas
+    figure = fi.read(out)                      # drawn with foveal.viz.show_images: 3 rows of 5
+    assert "15 panels" in res.stdout
+    assert f"({figure.shape[1]}x{figure.shape[0]})" in res.stdout
+    assert figure.std() > 10  # real pictures, not a blank canvas
 
 
 def test_train_digits_example(tmp_path):
@@ -31,6 +32,9 @@ def test_train_digits_example(tmp_path):
     acc = float(res.stdout.split("test accuracy ")[1].split()[0])
     assert acc > 0.8, res.stdout                     # 3 epochs already learn the digits
     assert "max difference" in res.stdout and (tmp_path / "digits.onnx").exists()
+    assert fi.read(tmp_path / "training_curves.png").std() > 5      # foveal.viz.plot_history
+    epochs = [ln for ln in res.stdout.splitlines() if ln.startswith("Epoch ")]
+    assert len(epochs) == 3 and "\r" not in res.stdout            # verbose=2: a line per epoch
     diff = float(res.stdout.split("max difference ")[1].split()[0])
     assert diff < 1e-4
 

@@ -324,7 +324,7 @@ def test_save_load_keeps_flags(tmp_path):
     model.get_layer("bn").trainable = False
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    path = str(tmp_path / "m.keras")
+    path = str(tmp_path / "m.foveal")  # foveal's own format (".keras" is a Keras 3 archive)
     model.save(path)
     loaded = nn.load_model(path)
     assert [l.trainable for l in loaded.layers] == [l.trainable for l in model.layers]

@@ -37,10 +37,10 @@ def build_info() -> dict:
 from ._device import (  # noqa: E402
     get_device, get_float32_matmul_precision, set_device, set_float32_matmul_precision,
 )
-from . import data, datasets, image, nn, transfer, utils  # noqa: E402  (need _core loaded first)
+from . import data, datasets, image, nn, transfer, utils, viz  # noqa: E402  (need _core loaded first)
 
 __all__ = [
     "__version__", "build_info", "get_device", "get_float32_matmul_precision", "get_num_threads",
     "set_device", "set_float32_matmul_precision", "set_num_threads", "data", "datasets", "image", "nn",
-    "transfer", "utils",
+    "transfer", "utils", "viz",
 ]

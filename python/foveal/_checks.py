@@ -10,16 +10,44 @@ import numpy as np
 
 Pair = Tuple[int, int]
 
+#: DLPack device types whose memory the CPU reads (kDLCPU, kDLCUDAHost, kDLROCMHost).
+_DLPACK_HOST = (1, 3, 11)
+
+
+def as_numpy(x: Any, name: str) -> np.ndarray:
+    """``x`` as a NumPy array, without a copy wherever its memory allows: an ``ndarray`` as is;
+    an object with ``__dlpack__`` (a PyTorch CPU tensor, a JAX CPU array...) through
+    :func:`numpy.from_dlpack`, a view of the same memory (strides kept: a permuted tensor stays a
+    strided view, and only a later step that needs C order copies it); otherwise
+    :func:`numpy.asarray` (``__array__``, ``__array_interface__``, lists, scalars).
+
+    Memory on another device (a CUDA tensor, a CuPy array) is a TypeError that names ``name``
+    and says to move it to the CPU; so is anything NumPy cannot read as an array."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "__dlpack__") and hasattr(x, "__dlpack_device__"):
+        try:
+            device = x.__dlpack_device__()
+        except Exception:  # noqa: BLE001 - an odd producer: let np.asarray try below
+            device = None
+        if device is not None and int(device[0]) not in _DLPACK_HOST:
+            raise TypeError(f"{name} lives on a device (DLPack device {tuple(device)}), not in "
+                            "CPU memory; move it to the CPU first (e.g. tensor.cpu())")
+        try:
+            return np.from_dlpack(x)
+        except (BufferError, TypeError, ValueError, RuntimeError):
+            pass  # e.g. a tensor that requires grad, or a dtype NumPy lacks: try __array__
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError, RuntimeError) as e:
+        raise TypeError(f"{name} must be an array of numbers: {e}") from None
+
 
 def as_real_array(x: Any, name: str) -> np.ndarray:
-    """Any array-like of real numbers (bool, int or float) as a NumPy array, dtype kept."""
-    if isinstance(x, np.ndarray):
-        arr = x
-    else:
-        try:
-            arr = np.asarray(x)
-        except (ValueError, TypeError) as e:
-            raise TypeError(f"{name} must be an array of numbers: {e}") from None
+    """Any array-like of real numbers (bool, int or float) as a NumPy array, dtype kept
+    (NumPy arrays and DLPack/array-interface objects such as PyTorch CPU tensors without a copy:
+    see :func:`as_numpy`)."""
+    arr = as_numpy(x, name)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers (bool, int or float), got dtype {arr.dtype}")
     return arr

@@ -4,8 +4,9 @@
    noisy backgrounds, in ``train``, ``validation`` and ``test`` class folders (different files).
 2. Trains a CNN on it through ``ImageDataGenerator`` + ``flow_from_directory`` with augmentation,
    with a progress bar, and reports the test accuracy.
-3. Writes pictures to the output folder: the learned first-layer filters, the first layer's
-   feature maps of one image, augmented samples, and the training curves.
+3. Draws pictures with :mod:`foveal.viz` into the output folder: the training curves, test
+   images titled with the model's predictions, the learned first-layer filters, the first
+   layer's feature maps of one image, and augmented samples.
 4. Exports the model to ONNX.
 5. Transfer learning on a new task with few images per class (ring, diamond, plus, X): a new head
    on the ONNX backbone's features (``foveal.transfer.OnnxBackbone``) against the same network
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Sequence, Tuple
 
 import numpy as np
 
@@ -84,56 +85,6 @@ def make_shapes_dataset(root: str, classes: Sequence[str], counts: Dict[str, int
 
 
 # --------------------------------------------------------------------------------------------
-# Pictures (plain arrays, written as PNG)
-
-
-def _tile(images: Sequence[np.ndarray], cols: int, pad: int = 2, scale: int = 1) -> np.ndarray:
-    """A grid of equally sized H x W x 3 uint8 images on a white background."""
-    h, w = images[0].shape[:2]
-    rows = -(-len(images) // cols)
-    out = np.full((rows * (h * scale + pad) + pad, cols * (w * scale + pad) + pad, 3), 255, np.uint8)
-    for k, img in enumerate(images):
-        r, c = divmod(k, cols)
-        big = np.repeat(np.repeat(img, scale, 0), scale, 1)
-        y0, x0 = pad + r * (h * scale + pad), pad + c * (w * scale + pad)
-        out[y0:y0 + h * scale, x0:x0 + w * scale] = big
-    return out
-
-
-def _to_u8(a: np.ndarray) -> np.ndarray:
-    """Min-max scaled to 0..255 (a constant array becomes mid-grey)."""
-    lo, hi = float(a.min()), float(a.max())
-    if hi - lo < 1e-12:
-        return np.full(a.shape, 128, np.uint8)
-    return ((a - lo) / (hi - lo) * 255.0 + 0.5).astype(np.uint8)
-
-
-def _plot(series: Dict[str, List[float]], colors: Dict[str, Tuple[int, int, int]], width: int = 480,
-          height: int = 300) -> np.ndarray:
-    """Line plot of per-epoch series (shared y range 0..max), axes drawn, one colour each."""
-    img = np.full((height, width, 3), 255, np.uint8)
-    left, bottom, top, right = 30, height - 25, 10, width - 10
-    img[top:bottom + 1, left] = 0
-    img[bottom, left:right + 1] = 0
-    values = [v for s in series.values() for v in s if np.isfinite(v)]
-    ymax = max(values) * 1.05 if values else 1.0
-    for name, ys in series.items():
-        n = len(ys)
-        if n == 0:
-            continue
-        px = [left + (right - left) * (i / max(n - 1, 1)) for i in range(n)]
-        py = [bottom - (bottom - top) * (min(max(v, 0.0), ymax) / ymax) for v in ys]
-        for (x0, y0), (x1, y1) in zip(zip(px, py), zip(px[1:], py[1:])):
-            steps = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
-            for t in np.linspace(0.0, 1.0, steps * 2):
-                x, y = int(round(x0 + (x1 - x0) * t)), int(round(y0 + (y1 - y0) * t))
-                img[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2] = colors[name]
-        for x, y in zip(px, py):
-            img[int(y) - 2:int(y) + 3, int(x) - 2:int(x) + 3] = colors[name]
-    return img
-
-
-# --------------------------------------------------------------------------------------------
 # The run
 
 
@@ -161,7 +112,7 @@ def run_demo(output: str = "foveal_demo", quick: bool = False, seed: int = 0, ve
     """Run the demo, writing everything under ``output``; returns the accuracies and timings.
 
     ``quick`` shrinks the dataset and the epochs (for tests and CI: a few seconds)."""
-    from . import data, image, nn
+    from . import data, nn
     from .transfer import OnnxBackbone
 
     t_start = time.perf_counter()
@@ -190,30 +141,7 @@ def run_demo(output: str = "foveal_demo", quick: bool = False, seed: int = 0, ve
     log(f"      test accuracy {test_acc:.3f} (loss {test_loss:.3f}) on {test_it.samples} images")
 
     log(f"[3/5] writing pictures to {pictures}")
-    kernel = model.layers[0].get_weights()[0]                       # 3 x 3 x 3 x 16
-    image.write(os.path.join(pictures, "filters_layer1.png"),
-                _tile([_to_u8(kernel[..., i]) for i in range(kernel.shape[-1])], 8, scale=12))
-    sample, _ = test_it[0]
-    maps = model.layers[0](sample[:1])[0]                           # 32 x 32 x 16
-    original = (np.clip(sample[0], 0, 1) * 255 + 0.5).astype(np.uint8)
-    image.write(os.path.join(pictures, "feature_maps_layer1.png"),
-                _tile([original] + [np.repeat(_to_u8(maps[..., i])[..., None], 3, -1)
-                                    for i in range(maps.shape[-1])], 6, scale=4))
-    x_test_all, _ = _gather(test_it)                                # one image of each class
-    picks = [i * len(x_test_all) // len(TASK_A) for i in range(len(TASK_A))]
-    source = (x_test_all[picks] * 255).astype(np.float32)
-    rows = []
-    for i in range(len(source)):
-        rows.append((np.clip(source[i], 0, 255) + 0.5).astype(np.uint8))
-        for j in range(5):
-            aug = augment.random_transform(source[i], seed=seed * 1000 + i * 10 + j)
-            rows.append((np.clip(aug, 0, 255) + 0.5).astype(np.uint8))
-    image.write(os.path.join(pictures, "augmented_samples.png"), _tile(rows, 6, scale=4))
-    h = history.history
-    image.write(os.path.join(pictures, "training_curves.png"),
-                _plot({k: h[k] for k in ("loss", "val_loss", "accuracy", "val_accuracy") if k in h},
-                      {"loss": (200, 40, 40), "val_loss": (240, 150, 150),
-                       "accuracy": (40, 80, 200), "val_accuracy": (140, 170, 240)}))
+    _pictures(model, augment, history, test_it, pictures, seed)
 
     onnx_path = os.path.join(output, "shapes_cnn.onnx")
     log(f"[4/5] exporting the model to {onnx_path}")
@@ -245,6 +173,27 @@ def run_demo(output: str = "foveal_demo", quick: bool = False, seed: int = 0, ve
     log(f"done in {seconds:.0f} s; pictures in {pictures}, model in {onnx_path}")
     return {"test_accuracy": float(test_acc), "transfer_accuracy": transfer_acc,
             "scratch_accuracy": scratch_acc, "seconds": seconds}
+
+
+def _pictures(model: Any, augment: Any, history: Any, test_it: Any, folder: str, seed: int) -> None:
+    """The demo's pictures, drawn with :mod:`foveal.viz`: training curves, test images with the
+    model's predictions, the first layer's filters and feature maps, augmented samples."""
+    from . import utils, viz
+
+    viz.plot_history(history, path=os.path.join(folder, "training_curves.png"))
+    x_test, y_test = _gather(test_it)
+    picks = np.concatenate([np.flatnonzero(y_test.argmax(1) == c)[:4] for c in range(len(TASK_A))])
+    predicted = model.predict(x_test[picks], verbose=0).argmax(1)
+    truth = y_test[picks].argmax(1)
+    titles = [TASK_A[p] if p == t else f"{TASK_A[p]} (is {TASK_A[t]})" for p, t in zip(predicted, truth)]
+    viz.show_images(x_test[picks], titles, cols=8, path=os.path.join(folder, "test_predictions.png"))
+    viz.show_filters(model.layers[0], path=os.path.join(folder, "filters_layer1.png"))
+    viz.show_feature_maps(model, x_test[picks[0]], model.layers[0],
+                          path=os.path.join(folder, "feature_maps_layer1.png"))
+    utils.set_random_seed(seed)                     # the same augmentations every run
+    one_each = (x_test[picks[::4]] * 255 + 0.5).astype(np.uint8)
+    viz.show_augmentations(augment, one_each, samples=5,
+                           path=os.path.join(folder, "augmented_samples.png"))
 
 
 def _gather(it) -> Tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,9 @@ augmentations of it, to see what an ``ImageDataGenerator`` does to a data set be
     grid = augmentation_preview("photos", rows=4, samples=6, seed=0)   # uint8 H x W x 3
     foveal.image.write("preview.png", grid)
 
-``foveal augment-preview DIR -o grid.png`` does the same from the command line.
+``foveal augment-preview DIR -o grid.png`` does the same from the command line. The grid is plain
+pixels (no titles, no matplotlib); :func:`foveal.viz.show_augmentations` draws the same rows as a
+titled matplotlib figure.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ from typing import Any, Callable, Tuple
 
 import numpy as np
 
+from .._checks import as_numpy
+
 Restore = Callable[[np.ndarray], np.ndarray]
 
 
@@ -16,10 +18,7 @@ def as_pixels(x: Any, name: str) -> np.ndarray:
     when every value lies in 0..255 (else ValueError: they would be misread); other floats
     become float32. Anything else is a TypeError.
     """
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name} must be an array of pixels: {e}") from None
+    arr = as_numpy(x, name)   # no copy for NumPy, PyTorch CPU tensors, other DLPack objects
     kind = arr.dtype.kind
     if arr.dtype in (np.uint8, np.float32):
         pass

@@ -8,7 +8,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from .. import _core
-from .._checks import as_int, as_option
+from .._checks import as_int, as_numpy, as_option
 from ._common import BORDERS, INTERPOLATIONS, Number, as_number
 from ._pixels import as_batch, as_image
 
@@ -58,7 +58,7 @@ def warp_affine(img: Any, matrix: Any, output_shape: Optional[Tuple[int, int]] =
 
 
 def _image_size(img: Any) -> Tuple[int, int]:
-    shape = np.shape(img)
+    shape = as_numpy(img, "img").shape   # no copy (a tensor, a DLPack object: as the ops take it)
     if len(shape) < 2:
         raise ValueError(f"img must be an image, got shape {shape}")
     return (shape[-3], shape[-2]) if len(shape) == 4 or (len(shape) == 3 and shape[-1] <= 4) else (shape[0], shape[1])

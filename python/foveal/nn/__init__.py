@@ -16,6 +16,10 @@ from .layers import (
     Average, Conv2DTranspose, Maximum, Minimum, Multiply, Reshape, SeparableConv2D, Subtract,
     UpSampling2D, ZeroPadding2D,
 )
+from .layers import (
+    CenterCrop, Normalization, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
+    RandomRotation, RandomTranslation, RandomZoom, Resizing,
+)
 from ._onnx_import import load_onnx
 from .models import Model, Sequential, load_model
 
@@ -27,4 +31,6 @@ __all__ = [
     "Concatenate", "register_layer",
     "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding2D", "UpSampling2D", "Reshape",
     "SeparableConv2D", "Conv2DTranspose", "load_onnx",
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomBrightness",
+    "RandomContrast", "Resizing", "CenterCrop", "RandomCrop", "Normalization",
 ]

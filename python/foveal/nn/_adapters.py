@@ -11,14 +11,23 @@ from typing import Any, Iterator, Optional, Tuple
 import numpy as np
 
 from .. import _random
-from .._checks import as_float32, as_int
+from .._checks import as_float32, as_int, as_numpy
+
+
+def is_dataset(x: Any) -> bool:
+    """A ``foveal.data`` dataset (``image_dataset_from_directory``): each ``iter()`` is one
+    epoch of ``len(x)`` batches."""
+    return bool(getattr(x, "_foveal_dataset", False))
 
 
 def is_batch_source(x: Any) -> bool:
-    """An iterator/sequence of batches (``len`` and ``[i]`` → ``(x, y)``), e.g. foveal.data's."""
+    """An iterator/sequence of batches (``len`` and ``[i]`` → ``(x, y)``), e.g. foveal.data's,
+    or a ``foveal.data`` dataset."""
+    if is_dataset(x):
+        return True
     return (not isinstance(x, (np.ndarray, list, tuple)) and hasattr(x, "__len__")
             and hasattr(x, "__getitem__") and not hasattr(x, "__array__")
-            and not hasattr(x, "__array_interface__"))
+            and not hasattr(x, "__array_interface__") and not hasattr(x, "__dlpack__"))
 
 
 def split_batch(item: Any, where: str) -> Tuple[Any, Any]:
@@ -43,13 +52,9 @@ def is_empty(x: np.ndarray) -> bool:
 
 
 def as_array(a: Any, name: str) -> np.ndarray:
-    """``a`` as a numeric NumPy array (no copy for one); TypeError naming ``name``."""
-    if isinstance(a, np.ndarray):
-        return a
-    try:
-        arr = np.asarray(a)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name} must be an array: {e}") from None
+    """``a`` as a numeric NumPy array (no copy for one, nor for a DLPack/array-interface object
+    such as a PyTorch CPU tensor: :func:`foveal._checks.as_numpy`); TypeError naming ``name``."""
+    arr = as_numpy(a, name)
     if arr.dtype == object:
         raise TypeError(f"{name} must be a numeric array, got ragged or non-numeric data")
     return arr
@@ -98,6 +103,11 @@ class Batches:
         if self.source is not None:
             # In order, as Keras does with a PyDataset (``shuffle`` is ignored): the iterator
             # shuffles its own samples each epoch, and foveal.data prefetches the next batch.
+            if is_dataset(self.source):  # one pass per epoch, as Keras with a tf.data dataset
+                for _, item in zip(range(self.steps), self.source):
+                    xb, yb = split_batch(item, self.where)
+                    yield as_float32(xb, "x"), yb
+                return
             for step in range(self.steps):
                 xb, yb = split_batch(self.source[step % self.n_batches], self.where)
                 yield as_float32(xb, "x"), yb

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _fusion
 from .layers import InputLayer, Layer, MaxPooling2D, SymbolicTensor, Weight
+from .layers._augment_chain import fuse_steps as fuse_augmentation
 
 Step = Tuple[Layer, Tuple[int, ...], int, bool]
 BackwardStep = Tuple[Layer, Tuple[int, ...], int, bool, bool]
@@ -133,8 +134,10 @@ class Graph:
                                          lambda f: not requires[f.out] and not f.bn.trainable)
                     if len(plan) > 6 and plan[6]:   # TrainPlan.bn_activation
                         fused = _fusion.with_bn_activations(fused, plan[6])
-                    self._train_fused = (plan, fused)
+                    self._train_fused = (plan, fuse_augmentation(fused, self.output_id))
                 steps = self._train_fused[1]
+            else:   # consecutive Random* preprocessing layers: one warp per image
+                steps = fuse_augmentation(steps, self.output_id)
             return self._run(steps, x, True, None)
         if self._inference is None:
             self._inference = _fusion.plan(self.steps, self.output_id)

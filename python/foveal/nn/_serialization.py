@@ -13,12 +13,14 @@ Members of a model file::
     manifest.json      SHA-256 of every other member (written last)
 
 A weights file holds ``metadata.json``, the ``weights/`` members and ``manifest.json``.
+A path ending in ``.keras`` is a Keras 3 archive instead, both ways (:mod:`foveal.nn._keras_archive`).
 The model classes come in as arguments (``load_model``'s ``classes``, and each model class's
 ``_file_class_name``), so this module knows no model class.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -42,7 +44,12 @@ def _serialize_metric(m: Any) -> Any:
 
 
 def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
-    """Write ``model`` to ``filepath`` (see the module docstring for the members)."""
+    """Write ``model`` to ``filepath`` (see the module docstring for the members); a path
+    ending in ``.keras`` gets a Keras 3 archive instead (:mod:`foveal.nn._keras_archive`)."""
+    if os.fspath(filepath).lower().endswith(".keras"):
+        from . import _keras_archive
+        _keras_archive.save(model, filepath, overwrite)
+        return
     model._require_graph("save")
     members: Dict[str, Any] = {"config.json": {"class_name": model._file_class_name,
                                                "config": model.get_config()}}
@@ -87,7 +94,12 @@ def load_weights(model: Any, filepath: str) -> None:
 def load_model(filepath: str, classes: Dict[str, type],
                custom_objects: Optional[Dict[str, type]] = None, compile: bool = True) -> Any:
     """Rebuild a model written by :func:`save_model`; ``classes`` maps the architecture's
-    ``class_name`` (``"Sequential"``, ``"Functional"``) to the model class."""
+    ``class_name`` (``"Sequential"``, ``"Functional"``) to the model class. A Keras 3 archive
+    (a zip with ``config.json`` and ``model.weights.h5``, whatever its suffix) is read by
+    :mod:`foveal.nn._keras_archive` (uncompiled; ``custom_objects`` and ``compile`` unused)."""
+    from . import _keras_archive
+    if _keras_archive.is_keras_archive(filepath):
+        return _keras_archive.load(filepath, classes)
     reader = _saving.ModelFile(filepath, ("model",))
     try:
         arch = reader.json("config.json")

@@ -67,10 +67,9 @@ def fit_epochs(model: Any, data: Batches, val: Optional[Batches], loss_obj: _los
         if not isinstance(cb, _callbacks.Callback):
             raise TypeError(f"callbacks must be foveal.nn.callbacks.Callback objects, got "
                             f"{type(cb).__name__}")
-    if verbose == 1:
-        cbs.append(_progress.ProgressBar(epochs, data.steps))
-    elif verbose == 2:
-        cbs.append(_progress.EpochLine(epochs))
+    progress = _progress.epoch_progress(verbose, epochs, data.steps)
+    if progress is not None:
+        cbs.append(progress)
     cbs.append(history)
     cb_list = _callbacks.CallbackList(cbs, model, {"epochs": epochs, "steps": data.steps,
                                                    "verbose": verbose})

@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .. import _core
-from .._checks import Pair, as_float32, as_int, as_option, as_pair
+from .._checks import Pair, as_float32, as_int, as_numpy, as_option, as_pair
 
 PaddingArg = Union[str, int, Sequence[int], Sequence[Sequence[int]]]
 Padding = Tuple[Pair, Pair]
@@ -284,7 +284,7 @@ def depthwise_conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, 
     x, grouped = _depthwise_as_grouped(x, kernel)
     dx, dk, db = conv2d_backward(dy, x, grouped, strides, padding, dilation_rate,
                                  groups=x.shape[3], need_dx=need_dx, need_dkernel=need_dkernel)
-    return dx, (None if dk is None else dk.reshape(np.shape(kernel))), db
+    return dx, (None if dk is None else dk.reshape(as_numpy(kernel, "kernel").shape)), db
 
 
 def max_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,

@@ -472,7 +472,8 @@ class Model:
 
     def save(self, filepath: str, overwrite: bool = True) -> None:
         """Write the architecture, weights, compile settings and optimizer state to one file
-        (a zip with checksums), atomically; :func:`foveal.nn.load_model` reads it back."""
+        (a zip with checksums), atomically; :func:`foveal.nn.load_model` reads it back. A ``.keras``
+        path gets a Keras 3 archive (architecture and weights; needs ``h5py``) instead."""
         _serialization.save_model(self, filepath, overwrite)
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
@@ -588,7 +589,9 @@ def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None,
     """Read a model written by :meth:`Model.save`: architecture, weights, and (with
     ``compile=True``) the compile settings and optimizer state, so training continues exactly.
 
-    Raises FileNotFoundError for a missing file and ValueError for a corrupt or truncated one.
+    Also reads Keras 3 ``.keras`` archives (uncompiled; needs ``h5py``), executing nothing: a
+    Lambda layer or an unknown or custom class is a ValueError naming it. Raises
+    FileNotFoundError for a missing file and ValueError for a corrupt or truncated one.
     """
     classes = {cls._file_class_name: cls for cls in (Model, Sequential)}
     return _serialization.load_model(filepath, classes, custom_objects, compile)

@@ -12,7 +12,8 @@ functional :class:`~foveal.nn.Model`, or eagerly on an array (inference mode by 
 
 One module per family: ``base`` (:class:`Layer`, :class:`Weight`, the registry), ``core``,
 ``convolutional``, ``pooling``, ``normalization``, ``activation``, ``merging`` and
-``reshaping``.
+``reshaping``, and the Keras 3 preprocessing layers in ``preprocessing``,
+``random_geometric`` and ``random_color``.
 """
 
 from ..functional import batch_norm_inference, batch_norm_train_backward, batch_norm_train_forward
@@ -24,6 +25,9 @@ from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subt
 from .normalization import BatchNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
 from .reshaping import Reshape, UpSampling2D, ZeroPadding2D
+from .preprocessing import CenterCrop, Normalization, RandomCrop, Resizing
+from .random_color import RandomBrightness, RandomContrast
+from .random_geometric import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 
 # Public names of the one module this package replaced, importable from here as before.
 from ..functional import softmax_backward  # noqa: F401
@@ -38,5 +42,7 @@ __all__ = [
     "get", "serialize", "register_layer",
     "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding2D", "UpSampling2D", "Reshape",
     "SeparableConv2D", "Conv2DTranspose",
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomBrightness",
+    "RandomContrast", "Resizing", "CenterCrop", "RandomCrop", "Normalization",
 ]
 
