@@ -11,7 +11,7 @@ from PIL import Image
 
 import foveal.nn as nn
 from fixtures import make_keras_data_fixtures as mkf
-from foveal.data import DirectoryIterator, ImageDataGenerator
+from foveal.data import DirectoryIterator, ImageDataGenerator, _decode
 
 META, ARR = mkf.load()
 
@@ -514,8 +514,14 @@ def test_jpeg_draft_when_shrinking(tmp_path, monkeypatch):
         return original(self, mode, size)
 
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    monkeypatch.setattr("foveal.data._decode.use_simplejpeg", False)  # Pillow's path
     x = flow(str(tmp_path), target_size=(16, 24), interpolation="area", class_mode=None)[0]
     assert calls == [(24, 16)] and x.shape == (1, 16, 24, 3)
+    if _decode._simplejpeg is not None:  # the fast path decodes the same pixels at 1/4
+        monkeypatch.setattr("foveal.data._decode.use_simplejpeg", True)
+        fast = flow(str(tmp_path), target_size=(16, 24), interpolation="area", class_mode=None)[0]
+        np.testing.assert_array_equal(fast, x)
+        monkeypatch.setattr("foveal.data._decode.use_simplejpeg", False)
     full = np.asarray(Image.open(tmp_path / "a" / "big.jpg").convert("RGB")).astype(np.float32)
     expect = full.reshape(16, 4, 24, 4, 3).mean(axis=(1, 3))
     assert np.abs(x[0] - expect).mean() < 3.0

@@ -10,6 +10,11 @@ train on directly::
     val = gen.flow_from_directory("photos", target_size=(64, 64), subset="validation", seed=1)
     model.fit(train, validation_data=val, epochs=10)
 
+``image_dataset_from_directory(folder, ...)`` is Keras 3's dataset of a folder of images
+(tf.data-style ``map``/``cache``/``prefetch``/``shuffle``/``batch``; see
+:mod:`foveal.data.dataset`); ``flow_from_directory(..., cache="memory")`` and
+``dataset.cache()`` keep the decoded images so later epochs read no file.
+
 ``augmentation_preview(folder)`` draws a grid of images and random augmentations of each (also
 ``foveal augment-preview DIR -o grid.png``).
 
@@ -21,8 +26,10 @@ unreadable files, the ``"wrap"`` period, resizing without antialiasing) are list
 
 from __future__ import annotations
 
+from .dataset import AUTOTUNE, image_dataset_from_directory
 from .generator import ImageDataGenerator
 from .iterators import DirectoryIterator, NumpyArrayIterator
 from .preview import augmentation_preview
 
-__all__ = ["ImageDataGenerator", "NumpyArrayIterator", "DirectoryIterator", "augmentation_preview"]
+__all__ = ["ImageDataGenerator", "NumpyArrayIterator", "DirectoryIterator", "augmentation_preview",
+           "image_dataset_from_directory", "AUTOTUNE"]

@@ -256,15 +256,17 @@ class ImageDataGenerator:
                             shuffle: bool = True, seed: Optional[int] = None,
                             subset: Optional[str] = None, interpolation: str = "nearest",
                             follow_links: bool = False, keep_aspect_ratio: bool = False,
-                            on_error: str = "skip") -> DirectoryIterator:
+                            on_error: str = "skip", cache: Any = None) -> DirectoryIterator:
         """Batches of augmented, standardized images read from ``directory``: one subfolder
-        per class. See :class:`foveal.data.DirectoryIterator` for every argument."""
+        per class. ``cache="memory"`` or a file path keeps the decoded, resized images after
+        the first epoch (augmentation still runs every epoch). See
+        :class:`foveal.data.DirectoryIterator` for every argument."""
         return DirectoryIterator(directory, self, target_size=target_size, color_mode=color_mode,
                                  classes=classes, class_mode=class_mode, batch_size=batch_size,
                                  shuffle=shuffle, seed=seed, subset=subset,
                                  interpolation=interpolation, follow_links=follow_links,
                                  keep_aspect_ratio=keep_aspect_ratio, on_error=on_error,
-                                 dtype=self.dtype)
+                                 dtype=self.dtype, cache=cache)
 
     # -----------------------------------------------------------------------------------------
     # Normalization

@@ -21,16 +21,18 @@ it), ``reset()``. Differences from Keras, on purpose:
   ``foveal.nn``'s ``fit``/``evaluate``/``predict`` pass over (``fit`` and ``evaluate`` raise
   ValueError after a pass in which every batch was empty). ``on_error="raise"`` raises at the
   first unreadable file.
-* Files are decoded with Pillow on a thread pool (``foveal.get_num_threads()`` workers), and
-  the next batch is built (read, augmented, standardized) in the background while the caller
-  works on the current one, when batches are asked for in order (as ``next`` and an unshuffled
-  ``fit`` do; a batch prefetched before the generator changed, e.g. by ``fit``, is rebuilt).
-  JPEG files that shrink by 2x or more are decoded at reduced size first (Pillow's ``draft``),
-  then resized with ``foveal.image.resize`` (OpenCV's rules, no antialiasing; Keras resizes with
-  Pillow, which antialiases when shrinking with ``"bilinear"``/``"bicubic"``), the images of a
-  batch together. ``"nearest"`` samples the same pixels in both, so 8-bit images take Pillow's
-  (in the decoding threads, one pass less); ``"box"`` maps to ``"area"``; ``"lanczos"`` and
-  ``"hamming"`` use Pillow.
+* Files are decoded on a thread pool (``foveal.get_num_threads()`` workers; JPEGs by
+  simplejpeg where installed, else Pillow, the same pixels; the format taken from the
+  content; the EXIF orientation applied, which Keras ignores), and the next batch is built
+  (read, augmented, standardized) in the background while the caller works on the current
+  one, when batches are asked for in order (as ``next`` and an unshuffled ``fit`` do; a batch
+  prefetched before the generator changed, e.g. by ``fit``, is rebuilt). JPEG files that
+  shrink by 2x or more are decoded at reduced size first (in the DCT, as Pillow's ``draft``),
+  then resized with ``foveal.image.resize`` in the decoding threads (OpenCV's rules, no
+  antialiasing; Keras resizes with Pillow, which antialiases when shrinking with
+  ``"bilinear"``/``"bicubic"``). ``"nearest"`` samples the same pixels in both; ``"box"`` maps
+  to ``"area"``; ``"lanczos"`` and ``"hamming"`` use Pillow. ``cache=`` keeps the decoded,
+  resized images (see :class:`DirectoryIterator`).
   With ``keep_aspect_ratio``, Keras resizes the crop through Pillow's ``box=`` argument,
   whose ``"nearest"`` breaks exact ties between two source pixels the other way at some sizes.
 * Extensions are matched with their dot (``.png``); Keras matches the bare suffix (``xpng``).
@@ -51,7 +53,9 @@ import numpy as np
 
 from .. import _random
 from .._checks import as_bool, as_float_dtype, as_int, as_real_array
-from ._decode import INTERPOLATIONS, decode_batch, decode_file, unreadable_error
+from ._cache import BAD, ImageCache, cache_kind, listing_key, memory_limit
+from ._decode import (INTERPOLATIONS, decode_batch, decode_file, decoder_version, resize_image,
+                      skip_unreadable, unreadable_error)
 from ._listing import WHITE_LIST_FORMATS, class_folders, list_classes
 from ._threads import pool
 
@@ -322,13 +326,21 @@ class DirectoryIterator(_Iterator):
         on_error: ``"skip"`` unreadable files (one warning, listed in ``skipped``; their
             batch comes out shorter, see the module docstring) or ``"raise"``.
         dtype: dtype of the batches (default the generator's, else float32).
+        cache: None, ``"memory"`` or a file path: keep every image decoded and resized to
+            ``target_size`` (uint8, before augmentation) after its first read, so later epochs
+            open no file; augmentation still runs each epoch. A memory cache is bounded
+            (``FOVEAL_CACHE_LIMIT_MB``, default half the physical memory: past it, one warning
+            and the remaining images are decoded each epoch). A file cache is written
+            atomically once every image has been read, memory-mapped, and reused by a later
+            run whose listing (names, sizes, modification times) and settings are equal,
+            rebuilt otherwise. See ``cache_info``.
 
     Attributes:
         class_indices (name -> label), classes (int32 label per file), filenames
         (``"class/sub/file.jpg"``, forward slashes), filepaths, labels, samples, n,
         num_classes, image_shape, batch_size, directory (all as listed, unreadable files
         included), skipped (the paths of the unreadable files met so far, left out of their
-        batches).
+        batches), cache_info (what the cache holds, or None).
     """
 
     def __init__(self, directory: "str | os.PathLike[str]", image_data_generator: Any,
@@ -337,7 +349,7 @@ class DirectoryIterator(_Iterator):
                  batch_size: int = 32, shuffle: bool = True, seed: Optional[int] = None,
                  subset: Optional[str] = None, interpolation: str = "nearest",
                  follow_links: bool = False, keep_aspect_ratio: bool = False,
-                 on_error: str = "skip", dtype: Any = None) -> None:
+                 on_error: str = "skip", dtype: Any = None, cache: Any = None) -> None:
         try:
             directory = os.fspath(directory)
         except TypeError:
@@ -380,7 +392,33 @@ class DirectoryIterator(_Iterator):
         self.skipped: List[str] = []
         self._bad: set = set()
         print(f"Found {len(self.filenames)} images belonging to {self.num_classes} classes.")
+        self._cache = self._make_cache(cache_kind(cache))
         super().__init__(len(self.filenames), batch_size, shuffle, seed)
+
+    def _make_cache(self, kind: Optional[str]) -> Optional[ImageCache]:
+        if kind is None:
+            return None
+        n = len(self.filenames)
+        if kind == "memory":
+            need, limit = n * int(np.prod(self.image_shape)), memory_limit()
+            if need > limit:
+                warnings.warn(f"cache='memory': {n} images of {self.image_shape} need "
+                              f"{need / 2**20:.1f} MB, more than the limit of {limit / 2**20:.1f} MB "
+                              f"(FOVEAL_CACHE_LIMIT_MB); the images past it are decoded every "
+                              f"epoch. Pass a file path as cache to keep them all.", stacklevel=4)
+            return ImageCache(n)
+        settings = {"kind": "flow_from_directory", "target_size": list(self.target_size),
+                    "color_mode": self.color_mode, "interpolation": self.interpolation,
+                    "keep_aspect_ratio": self.keep_aspect_ratio, "decoder": decoder_version()}
+        key = listing_key(self._filepaths, self.filenames, settings)
+        return ImageCache(n, kind, key, {"directory": os.path.abspath(self.directory), **settings})
+
+    @property
+    def cache_info(self) -> Optional[Dict[str, Any]]:
+        """What ``cache`` holds (see :meth:`foveal.data._cache.ImageCache.info`: ``kind``,
+        ``path``, ``images``, ``unreadable``, ``total``, ``bytes``, ``limit_bytes``,
+        ``complete``, ``reused``), or None without a cache."""
+        return None if self._cache is None else self._cache.info()
 
     @property
     def filepaths(self) -> List[str]:
@@ -400,23 +438,26 @@ class DirectoryIterator(_Iterator):
         with self._lock:
             if j in self._bad:
                 return None
+        cache = self._cache
         try:
-            return decode_file(path, self.color_mode, self.target_size, self.interpolation,
-                               self.keep_aspect_ratio)
+            if cache is not None:
+                hit = cache.get(j)
+                if hit is BAD:
+                    raise ValueError("marked unreadable in the image cache")
+                if hit is not None:
+                    return hit
+            img = decode_file(path, self.color_mode, self.target_size, self.interpolation,
+                              self.keep_aspect_ratio)
+            if cache is not None:  # kept resized, before augmentation
+                img = resize_image(img, self.target_size, self.interpolation)
+                cache.put(j, img)
+            return img
         except Exception as e:  # noqa: BLE001 - any decoder failure means "unreadable"
+            if cache is not None:
+                cache.mark_bad(j)
             if self.on_error == "raise":
                 raise unreadable_error(path, e) from e
-            with self._lock:
-                if j in self._bad:
-                    return None
-                self._bad.add(j)
-                self.skipped.append(path)
-                first = len(self.skipped) == 1
-            if first:
-                warnings.warn(f"skipping unreadable image {path!r} ({e}): it is left out of its "
-                              f"batch (one image shorter); this and any further unreadable files "
-                              f"are listed in iterator.skipped", stacklevel=2)
-            return None
+            return skip_unreadable(self, j, path, e, "iterator")
 
     def _decode_scale(self) -> Optional[float]:
         """The generator's ``rescale``, applied in the decoding threads as each image becomes

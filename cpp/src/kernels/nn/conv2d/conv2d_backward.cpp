@@ -53,6 +53,9 @@ inline void for_each_tap_inside(const Conv2dParams& p, size_t oh, size_t ow, F&&
 // Bytes of dy one block of output pixels may span in one output-channel block: the block's dy
 // stays in L1 while every tile of a task runs over it (x streams from L2: MR floats a pixel).
 constexpr size_t kKgradBlockBytes = size_t{24} << 10;
+// A kernel gradient of at most this many floats is summed in kKgradParts parts of the rows.
+constexpr size_t kKgradSmall = size_t{1} << 16;
+constexpr size_t kKgradParts = 4;
 
 // The pixels of each tap, as runs: for tap (r, s) and output row (n, oh), the output pixels
 // [ow_lo, ow_lo + count) whose tap lies inside the input, with the offsets of the first one's
@@ -118,25 +121,33 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
   const float* b = transposed ? x : dy;
   const size_t a_step = transposed ? dy_step : x_step, b_step = transposed ? x_step : dy_step;
   const size_t a_group = transposed ? og : cg, b_group = transposed ? cg : og;
-  FloatBuffer dkt(transposed ? G * taps * og * cg : 0);
-  float* out = transposed ? dkt.get() : dkernel;
+  // A small kernel gradient (1x1 and narrow layers: few tiles, much data per tile) is summed in
+  // a fixed number of parts of the rows, each part on its own copy, then the parts in order: the
+  // threads then share the pixels instead of each reading all of them. The number of parts
+  // depends on the problem only, so the bits do not depend on the thread count.
+  const size_t dk_size = G * taps * og * cg;
+  const size_t parts = dk_size <= kKgradSmall ? std::min<size_t>(kKgradParts, runs.rows) : 1;
+  FloatBuffer scratch(transposed || parts > 1 ? parts * dk_size : 0);
+  float* out = transposed || parts > 1 ? scratch.get() : dkernel;
   const size_t ldc = transposed ? cg : p.out_c;
   const size_t block_px = kKgradBlockBytes / (std::min(nr, C) * sizeof(float));
   const size_t block_rows = std::max<size_t>(1, (block_px + p.out_w / 2) / p.out_w);
-  const size_t blocks = div_up(runs.rows, block_rows);
   const size_t rblocks = div_up(R, mr), cblocks = div_up(C, nr), tiles = taps * rblocks;
-  const size_t want = 4 * static_cast<size_t>(get_num_threads());
-  const size_t ranges = std::min(tiles, div_up(want, G * cblocks));
-  const size_t tasks = G * cblocks * ranges;
+  const size_t want = 2 * static_cast<size_t>(get_num_threads());
+  const size_t ranges = std::min(tiles, div_up(want, parts * G * cblocks));
+  const size_t tasks = parts * G * cblocks * ranges;
   parallel_for(tasks, threads_for(tasks, P * taps * cg * p.out_c / 16), [&](size_t task, int) {
-    const size_t range = task % ranges, cb = task / ranges % cblocks, g = task / (ranges * cblocks);
+    const size_t range = task % ranges, cb = task / ranges % cblocks;
+    const size_t g = task / (ranges * cblocks) % G, part = task / (ranges * cblocks * G);
     const size_t u0 = tiles * range / ranges, u1 = tiles * (range + 1) / ranges;
     const size_t c0 = cb * nr, nc = std::min(nr, C - c0);
-    // group g's slice of dK: rows (tap, row channel), columns from c0
-    float* out_g = transposed ? out + g * taps * og * cg + c0 : out + g * og + c0;
+    const size_t rows0 = runs.rows * part / parts, rows1 = runs.rows * (part + 1) / parts;
+    // group g's slice of dK (this part's copy): rows (tap, row channel), columns from c0
+    float* out_p = out + part * dk_size;
+    float* out_g = transposed ? out_p + g * taps * og * cg + c0 : out_p + g * og + c0;
     std::vector<size_t> bx(block_rows), bd(block_rows), bc(block_rows);
-    for (size_t blk = 0; blk < blocks; ++blk) {
-      const size_t row0 = blk * block_rows, row1 = std::min(runs.rows, row0 + block_rows);
+    for (size_t row0 = rows0; row0 < rows1 || row0 == rows0; row0 += block_rows) {
+      const size_t row1 = std::min(rows1, row0 + block_rows);
       for (size_t u = u0; u < u1;) {
         const size_t tap = u / rblocks;
         // this block's runs of the tap, rows that continue each other in x and dy merged
@@ -159,19 +170,27 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
         const size_t* b_off = transposed ? bx.data() : bd.data();
         for (const size_t end = std::min(u1, (tap + 1) * rblocks); u < end; ++u) {
           const size_t r0 = u % rblocks * mr;
-          const ConvKgradParams kp{std::min(mr, R - r0), nc, a_step, b_step, blk > 0};
+          const ConvKgradParams kp{std::min(mr, R - r0), nc, a_step, b_step, row0 > rows0};
           t.conv_kgrad(kp, a + g * a_group + r0, b + g * b_group + c0, a_off, b_off, bc.data(), nruns,
                        out_g + (tap * R + r0) * ldc, ldc);
         }
       }
+      if (row1 == rows1) break;
     }
   });
-  if (transposed)  // dK_g^T (taps x og x cg) into the Keras layout (taps x cg x Cout)
+  for (size_t part = 1; part < parts; ++part) {  // the parts in order, into the first
+    const float* src = out + part * dk_size;
+    for (size_t i = 0; i < dk_size; ++i) out[i] += src[i];
+  }
+  if (transposed) {  // dK_g^T (taps x og x cg) into the Keras layout (taps x cg x Cout)
     for (size_t g = 0; g < G; ++g)
       for (size_t tap = 0; tap < taps; ++tap)
         for (size_t ci = 0; ci < cg; ++ci)
           for (size_t co = 0; co < og; ++co)
             dkernel[(tap * cg + ci) * p.out_c + g * og + co] = out[((g * taps + tap) * og + co) * cg + ci];
+  } else if (parts > 1) {
+    std::memcpy(dkernel, out, dk_size * sizeof(float));
+  }
   if (dbias) {
     std::fill(dbias, dbias + p.out_c, 0.0f);
     for (size_t i = 0; i < P; ++i)
