@@ -61,6 +61,11 @@ struct AugmentParams {
 };
 void augment_batch_f32(const AugmentParams& p, const double* matrices, const float* shift,
                        const float* scale, const float* src, float* dst);
+// The same warps from a uint8 batch to float32 (the values the float path gives for the
+// uint8 values as floats), with add[n] (when given) added to image n, then, when clip, the
+// result clipped to [lo, hi] (Keras's RandomBrightness after the geometric layers).
+void augment_batch_u8(const AugmentParams& p, const double* matrices, const float* add, float lo, float hi,
+                      bool clip, const uint8_t* src, float* dst);
 
 // Resize with half-pixel centres as OpenCV (nearest = INTER_NEAREST_EXACT, area = INTER_AREA).
 struct ResizeParams {

@@ -26,9 +26,11 @@ FOVEAL_KERNEL_CONST(gemm_tile, GemmTile, gemm_f32_tile)
 FOVEAL_KERNEL(gemm, gemm_ukernel_fn, gemm_f32)
 FOVEAL_KERNEL(gemm_at, gemm_at_ukernel_fn, gemm_f32_at)
 FOVEAL_KERNEL(gemm_strip, gemm_strip_fn, gemm_f32_strip)
-// nn/conv2d: Winograd F(2x2, 3x3) tile transforms.
+// nn/conv2d: Winograd F(2x2, 3x3) tile transforms (input, output, and the kernel gradient's
+// transform of the output gradient).
 FOVEAL_KERNEL(winograd_input, winograd_input_fn, winograd_f32_input)
 FOVEAL_KERNEL(winograd_output, winograd_output_fn, winograd_f32_output)
+FOVEAL_KERNEL(winograd_dy, winograd_dy_fn, winograd_f32_dy)
 // nn/conv2d: the kernel gradient's register tile (mr input channels x nr output channels) and
 // its kernel (the tile held over runs of output pixels).
 FOVEAL_KERNEL_CONST(kgrad_tile, KgradTile, kgrad_f32_tile)
@@ -77,6 +79,9 @@ FOVEAL_KERNEL(correlate2_u8, correlate2_u8_fn, filter2d_u8_row2)
 // image/warp: affine warp, one output row.
 FOVEAL_KERNEL(warp_row_u8, warp_row_u8_fn, warp_u8_row)
 FOVEAL_KERNEL(warp_row_f32, warp_row_f32_fn, warp_f32_row)
+// image/warp: the augmentation rows (float32 out, intensity fused), from uint8 and float32.
+FOVEAL_KERNEL(warp_row_u8_to_f32, warp_row_u8_to_f32_fn, warp_u8_to_f32_row)
+FOVEAL_KERNEL(warp_row_f32_intensity, warp_row_f32_intensity_fn, warp_f32_intensity_row)
 // image/resize: horizontal resampling of one source row.
 FOVEAL_KERNEL(resample_row_u8, resample_row_u8_fn, resize_u8_row)
 FOVEAL_KERNEL(resample_row_f32, resample_row_f32_fn, resize_f32_row)

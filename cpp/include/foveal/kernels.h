@@ -103,6 +103,9 @@ using winograd_input_fn = void (*)(size_t c, const float* const* d, float* v, si
 // (bias may be nullptr), ReLU when asked, to the 2x2 output pixels y (nullptr: past the edge).
 using winograd_output_fn = void (*)(size_t c, const float* m, size_t xi_stride, const float* bias,
                                     bool relu, float* const* y);
+// Kernel gradient: dy holds the 2x2 output gradients of a tile (row-major; a zero row past the
+// edge), each c floats; writes W = A dY A^T as 16 rows of c floats, xi_stride apart.
+using winograd_dy_fn = void (*)(size_t c, const float* const* dy, float* w, size_t xi_stride);
 
 // ---------------------------------------------------------------------------------------------
 // Depthwise convolution (channel multiplier 1), one output row of an NHWC image.
@@ -226,6 +229,17 @@ struct WarpRowParams {
 };
 using warp_row_u8_fn = void (*)(const WarpRowParams& p, const uint8_t* src, size_t y, uint8_t* out);
 using warp_row_f32_fn = void (*)(const WarpRowParams& p, const float* src, size_t y, float* out);
+// The same row written as float32 with an intensity change fused into the store (augmentation):
+// v * mul (when mul != 1), + add (when add != 0), then clipped to [lo, hi] when clip. The
+// warped values are the float path's bit for bit (a uint8 source is read as its float values).
+struct WarpIntensity {
+  float mul = 1.0f, add = 0.0f, lo = 0.0f, hi = 0.0f;
+  bool clip = false;
+};
+using warp_row_u8_to_f32_fn = void (*)(const WarpRowParams& p, const uint8_t* src, size_t y, float* out,
+                                       const WarpIntensity& ie);
+using warp_row_f32_intensity_fn = void (*)(const WarpRowParams& p, const float* src, size_t y, float* out,
+                                           const WarpIntensity& ie);
 
 // Horizontal resampling of one source row of row_values values:
 //   out[x*C + c] = sum_t w[t*out_w + x] * row[idx[t*out_w + x] + c],  x in [0, out_w)

@@ -244,13 +244,29 @@ py::array warp_affine(const py::array& img, const py::object& matrix_in, long ou
 
 FloatArray augment_batch(const py::object& x_in, const py::object& matrices_in,
                          const std::string& interpolation, const std::string& border, double cval,
-                         const py::object& shift_in, const py::object& scale_in) {
-  const FloatArray x = to_f32(x_in, "x");
+                         const py::object& shift_in, const py::object& scale_in, const py::object& add_in,
+                         const py::object& clip_in) {
+  // A uint8 batch is read as it is (warped to float32 in one pass); anything else as float32.
+  const bool u8 = py::isinstance<py::array>(x_in) && py::array(py::reinterpret_borrow<py::array>(x_in)).dtype().is(py::dtype::of<uint8_t>());
+  py::array_t<uint8_t, py::array::c_style | py::array::forcecast> xu;
+  FloatArray x;
+  if (u8) xu = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(x_in);
+  else x = to_f32(x_in, "x");
+  const py::array& xa = u8 ? static_cast<const py::array&>(xu) : static_cast<const py::array&>(x);
+  const std::optional<FloatArray> add = to_f32_opt(add_in, "add");
+  std::optional<std::pair<double, double>> clip;
+  if (!clip_in.is_none()) {
+    const auto c = clip_in.cast<std::vector<double>>();
+    if (c.size() != 2 || !(c[0] <= c[1])) fail("clip must be a pair (low, high) with low <= high");
+    require_finite(c[0], "clip");
+    require_finite(c[1], "clip");
+    clip = std::make_pair(c[0], c[1]);
+  }
   const CArray<double> matrices = to_array<double>(matrices_in, "matrices");
   const std::optional<FloatArray> shift = to_f32_opt(shift_in, "shift"), scale = to_f32_opt(scale_in, "scale");
-  const ImageShape s = image_shape(x, "x");
-  if (s.channels > 4) fail("x must have 1 to 4 channels, got shape " + shape_str(x));
-  if (matrices.ndim() != 3 || matrices.shape(0) != x.shape(0) || matrices.shape(1) != 2 || matrices.shape(2) != 3)
+  const ImageShape s = image_shape(xa, "x");
+  if (s.channels > 4) fail("x must have 1 to 4 channels, got shape " + shape_str(xa));
+  if (matrices.ndim() != 3 || matrices.shape(0) != xa.shape(0) || matrices.shape(1) != 2 || matrices.shape(2) != 3)
     fail("matrices must have shape (" + std::to_string(s.batch) + ", 2, 3), got " + shape_str(matrices));
   for (py::ssize_t i = 0; i < matrices.size(); ++i) require_finite(matrices.data()[i], "matrices");
   for (size_t n = 0; n < s.batch; ++n) require_invertible(matrices.data() + 6 * n, "matrices");
@@ -263,11 +279,21 @@ FloatArray augment_batch(const py::object& x_in, const py::object& matrices_in,
       fail(std::string(name) + " must have shape (" + std::to_string(s.batch) + ",), got " + shape_str(**v));
     for (py::ssize_t i = 0; i < (*v)->size(); ++i) require_finite((*v)->data()[i], name);
   }
-  auto out = new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + 4));
+  if (add && ((add->ndim() != 1 || size_t(add->shape(0)) != s.batch)))
+    fail("add must have shape (" + std::to_string(s.batch) + ",), got " + shape_str(*add));
+  if (add)
+    for (py::ssize_t i = 0; i < add->size(); ++i) require_finite(add->data()[i], "add");
+  if ((add || clip) && !u8) fail("add and clip need a uint8 x");
+  if (u8 && (shift || scale)) fail("shift and scale need a float32 x");
+  auto out = new_array<float>(std::vector<py::ssize_t>(xa.shape(), xa.shape() + 4));
   {
     py::gil_scoped_release release;
-    augment_batch_f32(p, matrices.data(), shift ? shift->data() : nullptr, scale ? scale->data() : nullptr,
-                      x.data(), out.mutable_data());
+    if (u8)
+      augment_batch_u8(p, matrices.data(), add ? add->data() : nullptr, clip ? float(clip->first) : 0.0f,
+                       clip ? float(clip->second) : 0.0f, clip.has_value(), xu.data(), out.mutable_data());
+    else
+      augment_batch_f32(p, matrices.data(), shift ? shift->data() : nullptr, scale ? scale->data() : nullptr,
+                        x.data(), out.mutable_data());
   }
   return out;
 }
@@ -302,7 +328,8 @@ void init_image(py::module_& m) {
   im.def("warp_affine", &warp_affine, py::arg("img"), py::arg("matrix"), py::arg("out_h"), py::arg("out_w"),
          py::arg("interpolation"), py::arg("border"), py::arg("cval"));
   im.def("augment_batch", &augment_batch, py::arg("x"), py::arg("matrices"), py::arg("interpolation"),
-         py::arg("border"), py::arg("cval"), py::arg("shift"), py::arg("scale"));
+         py::arg("border"), py::arg("cval"), py::arg("shift"), py::arg("scale"), py::arg("add") = py::none(),
+         py::arg("clip") = py::none());
   im.def("resize", &resize, py::arg("img"), py::arg("out_h"), py::arg("out_w"), py::arg("interpolation"));
 }
 

@@ -12,7 +12,8 @@ own: ``layers/sequential/layers/conv2d/vars``.
 Reading never executes anything from the file: :func:`~foveal.nn._keras_config.check_model_config`
 refuses Lambda layers and unknown or custom classes before a layer is built, and the layers are
 foveal's own. A nested Sequential or Functional model is inlined into the model that holds it
-(foveal models do not nest); compile settings are not read (the model comes back uncompiled).
+(foveal models do not nest; a frozen one freezes its layers). Compile settings and the optimizer's
+variables (``optimizer/vars``) are written and read by :mod:`foveal.nn._keras_compile`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .._files import atomic_path
+from . import _keras_compile as _kcomp
 from . import _keras_config as _kc
 from .layers import InputLayer, Layer, SymbolicTensor
 
@@ -108,7 +110,7 @@ class _Builder:
                                      f"{config['config'].get('name')!r} that is not its first layer")
                 first = self._layer(entry, None)
             elif cls == "Sequential":
-                layers.extend(self.sequential_layers(entry, path + "/")[1])
+                layers.extend(self.nested(entry, lambda: self.sequential_layers(entry, path + "/")))
             elif cls == "Functional":
                 raise ValueError(f"{self.where}: a Functional model nested in a Sequential one "
                                  f"({entry['config'].get('name')!r}) is not supported; nest it in a "
@@ -122,6 +124,16 @@ class _Builder:
         for layer in self.sequential_layers(config, prefix)[1]:
             x = layer(x)
         return x
+
+    def nested(self, config: Dict[str, Any], build: Any) -> Any:
+        """``build()`` for a nested model's config; when that model is frozen
+        (``"trainable": false``) its layers are frozen too (Keras trains none of them)."""
+        start = len(self.placed)
+        result = build()
+        if config["config"].get("trainable") is False:
+            for layer, _ in self.placed[start:]:
+                layer.trainable = False
+        return result
 
     def functional(self, config: Dict[str, Any], prefix: str, feed: Optional[SymbolicTensor]
                    ) -> Tuple[SymbolicTensor, SymbolicTensor]:
@@ -144,9 +156,11 @@ class _Builder:
                 continue
             inbound = _inbound(entry, tensors, self.where)
             if cls == "Sequential":
-                tensors[lname] = self.sequential_on(entry, path + "/", inbound)
+                tensors[lname] = self.nested(entry, lambda: self.sequential_on(
+                    entry, path + "/", inbound))
             elif cls == "Functional":
-                tensors[lname] = self.functional(entry, path + "/", inbound)[1]
+                tensors[lname] = self.nested(entry, lambda: self.functional(
+                    entry, path + "/", inbound)[1])
             else:
                 layer = self._layer(entry, path)
                 tensors[lname] = layer(inbound)
@@ -255,9 +269,22 @@ def _read_weights(h5: Any, placed: List[Tuple[Layer, str]], where: str) -> None:
         layer.set_weights(values)
 
 
-def load(filepath: Any, classes: Dict[str, type]) -> Any:
+def _optimizer_arrays(h5: Any, where: str) -> Optional[List[np.ndarray]]:
+    """The datasets of ``optimizer/vars`` in index order, or None when there are none."""
+    group = h5.get("optimizer/vars")
+    if group is None or not len(group):
+        return None
+    try:
+        return [np.asarray(group[str(i)][()]) for i in range(len(group))]
+    except KeyError as e:
+        raise ValueError(f"{where}: group optimizer/vars lacks dataset {e}") from None
+
+
+def load(filepath: Any, classes: Dict[str, type], compile: bool = True) -> Any:
     """The foveal model of a Keras 3 archive (``classes``: ``"Sequential"`` and
-    ``"Functional"`` to foveal's model classes); see the module docstring."""
+    ``"Functional"`` to foveal's model classes); see the module docstring. With ``compile``, a
+    model saved compiled comes back compiled with its optimizer state (as
+    ``keras.saving.load_model``)."""
     path = os.fspath(filepath)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such model file: {path}")
@@ -283,10 +310,14 @@ def load(filepath: Any, classes: Dict[str, type]) -> Any:
     try:
         with h5py.File(io.BytesIO(weights), "r") as h5:
             _read_weights(h5, builder.placed, path)
+            compile_config = config.get("compile_config") if compile else None
+            opt_vars = _optimizer_arrays(h5, path) if compile_config else None
     except OSError as e:
         raise ValueError(f"{path}: model.weights.h5 is not a valid HDF5 file: {e}") from None
     if cfg.get("trainable") is False:
         model.trainable = False
+    if compile_config:   # Keras writes {} for a model that was not compiled
+        _kcomp.restore(model, compile_config, opt_vars, [l for l, _ in builder.placed], path)
     return model
 
 
@@ -342,7 +373,7 @@ def model_config(model: Any) -> Tuple[Dict[str, Any], List[Layer]]:
                  "config": {**common, "dtype": _kc.keras_dtype("float32"), "layers": entries,
                             "build_input_shape": shape},
                  "registered_name": None, "build_config": {"input_shape": shape},
-                 "compile_config": None}, layers)
+                 "compile_config": {}}, layers)
     layers = keras_layer_order(graph)
     by_name = {layer.name: layer for layer in layers}
     entries = []
@@ -358,10 +389,10 @@ def model_config(model: Any) -> Tuple[Dict[str, Any], List[Layer]]:
                         "input_layers": [graph.input_layers[0].name, 0, 0],
                         "output_layers": [graph.outputs[0].layer.name, 0, 0]},
              "registered_name": "Functional", "build_config": {"input_shape": None},
-             "compile_config": None}, layers)
+             "compile_config": {}}, layers)
 
 
-def _weights_h5(model: Any, layers: List[Layer]) -> bytes:
+def _weights_h5(model: Any, layers: List[Layer], compiled: bool) -> bytes:
     h5py = _h5py()
     buf = io.BytesIO()
     used: Dict[str, int] = {}
@@ -377,20 +408,26 @@ def _weights_h5(model: Any, layers: List[Layer]) -> bytes:
             group.attrs["name"] = layer.name
             for i, w in enumerate(layer.weights):
                 group.create_dataset(str(i), data=w.value)
+        if compiled:
+            group = h5.create_group("optimizer/vars")
+            group.attrs["name"] = model.optimizer.name
+            for i, a in enumerate(_kcomp.optimizer_variables(model, layers)):
+                group.create_dataset(str(i), data=a)
         h5.create_group("vars").attrs["name"] = model.name
     return buf.getvalue()
 
 
 def save(model: Any, filepath: Any, overwrite: bool = True) -> None:
-    """Write ``model`` as a Keras 3 archive that ``keras.saving.load_model`` reads (architecture
-    and weights; no compile settings), atomically."""
+    """Write ``model`` as a Keras 3 archive that ``keras.saving.load_model`` reads (architecture,
+    weights and, for a compiled model, compile settings and optimizer state), atomically."""
     path = os.path.abspath(os.fspath(filepath))
     if os.path.isdir(path):
         raise IsADirectoryError(f"{filepath} is a directory")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{filepath} exists and overwrite=False")
     config, layers = model_config(model)
-    weights = _weights_h5(model, layers)
+    config["compile_config"] = _kcomp.compile_config(model) or {}   # {}: as Keras, uncompiled
+    weights = _weights_h5(model, layers, bool(config["compile_config"]))
     metadata = {"keras_version": KERAS_FORMAT_VERSION,
                 "date_saved": time.strftime("%Y-%m-%d@%H:%M:%S")}
     with atomic_path(path, "filepath", suffix=".keras") as tmp:

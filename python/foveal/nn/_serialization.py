@@ -96,10 +96,10 @@ def load_model(filepath: str, classes: Dict[str, type],
     """Rebuild a model written by :func:`save_model`; ``classes`` maps the architecture's
     ``class_name`` (``"Sequential"``, ``"Functional"``) to the model class. A Keras 3 archive
     (a zip with ``config.json`` and ``model.weights.h5``, whatever its suffix) is read by
-    :mod:`foveal.nn._keras_archive` (uncompiled; ``custom_objects`` and ``compile`` unused)."""
+    :mod:`foveal.nn._keras_archive` (compiled as Keras would; ``custom_objects`` unused)."""
     from . import _keras_archive
     if _keras_archive.is_keras_archive(filepath):
-        return _keras_archive.load(filepath, classes)
+        return _keras_archive.load(filepath, classes, compile)
     reader = _saving.ModelFile(filepath, ("model",))
     try:
         arch = reader.json("config.json")

@@ -25,6 +25,7 @@ from .._checks import as_float32, as_int
 from ._adapters import Batches, as_array, hold_out, is_empty, validation_batches
 from ._graph import Graph, TrainPlan
 from .layers import InputLayer, Layer, SymbolicTensor, Weight
+from .layers._augment_chain import takes_uint8
 from .layers.base import _snake, unique_name
 
 __all__ = ["Model", "Sequential", "load_model"]
@@ -301,9 +302,14 @@ class Model:
         if isinstance(x, SymbolicTensor):
             raise NotImplementedError("calling a model on symbolic tensors (nesting models) is not "
                                       "supported yet")
-        x = as_float32(x, "x")
+        # a uint8 batch stays uint8 when training starts with random preprocessing layers:
+        # they warp it straight to float32 (_augment_chain.takes_uint8)
+        u8 = bool(training) and isinstance(x, np.ndarray) and x.dtype == np.uint8
+        x = np.ascontiguousarray(x) if u8 else as_float32(x, "x")
         graph = self._ensure_built(x.shape)
         self._check_input(x.shape, "model call")
+        if u8 and not takes_uint8(graph):
+            x = as_float32(x, "x")
         return graph.forward(x, bool(training))
 
     # ---- fit ----------------------------------------------------------------------------
@@ -473,7 +479,7 @@ class Model:
     def save(self, filepath: str, overwrite: bool = True) -> None:
         """Write the architecture, weights, compile settings and optimizer state to one file
         (a zip with checksums), atomically; :func:`foveal.nn.load_model` reads it back. A ``.keras``
-        path gets a Keras 3 archive (architecture and weights; needs ``h5py``) instead."""
+        path gets a Keras 3 archive (the same contents, in Keras's form; needs ``h5py``) instead."""
         _serialization.save_model(self, filepath, overwrite)
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
@@ -589,8 +595,8 @@ def load_model(filepath: str, custom_objects: Optional[Dict[str, type]] = None,
     """Read a model written by :meth:`Model.save`: architecture, weights, and (with
     ``compile=True``) the compile settings and optimizer state, so training continues exactly.
 
-    Also reads Keras 3 ``.keras`` archives (uncompiled; needs ``h5py``), executing nothing: a
-    Lambda layer or an unknown or custom class is a ValueError naming it. Raises
+    Also reads Keras 3 ``.keras`` archives (compiled as Keras does; needs ``h5py``), running
+    no code: a Lambda layer or an unknown or custom class is a ValueError naming it. Raises
     FileNotFoundError for a missing file and ValueError for a corrupt or truncated one.
     """
     classes = {cls._file_class_name: cls for cls in (Model, Sequential)}

@@ -8,9 +8,10 @@ parallel, no GIL held), crops are slices, and brightness/contrast run in place o
 float32 batch. :func:`fuse_steps` rewrites a model's training steps so that such runs of layers
 become one step (``foveal.nn._graph`` calls it).
 
-The native kernel only multiplies by a per-image brightness *scale*; Keras's brightness is an
-additive shift clipped to a value range, and contrast needs each image's channel means, so
-those two run as NumPy passes over the warped batch (in place, no extra copy).
+A uint8 batch is warped straight to float32 (no float copy first); a RandomBrightness right
+after the geometric layers (an additive shift clipped to a value range) is fused into that
+warp's store. Contrast needs each image's channel means, and brightness elsewhere in the chain
+(or on float input) runs as NumPy passes over the warped batch (in place, no extra copy).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from ... import _core
 
-__all__ = ["run_chain", "fuse_steps", "chainable"]
+__all__ = ["run_chain", "fuse_steps", "chainable", "takes_uint8"]
 
 # Keras fill_mode -> the native border name.
 _BORDERS = {"reflect": "reflect", "wrap": "wrap", "constant": "constant", "nearest": "replicate"}
@@ -31,6 +32,15 @@ _BORDERS = {"reflect": "reflect", "wrap": "wrap", "constant": "constant", "neare
 def chainable(layer: Any) -> bool:
     """Whether ``layer`` is a random preprocessing layer :func:`run_chain` can take."""
     return getattr(layer, "_kind", None) in ("warp", "color", "crop") and hasattr(layer, "_draw")
+
+
+def takes_uint8(graph: Any) -> bool:
+    """Whether a model graph may be given its uint8 input as it is in training: the input
+    (slot 0) is read by one step only, a random geometric or intensity layer (which, alone or
+    first in a fused chain, returns float32)."""
+    readers = [s for s in graph.steps if 0 in s[1]]
+    return (len(readers) == 1 and not readers[0][3] and chainable(readers[0][0])
+            and readers[0][0]._kind in ("warp", "color"))
 
 
 def _to_float(x: np.ndarray) -> np.ndarray:
@@ -47,13 +57,22 @@ def _own_float(x: np.ndarray) -> np.ndarray:
     return np.array(x, dtype=np.float32, order="C", copy=True)
 
 
-def warp_batch(x: np.ndarray, maps: np.ndarray, options: Tuple[str, str, float]) -> np.ndarray:
+def warp_batch(x: np.ndarray, maps: np.ndarray, options: Tuple[str, str, float],
+               add: Optional[np.ndarray] = None,
+               clip: Optional[Tuple[float, float]] = None) -> np.ndarray:
     """Warp each image of ``x`` (``N x H x W x C``, float32 or uint8) by its output -> input
-    map (``N x 3 x 3`` float64) in one native pass; float32 result of the same size."""
+    map (``N x 3 x 3`` float64) in one native pass; float32 result of the same size. A uint8
+    batch of up to 4 channels is read as it is (no float copy first), and may take a
+    brightness change in the same pass: ``add`` (``N`` float32) added to each image, then the
+    result clipped to ``clip`` = ``(low, high)``, the same floats as doing it afterwards."""
     fill_mode, interpolation, fill_value = options
-    x = _to_float(x)
     forward = np.ascontiguousarray(np.linalg.inv(maps)[:, :2, :])   # the kernel's source -> output
     border = _BORDERS[fill_mode]
+    if x.dtype == np.uint8 and x.shape[-1] <= 4:
+        return _core.image.augment_batch(np.ascontiguousarray(x), forward, interpolation, border,
+                                         fill_value, None, None, add, clip)
+    assert add is None and clip is None, "a fused brightness change needs a uint8 batch"
+    x = _to_float(x)
     if x.shape[-1] <= 4:
         return _core.image.augment_batch(x, forward, interpolation, border, fill_value, None, None)
     return np.concatenate([_core.image.augment_batch(np.ascontiguousarray(x[..., c:c + 4]), forward,
@@ -90,6 +109,12 @@ def run_chain(layers: Sequence[Any], x: np.ndarray) -> np.ndarray:
             maps = m if maps is None else maps @ m
             options = options or opts
             continue
+        if maps is not None and _fuses_into_warp(layer, x):
+            # brightness right after the warps: added and clipped in the warp's own store
+            x = warp_batch(x, maps, options or ("reflect", "bilinear", 0.0),
+                           np.asarray(params, np.float32), layer.value_range)
+            maps, options, owned = None, None, True
+            continue
         flush()
         if kind == "crop":
             x = layer._apply(x, params)
@@ -100,6 +125,13 @@ def run_chain(layers: Sequence[Any], x: np.ndarray) -> np.ndarray:
             layer.apply_(x, params)
     flush()
     return x if owned else _own_float(x)
+
+
+def _fuses_into_warp(layer: Any, x: np.ndarray) -> bool:
+    """Whether ``layer`` can run inside the native warp of the uint8 batch ``x``: a
+    RandomBrightness (an add then a clip per image) on at most 4 channels."""
+    from .random_color import RandomBrightness
+    return isinstance(layer, RandomBrightness) and x.dtype == np.uint8 and x.shape[-1] <= 4
 
 
 class _Chain:

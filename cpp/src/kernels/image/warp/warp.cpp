@@ -58,6 +58,22 @@ void augment_rows(const AugmentParams& p, const WarpRowParams& rp, bool identity
   for (size_t y = y0; y < y1; ++y) kernels().warp_row_f32(rp, src, y, dst + y * row);
 }
 
+// The same rows with a brightness factor fused into the store (no channel shift).
+void augment_rows_scaled(const AugmentParams& p, const WarpRowParams& rp, bool identity, float scale,
+                         const float* src, float* dst, size_t y0, size_t y1) {
+  if (identity || scale == 1.0f) {
+    augment_rows(p, rp, identity, src, dst, y0, y1);
+    if (scale != 1.0f)
+      for (size_t i = y0 * p.shape.width * p.shape.channels, e = y1 * p.shape.width * p.shape.channels; i < e; ++i)
+        dst[i] *= scale;
+    return;
+  }
+  const size_t row = p.shape.width * p.shape.channels;
+  WarpIntensity ie;
+  ie.mul = scale;
+  for (size_t y = y0; y < y1; ++y) kernels().warp_row_f32_intensity(rp, src, y, dst + y * row, ie);
+}
+
 // Reads n floats once, in order (a cache warm-up).
 void touch(const float* p, size_t n) {
   float acc = 0.0f;
@@ -102,6 +118,11 @@ void augment_batch_f32(const AugmentParams& p, const double* matrices, const flo
       // jumps, that the hardware prefetcher does not follow; one linear pass first brings an image
       // of L2 size in at full bandwidth.
       if (img * sizeof(float) <= (size_t{768} << 10)) touch(src + n * img, img);
+      if (shift == nullptr) {
+        augment_rows_scaled(p, rows[n], is_identity(matrices + 6 * n), scale ? scale[n] : 1.0f, src + n * img,
+                            dst + n * img, 0, H);
+        return;
+      }
       augment_rows(p, rows[n], is_identity(matrices + 6 * n), src + n * img, dst + n * img, 0, H);
       intensity(n);
     });
@@ -116,5 +137,40 @@ void augment_batch_f32(const AugmentParams& p, const double* matrices, const flo
   if (shift != nullptr || scale != nullptr) parallel_for(N, threads_for(N, N * img), [&](size_t n, int) { intensity(n); });
 }
 void warp_affine_f32(const WarpParams& p, const float* src, float* dst) { warp(p, src, dst, kernels().warp_row_f32); }
+
+void augment_batch_u8(const AugmentParams& p, const double* matrices, const float* add, float lo, float hi,
+                      bool clip, const uint8_t* src, float* dst) {
+  const size_t N = p.shape.batch, H = p.shape.height, img = H * p.shape.width * p.shape.channels;
+  const size_t row = p.shape.width * p.shape.channels;
+  std::vector<WarpRowParams> rows(N);
+  for (size_t n = 0; n < N; ++n) {
+    WarpParams wp{p.shape, H, p.shape.width, {}, p.interp, p.border, p.cval};
+    std::copy(matrices + 6 * n, matrices + 6 * n + 6, wp.matrix);
+    rows[n] = row_params(wp);
+  }
+  auto intensity = [&](size_t n) {
+    WarpIntensity ie;
+    ie.add = add ? add[n] : 0.0f;
+    ie.lo = lo;
+    ie.hi = hi;
+    ie.clip = clip;
+    return ie;
+  };
+  const int nt = get_num_threads();
+  if (N >= static_cast<size_t>(nt)) {  // whole images per task
+    parallel_for(N, threads_for(N, N * img), [&](size_t n, int) {
+      const WarpIntensity ie = intensity(n);
+      for (size_t y = 0; y < H; ++y) kernels().warp_row_u8_to_f32(rows[n], src + n * img, y, dst + n * img + y * row, ie);
+    });
+    return;
+  }
+  const TileGrid grid(N, H, 1, 8, 1);  // few images: bands of 8 rows
+  parallel_for_2d(grid, threads_for(grid.tasks(), N * img), [&](const Tile& band, int) {
+    const size_t n = band.group;
+    const WarpIntensity ie = intensity(n);
+    for (size_t y = band.r0; y < band.r1; ++y)
+      kernels().warp_row_u8_to_f32(rows[n], src + n * img, y, dst + n * img + y * row, ie);
+  });
+}
 
 }  // namespace foveal

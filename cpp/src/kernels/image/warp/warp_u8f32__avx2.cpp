@@ -7,5 +7,13 @@ namespace foveal {
 
 void warp_u8_row__avx2(const WarpRowParams& p, const uint8_t* src, size_t y, uint8_t* out) { warp_row<VecAvx2>(p, src, y, out); }
 void warp_f32_row__avx2(const WarpRowParams& p, const float* src, size_t y, float* out) { warp_row<VecAvx2>(p, src, y, out); }
+void warp_u8_to_f32_row__avx2(const WarpRowParams& p, const uint8_t* src, size_t y, float* out,
+                              const WarpIntensity& ie) {
+  warp_row_u8_to_f32_pixels(p, src, y, out, ie);
+}
+void warp_f32_intensity_row__avx2(const WarpRowParams& p, const float* src, size_t y, float* out,
+                                  const WarpIntensity& ie) {
+  warp_row_f32_intensity<VecAvx2>(p, src, y, out, ie);
+}
 
 }  // namespace foveal

@@ -355,5 +355,63 @@ void warp_row(const WarpRowParams& p, const E* src, size_t y, E* out) {
   for (size_t x = 0; x < p.out_w; ++x) pixel(x);
 }
 
+// The intensity change of one warped value (WarpIntensity): NaN stays NaN, as NumPy's clip.
+inline float intensity(float v, const WarpIntensity& ie) {
+  if (ie.mul != 1.0f) v *= ie.mul;
+  if (ie.add != 0.0f) v += ie.add;
+  if (ie.clip) v = std::min(std::max(v, ie.lo), ie.hi);
+  return v;
+}
+
+// One output pixel of a warp read from a uint8 source and written as float: the float path's
+// arithmetic on the source's float values (nearest or bilinear; bicubic is not an augmentation).
+inline void pixel_u8_to_f32(const WarpRowParams& p, const uint8_t* src, size_t x, size_t y, float* out_px) {
+  const size_t C = p.channels;
+  const ptrdiff_t H = static_cast<ptrdiff_t>(p.src_h), W = static_cast<ptrdiff_t>(p.src_w);
+  if (p.interp == Interp::nearest) {
+    const double xd = static_cast<double>(x), yd = static_cast<double>(y);
+    const ptrdiff_t ix = nearest_index(p.m[0] * xd + p.m[1] * yd + p.m[2], W, p.border);
+    const ptrdiff_t iy = nearest_index(p.m[3] * xd + p.m[4] * yd + p.m[5], H, p.border);
+    for (size_t c = 0; c < C; ++c) out_px[c] = tap(p, src, iy, ix, c);
+    return;
+  }
+  const float m0 = static_cast<float>(p.m[0]), m1 = static_cast<float>(p.m[1]), m2 = static_cast<float>(p.m[2]);
+  const float m3 = static_cast<float>(p.m[3]), m4 = static_cast<float>(p.m[4]), m5 = static_cast<float>(p.m[5]);
+  const float xf = static_cast<float>(x), yf = static_cast<float>(y);
+  const float ry = m1 * yf, ryy = m4 * yf;
+  const bool in_block = x < p.out_w - p.out_w % 16;
+  const float sx = in_block ? std::fma(m0, xf, ry + m2) : std::fma(m0, xf, ry) + m2;
+  const float sy = in_block ? std::fma(m3, xf, ryy + m5) : std::fma(m3, xf, ryy) + m5;
+  const float fx0 = std::floor(sx), fy0 = std::floor(sy);
+  const ptrdiff_t ix = coord(fx0), iy = coord(fy0);
+  const float ax = sx - fx0, ay = sy - fy0;
+  if (p.border == Border::constant && (ix + 1 < 0 || ix >= W || iy + 1 < 0 || iy >= H)) {
+    for (size_t c = 0; c < C; ++c) out_px[c] = p.cval;
+    return;
+  }
+  for (size_t c = 0; c < C; ++c) {
+    const float top = tap(p, src, iy, ix, c) * (1.0f - ax) + tap(p, src, iy, ix + 1, c) * ax;
+    const float bot = tap(p, src, iy + 1, ix, c) * (1.0f - ax) + tap(p, src, iy + 1, ix + 1, c) * ax;
+    out_px[c] = top * (1.0f - ay) + bot * ay;
+  }
+}
+
+// Portable augmentation rows (WarpIntensity fused): the float warp row then the intensity
+// change, or a uint8 source one pixel at a time. ISAs with a vector body of their own
+// (warp_u8f32__avx512.cpp) give the same bits.
+template <class V>
+void warp_row_f32_intensity(const WarpRowParams& p, const float* src, size_t y, float* out, const WarpIntensity& ie) {
+  warp_row<V>(p, src, y, out);
+  for (size_t i = 0, n = p.out_w * p.channels; i < n; ++i) out[i] = intensity(out[i], ie);
+}
+inline void warp_row_u8_to_f32_pixels(const WarpRowParams& p, const uint8_t* src, size_t y, float* out,
+                                      const WarpIntensity& ie) {
+  const size_t C = p.channels;
+  for (size_t x = 0; x < p.out_w; ++x) {
+    pixel_u8_to_f32(p, src, x, y, out + x * C);
+    for (size_t c = 0; c < C; ++c) out[x * C + c] = intensity(out[x * C + c], ie);
+  }
+}
+
 }  // namespace
 }  // namespace foveal

@@ -33,6 +33,10 @@ void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, 
 bool conv2d_uses_winograd(const Conv2dParams& p);
 void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
                          float* y);
+// The kernel gradient by the same algorithm (conv2d_winograd.cpp): for 3x3 stride-1 undilated
+// ungrouped layers with Cin + Cout <= 256 and at least 64 output pixels, unless FOVEAL_WINOGRAD=0.
+bool conv2d_kgrad_uses_winograd(const Conv2dParams& p);
+void conv2d_winograd_kgrad_f32(const Conv2dParams& p, const float* x, const float* dy, float* dkernel);
 
 // A stride-1 convolution's input gradient as a convolution: dy correlated with the kernel turned
 // 180 degrees, padded by (k - 1) * dilation - pad on the top and left, giving the input's size

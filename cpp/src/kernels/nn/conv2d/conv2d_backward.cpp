@@ -92,6 +92,15 @@ TapRuns tap_runs(const Conv2dParams& p) {
   return t;
 }
 
+// dbias[c] = sum over output pixels of dy[., c] (nothing when dbias is nullptr).
+void bias_grad(const Conv2dParams& p, const float* dy, float* dbias) {
+  if (!dbias) return;
+  const size_t P = p.batch * p.out_h * p.out_w;
+  std::fill(dbias, dbias + p.out_c, 0.0f);
+  for (size_t i = 0; i < P; ++i)
+    for (size_t c = 0; c < p.out_c; ++c) dbias[c] += dy[i * p.out_c + c];
+}
+
 // dK[tap, ci, co] = sum over output pixels q of x[q's tap pixel, ci] * dy[q, co], one register
 // tile at a time, held over a block of output rows (conv_kgrad_fn): mr input channels (broadcast
 // from x) x nr output channels (vectors of dy), or, where the output channels are few and the
@@ -107,6 +116,11 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
   const size_t taps = p.kh * p.kw, mr = t.kgrad_tile.mr, nr = t.kgrad_tile.nr;
   const size_t P = p.batch * p.out_h * p.out_w;
   count_weight_grad_macs(uint64_t(P) * taps * cg * p.out_c);
+  if (conv2d_kgrad_uses_winograd(p)) {
+    conv2d_winograd_kgrad_f32(p, x, dy, dkernel);
+    bias_grad(p, dy, dbias);
+    return;
+  }
   const TapRuns runs = tap_runs(p);
   const size_t x_step = p.stride_w * p.in_c, dy_step = p.out_c;
   // Output channels in vectors, unless they fill fewer of the tile's vectors than the input
@@ -191,11 +205,7 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
   } else if (parts > 1) {
     std::memcpy(dkernel, out, dk_size * sizeof(float));
   }
-  if (dbias) {
-    std::fill(dbias, dbias + p.out_c, 0.0f);
-    for (size_t i = 0; i < P; ++i)
-      for (size_t c = 0; c < p.out_c; ++c) dbias[c] += dy[i * p.out_c + c];
-  }
+  bias_grad(p, dy, dbias);
 }
 
 void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, float* dx) {

@@ -4,6 +4,7 @@
 // transformed (V = B^T d B), the 16 products U_xi * V_xi are GEMMs on the packed micro-kernel,
 // and the 2x2 outputs come back through A^T M A with the bias and ReLU fused (any other
 // activation is a pass over those pixels while they are in cache).
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -128,6 +129,109 @@ void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* ker
           if (px != nullptr) t.activation(cout, px, px, p.activation);
     }
   });
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// The kernel gradient by the same algorithm. Differentiating Y = A^T [(G g G^T) . (B^T d B)] A
+// (each tile) with respect to g gives
+//   dg = sum over tiles of G^T [(A dY A^T) . (B^T d B)] G,
+// so the 16 sums over tiles of (A dY A^T)_xi (x) (B^T d B)_xi are GEMM-shaped (Cin x Cout, K =
+// tiles), run on the kernel-gradient tile (conv_kgrad_fn) over blocks of transformed tiles, and
+// G^T . G turns the 16 sums into the 3x3 gradient once at the end: 16 multiply-adds per tile and
+// channel pair instead of 36. The tiles are cut into a fixed number of parts (each summed on its
+// own copy, then the copies in order), so the bits do not depend on the thread count.
+
+bool conv2d_kgrad_uses_winograd(const Conv2dParams& p) {
+  // Narrow layers only: each block of tiles updates all 16 Cin x Cout sums, which must stay in L2.
+  return winograd_enabled() && p.kh == 3 && p.kw == 3 && p.stride_h == 1 && p.stride_w == 1 &&
+         p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 && p.in_c >= 8 && p.out_c >= 16 &&
+         p.in_c + p.out_c <= 256 && p.out_h * p.out_w >= 64;
+}
+
+
+void conv2d_winograd_kgrad_f32(const Conv2dParams& p, const float* x, const float* dy, float* dkernel) {
+  const KernelTable& t = kernels();
+  const size_t mr = t.kgrad_tile.mr, nr = t.kgrad_tile.nr;
+  const size_t cin = p.in_c, cout = p.out_c, per_xi = cin * cout;
+  const size_t th_n = div_up(p.out_h, 2), tw_n = div_up(p.out_w, 2);
+  const size_t tiles = p.batch * th_n * tw_n;
+  constexpr size_t kParts = 4;
+  const size_t parts = std::min(kParts, div_up(tiles, 16));
+  // Tiles per block: the block's V (16 x tb x cin) and W (16 x tb x cout) within ~512 KiB.
+  size_t tb = (size_t{128} << 10) / (16 * (cin + cout));
+  tb = tb < 8 ? 8 : tb;
+  FloatBuffer sums(parts * 16 * per_xi);
+  const size_t scratch_floats = 16 * tb * (cin + cout);
+  const int threads = threads_for(parts, tiles * 16 * per_xi / 64);
+  std::vector<float> scratch_pool(scratch_floats * threads);
+  const std::vector<float> zeros(std::max(cin, cout), 0.0f);
+  const ptrdiff_t H = static_cast<ptrdiff_t>(p.in_h), Wd = static_cast<ptrdiff_t>(p.in_w);
+  const size_t rblocks = div_up(cin, mr), cblocks = div_up(cout, nr);
+  parallel_for(parts, threads, [&](size_t part, int tid) {
+    float* v = scratch_pool.data() + tid * scratch_floats;
+    float* w = v + 16 * tb * cin;
+    float* m = sums.get() + part * 16 * per_xi;
+    const size_t p0 = tiles * part / parts, p1 = tiles * (part + 1) / parts;
+    const float* d[16];
+    const float* g[4];
+    for (size_t t0 = p0; t0 < p1; t0 += tb) {
+      const size_t nb = p1 - t0 < tb ? p1 - t0 : tb;
+      for (size_t i = 0; i < nb; ++i) {  // both transforms of each tile
+        const size_t tile = t0 + i, n = tile / (th_n * tw_n), rest = tile % (th_n * tw_n);
+        const size_t oh0 = 2 * (rest / tw_n), ow0 = 2 * (rest % tw_n);
+        const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh0) - static_cast<ptrdiff_t>(p.pad_top);
+        const ptrdiff_t iw0 = static_cast<ptrdiff_t>(ow0) - static_cast<ptrdiff_t>(p.pad_left);
+        const float* image = x + n * p.in_h * p.in_w * cin;
+        for (ptrdiff_t r = 0; r < 4; ++r)
+          for (ptrdiff_t s = 0; s < 4; ++s) {
+            const ptrdiff_t ih = ih0 + r, iw = iw0 + s;
+            d[r * 4 + s] = ih >= 0 && ih < H && iw >= 0 && iw < Wd
+                               ? image + (static_cast<size_t>(ih) * p.in_w + static_cast<size_t>(iw)) * cin
+                               : zeros.data();
+          }
+        t.winograd_input(cin, d, v + i * cin, tb * cin);
+        for (size_t r = 0; r < 2; ++r)
+          for (size_t s = 0; s < 2; ++s)
+            g[r * 2 + s] = oh0 + r < p.out_h && ow0 + s < p.out_w
+                               ? dy + ((n * p.out_h + oh0 + r) * p.out_w + ow0 + s) * cout
+                               : zeros.data();
+        t.winograd_dy(cout, g, w + i * cout, tb * cout);
+      }
+      const size_t zero = 0;
+      for (size_t xi = 0; xi < 16; ++xi)  // sums_xi (Cin x Cout) += V_xi^T W_xi over the block
+        for (size_t cb = 0; cb < cblocks; ++cb) {
+          const size_t c0 = cb * nr, nc = std::min(nr, cout - c0);
+          for (size_t rb = 0; rb < rblocks; ++rb) {
+            const size_t r0 = rb * mr;
+            const ConvKgradParams kp{std::min(mr, cin - r0), nc, cin, cout, t0 > p0};
+            t.conv_kgrad(kp, v + xi * tb * cin + r0, w + xi * tb * cout + c0, &zero, &zero, &nb, 1,
+                         m + xi * per_xi + r0 * cout + c0, cout);
+          }
+        }
+    }
+  });
+  float* m = sums.get();
+  for (size_t part = 1; part < parts; ++part) {  // the parts in order, into the first
+    const float* src = sums.get() + part * 16 * per_xi;
+    for (size_t i = 0; i < 16 * per_xi; ++i) m[i] += src[i];
+  }
+  // dg = G^T M G for each channel pair, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+  for (size_t i = 0; i < per_xi; ++i) {
+    float h[4][3];
+    for (int q = 0; q < 4; ++q) {  // h = M G
+      const float m0 = m[(q * 4) * per_xi + i], m1 = m[(q * 4 + 1) * per_xi + i];
+      const float m2 = m[(q * 4 + 2) * per_xi + i], m3 = m[(q * 4 + 3) * per_xi + i];
+      h[q][0] = m0 + 0.5f * (m1 + m2);
+      h[q][1] = 0.5f * (m1 - m2);
+      h[q][2] = 0.5f * (m1 + m2) + m3;
+    }
+    for (int s = 0; s < 3; ++s) {  // dg = G^T h
+      dkernel[(0 * 3 + s) * per_xi + i] = h[0][s] + 0.5f * (h[1][s] + h[2][s]);
+      dkernel[(1 * 3 + s) * per_xi + i] = 0.5f * (h[1][s] - h[2][s]);
+      dkernel[(2 * 3 + s) * per_xi + i] = 0.5f * (h[1][s] + h[2][s]) + h[3][s];
+    }
+  }
 }
 
 }  // namespace foveal

@@ -77,5 +77,31 @@ void winograd_output(size_t channels, const float* m, size_t xi_stride, const fl
   if (c < channels) winograd_output_block<V>(c, channels - c, m, xi_stride, bias, relu, y);
 }
 
+// The kernel gradient's transform of the output gradient: W = A dY A^T for a 2x2 block dy
+// (row-major, each c floats; a zero row past the edge), written as 16 rows, xi_stride apart.
+template <class V>
+inline void winograd_dy_block(size_t c, size_t n, const float* const* dy, float* w, size_t xi_stride) {
+  using T = typename V::T;
+  const T y00 = V::load_n(dy[0] + c, n), y01 = V::load_n(dy[1] + c, n);
+  const T y10 = V::load_n(dy[2] + c, n), y11 = V::load_n(dy[3] + c, n);
+  // A dY: rows y0, y0 + y1, y0 - y1, -y1 (A^T = [1 1 1 0; 0 1 -1 -1]), two columns each
+  const T u[4][2] = {{y00, y01}, {V::add(y00, y10), V::add(y01, y11)}, {V::sub(y00, y10), V::sub(y01, y11)},
+                     {V::sub(V::zero(), y10), V::sub(V::zero(), y11)}};
+  for (int q = 0; q < 4; ++q) {  // (A dY) A^T: a, a + b, a - b, -b
+    float* row = w + static_cast<size_t>(q * 4) * xi_stride + c;
+    V::store_n(row, u[q][0], n);
+    V::store_n(row + xi_stride, V::add(u[q][0], u[q][1]), n);
+    V::store_n(row + 2 * xi_stride, V::sub(u[q][0], u[q][1]), n);
+    V::store_n(row + 3 * xi_stride, V::sub(V::zero(), u[q][1]), n);
+  }
+}
+
+template <class V>
+void winograd_dy(size_t channels, const float* const* dy, float* w, size_t xi_stride) {
+  size_t c = 0;
+  for (; c + V::width <= channels; c += V::width) winograd_dy_block<V>(c, V::width, dy, w, xi_stride);
+  if (c < channels) winograd_dy_block<V>(c, channels - c, dy, w, xi_stride);
+}
+
 }  // namespace
 }  // namespace foveal
