@@ -115,3 +115,17 @@ def as_float_dtype(dtype: Any) -> str:
     if dt.kind != "f":
         raise ValueError(f"dtype must be a floating dtype such as 'float32', got {dtype!r}")
     return dt.name
+
+
+def as_existing_path(path: Any, name: str, kind: str = "file") -> str:
+    """``path`` (a str or os.PathLike) as a str naming an existing ``kind`` ("file" or
+    "folder"): TypeError naming ``name`` for anything else, FileNotFoundError when it is missing."""
+    import os
+    try:
+        text = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{name} must be a path, got {type(path).__name__}") from None
+    exists = os.path.isfile(text) if kind == "file" else os.path.isdir(text)
+    if not exists:
+        raise FileNotFoundError(f"{name}: no such {kind}: {text!r}")
+    return text

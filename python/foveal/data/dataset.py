@@ -53,7 +53,7 @@ from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .. import _random
-from .._checks import as_bool, as_int
+from .._checks import as_bool, as_existing_path, as_int
 from ._cache import BAD, ImageCache, cache_kind, listing_key
 from ._decode import decode_batch, decode_image, decoder_version, skip_unreadable
 from ._listing import DATASET_FORMATS, index_directory
@@ -267,12 +267,7 @@ def image_dataset_from_directory(
         0-255, or images alone when there are no labels. See the module docstring for the
         deliberate differences from Keras.
     """
-    try:
-        directory = os.fspath(directory)
-    except TypeError:
-        raise TypeError(f"directory must be a path, got {type(directory).__name__}") from None
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"directory: no such folder: {directory!r}")
+    directory = as_existing_path(directory, "directory", "folder")
     if not (labels is None or (isinstance(labels, str) and labels == "inferred")):
         if not isinstance(labels, (list, tuple, np.ndarray)):
             raise ValueError(f"labels must be 'inferred', None or a list/tuple of integer labels, "

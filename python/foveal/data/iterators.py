@@ -52,7 +52,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import _random
-from .._checks import as_bool, as_float_dtype, as_int, as_real_array
+from .._checks import as_bool, as_existing_path, as_float_dtype, as_int, as_real_array
 from ._cache import BAD, ImageCache, cache_kind, listing_key, memory_limit
 from ._decode import (INTERPOLATIONS, decode_batch, decode_file, decoder_version, resize_image,
                       skip_unreadable, unreadable_error)
@@ -350,12 +350,7 @@ class DirectoryIterator(_Iterator):
                  subset: Optional[str] = None, interpolation: str = "nearest",
                  follow_links: bool = False, keep_aspect_ratio: bool = False,
                  on_error: str = "skip", dtype: Any = None, cache: Any = None) -> None:
-        try:
-            directory = os.fspath(directory)
-        except TypeError:
-            raise TypeError(f"directory must be a path, got {type(directory).__name__}") from None
-        if not os.path.isdir(directory):
-            raise FileNotFoundError(f"directory: no such folder: {directory!r}")
+        directory = as_existing_path(directory, "directory", "folder")
         if not isinstance(target_size, (tuple, list)) or len(target_size) != 2:
             raise ValueError(f"target_size must be (height, width), got {target_size!r}")
         self.target_size = (as_int(target_size[0], "target_size", 1),

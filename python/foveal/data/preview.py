@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 import numpy as np
 
 from .. import image as _image
-from .._checks import as_int
+from .._checks import as_existing_path, as_int
 from ._listing import WHITE_LIST_FORMATS, class_folders, is_image_name, walk_images
 from .generator import ImageDataGenerator
 
@@ -62,12 +62,7 @@ def preview_files(directory: "str | os.PathLike[str]", count: int) -> List[str]:
 def _preview_order(directory: "str | os.PathLike[str]") -> Iterator[str]:
     """Every image path of ``directory`` in :func:`preview_files`'s order (the folder is
     listed, and checked, before the first one is given)."""
-    try:
-        folder = os.fspath(directory)
-    except TypeError:
-        raise TypeError(f"directory must be a path, got {type(directory).__name__}") from None
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"directory: no such folder: {folder!r}")
+    folder = as_existing_path(directory, "directory", "folder")
     groups = [_images_in(folder, recursive=False)]
     groups += [_images_in(os.path.join(folder, d), recursive=True) for d in class_folders(folder)]
     groups = [g for g in groups if g]

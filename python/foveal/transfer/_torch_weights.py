@@ -33,6 +33,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .._checks import as_existing_path
+
 __all__ = ["read_torch_state_dict", "mobilenet_v2_weights_path"]
 
 #: The pip package that ships torchvision's ImageNet MobileNetV2 weights, and the file in it.
@@ -302,12 +304,7 @@ def read_torch_state_dict(path: Any) -> Dict[str, np.ndarray]:
     that is not a torch checkpoint, refers to any global besides tensors, parameters, ordered
     dicts and storages, or does not hold a flat dict of tensors.
     """
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise TypeError(f"path must be a file path, got {type(path).__name__}") from None
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"path: no such file {path!r}")
+    path = as_existing_path(path, "path")
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head == b"PK\x03\x04":
