@@ -31,7 +31,9 @@ def get_num_threads() -> int:
 def build_info() -> dict:
     """Describe the build: version, compiler, OpenMP, CPU features, the kernel ISA in use
     (``"avx512"``, ``"avx2"`` or ``"scalar"``), and whether CUDA is compiled in and available."""
-    return _core.build_info()
+    from ._device import cuda_build_info
+
+    return {**_core.build_info(), **cuda_build_info()}
 
 
 from ._device import (  # noqa: E402

@@ -8,7 +8,13 @@ CUDA and the device stays ``"cpu"``. The float32 matrix-product precision follow
 
 from __future__ import annotations
 
+import functools
+import importlib
+from typing import Any, Callable, Optional, TypeVar
+
 from . import _core
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _DEVICES = ("cpu", "cuda")
 _PRECISIONS = ("highest", "high", "medium")
@@ -38,7 +44,7 @@ def set_device(device: str) -> None:
     """
     name = _device_name(device)
     if name == "cuda":
-        info = _core.build_info()
+        info = {**_core.build_info(), **cuda_build_info()}
         if not info.get("cuda_compiled", False):
             raise RuntimeError(
                 "set_device('cuda'): this foveal build has no CUDA support; rebuild with "
@@ -70,3 +76,31 @@ def set_float32_matmul_precision(precision: str) -> None:
 def get_float32_matmul_precision() -> str:
     """The float32 matrix-product precision set by :func:`set_float32_matmul_precision`."""
     return _state["matmul_precision"]
+
+
+def _cuda_module() -> Optional[Any]:
+    """foveal._cuda, or None in a build without it."""
+    try:
+        return importlib.import_module("foveal._cuda")
+    except ImportError:
+        return None
+
+
+def cuda_build_info() -> dict:
+    """The CUDA module's report for :func:`foveal.build_info` (``cuda_compiled``, ``cuda_available``:
+    a GPU answers now, ``cuda_devices``, ``cuda_runtime_version``, ``cuda_error``: why none
+    answers, ...); empty in a build without CUDA (``_core`` then reports both False)."""
+    mod = _cuda_module()
+    return {} if mod is None else dict(mod.build_info())
+
+
+def routed(fn: F) -> F:
+    """Decorator at an op's dispatch point: while the device is ``"cuda"``, the op of the same
+    name in ``foveal._cuda_ops`` runs instead, with the same arguments (NumPy in and out, or
+    device arrays). The CPU implementation stays reachable as ``op.__wrapped__``."""
+    @functools.wraps(fn)
+    def op(*args: Any, **kwargs: Any) -> Any:
+        if _state["device"] == "cuda":
+            return getattr(importlib.import_module("foveal._cuda_ops"), fn.__name__)(*args, **kwargs)
+        return fn(*args, **kwargs)
+    return op  # type: ignore[return-value]

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import _core
 from .._checks import as_int, as_numpy, as_option
+from .._device import routed
 from ._common import BORDERS, INTERPOLATIONS, Number, as_number
 from ._pixels import as_batch, as_image
 
@@ -36,6 +37,7 @@ def _warp_options(interpolation: str, border: str, cval: Any) -> Tuple[str, str,
     return interp, b, as_number(cval, "cval")
 
 
+@routed
 def warp_affine(img: Any, matrix: Any, output_shape: Optional[Tuple[int, int]] = None,
                 interpolation: str = "bilinear", border: str = "constant", cval: Number = 0) -> np.ndarray:
     """Affine warp as OpenCV ``warpAffine``: ``matrix`` (2 x 3) maps source (x, y) to the
@@ -102,6 +104,7 @@ def zoom(img: Any, zx: float, zy: Optional[float] = None, interpolation: str = "
     return warp_affine(img, m, None, interpolation, border, cval)
 
 
+@routed
 def resize(img: Any, size: Tuple[int, int], interpolation: str = "bilinear") -> np.ndarray:
     """Resize to ``size=(height, width)`` with half-pixel centres as OpenCV: ``"nearest"``
     (``INTER_NEAREST_EXACT``), ``"bilinear"``, ``"bicubic"`` (no antialiasing) or ``"area"``

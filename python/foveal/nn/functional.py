@@ -2,6 +2,8 @@
 
 Every function accepts any array-like, converts it to C-contiguous float32, normalizes its
 arguments the way Keras does, and calls one native kernel (which releases the GIL).
+With ``foveal.set_device("cuda")`` the ops marked ``@routed`` run their GPU versions instead
+(``foveal._cuda_ops``, the same arguments; NumPy or device arrays in, the same kind out).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 
 from .. import _core
 from .._checks import Pair, as_float32, as_int, as_numpy, as_option, as_pair
+from .._device import routed
 
 PaddingArg = Union[str, int, Sequence[int], Sequence[Sequence[int]]]
 Padding = Tuple[Pair, Pair]
@@ -85,6 +88,7 @@ def _bias(bias: Any) -> Optional[np.ndarray]:
     return None if bias is None else as_float32(bias, "bias")
 
 
+@routed
 def conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
            padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1, groups: int = 1,
            activation: Optional[str] = None) -> np.ndarray:
@@ -133,6 +137,7 @@ def _depthwise_as_grouped(x: Any, kernel: Any) -> Tuple[np.ndarray, np.ndarray]:
     return x, kernel.reshape(kh, kw, 1, c * mult)
 
 
+@routed
 def depthwise_conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
                      padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
                      activation: Optional[str] = None) -> np.ndarray:
@@ -155,6 +160,7 @@ def _pool_args(x: Any, pool_size: Any, strides: Any, padding: Any) -> tuple:
     return x, k, s, pads
 
 
+@routed
 def max_pool2d(x: Any, pool_size: Union[int, Pair] = 2, strides: Union[int, Pair, None] = None,
                padding: PaddingArg = "valid") -> np.ndarray:
     """Max pooling of an NHWC batch (Keras ``MaxPooling2D``): ``strides=None`` means
@@ -162,6 +168,7 @@ def max_pool2d(x: Any, pool_size: Union[int, Pair] = 2, strides: Union[int, Pair
     return _core.max_pool2d(*_pool_args(x, pool_size, strides, padding))
 
 
+@routed
 def avg_pool2d(x: Any, pool_size: Union[int, Pair] = 2, strides: Union[int, Pair, None] = None,
                padding: PaddingArg = "valid") -> np.ndarray:
     """Average pooling of an NHWC batch (Keras ``AveragePooling2D``); with ``"same"`` padding
@@ -169,6 +176,7 @@ def avg_pool2d(x: Any, pool_size: Union[int, Pair] = 2, strides: Union[int, Pair
     return _core.avg_pool2d(*_pool_args(x, pool_size, strides, padding))
 
 
+@routed
 def global_avg_pool2d(x: Any) -> np.ndarray:
     """Mean over H and W of an ``N x H x W x C`` batch; returns ``N x C``."""
     x = as_float32(x, "x")
@@ -176,6 +184,7 @@ def global_avg_pool2d(x: Any) -> np.ndarray:
     return _core.global_avg_pool2d(x)
 
 
+@routed
 def global_max_pool2d(x: Any) -> np.ndarray:
     """Maximum over H and W of an ``N x H x W x C`` batch; returns ``N x C``."""
     x = as_float32(x, "x")
@@ -183,6 +192,7 @@ def global_max_pool2d(x: Any) -> np.ndarray:
     return _core.global_max_pool2d(x)
 
 
+@routed
 def dense(x: Any, kernel: Any, bias: Any = None, activation: Optional[str] = None) -> np.ndarray:
     """Fully connected layer ``act(x @ kernel + bias)`` over the last axis of ``x``.
 
@@ -204,6 +214,7 @@ def dense(x: Any, kernel: Any, bias: Any = None, activation: Optional[str] = Non
     return y.reshape(*lead, kernel.shape[1])
 
 
+@routed
 def activation(x: Any, activation: Optional[str]) -> np.ndarray:
     """Elementwise activation by its Keras 3 name, in one native pass:
 
@@ -217,16 +228,19 @@ def activation(x: Any, activation: Optional[str]) -> np.ndarray:
     return _core.activation(as_float32(x, "x"), _activation(activation))
 
 
+@routed
 def relu(x: Any) -> np.ndarray:
     """Elementwise ``max(x, 0)``."""
     return _core.activation(as_float32(x, "x"), "relu")
 
 
+@routed
 def sigmoid(x: Any) -> np.ndarray:
     """Elementwise ``1 / (1 + exp(-x))``."""
     return _core.activation(as_float32(x, "x"), "sigmoid")
 
 
+@routed
 def tanh(x: Any) -> np.ndarray:
     """Elementwise hyperbolic tangent."""
     return _core.activation(as_float32(x, "x"), "tanh")
@@ -252,6 +266,7 @@ def softmax(x: Any, axis: int = -1) -> np.ndarray:
 # shape), and the forward op's inputs and arguments, and returns the gradients of its inputs.
 
 
+@routed
 def conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, Pair] = 1,
                     padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
                     groups: int = 1, need_dx: bool = True, need_dkernel: bool = True) -> Grads:
@@ -276,6 +291,7 @@ def conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, Pair] = 1,
     return _core.conv2d_backward(dy, x, kernel, s, pads, d, g, bool(need_dx), bool(need_dkernel))
 
 
+@routed
 def depthwise_conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, Pair] = 1,
                               padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
                               need_dx: bool = True, need_dkernel: bool = True) -> Grads:
@@ -287,6 +303,7 @@ def depthwise_conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, 
     return dx, (None if dk is None else dk.reshape(as_numpy(kernel, "kernel").shape)), db
 
 
+@routed
 def max_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,
                         strides: Union[int, Pair, None] = None, padding: PaddingArg = "valid",
                         through_relu: bool = False) -> np.ndarray:
@@ -300,6 +317,7 @@ def max_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,
     return _core.max_pool2d_backward(as_float32(dy, "dy"), x, k, s, pads, bool(through_relu))
 
 
+@routed
 def avg_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,
                         strides: Union[int, Pair, None] = None, padding: PaddingArg = "valid") -> np.ndarray:
     """Gradient of :func:`avg_pool2d` with respect to ``x`` (each window's gradient shared
@@ -308,6 +326,7 @@ def avg_pool2d_backward(dy: Any, x: Any, pool_size: Union[int, Pair] = 2,
     return _core.avg_pool2d_backward(as_float32(dy, "dy"), x, k, s, pads)
 
 
+@routed
 def global_avg_pool2d_backward(dy: Any, x: Any) -> np.ndarray:
     """Gradient of :func:`global_avg_pool2d` (``dy`` is ``N x C``) with respect to ``x``."""
     x = as_float32(x, "x")
@@ -323,6 +342,7 @@ def global_max_pool2d_backward(dy: Any, x: Any) -> np.ndarray:
     return _core.global_max_pool2d_backward(as_float32(dy, "dy"), x)
 
 
+@routed
 def dense_backward(dy: Any, x: Any, kernel: Any, need_dx: bool = True, need_dkernel: bool = True) -> Grads:
     """Gradients ``(dx, dkernel, dbias)`` of :func:`dense` without its activation: ``dx = dy @
     kernel.T`` (None when ``need_dx`` is False), ``dkernel = x.T @ dy``, ``dbias = dy.sum(0)``
@@ -346,6 +366,7 @@ def dense_backward(dy: Any, x: Any, kernel: Any, need_dx: bool = True, need_dker
     return (None if dx is None else dx.reshape(x.shape)), dk, db
 
 
+@routed
 def activation_backward(dy: Any, y: Any, activation: Optional[str], x: Any = None) -> np.ndarray:
     """Gradient ``dy * f'(x)`` through an :func:`activation`.
 

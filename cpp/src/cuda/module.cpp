@@ -1,0 +1,214 @@
+// foveal._cuda: the CUDA build's extension module (private; foveal/_cuda_ops.py is its one user).
+// Operators take raw addresses (ints) of C-contiguous buffers that the Python layer allocated and
+// sized, the sizes as tuples in the order of the CPU's params structs, and `host`: False runs on
+// the GPU (device addresses), True runs the same kernel bodies on the host (host addresses; the
+// tests without a GPU). No shape checks here: the Python layer validates before calling.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "cuda/launch.h"
+#include "cuda/runtime.h"
+
+namespace py = pybind11;
+using foveal::Activation;
+using foveal::cuda::Where;
+using Ptr = std::uintptr_t;
+
+namespace {
+
+template <class T>
+T* ptr(Ptr p) { return reinterpret_cast<T*>(p); }
+Where where(bool host) { return host ? Where::host : Where::device; }
+
+Activation activation(const std::string& name) {
+  static const std::pair<const char*, Activation> kNames[] = {
+      {"linear", Activation::none}, {"none", Activation::none}, {"relu", Activation::relu},
+      {"sigmoid", Activation::sigmoid}, {"tanh", Activation::tanh}, {"relu6", Activation::relu6},
+      {"hard_sigmoid", Activation::hard_sigmoid}, {"hard_silu", Activation::hard_silu},
+      {"silu", Activation::silu}, {"gelu", Activation::gelu}, {"leaky_relu", Activation::leaky_relu},
+      {"elu", Activation::elu}, {"softplus", Activation::softplus}};
+  for (const auto& [n, a] : kNames)
+    if (name == n) return a;
+  throw py::value_error("unknown activation " + name);
+}
+
+template <size_t N>
+std::array<size_t, N> sizes(const std::vector<size_t>& v, const char* what) {
+  if (v.size() != N) throw py::value_error(std::string(what) + ": expected " + std::to_string(N) + " sizes");
+  std::array<size_t, N> a{};
+  for (size_t i = 0; i < N; ++i) a[i] = v[i];
+  return a;
+}
+
+// (batch, in_h, in_w, in_c, out_h, out_w, out_c, kh, kw, groups, stride_h, stride_w,
+//  dilation_h, dilation_w, pad_top, pad_left)
+foveal::Conv2dParams conv_params(const std::vector<size_t>& v, const std::string& act) {
+  const auto a = sizes<16>(v, "conv2d");
+  return {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15],
+          activation(act)};
+}
+// (batch, in_h, in_w, channels, out_h, out_w, kh, kw, stride_h, stride_w, pad_top, pad_left)
+foveal::Pool2dParams pool_params(const std::vector<size_t>& v) {
+  const auto a = sizes<12>(v, "pool2d");
+  return {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]};
+}
+foveal::ImageShape image_shape(const std::vector<size_t>& v) {
+  const auto a = sizes<4>(v, "image shape");
+  return {a[0], a[1], a[2], a[3]};
+}
+foveal::Interp interp(const std::string& s) {
+  if (s == "nearest") return foveal::Interp::nearest;
+  if (s == "bilinear") return foveal::Interp::bilinear;
+  throw py::value_error("interpolation " + s + " is not implemented on the GPU");
+}
+foveal::Border border(const std::string& s) {
+  if (s == "constant") return foveal::Border::constant;
+  if (s == "replicate" || s == "nearest") return foveal::Border::replicate;
+  if (s == "reflect") return foveal::Border::reflect;
+  if (s == "reflect101") return foveal::Border::reflect101;
+  if (s == "wrap") return foveal::Border::wrap;
+  throw py::value_error("unknown border " + s);
+}
+
+py::dict build_info() {
+  const auto s = foveal::cuda::device_status();
+  py::dict d;
+  d["cuda_compiled"] = true;
+  d["cuda_available"] = s.devices > 0;
+  d["cuda_devices"] = s.devices;
+  d["cuda_runtime_version"] = s.runtime_version;
+  d["cuda_driver_version"] = s.driver_version;
+  d["cuda_architectures"] = FOVEAL_CUDA_ARCHITECTURES;
+  if (s.devices > 0) {
+    d["cuda_device_name"] = s.name;
+    d["cuda_capability"] = s.capability;
+  }
+  if (!s.error.empty()) d["cuda_error"] = s.error;
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_cuda, m) {
+  namespace fc = foveal::cuda;
+  m.doc() = "foveal's CUDA kernels (private: use foveal.set_device('cuda') and foveal.nn.functional)";
+  m.def("build_info", &build_info);
+  m.def("device_count", [] { return foveal::cuda::device_status().devices; });
+
+  py::class_<fc::DeviceBuffer>(m, "DeviceBuffer")
+      .def(py::init<size_t>(), py::arg("nbytes"))
+      .def_property_readonly("ptr", [](const fc::DeviceBuffer& b) { return reinterpret_cast<Ptr>(b.ptr()); })
+      .def_property_readonly("nbytes", &fc::DeviceBuffer::nbytes);
+  m.def("copy_to_device", [](Ptr dst, Ptr src, size_t n) {
+    py::gil_scoped_release r;
+    fc::copy_to_device(ptr<void>(dst), ptr<const void>(src), n);
+  });
+  m.def("copy_to_host", [](Ptr dst, Ptr src, size_t n) {
+    py::gil_scoped_release r;
+    fc::copy_to_host(ptr<void>(dst), ptr<const void>(src), n);
+  });
+  m.def("copy_on_device", [](Ptr dst, Ptr src, size_t n) { fc::copy_on_device(ptr<void>(dst), ptr<const void>(src), n); });
+  m.def("synchronize", [] {
+    py::gil_scoped_release r;
+    fc::synchronize();
+  });
+
+  m.def("conv2d", [](Ptr x, Ptr k, Ptr b, Ptr y, const std::vector<size_t>& dims, const std::string& act,
+                     bool tf32, bool host) {
+    const auto p = conv_params(dims, act);
+    py::gil_scoped_release r;
+    fc::conv2d_f32_nhwc(where(host), p, ptr<const float>(x), ptr<const float>(k), ptr<const float>(b),
+                        ptr<float>(y), tf32);
+  });
+  m.def("conv2d_backward", [](Ptr x, Ptr k, Ptr dy, Ptr dx, Ptr dk, Ptr db, const std::vector<size_t>& dims,
+                              bool tf32, bool host) {
+    const auto p = conv_params(dims, "linear");
+    py::gil_scoped_release r;
+    fc::conv2d_backward_f32_nhwc(where(host), p, ptr<const float>(x), ptr<const float>(k), ptr<const float>(dy),
+                                 ptr<float>(dx), ptr<float>(dk), ptr<float>(db), tf32);
+  });
+  m.def("dense", [](Ptr x, Ptr k, Ptr b, Ptr y, size_t m_, size_t k_, size_t n_, const std::string& act,
+                    bool tf32, bool host) {
+    const Activation a = activation(act);
+    py::gil_scoped_release r;
+    fc::dense_f32(where(host), m_, k_, n_, ptr<const float>(x), ptr<const float>(k), ptr<const float>(b),
+                  ptr<float>(y), a, tf32);
+  });
+  m.def("dense_backward", [](Ptr x, Ptr k, Ptr dy, Ptr dx, Ptr dk, Ptr db, size_t m_, size_t k_, size_t n_,
+                             bool tf32, bool host) {
+    py::gil_scoped_release r;
+    fc::dense_backward_f32(where(host), m_, k_, n_, ptr<const float>(x), ptr<const float>(k),
+                           ptr<const float>(dy), ptr<float>(dx), ptr<float>(dk), ptr<float>(db), tf32);
+  });
+  m.def("softmax", [](Ptr x, Ptr y, size_t rows, size_t cols, bool host) {
+    py::gil_scoped_release r;
+    fc::softmax_f32(where(host), rows, cols, ptr<const float>(x), ptr<float>(y));
+  });
+  m.def("pool2d", [](const std::string& mode, Ptr x, Ptr y, const std::vector<size_t>& dims, bool host) {
+    const auto p = pool_params(dims);
+    const bool max = mode == "max";
+    py::gil_scoped_release r;
+    if (max) fc::max_pool2d_f32_nhwc(where(host), p, ptr<const float>(x), ptr<float>(y));
+    else fc::avg_pool2d_f32_nhwc(where(host), p, ptr<const float>(x), ptr<float>(y));
+  });
+  m.def("pool2d_backward", [](const std::string& mode, Ptr x, Ptr dy, Ptr dx, const std::vector<size_t>& dims,
+                              bool through_relu, bool host) {
+    const auto p = pool_params(dims);
+    const bool max = mode == "max";
+    py::gil_scoped_release r;
+    if (max) fc::max_pool2d_backward_f32_nhwc(where(host), p, ptr<const float>(x), ptr<const float>(dy), ptr<float>(dx), through_relu);
+    else fc::avg_pool2d_backward_f32_nhwc(where(host), p, ptr<const float>(dy), ptr<float>(dx));
+  });
+  m.def("global_pool2d", [](const std::string& mode, Ptr x, Ptr y, size_t n, size_t hw, size_t c, bool host) {
+    const bool max = mode == "max";
+    py::gil_scoped_release r;
+    if (max) fc::global_max_pool2d_f32(where(host), n, hw, c, ptr<const float>(x), ptr<float>(y));
+    else fc::global_avg_pool2d_f32(where(host), n, hw, c, ptr<const float>(x), ptr<float>(y));
+  });
+  m.def("global_avg_pool2d_backward", [](Ptr dy, Ptr dx, size_t n, size_t hw, size_t c, bool host) {
+    py::gil_scoped_release r;
+    fc::global_avg_pool2d_backward_f32(where(host), n, hw, c, ptr<const float>(dy), ptr<float>(dx));
+  });
+  m.def("bias_activation", [](Ptr x, Ptr b, Ptr y, size_t n, size_t c, const std::string& act, bool host) {
+    const Activation a = activation(act);
+    py::gil_scoped_release r;
+    fc::bias_activation_f32(where(host), n, c, ptr<const float>(x), ptr<const float>(b), ptr<float>(y), a);
+  });
+  m.def("activation_backward", [](Ptr dy, Ptr src, Ptr dx, size_t n, const std::string& act, bool host) {
+    const Activation a = activation(act);
+    py::gil_scoped_release r;
+    fc::activation_backward_f32(where(host), n, ptr<const float>(dy), ptr<const float>(src), ptr<float>(dx), a);
+  });
+  m.def("sgd_step", [](Ptr w, Ptr g, Ptr mom, size_t n, float lr, float momentum, bool nesterov, bool host) {
+    py::gil_scoped_release r;
+    fc::sgd_step_f32(where(host), n, ptr<float>(w), ptr<const float>(g), ptr<float>(mom),
+                     foveal::SgdParams{lr, momentum, nesterov});
+  });
+  m.def("adam_step", [](Ptr w, Ptr g, Ptr mom, Ptr vel, size_t n, float alpha, float one_minus_beta1,
+                        float one_minus_beta2, float epsilon, bool host) {
+    py::gil_scoped_release r;
+    fc::adam_step_f32(where(host), n, ptr<float>(w), ptr<const float>(g), ptr<float>(mom), ptr<float>(vel),
+                      foveal::AdamParams{alpha, one_minus_beta1, one_minus_beta2, epsilon});
+  });
+  m.def("warp_affine", [](Ptr src, Ptr dst, bool u8, const std::vector<size_t>& shape, size_t out_h, size_t out_w,
+                          const std::array<double, 6>& matrix, const std::string& interp_, const std::string& border_,
+                          float cval, bool host) {
+    foveal::WarpParams p{image_shape(shape), out_h, out_w, {}, interp(interp_), border(border_), cval};
+    for (int i = 0; i < 6; ++i) p.matrix[i] = matrix[i];
+    py::gil_scoped_release r;
+    if (u8) fc::warp_affine_u8(where(host), p, ptr<const uint8_t>(src), ptr<uint8_t>(dst));
+    else fc::warp_affine_f32(where(host), p, ptr<const float>(src), ptr<float>(dst));
+  });
+  m.def("resize_bilinear", [](Ptr src, Ptr dst, bool u8, const std::vector<size_t>& shape, size_t out_h, size_t out_w,
+                              bool host) {
+    const foveal::ResizeParams p{image_shape(shape), out_h, out_w, foveal::Interp::bilinear};
+    py::gil_scoped_release r;
+    if (u8) fc::resize_bilinear_u8(where(host), p, ptr<const uint8_t>(src), ptr<uint8_t>(dst));
+    else fc::resize_bilinear_f32(where(host), p, ptr<const float>(src), ptr<float>(dst));
+  });
+}

@@ -1,0 +1,24 @@
+"""The CUDA build's operators (``foveal._cuda``) behind foveal's own signatures.
+
+``foveal.set_device("cuda")`` routes ``foveal.nn.functional``'s convolution, pooling, dense and
+activation ops and ``foveal.image``'s ``warp_affine``/``resize`` here (``foveal._device.routed``).
+Each takes NumPy arrays (copied to the GPU and back) or device arrays (CuPy, PyTorch CUDA tensors,
+anything with ``__cuda_array_interface__`` or CUDA DLPack; used in place) and returns results of
+the kind of its first array argument. Importing this package needs a CUDA build (``foveal._cuda``).
+"""
+
+from __future__ import annotations
+
+from . import image, nn
+from ._memory import DeviceArray, host_mode, to_device
+from .image import resize, warp_affine
+from .nn import (activation, activation_backward, adam_step, avg_pool2d, avg_pool2d_backward, conv2d,
+                 conv2d_backward, dense, dense_backward, depthwise_conv2d, depthwise_conv2d_backward,
+                 global_avg_pool2d, global_avg_pool2d_backward, global_max_pool2d, max_pool2d,
+                 max_pool2d_backward, relu, sgd_step, sigmoid, tanh)
+
+__all__ = ["DeviceArray", "host_mode", "to_device", "image", "nn", "resize", "warp_affine",
+           "activation", "activation_backward", "adam_step", "avg_pool2d", "avg_pool2d_backward", "conv2d",
+           "conv2d_backward", "dense", "dense_backward", "depthwise_conv2d", "depthwise_conv2d_backward",
+           "global_avg_pool2d", "global_avg_pool2d_backward", "global_max_pool2d", "max_pool2d",
+           "max_pool2d_backward", "relu", "sgd_step", "sigmoid", "tanh"]
