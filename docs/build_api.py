@@ -49,6 +49,7 @@ MODULES: List[Tuple[str, str]] = [
     ("foveal.data.iterators", "the iterators: seeds, unreadable files, decoding"),
     ("foveal.data.dataset", "Keras 3 datasets: image_dataset_from_directory, caches"),
     ("foveal.transfer", "pretrained backbones through ONNX Runtime"),
+    ("foveal.distributed", "extraction and augmentation on a Ray cluster"),
     ("foveal.utils", "utilities"),
     ("foveal.viz", "pictures with matplotlib"),
 ]

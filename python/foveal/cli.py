@@ -106,8 +106,11 @@ def _bench(args: argparse.Namespace) -> int:
 def _extract(args: argparse.Namespace) -> int:
     from foveal.transfer import extract_command
 
+    if args.workers is not None and args.ray is None:
+        args.parser.error("--workers needs --ray")
     return extract_command(args.backbone, args.dir, args.output, batch_size=args.batch_size,
-                           preprocess=args.preprocess)
+                           preprocess=args.preprocess, use_ray=args.ray is not None,
+                           ray_address=args.ray or None, workers=args.workers)
 
 
 def _add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -132,7 +135,13 @@ def _add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     p.add_argument("--batch-size", type=int, default=32, help="(default: %(default)s)")
     p.add_argument("--preprocess", default="torch", choices=("torch", "caffe", "tf", "none"),
                    help="the backbone's input convention (default: %(default)s)")
-    p.set_defaults(func=_extract)
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run on a Ray cluster (pip install 'foveal[distributed]'): ADDRESS as "
+                        "ray.init's ('auto', 'host:port'), none for a local one; -o not ending "
+                        "in .npz is then a folder of Parquet files")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="with --ray: worker actors (default: one per CPU of the cluster)")
+    p.set_defaults(func=_extract, parser=p)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -35,23 +35,32 @@ def save_features(path: PathLike, result: DirectoryFeatures, backbone: OnnxBackb
 
 
 def extract_command(backbone_path: PathLike, directory: PathLike, output: PathLike,
-                    batch_size: int = 32, preprocess: str = "torch", verbose: int = 1) -> int:
+                    batch_size: int = 32, preprocess: str = "torch", verbose: int = 1,
+                    use_ray: bool = False, ray_address: Optional[str] = None,
+                    workers: Optional[int] = None) -> int:
     """Run ``backbone_path`` (an ONNX model) over the images under ``directory`` (class
     subfolders as ``flow_from_directory``, or a flat folder) and write the features, labels and
     file names to ``output`` (see :func:`save_features`).
 
     Returns the exit status: 0 on success, 1 after printing ``foveal extract: error: ...`` to
     stderr for a missing or bad file, folder or argument. ``verbose=1`` shows a progress bar
-    and a summary line.
+    and a summary line. ``use_ray`` runs it on a Ray cluster (``ray_address`` as
+    ``ray.init``'s, ``workers`` actors; see ``foveal.distributed``), where an ``output`` not
+    ending in ``.npz`` is a folder of Parquet files.
     """
     try:
         folder = os.path.dirname(os.path.abspath(os.fspath(output)))
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"output: folder {folder!r} does not exist")
         backbone = OnnxBackbone(backbone_path, preprocess=preprocess, batch_size=batch_size)
+        if use_ray:
+            from ..distributed._command import extract_command_ray
+
+            return extract_command_ray(backbone, directory, output, ray_address, workers, verbose)
         result = backbone.extract_directory(directory, verbose=verbose)
         written = save_features(output, result, backbone)
-    except (FileNotFoundError, ValueError, TypeError, ImportError) as e:
+    except (FileNotFoundError, FileExistsError, ValueError, TypeError, ImportError,
+            ConnectionError) as e:
         print(f"foveal extract: error: {e}", file=sys.stderr)
         return 1
     if verbose:
