@@ -96,10 +96,20 @@ py::array pointwise(const std::string& op_name, const py::array& x, const std::o
   return out;
 }
 
-py::array to_float(const py::array& x, double scale) {
+py::array to_float(const py::array& x, double scale, const py::object& out_arg) {
   if (pixel_type(x, "img") != PixelType::u8) throw py::type_error("img must be uint8");
   require_finite_f32(scale, "scale");
-  py::array out = empty_like_shape(PixelType::f32, std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  py::array out;
+  if (out_arg.is_none()) {
+    out = empty_like_shape(PixelType::f32, std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  } else {  // write into the caller's float32 array (a slot of a batch), same shape, C-contiguous
+    out = py::reinterpret_borrow<py::array>(out_arg);
+    if (!py::isinstance<py::array_t<float>>(out_arg) || !(out.flags() & py::array::c_style) ||
+        !out.writeable())
+      throw py::type_error("out must be a writable C-contiguous float32 array");
+    if (out.ndim() != x.ndim() || !std::equal(x.shape(), x.shape() + x.ndim(), out.shape()))
+      fail("out must have img's shape");
+  }
   {
     py::gil_scoped_release release;
     u8_to_f32(size_t(x.size()), cptr<uint8_t>(x), float(scale), mptr<float>(out));
@@ -318,7 +328,7 @@ py::array resize(const py::array& img, long out_h, long out_w, const std::string
 void init_image(py::module_& m) {
   py::module_ im = m.def_submodule("image", "Native image kernels (see foveal.image).");
   im.def("pointwise", &pointwise, py::arg("op"), py::arg("x"), py::arg("y"), py::arg("a"), py::arg("b"), py::arg("c"));
-  im.def("to_float", &to_float, py::arg("img"), py::arg("scale"));
+  im.def("to_float", &to_float, py::arg("img"), py::arg("scale"), py::arg("out") = py::none());
   im.def("rgb_to_gray", &rgb_to_gray, py::arg("img"));
   im.def("flip", &flip, py::arg("img"), py::arg("horizontal"), py::arg("vertical"));
   im.def("filter2d", &filter2d, py::arg("img"), py::arg("kernel"), py::arg("anchor_y"), py::arg("anchor_x"),

@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import _core
 from .. import image as _image
 from ._exif import apply_orientation, jpeg_orientation, pil_orientation, transposes
 from ._threads import busy, decode_workers, pool
@@ -288,7 +289,10 @@ def decode_batch(read: Callable[[int], Optional[np.ndarray]], items: Sequence[in
         if img is None:
             return False
         img = resize_image(img, target, interpolation, float_resize)
-        if factor is None:
+        if img.dtype == np.uint8 and img.shape == out.shape[1:]:  # one native pass, no GIL
+            _core.image.to_float(np.ascontiguousarray(img), 1.0 if factor is None else float(factor),
+                                 out=out[slot])
+        elif factor is None:
             out[slot] = img
         else:
             np.multiply(img, factor, out=out[slot], casting="unsafe")
