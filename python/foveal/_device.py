@@ -13,13 +13,13 @@ import importlib
 from typing import Any, Callable, Optional, TypeVar
 
 from . import _core
+from ._device_state import cpu_ops as _cpu_ops, state as _state
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _DEVICES = ("cpu", "cuda")
 _PRECISIONS = ("highest", "high", "medium")
 
-_state = {"device": "cpu", "matmul_precision": "highest"}
 
 
 def _device_name(device: object) -> str:
@@ -98,6 +98,8 @@ def routed(fn: F) -> F:
     """Decorator at an op's dispatch point: while the device is ``"cuda"``, the op of the same
     name in ``foveal._cuda_ops`` runs instead, with the same arguments (NumPy in and out, or
     device arrays). The CPU implementation stays reachable as ``op.__wrapped__``."""
+    _cpu_ops[fn.__name__] = fn
+
     @functools.wraps(fn)
     def op(*args: Any, **kwargs: Any) -> Any:
         if _state["device"] == "cuda":

@@ -16,6 +16,7 @@ import numpy as np
 from .. import _cuda
 from .._checks import as_int, as_option
 from ..image._common import BORDERS, INTERPOLATIONS, Number, as_number
+from .._device_state import cpu_ops
 from ._memory import Buffer, Call, _kind
 
 __all__ = ["warp_affine", "resize"]
@@ -101,9 +102,8 @@ def resize(img: Any, size: Tuple[int, int], interpolation: str = "bilinear") -> 
 
 
 def _cpu(name: str) -> Any:
-    """The CPU implementation of foveal.image's op ``name`` (under its routing decorator)."""
-    from ..image import geometry
-    return getattr(geometry, name).__wrapped__
+    """The CPU implementation of foveal.image's op ``name`` (registered by its routing decorator)."""
+    return cpu_ops[name]
 
 
 def _cpu_or_fail(op: str, img: Any, interp: str, run: Any) -> Any:

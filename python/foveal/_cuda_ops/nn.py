@@ -13,8 +13,8 @@ import numpy as np
 
 from .. import _cuda
 from .._checks import Pair, as_int, as_pair
-from .._device import get_float32_matmul_precision
-from ..nn.functional import PaddingArg, _activation, _effective, _padding
+from .._device_state import state as _device_state
+from ..nn._args import GRAD_FROM_INPUT, PaddingArg, _activation, _effective, _padding
 from ._memory import Buffer, Call, shape_of
 
 __all__ = [
@@ -29,7 +29,7 @@ IntPair = Union[int, Pair]
 
 def _tf32() -> bool:
     """TF32 allowed in the matrix products (``set_float32_matmul_precision("high"|"medium")``)."""
-    return get_float32_matmul_precision() != "highest"
+    return _device_state["matmul_precision"] != "highest"
 
 
 def _ptr(b: Optional[Buffer]) -> int:
@@ -300,7 +300,6 @@ def tanh(x: Any) -> Any:
 
 def activation_backward(dy: Any, y: Any, activation: Optional[str], x: Any = None) -> Any:
     """GPU :func:`foveal.nn.functional.activation_backward`."""
-    from ..nn.functional import GRAD_FROM_INPUT
     act = _activation(activation)
     src_name, src = ("x", x) if act in GRAD_FROM_INPUT else ("y", y)
     if src is None and act != "linear":

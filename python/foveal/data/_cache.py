@@ -26,7 +26,7 @@ import struct
 import threading
 import warnings
 import weakref
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -298,3 +298,35 @@ def _discard(fd: int, tmp: str) -> None:
         os.remove(tmp)
     except OSError:
         pass
+
+
+def read_through_cache(owner: Any, j: int, path: str, decode: Callable[[], np.ndarray], where: str,
+                       on_error: str = "skip") -> Optional[np.ndarray]:
+    """File ``j`` of ``owner`` (an iterator or dataset with ``_lock``, ``_bad``, ``skipped`` and
+    ``_cache``): from its decoded-image cache when held there, else ``decode()`` (then kept in
+    the cache, if any). A file that cannot be read is marked in the cache and, with ``on_error``
+    "skip", recorded once by :func:`~foveal.data._decode.skip_unreadable` (None is returned);
+    with "raise", the error names the file."""
+    from ._decode import skip_unreadable, unreadable_error
+
+    with owner._lock:
+        if j in owner._bad:
+            return None
+    cache = owner._cache
+    try:
+        if cache is not None:
+            hit = cache.get(j)
+            if hit is BAD:
+                raise ValueError("marked unreadable in the image cache")
+            if hit is not None:
+                return hit
+        img = decode()
+        if cache is not None:
+            cache.put(j, img)
+        return img
+    except Exception as e:  # noqa: BLE001 - any decoder failure means "unreadable"
+        if cache is not None:
+            cache.mark_bad(j)
+        if on_error == "raise":
+            raise unreadable_error(path, e) from e
+        return skip_unreadable(owner, j, path, e, where)

@@ -54,8 +54,8 @@ import numpy as np
 
 from .. import _random
 from .._checks import as_bool, as_existing_path, as_int
-from ._cache import BAD, ImageCache, cache_kind, listing_key
-from ._decode import decode_batch, decode_image, decoder_version, skip_unreadable
+from ._cache import ImageCache, cache_kind, listing_key, read_through_cache
+from ._decode import decode_batch, decode_image, decoder_version
 from ._listing import DATASET_FORMATS, index_directory
 from ._pipeline import AUTOTUNE, Dataset
 from ._threads import pool
@@ -157,24 +157,8 @@ class ImageFileDataset(Dataset):
     def _read(self, j: int) -> Optional[np.ndarray]:
         """File ``j`` decoded and fitted (not resized), or None when it cannot be read."""
         path = self.file_paths[j]
-        if j in self._bad:
-            return None
-        cache = self._cache
-        try:
-            if cache is not None:
-                hit = cache.get(j)
-                if hit is BAD:
-                    raise ValueError("marked unreadable in the image cache")
-                if hit is not None:
-                    return hit
-            img = decode_image(path, self.color_mode, self.image_size, self._fit)
-            if cache is not None:
-                cache.put(j, img)
-            return img
-        except Exception as e:  # noqa: BLE001 - any decoder failure means "unreadable"
-            if cache is not None:
-                cache.mark_bad(j)
-            return skip_unreadable(self, j, path, e, "dataset")
+        return read_through_cache(
+            self, j, path, lambda: decode_image(path, self.color_mode, self.image_size, self._fit), "dataset")
 
     def _labels_of(self, idx: np.ndarray) -> Any:
         lab = self.labels[idx]

@@ -53,9 +53,8 @@ import numpy as np
 
 from .. import _random
 from .._checks import as_bool, as_existing_path, as_float_dtype, as_int, as_real_array
-from ._cache import BAD, ImageCache, cache_kind, listing_key, memory_limit
-from ._decode import (INTERPOLATIONS, decode_batch, decode_file, decoder_version, resize_image,
-                      skip_unreadable, unreadable_error)
+from ._cache import ImageCache, cache_kind, listing_key, memory_limit, read_through_cache
+from ._decode import INTERPOLATIONS, decode_batch, decode_file, decoder_version, resize_image
 from ._listing import WHITE_LIST_FORMATS, class_folders, list_classes
 from ._threads import pool
 
@@ -430,29 +429,13 @@ class DirectoryIterator(_Iterator):
         ``target_size``; see :func:`foveal.data._decode.decode_file`), or None if it cannot be
         read (and ``on_error`` is ``"skip"``)."""
         path = self._filepaths[j]
-        with self._lock:
-            if j in self._bad:
-                return None
-        cache = self._cache
-        try:
-            if cache is not None:
-                hit = cache.get(j)
-                if hit is BAD:
-                    raise ValueError("marked unreadable in the image cache")
-                if hit is not None:
-                    return hit
+
+        def decode() -> np.ndarray:
             img = decode_file(path, self.color_mode, self.target_size, self.interpolation,
                               self.keep_aspect_ratio)
-            if cache is not None:  # kept resized, before augmentation
-                img = resize_image(img, self.target_size, self.interpolation)
-                cache.put(j, img)
-            return img
-        except Exception as e:  # noqa: BLE001 - any decoder failure means "unreadable"
-            if cache is not None:
-                cache.mark_bad(j)
-            if self.on_error == "raise":
-                raise unreadable_error(path, e) from e
-            return skip_unreadable(self, j, path, e, "iterator")
+            # the cache keeps images resized, before augmentation
+            return img if self._cache is None else resize_image(img, self.target_size, self.interpolation)
+        return read_through_cache(self, j, path, decode, "iterator", self.on_error)
 
     def _decode_scale(self) -> Optional[float]:
         """The generator's ``rescale``, applied in the decoding threads as each image becomes

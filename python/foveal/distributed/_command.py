@@ -4,7 +4,7 @@ Ray cluster (:func:`foveal.distributed.extract`)."""
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -12,18 +12,20 @@ from ._extract import extract
 
 
 def extract_command_ray(backbone: Any, directory: Any, output: Any, address: Optional[str] = None,
-                        workers: Optional[int] = None, verbose: int = 1) -> int:
+                        workers: Optional[int] = None, verbose: int = 1,
+                        save_features: Optional[Callable[..., str]] = None) -> int:
     """Features of the images under ``directory`` from ``backbone`` (an ``OnnxBackbone``) on
     a Ray cluster (``address`` as ``ray.init``'s; None: a local one), ``workers`` worker actors
     (None: one per CPU). ``output`` ending in ``.npz`` gets the file ``foveal extract`` writes
-    without Ray (:func:`foveal.transfer.save_features`); any other ``output`` is a folder of
+    without Ray (``save_features``, the command's own writer); any other ``output`` is a folder of
     Parquet files (columns ``path``, ``label``, ``features``). Prints a summary line with
     ``verbose``; returns 0. Errors propagate (the caller prints them)."""
-    from ..transfer._command import save_features
     from ..transfer.backbone import DirectoryFeatures
 
     out = os.fspath(output)
     if out.lower().endswith(".npz"):
+        if save_features is None:
+            raise ValueError("output: an .npz output needs the command's save_features")
         feats, labels, paths = result = extract(backbone, directory, None, workers,
                                                 backbone.batch_size, address, verbose=verbose)
         root = os.path.abspath(os.fspath(directory))

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._files import atomic_path
 from . import layers as L
-from .functional import _same_pads
+from ._args import _same_pads
 
 OPSET = 17
 _TO_NCHW, _TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]

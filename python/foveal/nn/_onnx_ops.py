@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import functional as F
+from ._args import _same_pads
 from . import layers as L
 
 #: ONNX axis ``i`` of a 4-D NCHW tensor lives on foveal axis ``NCHW[i]`` (NHWC).
@@ -49,7 +49,7 @@ def _window_padding(imp: Any, node: Any, size: Tuple[Optional[int], Optional[int
             if n is None:
                 imp.fail(node, "auto_pad=SAME_LOWER with a stride needs a known input size "
                                "(pass input_shape=)")
-            before, after = F._same_pads(n, k, s)
+            before, after = _same_pads(n, k, s)
             pads.append((after, before))   # SAME_LOWER: the odd pixel at the top/left
         return (pads[0], pads[1])
     p = [int(v) for v in imp.attr(node, "pads", [0, 0, 0, 0])]
@@ -316,7 +316,7 @@ def _explicit_same(imp: Any, node: Any, x: Any, k: Tuple[int, int], s: Tuple[int
     size = _spatial(x)
     if None in size:
         imp.fail(node, "count_include_pad=1 with SAME padding needs a known input size (pass input_shape=)")
-    return (F._same_pads(size[0], k[0], s[0]), F._same_pads(size[1], k[1], s[1]))
+    return (_same_pads(size[0], k[0], s[0]), _same_pads(size[1], k[1], s[1]))
 
 
 @converter("MaxPool", "AveragePool")

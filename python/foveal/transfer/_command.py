@@ -56,7 +56,8 @@ def extract_command(backbone_path: PathLike, directory: PathLike, output: PathLi
         if use_ray:
             from ..distributed._command import extract_command_ray
 
-            return extract_command_ray(backbone, directory, output, ray_address, workers, verbose)
+            return extract_command_ray(backbone, directory, output, ray_address, workers, verbose,
+                                       save_features)
         result = backbone.extract_directory(directory, verbose=verbose)
         written = save_features(output, result, backbone)
     except (FileNotFoundError, FileExistsError, ValueError, TypeError, ImportError,

@@ -128,10 +128,10 @@ def run_chain(layers: Sequence[Any], x: np.ndarray) -> np.ndarray:
 
 
 def _fuses_into_warp(layer: Any, x: np.ndarray) -> bool:
-    """Whether ``layer`` can run inside the native warp of the uint8 batch ``x``: a
-    RandomBrightness (an add then a clip per image) on at most 4 channels."""
-    from .random_color import RandomBrightness
-    return isinstance(layer, RandomBrightness) and x.dtype == np.uint8 and x.shape[-1] <= 4
+    """Whether ``layer`` can run inside the native warp of the uint8 batch ``x``: a layer that
+    says so (``_fuses_into_warp``: RandomBrightness, an add then a clip per image) on at most 4
+    channels."""
+    return getattr(layer, "_fuses_into_warp", False) and x.dtype == np.uint8 and x.shape[-1] <= 4
 
 
 class _Chain:

@@ -12,14 +12,15 @@ import numpy as np
 from ..._checks import as_int, as_option
 from .. import functional as F
 from .. import initializers as _init
+from .._args import _ACTIVATION_ALIASES, _ACTIVATIONS
 from .base import Layer, Weight, register_layer
 
 __all__ = ["ACTIVATIONS", "Activation", "ReLU", "Softmax"]
 
 # The names layers accept for activation= (Keras 3 names; the elementwise ones are native, see
 # foveal.nn.functional.activation) and the aliases that resolve to one of them.
-ACTIVATIONS = F._ACTIVATIONS + ("softmax",)
-_ALIASES = F._ACTIVATION_ALIASES
+ACTIVATIONS = _ACTIVATIONS + ("softmax",)
+_ALIASES = _ACTIVATION_ALIASES
 
 
 def _standardize_activation(activation: Any, name: str = "activation") -> str:

@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from ..._checks import as_int, as_option, as_pair
+from ..._checks import as_int, as_pair
 from .. import functional as F
 from .. import initializers as _init
 from .activation import _ActivatedLayer

@@ -56,6 +56,9 @@ class RandomBrightness(_Color):
     ``value_range=(low, high)`` (default ``(0, 255)``). Output float32 (Keras keeps a uint8
     input's dtype and wraps negative deltas around in uint8; foveal computes in float32)."""
 
+    #: An add then a clip per image: _augment_chain runs it inside the uint8 warp.
+    _fuses_into_warp = True
+
     def __init__(self, factor: Any, value_range: Any = (0, 255), seed: Optional[int] = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
