@@ -193,18 +193,23 @@ def test_depthwise_backward_bits_do_not_depend_on_threads(isa, n):
     order; the input gradient is computed per row: the same bits at 1, 2 and 3 threads."""
     rng = np.random.default_rng(n)
     x, kernel = rand(rng, n, 10, 12, 40), rand(rng, 3, 3, 40, 1)
+    for strides in (1, 2):
+        kw = dict(strides=strides, padding="same")
+        dy = rand(rng, *conv_out_shape(n, 10, 12, (3, 3), 40, **kw))
+        _assert_same_bits_at_1_2_3_threads(lambda: F.depthwise_conv2d_backward(dy, x, kernel, **kw))
+
+
+def _assert_same_bits_at_1_2_3_threads(backward):
+    """``backward()`` (a tuple of gradients) gives identical bits at 1, 2 and 3 threads."""
     previous = foveal.get_num_threads()
     try:
-        for strides in (1, 2):
-            kw = dict(strides=strides, padding="same")
-            dy = rand(rng, *conv_out_shape(n, 10, 12, (3, 3), 40, **kw))
-            results = []
-            for threads in (1, 2, 3):
-                foveal.set_num_threads(threads)
-                results.append(F.depthwise_conv2d_backward(dy, x, kernel, **kw))
-            for other in results[1:]:
-                for a, b in zip(other, results[0]):
-                    np.testing.assert_array_equal(a, b)
+        results = []
+        for threads in (1, 2, 3):
+            foveal.set_num_threads(threads)
+            results.append(backward())
+        for other in results[1:]:
+            for a, b in zip(other, results[0]):
+                np.testing.assert_array_equal(a, b)
     finally:
         foveal.set_num_threads(previous)
 
@@ -221,17 +226,7 @@ def test_conv_backward_bits_do_not_depend_on_threads(isa, shape):
     kw = dict(strides=s, padding=padding, groups=groups)
     x, kernel = rand(rng, n, h, w, c), rand(rng, k, k, c // groups, o)
     dy = rand(rng, *F.conv2d(x, kernel, None, **kw).shape)
-    previous = foveal.get_num_threads()
-    try:
-        results = []
-        for threads in (1, 2, 3):
-            foveal.set_num_threads(threads)
-            results.append(F.conv2d_backward(dy, x, kernel, **kw))
-        for other in results[1:]:
-            for a, b in zip(other, results[0]):
-                np.testing.assert_array_equal(a, b)
-    finally:
-        foveal.set_num_threads(previous)
+    _assert_same_bits_at_1_2_3_threads(lambda: F.conv2d_backward(dy, x, kernel, **kw))
 
 
 @pytest.mark.parametrize("c,m", [(1, 1), (3, 2), (16, 1), (17, 3), (33, 2)])

@@ -49,6 +49,29 @@ std::vector<float> transform_kernel(const float* kernel, size_t cin, size_t cout
   return u;
 }
 
+// Tile `tile` of the th_n x tw_n tiles per image: its first output pixel (image n, row oh0,
+// column ow0) and, in d, the 16 pixels of its 4x4 input window (zeros where it leaves the image).
+struct TileOrigin {
+  size_t n, oh0, ow0;
+};
+TileOrigin tile_window(const Conv2dParams& p, const float* x, size_t tile, size_t th_n, size_t tw_n,
+                       const float* zeros, const float** d) {
+  const size_t n = tile / (th_n * tw_n), rest = tile % (th_n * tw_n);
+  const size_t oh0 = 2 * (rest / tw_n), ow0 = 2 * (rest % tw_n);
+  const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh0) - static_cast<ptrdiff_t>(p.pad_top);
+  const ptrdiff_t iw0 = static_cast<ptrdiff_t>(ow0) - static_cast<ptrdiff_t>(p.pad_left);
+  const ptrdiff_t H = static_cast<ptrdiff_t>(p.in_h), W = static_cast<ptrdiff_t>(p.in_w);
+  const float* image = x + n * p.in_h * p.in_w * p.in_c;
+  for (ptrdiff_t r = 0; r < 4; ++r)
+    for (ptrdiff_t s = 0; s < 4; ++s) {
+      const ptrdiff_t ih = ih0 + r, iw = iw0 + s;
+      d[r * 4 + s] = ih >= 0 && ih < H && iw >= 0 && iw < W
+                         ? image + (static_cast<size_t>(ih) * p.in_w + static_cast<size_t>(iw)) * p.in_c
+                         : zeros;
+    }
+  return {n, oh0, ow0};
+}
+
 }  // namespace
 
 bool conv2d_uses_winograd(const Conv2dParams& p) {
@@ -82,7 +105,6 @@ void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* ker
   const size_t scratch_floats = 16 * tb * (cin + cout);
   std::vector<float> scratch_pool(scratch_floats * threads);
   const std::vector<float> zeros(cin, 0.0f);
-  const ptrdiff_t H = static_cast<ptrdiff_t>(p.in_h), W = static_cast<ptrdiff_t>(p.in_w);
 
   parallel_for(blocks, threads, [&](size_t block, int tid) {
     float* v = scratch_pool.data() + tid * scratch_floats;
@@ -90,17 +112,7 @@ void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* ker
     const size_t t0 = block * tb, nb = tiles - t0 < tb ? tiles - t0 : tb;
     const float* d[16];
     for (size_t i = 0; i < nb; ++i) {  // input transforms
-      const size_t tile = t0 + i, n = tile / (th_n * tw_n), rest = tile % (th_n * tw_n);
-      const ptrdiff_t ih0 = static_cast<ptrdiff_t>(2 * (rest / tw_n)) - static_cast<ptrdiff_t>(p.pad_top);
-      const ptrdiff_t iw0 = static_cast<ptrdiff_t>(2 * (rest % tw_n)) - static_cast<ptrdiff_t>(p.pad_left);
-      const float* image = x + n * p.in_h * p.in_w * cin;
-      for (ptrdiff_t r = 0; r < 4; ++r)
-        for (ptrdiff_t s = 0; s < 4; ++s) {
-          const ptrdiff_t ih = ih0 + r, iw = iw0 + s;
-          d[r * 4 + s] = ih >= 0 && ih < H && iw >= 0 && iw < W
-                             ? image + (static_cast<size_t>(ih) * p.in_w + static_cast<size_t>(iw)) * cin
-                             : zeros.data();
-        }
+      tile_window(p, x, t0 + i, th_n, tw_n, zeros.data(), d);
       t.winograd_input(cin, d, v + i * cin, tb * cin);
     }
     const float* ptrs[16];
@@ -166,7 +178,6 @@ void conv2d_winograd_kgrad_f32(const Conv2dParams& p, const float* x, const floa
   const int threads = threads_for(parts, tiles * 16 * per_xi / 64);
   std::vector<float> scratch_pool(scratch_floats * threads);
   const std::vector<float> zeros(std::max(cin, cout), 0.0f);
-  const ptrdiff_t H = static_cast<ptrdiff_t>(p.in_h), Wd = static_cast<ptrdiff_t>(p.in_w);
   const size_t rblocks = div_up(cin, mr), cblocks = div_up(cout, nr);
   parallel_for(parts, threads, [&](size_t part, int tid) {
     float* v = scratch_pool.data() + tid * scratch_floats;
@@ -178,18 +189,7 @@ void conv2d_winograd_kgrad_f32(const Conv2dParams& p, const float* x, const floa
     for (size_t t0 = p0; t0 < p1; t0 += tb) {
       const size_t nb = p1 - t0 < tb ? p1 - t0 : tb;
       for (size_t i = 0; i < nb; ++i) {  // both transforms of each tile
-        const size_t tile = t0 + i, n = tile / (th_n * tw_n), rest = tile % (th_n * tw_n);
-        const size_t oh0 = 2 * (rest / tw_n), ow0 = 2 * (rest % tw_n);
-        const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh0) - static_cast<ptrdiff_t>(p.pad_top);
-        const ptrdiff_t iw0 = static_cast<ptrdiff_t>(ow0) - static_cast<ptrdiff_t>(p.pad_left);
-        const float* image = x + n * p.in_h * p.in_w * cin;
-        for (ptrdiff_t r = 0; r < 4; ++r)
-          for (ptrdiff_t s = 0; s < 4; ++s) {
-            const ptrdiff_t ih = ih0 + r, iw = iw0 + s;
-            d[r * 4 + s] = ih >= 0 && ih < H && iw >= 0 && iw < Wd
-                               ? image + (static_cast<size_t>(ih) * p.in_w + static_cast<size_t>(iw)) * cin
-                               : zeros.data();
-          }
+        const auto [n, oh0, ow0] = tile_window(p, x, t0 + i, th_n, tw_n, zeros.data(), d);
         t.winograd_input(cin, d, v + i * cin, tb * cin);
         for (size_t r = 0; r < 2; ++r)
           for (size_t s = 0; s < 2; ++s)
