@@ -331,3 +331,61 @@ def test_depthwise_conv2d_converts_input(isa):
     check_same_result(F.depthwise_conv2d, (x, kernel), (xt, kernel), padding="same")
     check_same_result(F.depthwise_conv2d, (x, kernel),
                       (x.astype(np.float64), kernel.astype(np.float64)), padding="same")
+
+
+# A residual tensor added in the GEMM tile's epilogue, before the activation: one K block, K
+# in blocks of taps (K > 1024), one long tap cut in column ranges (1x1, Cin > 1024), narrow
+# output panels (24, 40 channels), several panels with a narrow last one (88), groups, and the
+# paths without an epilogue (Winograd, depthwise) that add it in a pass.
+RESIDUAL_CASES = [
+    # n, h, w, cin, cout, k, strides, groups
+    (2, 9, 11, 16, 24, 1, 1, 1),
+    (3, 7, 6, 40, 88, 1, 2, 1),
+    (1, 5, 7, 130, 40, 3, 1, 1),
+    (1, 4, 5, 1100, 24, 1, 1, 1),
+    (2, 8, 8, 16, 32, 3, 1, 1),
+    (2, 6, 7, 12, 18, 3, 1, 3),
+    (2, 9, 8, 24, 24, 3, 1, 24),
+    (2, 9, 8, 5, 7, 2, 2, 1),
+]
+
+
+@pytest.mark.parametrize("case", RESIDUAL_CASES, ids=[f"c{c[3]}-{c[4]}_k{c[5]}_g{c[7]}" for c in RESIDUAL_CASES])
+@pytest.mark.parametrize("activation", [None, "relu", "relu6", "gelu"])
+def test_conv2d_residual(isa, case, activation):
+    n, h, w, cin, cout, k, s, g = case
+    rng = np.random.default_rng([77, cin, cout])
+    x = rand(rng, n, h, w, cin)
+    kernel = rand(rng, k, k, cin // g, cout)
+    bias = rand(rng, cout)
+    plain = F.conv2d(x, kernel, bias, s, "same", 1, g)
+    residual = rand(rng, *plain.shape) * 2
+    got = check_op("conv2d", x, kernel, bias=bias, strides=s, padding="same", groups=g,
+                   activation=activation, residual=residual)
+    # the same bits as the convolution, then the sum, then the activation
+    np.testing.assert_array_equal(got, F.activation(plain + residual, activation))
+
+
+def test_conv2d_residual_must_match_the_output():
+    x = np.zeros((1, 6, 6, 3), np.float32)
+    kernel = np.zeros((3, 3, 3, 8), np.float32)
+    with pytest.raises(ValueError, match="residual must have the shape"):
+        F.conv2d(x, kernel, residual=np.zeros((1, 6, 6, 8), np.float32))   # output is 4 x 4
+
+
+# K blocks of the indirect GEMM: taps longer than 1024 floats are cut into column ranges
+# (merged kernel rows of 3 x 400 channels; dilated taps of 1100 channels; a 1x1 of 1100),
+# each strip's blocks summed in order, the residual and the activation on the last.
+@pytest.mark.parametrize("cin, k, dilation, activation", [
+    (400, 3, 1, "relu"), (1100, 2, 2, None), (1100, 1, 1, "relu6"), (520, 3, 1, "gelu")])
+def test_conv2d_taps_cut_into_column_ranges(isa, cin, k, dilation, activation):
+    rng = np.random.default_rng([5, cin, k])
+    x = rand(rng, 2, 5, 6, cin)
+    kernel = rand(rng, k, k, cin, 70)
+    bias = rand(rng, 70)
+    plain = F.conv2d(x, kernel, bias, 1, "same", dilation)
+    residual = rand(rng, *plain.shape)
+    check_op("conv2d", x, kernel, bias=bias, padding="same", dilation_rate=dilation,
+             activation=activation)
+    check_op("conv2d", x, kernel, bias=bias, padding="same", dilation_rate=dilation,
+             activation=activation, residual=residual)

@@ -39,15 +39,23 @@ def _model(act_layer, depthwise=False, use_bias=False):
     return nn.Model(inp, out)
 
 
+def _act_layer(act):
+    """The layer of activation ``act`` (ReLU(max_value=6) for "relu6"), or None."""
+    if act is None:
+        return None
+    return nn.ReLU(max_value=6.0) if act == "relu6" else nn.Activation(act)
+
+
+def _native_activation(layer, act):
+    """The activation a fused chain should carry for ``layer``."""
+    return None if act is None else layer.output_activation if isinstance(layer, nn.ReLU) else act
+
+
 @pytest.mark.parametrize("act", [None, "relu", "relu6", "hard_silu", "gelu", "leaky_relu"])
 @pytest.mark.parametrize("depthwise", [False, True])
 @pytest.mark.parametrize("use_bias", [False, True])
 def test_fused_chain_equals_layerwise(act, depthwise, use_bias):
-    layer = None
-    if act == "relu6":
-        layer = nn.ReLU(max_value=6.0)
-    elif act is not None:
-        layer = nn.Activation(act)
+    layer = _act_layer(act)
     model = _model(layer, depthwise, use_bias)
     _randomize_bn(model)
     x = np.random.default_rng(1).normal(size=(3, 11, 10, 6)).astype(np.float32) * 3
@@ -55,8 +63,7 @@ def test_fused_chain_equals_layerwise(act, depthwise, use_bias):
     got = model.predict(x, verbose=0)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     fused = [s for s in model._graph._inference if isinstance(s, _fusion.Fused)]
-    assert len(fused) == 1 and fused[0].activation == (None if act is None else layer.output_activation
-                                                        if isinstance(layer, nn.ReLU) else act)
+    assert len(fused) == 1 and fused[0].activation == _native_activation(layer, act)
 
 
 def test_chains_with_other_readers_are_not_fused():
@@ -204,3 +211,51 @@ def test_batchnorm_call_activated_backward_takes_the_activation_output_gradient(
             np.testing.assert_array_equal(bn.beta.grad, ref.beta.grad)
     with pytest.raises(ValueError, match="activation"):
         nn.BatchNormalization().call_activated(x, True, "sigmoid")
+
+
+def _residual_model(shortcut_conv, act_after_add, swap=False):
+    """A residual block: Conv -> BN -> Add(shortcut) [-> act]; the shortcut is the block's
+    input (MobileNetV2) or its own 1x1 Conv -> BN (ResNet's projection)."""
+    inp = nn.Input((9, 8, 6))
+    h = nn.ReLU()(nn.BatchNormalization()(nn.Conv2D(10, 3, padding="same")(inp)))
+    main = nn.BatchNormalization()(nn.Conv2D(6 if not shortcut_conv else 12, 3, padding="same")(h))
+    if shortcut_conv:
+        short = nn.BatchNormalization()(nn.Conv2D(12, 1)(inp))
+    else:
+        short = inp
+    s = nn.Add()([short, main] if swap else [main, short])
+    if act_after_add is not None:
+        s = act_after_add(s)
+    out = nn.Conv2D(4, 1)(s)
+    return nn.Model(inp, out)
+
+
+@pytest.mark.parametrize("shortcut_conv", [False, True])
+@pytest.mark.parametrize("act", [None, "relu", "relu6", "gelu"])
+@pytest.mark.parametrize("swap", [False, True])
+def test_residual_add_fuses_into_the_convolution(shortcut_conv, act, swap):
+    layer = nn.ReLU() if act == "relu" else _act_layer(act)
+    model = _residual_model(shortcut_conv, layer, swap)
+    _randomize_bn(model)
+    x = np.random.default_rng(5).normal(size=(3, 9, 8, 6)).astype(np.float32) * 2
+    want = _layerwise(model, x)
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5,
+                               atol=1e-5 * np.abs(want).max())
+    plan = model._graph._inference
+    assert not any(type(s) is tuple and isinstance(s[0], nn.Add) for s in plan)
+    with_add = [s for s in plan if isinstance(s, _fusion.Fused) and s.residual is not None]
+    assert len(with_add) == 1 and with_add[0].activation == _native_activation(layer, act)
+    # one chain takes the Add; a projection shortcut's chain stays a chain of its own
+    assert len([s for s in plan if isinstance(s, _fusion.Fused)]) == (3 if shortcut_conv else 2)
+
+
+def test_residual_add_that_broadcasts_matches_add():
+    inp = nn.Input((5, 5, 4))
+    main = nn.BatchNormalization()(nn.Conv2D(4, 3, padding="same")(inp))
+    pooled = nn.GlobalAveragePooling2D(keepdims=True)(inp)    # 1 x 1 x 4: Add broadcasts it
+    out = nn.ReLU()(nn.Add()([main, pooled]))
+    model = nn.Model(inp, out)
+    _randomize_bn(model)
+    x = np.random.default_rng(6).normal(size=(2, 5, 5, 4)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0), _layerwise(model, x), rtol=1e-5,
+                               atol=1e-5)

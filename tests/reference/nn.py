@@ -211,17 +211,20 @@ def activation_derivative(x, activation):
     raise ValueError(f"unknown activation {activation!r}")
 
 
-def _finish(out, bias, activation):
+def _finish(out, bias, activation, residual=None):
     if bias is not None:
         out = out + np.asarray(bias, np.float64)
+    if residual is not None:
+        out = out + np.asarray(residual, np.float64)
     return ACTIVATIONS[activation](out)
 
 
 # ----------------------------------------------------------------------------- convolution
 def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, groups=1,
-           activation=None):
-    """out[n, y, x, o] = bias[o] + sum_{i, j, c} x_pad[n, y*sh + i*dh, x*sw + j*dw, g*Cin_g + c]
-    * kernel[i, j, c, o], with g = o // (Cout / groups)."""
+           activation=None, residual=None):
+    """out[n, y, x, o] = act(bias[o] + residual[n, y, x, o] + sum_{i, j, c}
+    x_pad[n, y*sh + i*dh, x*sw + j*dw, g*Cin_g + c] * kernel[i, j, c, o]), with
+    g = o // (Cout / groups)."""
     x = np.asarray(x, np.float64)
     kernel = np.asarray(kernel, np.float64)
     n, _, _, cin = x.shape
@@ -236,7 +239,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
         patch = view.reshape(n * oh * ow, groups, cin_g).transpose(1, 0, 2)  # (G, M, cin_g)
         out = out + patch @ k[i, j]                                           # (G, M, cout_g)
     out = out.transpose(1, 0, 2).reshape(n, oh, ow, cout)
-    return _finish(out, bias, activation)
+    return _finish(out, bias, activation, residual)
 
 
 def depthwise_conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,

@@ -18,9 +18,10 @@ struct Conv2dParams {
   Activation activation;
 };
 // x: N x H x W x Cin; kernel: kh x kw x (Cin/groups) x Cout; bias: Cout or nullptr;
-// y: N x OH x OW x Cout.
+// y: N x OH x OW x Cout. residual (like y, or nullptr) is added before the activation:
+// y = act(conv(x) + bias + residual), a residual connection fused into the tile's epilogue.
 void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
-                     float* y);
+                     float* y, const float* residual = nullptr);
 // Gradients of conv2d (p.activation ignored: dy is the gradient of the pre-activation output).
 // dx (N x H x W x Cin) may be nullptr when not wanted; dkernel (as the kernel) nullptr skips
 // every weight-gradient pass (dbias is then not written); dbias (Cout) may be nullptr.

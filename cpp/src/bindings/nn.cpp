@@ -94,29 +94,34 @@ Conv2dParams conv_params(const FloatArray& x, const FloatArray& kernel, Pair str
 }
 
 // dy must have the shape the forward pass produced.
-void require_shape(const FloatArray& dy, std::vector<long> shape, const char* what) {
+void require_shape(const FloatArray& dy, std::vector<long> shape, const char* what,
+                   const char* name = "dy") {
   bool same = dy.ndim() == static_cast<py::ssize_t>(shape.size());
   for (size_t i = 0; same && i < shape.size(); ++i) same = dy.shape(i) == shape[i];
   if (!same) {
     std::string want = "(";
     for (size_t i = 0; i < shape.size(); ++i) want += (i ? ", " : "") + std::to_string(shape[i]);
-    fail("dy must have the shape of " + std::string(what) + " " + want + (shape.size() == 1 ? ",)" : ")") +
+    fail(std::string(name) + " must have the shape of " + std::string(what) + " " + want + (shape.size() == 1 ? ",)" : ")") +
          ", got " + shape_str(dy));
   }
 }
 
 FloatArray conv2d(const py::object& x_in, const py::object& kernel_in, const py::object& bias_in,
                   Pair strides, Padding padding, Pair dilation, long groups,
-                  const std::string& activation) {
+                  const std::string& activation, const py::object& residual_in) {
   const FloatArray x = to_f32(x_in, "x"), kernel = to_f32(kernel_in, "kernel");
   const std::optional<FloatArray> bias = to_f32_opt(bias_in, "bias");
+  const std::optional<FloatArray> residual = to_f32_opt(residual_in, "residual");
   const Conv2dParams p = conv_params(x, kernel, strides, padding, dilation, groups, parse_activation(activation));
   const auto b = checked_bias(bias, long(p.out_c));
-  auto y = new_array<float>({long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)});
+  const std::vector<long> out_shape{long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)};
+  if (residual) require_shape(*residual, out_shape, "the convolution's output", "residual");
+  auto y = new_array<float>(out_shape);
   const float* bp = b ? b->data() : nullptr;
+  const float* rp = residual ? residual->data() : nullptr;
   {
     py::gil_scoped_release release;
-    conv2d_f32_nhwc(p, x.data(), kernel.data(), bp, y.mutable_data());
+    conv2d_f32_nhwc(p, x.data(), kernel.data(), bp, y.mutable_data(), rp);
   }
   return y;
 }
@@ -340,7 +345,9 @@ FloatArray softmax(const py::object& x_in) {
 void init_nn(py::module_& m) {
   m.def("conv2d", &conv2d, py::arg("x"), py::arg("kernel"), py::arg("bias"), py::arg("strides"),
         py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"), py::arg("activation"),
-        "NHWC conv2d with explicit ((top, bottom), (left, right)) padding.");
+        py::arg("residual") = py::none(),
+        "NHWC conv2d with explicit ((top, bottom), (left, right)) padding; residual (like the "
+        "output, or None) is added before the activation.");
   m.def("conv2d_backward", &conv2d_backward, py::arg("dy"), py::arg("x"), py::arg("kernel"),
         py::arg("strides"), py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"),
         py::arg("need_dx"), py::arg("need_dkernel") = true,

@@ -72,8 +72,17 @@ def _conv_dims(xs: Tuple[int, ...], ks: Tuple[int, ...], strides: Any, padding: 
 
 
 def conv2d(x: Any, kernel: Any, bias: Any = None, strides: IntPair = 1, padding: PaddingArg = "valid",
-           dilation_rate: IntPair = 1, groups: int = 1, activation: Optional[str] = None) -> Any:
-    """GPU :func:`foveal.nn.functional.conv2d` (implicit GEMM; TF32 only when allowed)."""
+           dilation_rate: IntPair = 1, groups: int = 1, activation: Optional[str] = None,
+           residual: Any = None) -> Any:
+    """GPU :func:`foveal.nn.functional.conv2d` (implicit GEMM; TF32 only when allowed). A
+    ``residual`` is added on the host, then the activation runs on the GPU."""
+    if residual is not None:
+        y = np.asarray(conv2d(x, kernel, bias, strides, padding, dilation_rate, groups, None))
+        r = np.asarray(residual, dtype=np.float32)
+        if r.shape != y.shape:
+            raise ValueError(f"residual must have the shape of the convolution's output {y.shape}, "
+                             f"got {r.shape}")
+        return _activation_op(y + r, activation)
     call = Call(x)
     act = _activation(activation)
     xb, kb = call.input(x, "x"), call.input(kernel, "kernel")
@@ -281,6 +290,9 @@ def activation(x: Any, activation: Optional[str]) -> Any:
     y = call.output(xb.shape)
     _cuda.bias_activation(xb.ptr, 0, y.ptr, xb.size, 1, act, call.host)
     return call.result(y)
+
+
+_activation_op = activation   # conv2d's parameter of that name hides the function
 
 
 def relu(x: Any) -> Any:

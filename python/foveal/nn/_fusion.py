@@ -2,7 +2,10 @@
 a convolution whose only consumer is a BatchNormalization, itself followed (as its only
 consumer) by an activation, runs as one native convolution: the batch normalization's affine
 map, on its moving statistics, is folded into the kernel and bias, and the activation is fused
-into the kernel's output. Models imported from ONNX (one layer per node) and Keras-style
+into the kernel's output. A Conv2D -> BatchNormalization chain without an activation whose only
+consumer is a two-input Add (a residual connection: MobileNetV2's projections, ResNet's blocks)
+takes the Add, and the activation after it, into the same pass: the other input is added in the
+register tile's epilogue, before the activation, and the chain runs at the Add's place. Models imported from ONNX (one layer per node) and Keras-style
 Conv-BN-ReLU stacks then make one pass over memory per block instead of three, as onnxruntime
 does after its graph optimizations.
 
@@ -21,25 +24,36 @@ frozen, so in inference mode as Keras 3 runs them): the others keep what their b
 from __future__ import annotations
 
 import collections
-from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
 from . import functional as F
-from .layers import Activation, BatchNormalization, Conv2D, DepthwiseConv2D, ReLU
+from .layers import Activation, Add, BatchNormalization, Conv2D, DepthwiseConv2D, ReLU
 
 Step = Tuple[Any, Tuple[int, ...], int, bool]
 
 
 class Fused(NamedTuple):
     """A Conv2D/DepthwiseConv2D, the BatchNormalization after it and an optional activation,
-    reading slot ``src`` and writing slot ``out``."""
+    reading slot ``src`` and writing slot ``out``; with ``residual``, an Add of that slot's
+    tensor between the normalization and the activation."""
 
     conv: Any
     bn: Any
     activation: Optional[str]
     src: int
     out: int
+    residual: Optional[int] = None
+
+
+def reads(step: Any) -> Tuple[int, ...]:
+    """The slots a step (a layer step, a :class:`Fused` chain or a :class:`BnAct`) reads."""
+    if isinstance(step, Fused):
+        return (step.src,) if step.residual is None else (step.src, step.residual)
+    if isinstance(step, BnAct):
+        return (step.src,)
+    return step[1]
 
 
 class BnAct(NamedTuple):
@@ -63,42 +77,92 @@ def _activation_name(layer: Any) -> Optional[str]:
 
 def plan(steps: Sequence[Step], output_id: int,
          accept: Optional[Callable[[Fused], bool]] = None) -> List[Any]:
-    """The steps with each fusable Conv -> BatchNormalization [-> activation] chain replaced by
-    one :class:`Fused` entry (the other steps unchanged); ``accept`` may turn a chain down."""
+    """The steps with each fusable Conv -> BatchNormalization [-> activation] chain (or Conv2D
+    -> BatchNormalization -> Add [-> activation]) replaced by one :class:`Fused` entry (the
+    other steps unchanged); ``accept`` may turn a chain down."""
     uses = collections.Counter(i for _, ins, _, _ in steps for i in ins)
     uses[output_id] += 1
     consumer = {}
     for k, (_, ins, _, _) in enumerate(steps):
         for i in ins:
             consumer[i] = k
+
+    def only_reader(slot: int) -> Optional[int]:
+        return consumer.get(slot) if uses[slot] == 1 else None
+
+    def activation_after(slot: int) -> Tuple[Optional[str], int, Optional[int]]:
+        """(the activation that alone reads ``slot``, its output slot, its step) or (None,
+        slot, None)."""
+        a = only_reader(slot)
+        if a is not None and _activation_name(steps[a][0]) is not None:
+            return _activation_name(steps[a][0]), steps[a][2], a
+        return None, slot, None
+
     out: List[Any] = []
-    skip = set()
+    skip: Set[int] = set()
+    deferred: Dict[int, Fused] = {}   # chains that run at their Add's (or its activation's) place
     for k, step in enumerate(steps):
+        if k in deferred:
+            out.append(deferred.pop(k))
+            continue
         if k in skip:
             continue
         layer, ins, slot, _ = step
-        if type(layer) in (Conv2D, DepthwiseConv2D) and layer.activation == "linear" and uses[slot] == 1:
-            j = consumer.get(slot)
-            if j is not None and type(steps[j][0]) is BatchNormalization:
-                bn_slot = steps[j][2]
-                act, end, last = None, bn_slot, j
-                a = consumer.get(bn_slot) if uses[bn_slot] == 1 else None
-                if a is not None and _activation_name(steps[a][0]) is not None:
-                    act, end, last = _activation_name(steps[a][0]), steps[a][2], a
-                # run at the convolution's place: its input is ready there, and the chain's
-                # inner tensors have no other reader
-                chain = Fused(layer, steps[j][0], act, ins[0], end)
-                if accept is None or accept(chain):
-                    out.append(chain)
-                    skip.update({j, last})
-                    continue
+        j = only_reader(slot)
+        if (type(layer) in (Conv2D, DepthwiseConv2D) and layer.activation == "linear"
+                and j is not None and type(steps[j][0]) is BatchNormalization):
+            bn_slot = steps[j][2]
+            residual = _residual_chain(steps, layer, j, ins[0], only_reader, activation_after)
+            # (an Add of two such chains, e.g. ResNet's projection shortcut, goes to the first)
+            if (residual is not None and not skip.intersection(residual[1])
+                    and (accept is None or accept(residual[0]))):
+                chain, members = residual
+                deferred[members[-1]] = chain
+                skip.update(members)
+                continue
+            act, end, a = activation_after(bn_slot)
+            # run at the convolution's place: its input is ready there, and the chain's
+            # inner tensors have no other reader
+            chain = Fused(layer, steps[j][0], act, ins[0], end)
+            if accept is None or accept(chain):
+                out.append(chain)
+                skip.update({j} if a is None else {j, a})
+                continue
         out.append(step)
     return out
 
 
-def run(f: Fused, x: np.ndarray) -> np.ndarray:
+def _residual_chain(steps: Sequence[Step], conv: Any, j: int, src: int,
+                    only_reader: Callable[[int], Optional[int]],
+                    activation_after: Callable[[int], Tuple[Optional[str], int, Optional[int]]],
+                    ) -> Optional[Tuple[Fused, List[int]]]:
+    """The Conv2D -> BatchNormalization (step ``j``) -> Add [-> activation] chain from
+    ``conv`` reading ``src``, and the steps it takes in, in order (it runs at the last: both of
+    the Add's inputs are ready there), or None where the normalization's only reader is not a
+    two-input Add of another tensor."""
+    if type(conv) is not Conv2D:
+        return None
+    bn, bn_slot = steps[j][0], steps[j][2]
+    k = only_reader(bn_slot)
+    if k is None or type(steps[k][0]) is not Add:
+        return None
+    ins = steps[k][1]
+    if len(ins) != 2 or ins[0] == ins[1]:
+        return None
+    other = ins[1] if ins[0] == bn_slot else ins[0]
+    act, end, a = activation_after(steps[k][2])
+    members = sorted({j, k} | ({a} if a is not None else set()))
+    return Fused(conv, bn, act, src, end, other), members
+
+
+def run(f: Fused, x: np.ndarray, residual: Optional[np.ndarray] = None) -> np.ndarray:
     """The fused chain on ``x``: the convolution with the folded kernel and bias, the
-    activation fused."""
+    ``residual`` tensor (``f.residual``'s) added and the activation applied in its epilogue."""
+    if residual is not None and residual.shape != f.conv.compute_output_shape(x.shape):
+        # an Add that broadcasts: the sum as Add makes it, then the activation
+        y = run(f._replace(activation=None, residual=None), x)
+        y = y + residual
+        return y if f.activation is None else F.activation(y, f.activation)
     conv, bn = f.conv, f.bn
     gamma, beta = bn._gamma_beta()
     scale = (gamma.astype(np.float64) /
@@ -106,15 +170,18 @@ def run(f: Fused, x: np.ndarray) -> np.ndarray:
     bias = conv.bias.value.astype(np.float64) if conv.use_bias else 0.0
     shift = ((bias - bn.moving_mean.value) * scale + beta).astype(np.float32)
     kernel = conv.kernel.value
+    # the kernel scaled in float32 (one pass over it; in float64 the fold cost a third of a
+    # 7 x 7 x 1280 layer's time), the per-channel factors rounded once
+    scale = scale.astype(np.float32)
     if isinstance(conv, DepthwiseConv2D):
-        folded = (kernel * scale.reshape(kernel.shape[2], kernel.shape[3])).astype(np.float32)
+        folded = kernel * scale.reshape(kernel.shape[2], kernel.shape[3])
         return F.depthwise_conv2d(conv._compute_operand(x), conv._compute_operand(folded), shift,
                                   conv.strides, conv.padding, conv.dilation_rate,
                                   f.activation)
-    folded = (kernel * scale).astype(np.float32)
+    folded = kernel * scale
     return F.conv2d(conv._compute_operand(x), conv._compute_operand(folded), shift, conv.strides,
                     conv.padding, conv.dilation_rate, conv.groups,
-                    f.activation)
+                    f.activation, residual=residual)
 
 
 def bn_activation_slots(steps: Sequence[Step], output_id: int, excluded: Set[int]) -> Set[int]:

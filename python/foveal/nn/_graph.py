@@ -52,9 +52,7 @@ class TrainPlan(NamedTuple):
     bn_activation: Set[int] = set()
 
 
-def _reads(step: Any) -> Tuple[int, ...]:
-    """The slots a step (a layer step or a fused chain) reads."""
-    return (step.src,) if isinstance(step, (_fusion.Fused, _fusion.BnAct)) else step[1]
+_reads = _fusion.reads
 
 
 class Graph:
@@ -156,7 +154,8 @@ class Graph:
         vals[0] = x
         for k, step in enumerate(steps):
             if isinstance(step, _fusion.Fused):
-                vals[step.out] = _fusion.run(step, vals[step.src])
+                vals[step.out] = _fusion.run(step, vals[step.src],
+                                             None if step.residual is None else vals[step.residual])
             elif isinstance(step, _fusion.BnAct):
                 vals[step.out] = _fusion.run_bn_act(step, vals[step.src])
             else:

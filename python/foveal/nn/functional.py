@@ -43,7 +43,7 @@ def _bias(bias: Any) -> Optional[np.ndarray]:
 @routed
 def conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
            padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1, groups: int = 1,
-           activation: Optional[str] = None) -> np.ndarray:
+           activation: Optional[str] = None, residual: Any = None) -> np.ndarray:
     """2-D convolution (cross-correlation, as Keras and PyTorch) of an NHWC batch.
 
     Args:
@@ -55,8 +55,11 @@ def conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
             pixel at the bottom/right), an int, ``(ph, pw)`` or ``((top, bottom), (left, right))``.
         groups: channel groups; output channel ``o`` reads input group ``o // (Cout/groups)``.
         activation: None or a name of :func:`activation` (``"relu"``, ``"gelu"``, ...), fused into
-            the kernel: ReLU inside the register tile, the others over each block of output rows
-            while it is in cache.
+            the kernel: ReLU and ReLU6 inside the register tile, the others over each block of
+            output rows while it is in cache.
+        residual: None, or a tensor of the output's shape added before the activation
+            (``activation(conv + bias + residual)``: a residual connection, summed in the
+            register tile's epilogue instead of a pass of its own).
 
     Returns:
         ``N x OH x OW x Cout`` float32.
@@ -70,7 +73,8 @@ def conv2d(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
     if kernel.ndim != 4:
         raise ValueError(f"kernel must be 4-D (kh x kw x Cin/groups x Cout), got shape {kernel.shape}")
     pads = _padding(padding, _spatial(x), _effective(kernel.shape[:2], d), s)
-    return _core.conv2d(x, kernel, _bias(bias), s, pads, d, g, act)
+    res = None if residual is None else as_float32(residual, "residual")
+    return _core.conv2d(x, kernel, _bias(bias), s, pads, d, g, act, res)
 
 
 def _depthwise_as_grouped(x: Any, kernel: Any) -> Tuple[np.ndarray, np.ndarray]:

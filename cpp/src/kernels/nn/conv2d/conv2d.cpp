@@ -76,9 +76,31 @@ void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, 
   }
 }
 
+// The paths without a GEMM epilogue (depthwise, Winograd) given a residual: the convolution
+// without its activation, then y = act(y + residual) over blocks of rows on the threads.
+static void conv2d_then_add(const Conv2dParams& p, const float* x, const float* kernel,
+                            const float* bias, float* y, const float* residual) {
+  Conv2dParams q = p;
+  q.activation = Activation::none;
+  conv2d_f32_nhwc(q, x, kernel, bias, y);
+  const KernelTable& t = kernels();
+  const size_t rows = p.batch * p.out_h, row = p.out_w * p.out_c;
+  parallel_for(rows, threads_for(rows, rows * row / 4), [&](size_t r, int) {
+    float* dst = y + r * row;
+    const float* add = residual + r * row;
+    for (size_t i = 0; i < row; ++i) dst[i] += add[i];
+    if (p.activation != Activation::none) t.activation(row, dst, dst, p.activation);
+  });
+}
+
 void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
-                     float* y) {
-  if (p.groups > 1 && p.groups == p.in_c && p.out_c == p.in_c) {
+                     float* y, const float* residual) {
+  const bool depthwise = p.groups > 1 && p.groups == p.in_c && p.out_c == p.in_c;
+  if (residual != nullptr && (depthwise || conv2d_uses_winograd(p))) {
+    conv2d_then_add(p, x, kernel, bias, y, residual);
+    return;
+  }
+  if (depthwise) {
     depthwise_conv2d_f32_nhwc(p, x, kernel, bias, y);
     return;
   }
@@ -92,9 +114,9 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
   const ConvTaps taps = conv_taps(p);
   const size_t k_total = taps.ntaps * taps.kc;
 
-  const size_t per_group = packed_b_floats(k_total, og, nr);
+  const size_t per_group = packed_b_floats(k_total, og, t.gemm_tile);
   FloatBuffer packed(per_group * G);
-  for (size_t g = 0; g < G; ++g) pack_b(k_total, og, kernel + g * og, p.out_c, nr, packed.get() + g * per_group);
+  for (size_t g = 0; g < G; ++g) pack_b(k_total, og, kernel + g * og, p.out_c, t.gemm_tile, packed.get() + g * per_group);
   const std::vector<float> zeros(taps.kc, 0.0f);
 
   // Tasks: tiles of (group, blocks of strips of MR output pixels whose A blocks fit in L2,
@@ -127,7 +149,8 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
                     span + i * span_per_strip, row_cache);
     }
     const IgemmProblem prob{og, taps.kc, taps.ntaps, packed.get() + g * per_group,
-                            bias ? bias + g * og : nullptr, y + g * og, p.out_c, p.activation};
+                            bias ? bias + g * og : nullptr, y + g * og, p.out_c, p.activation,
+                            false, residual ? residual + g * og : nullptr};
     igemm_block(t, prob, m, tile.r0, tile.r1, ptrs, tile.c0, tile.c1);
   });
 }

@@ -213,9 +213,9 @@ void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, flo
   const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   const size_t G = p.groups, cg = p.in_c / G, og = p.out_c / G;
   const size_t ktot = p.kh * p.kw * cg;
-  const size_t per_group = packed_b_floats(og, ktot, nr);
+  const size_t per_group = packed_b_floats(og, ktot, t.gemm_tile);
   FloatBuffer packed(per_group * G);
-  for (size_t g = 0; g < G; ++g) pack_bt(og, ktot, kernel + g * og, p.out_c, nr, packed.get() + g * per_group);
+  for (size_t g = 0; g < G; ++g) pack_bt(og, ktot, kernel + g * og, p.out_c, t.gemm_tile, packed.get() + g * per_group);
   const size_t hw_out = p.out_h * p.out_w, in_img = p.in_h * p.in_w * p.in_c;
   const size_t tasks = p.batch * G;
   // strips per chunk: the A blocks within L2, and the chunk's cols within about 1 MiB

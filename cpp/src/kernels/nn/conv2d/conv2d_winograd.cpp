@@ -91,10 +91,10 @@ void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* ker
   const size_t tiles = p.batch * th_n * tw_n;
 
   const std::vector<float> u = transform_kernel(kernel, cin, cout);
-  const size_t per_xi = packed_b_floats(cin, cout, nr), panels = div_up(cout, nr);
+  const size_t per_xi = packed_b_floats(cin, cout, t.gemm_tile), panels = div_up(cout, nr);
   FloatBuffer packed(16 * per_xi);
   parallel_for(16, threads_for(16, 16 * cin * cout), [&](size_t xi, int) {
-    pack_b_panels(cin, cout, u.data() + xi * cin * cout, cout, nr, packed.get() + xi * per_xi, 0, panels);
+    pack_b_panels(cin, cout, u.data() + xi * cin * cout, cout, t.gemm_tile, packed.get() + xi * per_xi, 0, panels);
   });
 
   // Tiles per block: the block's V (16 x tb x cin) and M (16 x tb x cout) within ~384 KiB.

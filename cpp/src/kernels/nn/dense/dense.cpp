@@ -11,8 +11,8 @@ void dense_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel
                float* y, Activation act) {
   const KernelTable& t = kernels();
   const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
-  FloatBuffer packed(packed_b_floats(k, n, nr));
-  pack_b(k, n, kernel, n, nr, packed.get());
+  FloatBuffer packed(packed_b_floats(k, n, t.gemm_tile));
+  pack_b(k, n, kernel, n, t.gemm_tile, packed.get());
   const IgemmProblem g{n, k, 1, packed.get(), bias, y, n, act};
   // Tasks: tiles of (strips of MR rows, panels of NR columns).
   const TileGrid grid = tile_grid(1, div_up(m, mr), div_up(n, nr));

@@ -8,46 +8,50 @@
 
 namespace foveal {
 
-size_t packed_b_floats(size_t k, size_t n, size_t nr) { return div_up(n, nr) * k * nr; }
+size_t packed_b_floats(size_t k, size_t n, const GemmTile& tile) {
+  return div_up(n, tile.nr) * k * tile.nr;
+}
 
-void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, size_t nr, float* packed,
-                   size_t p0, size_t p1) {
+void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile,
+                   float* packed, size_t p0, size_t p1) {
+  const size_t nr = tile.nr;
   for (size_t p = p0; p < p1; ++p) {
-    const size_t col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr;
+    const size_t col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr, w = tile.panel_width(cols);
     float* dst = packed + p * k * nr;
-    for (size_t r = 0; r < k; ++r, dst += nr) {
+    for (size_t r = 0; r < k; ++r, dst += w) {
       std::memcpy(dst, b + r * ldb + col0, cols * sizeof(float));
-      if (cols < nr) std::memset(dst + cols, 0, (nr - cols) * sizeof(float));
+      if (cols < w) std::memset(dst + cols, 0, (w - cols) * sizeof(float));
     }
   }
 }
 
-void pack_b(size_t k, size_t n, const float* b, size_t ldb, size_t nr, float* packed) {
-  const size_t panels = div_up(n, nr);
+void pack_b(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile, float* packed) {
+  const size_t panels = div_up(n, tile.nr);
   parallel_for(panels, threads_for(panels * k / 4096 + 1), [&](size_t p, int) {
-    pack_b_panels(k, n, b, ldb, nr, packed, p, p + 1);
+    pack_b_panels(k, n, b, ldb, tile, packed, p, p + 1);
   });
 }
 
 // Panels [p0, p1) of pack_bt's packing.
-static void pack_bt_panels(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* packed,
-                           size_t p0, size_t p1) {
+static void pack_bt_panels(size_t k, size_t n, const float* t, size_t ldt, const GemmTile& tile,
+                           float* packed, size_t p0, size_t p1) {
+  const size_t nr = tile.nr;
   for (size_t p = p0; p < p1; ++p) {
-    const size_t col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr;
+    const size_t col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr, w = tile.panel_width(cols);
     float* dst = packed + p * k * nr;
-    if (cols < nr)
-      for (size_t r = 0; r < k; ++r) std::memset(dst + r * nr + cols, 0, (nr - cols) * sizeof(float));
+    if (cols < w)
+      for (size_t r = 0; r < k; ++r) std::memset(dst + r * w + cols, 0, (w - cols) * sizeof(float));
     for (size_t j = 0; j < cols; ++j) {
       const float* src = t + (col0 + j) * ldt;
-      for (size_t r = 0; r < k; ++r) dst[r * nr + j] = src[r];
+      for (size_t r = 0; r < k; ++r) dst[r * w + j] = src[r];
     }
   }
 }
 
-void pack_bt(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* packed) {
-  const size_t panels = div_up(n, nr);
-  parallel_for(panels, threads_for(panels, panels * k * nr / 4), [&](size_t p, int) {
-    pack_bt_panels(k, n, t, ldt, nr, packed, p, p + 1);
+void pack_bt(size_t k, size_t n, const float* t, size_t ldt, const GemmTile& tile, float* packed) {
+  const size_t panels = div_up(n, tile.nr);
+  parallel_for(panels, threads_for(panels, panels * k * tile.nr / 4), [&](size_t p, int) {
+    pack_bt_panels(k, n, t, ldt, tile, packed, p, p + 1);
   });
 }
 
@@ -59,36 +63,15 @@ static void gemm_at_strip(const KernelTable& t, const GemmArgs& g, const float* 
   const size_t kb = div_up(g.k, div_up(g.k, kMaxBlockK));
   for (size_t p = 0; p < panels; ++p) {
     const size_t col0 = p * nr, nc = g.n - col0 < nr ? g.n - col0 : nr;
+    const size_t w = t.gemm_tile.panel_width(nc);
     for (size_t k0 = 0; k0 < g.k; k0 += kb) {
       const size_t kc = g.k - k0 < kb ? g.k - k0 : kb;
-      t.gemm_at(mr, nc, kc, g.a + k0 * g.lda + m0, g.lda, packed + (p * g.k + k0) * nr,
+      t.gemm_at(mr, nc, kc, g.a + k0 * g.lda + m0, g.lda, packed + p * g.k * nr + k0 * w,
                 g.c + m0 * g.ldc + col0, g.ldc, {nullptr, g.accumulate || k0 > 0, false});
     }
   }
 }
 
-namespace {
-// The strip kernel's K blocks: whole taps (taps_per_block of them) or, for one long tap,
-// column ranges of kb floats; count blocks in all.
-struct KBlocks {
-  size_t count, taps_per_block, kb;
-  KBlocks(size_t kc, size_t ntaps) {
-    const size_t blocks = div_up(ntaps * kc, kMaxBlockK);
-    taps_per_block = ntaps;
-    kb = kc;
-    if (blocks <= 1) {
-      count = 1;
-    } else if (ntaps > 1) {
-      taps_per_block = div_up(ntaps, blocks);
-      count = div_up(ntaps, taps_per_block);
-    } else {
-      kb = div_up(kc, blocks);
-      count = div_up(kc, kb);
-    }
-  }
-  size_t floats() const { return taps_per_block * kb; }   // the largest block's K
-};
-}  // namespace
 
 size_t igemm_block_strips(const KernelTable& t, size_t kc, size_t ntaps) {
   constexpr size_t kABudget = 384 * 1024;   // bytes of A blocks kept in L2 beside a B block
@@ -102,29 +85,24 @@ void igemm_block(const KernelTable& t, const IgemmProblem& g, size_t m, size_t s
   const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   const size_t panel_floats = g.ntaps * g.kc * nr;
   const KBlocks kb(g.kc, g.ntaps);
-  const bool relu = g.act == Activation::relu;
-  const bool by_taps = kb.count > 1 && g.ntaps > 1;
+  const bool relu = tile_fuses(g.act), relu6 = g.act == Activation::relu6;
   const float* shifted[32];
   for (size_t b = 0; b < kb.count; ++b) {
     const bool first = b == 0, last = b + 1 == kb.count;
-    size_t t0 = 0, nt = g.ntaps, k0 = 0, kc = g.kc;
-    if (by_taps) {
-      t0 = b * kb.taps_per_block;
-      nt = g.ntaps - t0 < kb.taps_per_block ? g.ntaps - t0 : kb.taps_per_block;
-    } else if (kb.count > 1) {
-      k0 = b * kb.kb;
-      kc = g.kc - k0 < kb.kb ? g.kc - k0 : kb.kb;
-    }
+    size_t t0, nt, k0, kc;
+    kb.block(b, g.kc, g.ntaps, &t0, &nt, &k0, &kc);
     for (size_t p = p0; p < p1; ++p) {
       const size_t col0 = p * nr, nc = g.n - col0 < nr ? g.n - col0 : nr;
-      const float* block = g.packed_b + p * panel_floats + (t0 * g.kc + k0) * nr;
-      const GemmEpilogue ep{g.bias ? g.bias + col0 : nullptr, g.accumulate || !first, last && relu};
+      const float* block = g.packed_b + p * panel_floats + (t0 * g.kc + k0) * t.gemm_tile.panel_width(nc);
+      GemmEpilogue ep{g.bias ? g.bias + col0 : nullptr, g.accumulate || !first, last && relu,
+                      last && relu6};
       for (size_t s = s0; s < s1; ++s) {
         const size_t m0 = s * mr, rows = m - m0 < mr ? m - m0 : mr;
+        if (last && g.add != nullptr) ep.add = g.add + m0 * g.ldc + col0;
         const float* const* strip = ptrs + (s - s0) * g.ntaps * mr;
         const float* const* a = strip + t0 * rows;
         if (k0) {
-          for (size_t i = 0; i < rows; ++i) shifted[i] = strip[i] + k0;
+          for (size_t i = 0; i < rows; ++i) shifted[i] = a[i] + k0;
           a = shifted;
         }
         t.gemm(rows, nc, kc, nt, a, block, g.c + m0 * g.ldc + col0, g.ldc, ep);
@@ -152,14 +130,14 @@ void gemm_f32(const GemmArgs& g, bool serial) {
       for (size_t i = 0; i < g.m; ++i) std::memset(g.c + i * g.ldc, 0, g.n * sizeof(float));
     return;
   }
-  FloatBuffer packed(packed_b_floats(g.k, g.n, nr));
+  FloatBuffer packed(packed_b_floats(g.k, g.n, t.gemm_tile));
   // Packing B runs on the threads too (for a dense layer's gradients it costs as much as the
   // product).
   const size_t panels = div_up(g.n, nr);
   const int pack_threads = serial ? 1 : threads_for(panels, g.n * g.k);
   parallel_for(panels, pack_threads, [&](size_t p, int) {
-    if (g.trans_b) pack_bt_panels(g.k, g.n, g.b, g.ldb, nr, packed.get(), p, p + 1);
-    else pack_b_panels(g.k, g.n, g.b, g.ldb, nr, packed.get(), p, p + 1);
+    if (g.trans_b) pack_bt_panels(g.k, g.n, g.b, g.ldb, t.gemm_tile, packed.get(), p, p + 1);
+    else pack_b_panels(g.k, g.n, g.b, g.ldb, t.gemm_tile, packed.get(), p, p + 1);
   });
   const IgemmProblem prob{g.n, g.k, 1, packed.get(), nullptr, g.c, g.ldc, Activation::none, g.accumulate};
   const size_t strips = div_up(g.m, mr);

@@ -24,21 +24,25 @@ struct FloatBuffer {
   float* get() const { return ptr.get(); }
 };
 
-// B (k x n, row stride ldb) packed into div_up(n, nr) panels of k rows x nr floats, zero padded.
-size_t packed_b_floats(size_t k, size_t n, size_t nr);
-void pack_b(size_t k, size_t n, const float* b, size_t ldb, size_t nr, float* packed);
+// B (k x n, row stride ldb) packed for the tile: div_up(n, tile.nr) panels, panel p at
+// p * k * nr, of k rows x tile.panel_width(its columns) floats, zero padded.
+size_t packed_b_floats(size_t k, size_t n, const GemmTile& tile);
+void pack_b(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile, float* packed);
 // Panels [p0, p1) of that packing, on the calling thread.
-void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, size_t nr, float* packed,
-                   size_t p0, size_t p1);
+void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile,
+                   float* packed, size_t p0, size_t p1);
 // The same packing of B = T^T where T (n x k, row stride ldt) is given; panels on the threads.
-void pack_bt(size_t k, size_t n, const float* t, size_t ldt, size_t nr, float* packed);
+void pack_bt(size_t k, size_t n, const float* t, size_t ldt, const GemmTile& tile, float* packed);
+
+// Whether the tile applies an activation itself (ReLU, ReLU6); the others are a pass afterwards.
+inline bool tile_fuses(Activation act) { return act == Activation::relu || act == Activation::relu6; }
 
 // One strip of an indirect GEMM (IgemmProblem, in foveal/kernels.h): the table's strip kernel,
-// then the pass of any activation but ReLU (which the tile fuses) over the rows it just wrote.
+// then the pass of any activation the tile does not fuse over the rows it just wrote.
 inline void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, size_t mr,
                         const float* const* ptrs, const float** scratch, size_t p0, size_t p1) {
   t.gemm_strip(g, m0, mr, ptrs, scratch, p0, p1);
-  if (g.act != Activation::none && g.act != Activation::relu) {
+  if (g.act != Activation::none && !tile_fuses(g.act)) {
     const size_t nr = t.gemm_tile.nr, c0 = p0 * nr, c1 = p1 * nr < g.n ? p1 * nr : g.n;
     float* c_row = g.c + m0 * g.ldc;
     for (size_t i = 0; i < mr; ++i) t.activation(c1 - c0, c_row + i * g.ldc + c0, c_row + i * g.ldc + c0, g.act);

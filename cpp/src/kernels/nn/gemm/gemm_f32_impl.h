@@ -44,7 +44,7 @@ FOVEAL_INLINE void tile_start(typename V::T (&acc)[MR][NV], const size_t (&lanes
 }
 
 // One step of K: acc[i][:] += a_i * (one row of the packed B panel).
-template <class V, int NV_MAX, int MR, int NV>
+template <class V, int MR, int NV>
 FOVEAL_INLINE void tile_step(typename V::T (&acc)[MR][NV], const float* b, const float (&av)[MR]) {
   typename V::T bv[NV];
 #pragma GCC unroll 16
@@ -57,15 +57,29 @@ FOVEAL_INLINE void tile_step(typename V::T (&acc)[MR][NV], const float* b, const
   }
 }
 
-// The epilogue: ReLU when asked, then the masked store.
+// The epilogue: the residual tensor added, ReLU (or ReLU6) when asked, then the masked store.
 template <class V, int MR, int NV>
 FOVEAL_INLINE void tile_finish(typename V::T (&acc)[MR][NV], const size_t (&lanes)[NV], float* c,
                                size_t ldc, const GemmEpilogue& ep) {
+  if (ep.add != nullptr) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 16
+      for (int j = 0; j < NV; ++j)
+        acc[i][j] = V::add(acc[i][j], V::load_n(ep.add + i * ldc + V::width * j, lanes[j]));
+  }
   if (ep.relu) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 16
       for (int j = 0; j < NV; ++j) acc[i][j] = V::max(acc[i][j], V::zero());
+  }
+  if (ep.relu6) {
+    const typename V::T six = V::set1(6.0f);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 16
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::min(acc[i][j], six);
   }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -73,11 +87,12 @@ FOVEAL_INLINE void tile_finish(typename V::T (&acc)[MR][NV], const size_t (&lane
     for (int j = 0; j < NV; ++j) V::store_n(c + i * ldc + V::width * j, acc[i][j], lanes[j]);
 }
 
-// A given as MR row pointers per tap (kc contiguous floats each): the indirect GEMM.
-template <class V, int NV_MAX, int MR, int NV>
+// A given as MR row pointers per tap (kc contiguous floats each): the indirect GEMM. The packed
+// B rows are NV vectors wide (GemmTile::panel_width: NR, or fewer vectors in a narrow panel).
+template <class V, int MR, int NV>
 void gemm_tile(size_t nc, size_t kc, size_t ntaps, const float* const* a, const float* b, float* c,
                size_t ldc, const GemmEpilogue& ep) {
-  constexpr size_t NR = NV_MAX * V::width;
+  constexpr size_t NR = NV * V::width;
   size_t lanes[NV];
   tile_lanes<V, NV>(nc, lanes);
   typename V::T acc[MR][NV];
@@ -91,7 +106,7 @@ void gemm_tile(size_t nc, size_t kc, size_t ntaps, const float* const* a, const 
       float av[MR];
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) av[i] = ar[i][k];
-      tile_step<V, NV_MAX, MR, NV>(acc, b, av);
+      tile_step<V, MR, NV>(acc, b, av);
     }
   }
   tile_finish<V, MR, NV>(acc, lanes, c, ldc, ep);
@@ -99,10 +114,10 @@ void gemm_tile(size_t nc, size_t kc, size_t ntaps, const float* const* a, const 
 
 // A stored transposed (column-major): A(i, k) = a[k * lda + i], so each step reads MR
 // consecutive floats. Spares a transposed copy of A (gradients: x^T dy, Xcol^T dy).
-template <class V, int NV_MAX, int MR, int NV>
+template <class V, int MR, int NV>
 void gemm_tile_at(size_t nc, size_t kc, const float* a, size_t lda, const float* b, float* c,
                   size_t ldc, const GemmEpilogue& ep) {
-  constexpr size_t NR = NV_MAX * V::width;
+  constexpr size_t NR = NV * V::width;
   size_t lanes[NV];
   tile_lanes<V, NV>(nc, lanes);
   typename V::T acc[MR][NV];
@@ -112,7 +127,7 @@ void gemm_tile_at(size_t nc, size_t kc, const float* a, size_t lda, const float*
     float av[MR];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) av[i] = a[i];
-    tile_step<V, NV_MAX, MR, NV>(acc, b, av);
+    tile_step<V, MR, NV>(acc, b, av);
   }
   tile_finish<V, MR, NV>(acc, lanes, c, ldc, ep);
 }
@@ -128,8 +143,8 @@ struct GemmTiles {
   template <int MR, int... NVs>
   static constexpr void fill_row(gemm_tile_fn* row, gemm_tile_at_fn* row_at,
                                  std::integer_sequence<int, NVs...>) {
-    ((row[NVs] = gemm_tile<V, NV_MAX, MR, NVs + 1>), ...);
-    ((row_at[NVs] = gemm_tile_at<V, NV_MAX, MR, NVs + 1>), ...);
+    ((row[NVs] = gemm_tile<V, MR, NVs + 1>), ...);
+    ((row_at[NVs] = gemm_tile_at<V, MR, NVs + 1>), ...);
   }
   template <int... MRs>
   constexpr void fill(std::integer_sequence<int, MRs...>) {
@@ -141,7 +156,7 @@ struct GemmTiles {
 
   static constexpr size_t nv(size_t nc) { return (nc + V::width - 1) / V::width; }
   // The largest tile, which the drivers pack B and block rows for (the table's gemm_tile).
-  static constexpr GemmTile tile{MR_MAX, NV_MAX * V::width};
+  static constexpr GemmTile tile{MR_MAX, NV_MAX * V::width, V::width};
 
   // The micro-kernel entries: mr <= MR_MAX rows, nc <= NV_MAX * width columns.
   static void run(size_t mr, size_t nc, size_t kc, size_t ntaps, const float* const* a,
@@ -156,38 +171,33 @@ struct GemmTiles {
   }
 
   // The strip kernel (gemm_strip_fn): rows [m0, m0 + mr) over panels [p0, p1), K in blocks of
-  // at most kMaxBlockK, bias on the first block, ReLU fused into the last.
+  // at most kMaxBlockK, bias on the first block, the residual, ReLU or ReLU6 fused into the last.
   static void strip(const IgemmProblem& g, size_t m0, size_t mr, const float* const* ptrs,
                     const float** scratch, size_t p0, size_t p1) {
     constexpr size_t nr = tile.nr;
     const size_t k_total = g.ntaps * g.kc;
-    const size_t blocks = (k_total + kMaxBlockK - 1) / kMaxBlockK;
-    const bool fuse_relu = g.act == Activation::relu;
+    const KBlocks kb(g.kc, g.ntaps);
+    const bool relu = g.act == Activation::relu || g.act == Activation::relu6;
+    const bool relu6 = g.act == Activation::relu6;
     float* c_row = g.c + m0 * g.ldc;
     for (size_t p = p0; p < p1; ++p) {
       const size_t col0 = p * nr, nc = g.n - col0 < nr ? g.n - col0 : nr;
+      const size_t w = tile.panel_width(nc);
       const float* b_panel = g.packed_b + p * k_total * nr;
       const float* bias = g.bias ? g.bias + col0 : nullptr;
-      if (blocks == 1) {
-        run(mr, nc, g.kc, g.ntaps, ptrs, b_panel, c_row + col0, g.ldc, {bias, g.accumulate, fuse_relu});
-      } else if (g.ntaps > 1) {
-        // K blocks are whole taps.
-        const size_t taps_per_block = (g.ntaps + blocks - 1) / blocks;
-        for (size_t t0 = 0; t0 < g.ntaps; t0 += taps_per_block) {
-          const size_t nt = g.ntaps - t0 < taps_per_block ? g.ntaps - t0 : taps_per_block;
-          const bool last = t0 + nt == g.ntaps;
-          run(mr, nc, g.kc, nt, ptrs + t0 * mr, b_panel + t0 * g.kc * nr, c_row + col0, g.ldc,
-              {bias, g.accumulate || t0 > 0, last && fuse_relu});
+      const float* add = g.add ? g.add + m0 * g.ldc + col0 : nullptr;
+      for (size_t b = 0; b < kb.count; ++b) {
+        size_t t0, nt, k0, kc;
+        kb.block(b, g.kc, g.ntaps, &t0, &nt, &k0, &kc);
+        const float* const* a = ptrs + t0 * mr;
+        if (k0) {
+          for (size_t i = 0; i < mr; ++i) scratch[i] = a[i] + k0;
+          a = scratch;
         }
-      } else {
-        // One long tap: K blocks are column ranges of each A row.
-        const size_t kb = (g.kc + blocks - 1) / blocks;
-        for (size_t k0 = 0; k0 < g.kc; k0 += kb) {
-          const size_t kc = g.kc - k0 < kb ? g.kc - k0 : kb;
-          for (size_t i = 0; i < mr; ++i) scratch[i] = ptrs[i] + k0;
-          run(mr, nc, kc, 1, scratch, b_panel + k0 * nr, c_row + col0, g.ldc,
-              {bias, g.accumulate || k0 > 0, k0 + kc == g.kc && fuse_relu});
-        }
+        const bool accumulate = g.accumulate || b > 0;
+        const GemmEpilogue ep = b + 1 == kb.count ? GemmEpilogue{bias, accumulate, relu, relu6, add}
+                                                  : GemmEpilogue{bias, accumulate, false};
+        run(mr, nc, kc, nt, a, b_panel + (t0 * g.kc + k0) * w, c_row + col0, g.ldc, ep);
       }
     }
   }
