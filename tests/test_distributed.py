@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 
 from foveal import image
+from foveal.distributed import _pool, _source, _workers
 from foveal.distributed import _ray as dray
-from foveal.distributed import _workers
 
 FIXTURE_ONNX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",
                             "transfer_resnet.onnx")
@@ -109,6 +109,34 @@ def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="save_format"):
         distributed.augment(ImageDataGenerator(), str(tmp_path), str(tmp_path / "o"),
                             save_format="gif")
+
+
+@pytest.mark.parametrize("n, workers, batch", [
+    (1, 1, 64), (5, 2, 64), (23, 2, 4), (24, 2, 4), (100, 2, 32), (384, 2, 32), (384, 1, 32),
+    (9, 4, 2), (1000, 3, 64),
+])
+def test_block_bounds(n, workers, batch):
+    bounds = _source.block_bounds(n, workers, batch)
+    count = min(n, max(-(-n // batch), 4 * workers))
+    assert len(bounds) == count
+    assert bounds[0][0] == 0 and bounds[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))   # contiguous, in order
+    sizes = [b - a for a, b in bounds]
+    assert min(sizes) >= 1 and max(sizes) - min(sizes) <= 1 and max(sizes) <= batch
+    assert sizes == sorted(sizes, reverse=True)   # as ray.data.from_items cuts its blocks
+
+
+def test_model_digest_follows_the_bytes(tmp_path):
+    import hashlib
+
+    path = tmp_path / "m.onnx"
+    shutil.copyfile(FIXTURE_ONNX, path)
+    with open(FIXTURE_ONNX, "rb") as fh:
+        data = fh.read()
+    assert _pool.model_digest(str(path)) == hashlib.sha256(data).hexdigest()
+    path.write_bytes(data + b"x")
+    os.utime(path, ns=(1, 1))   # a new size and mtime: read again
+    assert _pool.model_digest(str(path)) == hashlib.sha256(data + b"x").hexdigest()
 
 
 def test_augmented_names_and_seeds():
@@ -307,6 +335,9 @@ def test_extract_equals_single_process(cluster, photos, single):
     assert result.class_names == ref.class_names == ["cat", "dog"]
     assert sum(result.rows_per_node.values()) == len(paths) + 1
     _both_nodes(result)
+    import ray
+
+    assert not ray.is_initialized() and _pool.current() is None   # its workers went with it
 
 
 @pytest.mark.distributed
@@ -418,3 +449,162 @@ def test_cli_extract_with_ray(cluster, photos, single, tmp_path, capsys):
                        "--ray", cluster])
     assert rc == 0
     assert os.listdir(tmp_path / "pq") == ["part-00000.parquet"]
+
+
+# ---- the persistent worker pool ------------------------------------------------------------
+
+@pytest.fixture
+def connected(cluster):
+    """This process connected to the cluster (as a user's ``ray.init``), the workers stopped and
+    the connection closed afterwards."""
+    import ray
+
+    from foveal import distributed
+
+    ray.init(address=cluster, logging_level="warning", log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        distributed.shutdown_workers()
+        ray.shutdown()
+
+
+def distributed_extract(*args, **kwargs):
+    from foveal import distributed
+
+    return distributed.extract(*args, **kwargs)
+
+
+def _extract_quietly(*args, **kwargs):
+    """``extract`` of the photos, whose broken file gives the one expected warning."""
+    with pytest.warns(RuntimeWarning, match="broken.png"):
+        return distributed_extract(*args, **kwargs)
+
+
+def _pids_gone(pids, timeout=30.0):
+    """Whether the processes ``pids`` (this machine's) all exit within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while any(os.path.exists(f"/proc/{p}") for p in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def _all_dead(ray, actors, timeout=30.0):
+    """Whether every actor of ``actors`` answers a call with ``RayActorError`` within
+    ``timeout`` seconds (``ray.kill`` is asynchronous: a call right after it may still run)."""
+    deadline = time.monotonic() + timeout
+    for actor in actors:
+        while True:
+            try:
+                ray.get(actor.info.remote(), timeout=60)
+            except ray.exceptions.RayActorError:
+                break
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+    return True
+
+
+def _same_result(got, want):
+    assert np.array_equal(got.features, want.features)
+    assert np.array_equal(got.labels, want.labels) and got.paths == want.paths
+    assert got.skipped == want.skipped and got.class_names == want.class_names
+
+
+@pytest.mark.distributed
+def test_workers_are_reused_on_the_users_connection(connected, photos, single):
+    ray = connected
+    bb, ref = single
+    first = _extract_quietly(bb, photos, batch_size=4, num_workers=2)
+    pool = _pool.current()
+    assert pool is not None and len(pool.actors) == 2
+    assert len({i["node"] for i in pool.info}) == 2          # spread over the nodes
+    assert {i["pid"] for i in pool.info} == {i["pid"] for i in ray.get(
+        [a.info.remote() for a in pool.actors])}
+    second = _extract_quietly(bb, photos, batch_size=4, num_workers=2)
+    assert _pool.current() is pool
+    assert ray.get([a.info.remote() for a in pool.actors]) == pool.info   # the same actors
+    _same_result(second, first)
+    _same_features(second.features, ref.features)
+    _both_nodes(second)
+    # the same model bytes and settings by path, another source and output: still the same pool
+    keep = list(first.paths[::3])
+    part = distributed_extract(FIXTURE_ONNX, keep, batch_size=4, num_workers=2)
+    assert _pool.current() is pool
+    _same_features(part.features, first.features[::3])
+
+
+@pytest.mark.distributed
+def test_other_workers_or_backbone_start_a_new_pool(connected, photos, single):
+    from foveal.transfer import OnnxBackbone
+
+    ray = connected
+    bb, ref = single
+    first = _extract_quietly(bb, photos, batch_size=4, num_workers=2)
+    old = _pool.current()
+    one = _extract_quietly(bb, photos, batch_size=4, num_workers=1)   # 1 worker of 1 CPU
+    new = _pool.current()
+    assert new is not old and len(new.actors) == 1
+    assert not {i["actor_id"] for i in old.info} & {i["actor_id"] for i in new.info}
+    assert _all_dead(ray, old.actors)
+    assert _pids_gone([i["pid"] for i in old.info])
+    _same_result(one, first)
+    other = OnnxBackbone(FIXTURE_ONNX, batch_size=2)   # another backbone setting
+    two = _extract_quietly(other, photos, batch_size=4, num_workers=1)
+    assert _pool.current() is not new
+    assert _all_dead(ray, new.actors)
+    assert np.array_equal(two.labels, ref.labels) and two.paths == first.paths
+    _same_features(two.features, ref.features)
+
+
+@pytest.mark.distributed
+def test_shutdown_workers_releases_them(connected, photos):
+    from foveal import distributed
+
+    ray = connected
+    _extract_quietly(FIXTURE_ONNX, photos, batch_size=4, num_workers=2)
+    pool = _pool.current()
+    assert ray.available_resources().get("CPU", 0) < 1   # the idle workers hold the CPUs
+    assert distributed.shutdown_workers() == 2
+    assert _pool.current() is None and distributed.shutdown_workers() == 0
+    assert _all_dead(ray, pool.actors)
+    assert _pids_gone([i["pid"] for i in pool.info])
+    deadline = time.monotonic() + 30
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ray.available_resources().get("CPU", 0) == 2
+
+
+@pytest.mark.distributed
+def test_other_ray_work_frees_the_workers_cpus(connected, photos, single):
+    ray = connected
+    bb, ref = single
+    first = _extract_quietly(bb, photos, batch_size=4, num_workers=2)
+    pool = _pool.current()
+    # a Dataset source (Ray Data's own actor pool) would wait forever for the CPUs the kept
+    # workers hold: they are stopped first
+    ds = ray.data.from_items([{"path": p} for p in first.paths[:6]])
+    feats, _, paths = distributed_extract(bb, ds, batch_size=3, num_workers=2)
+    assert paths == first.paths[:6] and _pool.current() is None
+    assert _all_dead(ray, pool.actors)
+    _same_features(feats, ref.features[:6])
+
+
+@pytest.mark.distributed
+def test_a_killed_worker_is_replaced(connected, photos, single):
+    ray = connected
+    bb, ref = single
+    first = _extract_quietly(bb, photos, batch_size=4, num_workers=2)
+    pool = _pool.current()
+    ray.kill(pool.actors[0], no_restart=True)
+    again = _extract_quietly(bb, photos, batch_size=4, num_workers=2)
+    new = _pool.current()
+    assert new is not pool and len(new.actors) == 2
+    assert not {i["actor_id"] for i in pool.info} & {i["actor_id"] for i in new.info}
+    assert _all_dead(ray, pool.actors)   # the survivor was stopped with the broken pool
+    _same_result(again, first)
+    _same_features(again.features, ref.features)
+    _both_nodes(again)
+    assert sum(again.rows_per_node.values()) == len(again.paths) + 1   # each file once

@@ -9,6 +9,10 @@ image files on a Ray cluster, with Ray Data's batch-inference pattern (a listing
                                 address="auto")          # a cluster made with `ray start`
     distributed.augment(ImageDataGenerator(rotation_range=15), "photos/", "augmented/", copies=4)
 
+After ``ray.init()``, the first ``extract`` of a folder or a list of files starts the workers,
+and later calls with the same backbone and worker count reuse them;
+``distributed.shutdown_workers()`` stops them.
+
 Ray is an optional extra (``pip install "foveal[distributed]"``): this package imports without
 it, and its functions raise ImportError naming the extra. See docs/distributed.md.
 """
@@ -17,7 +21,9 @@ from __future__ import annotations
 
 from ._augment import augment
 from ._extract import extract
+from ._pool import shutdown_workers
 from ._ray import EXTRA
 from ._results import PARQUET_COLUMNS, ExtractedFeatures, WrittenFiles
 
-__all__ = ["extract", "augment", "ExtractedFeatures", "WrittenFiles", "PARQUET_COLUMNS", "EXTRA"]
+__all__ = ["extract", "augment", "shutdown_workers", "ExtractedFeatures", "WrittenFiles",
+           "PARQUET_COLUMNS", "EXTRA"]

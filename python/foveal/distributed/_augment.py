@@ -5,6 +5,7 @@ Dataset of file rows, ``map_batches`` runs :func:`~foveal.distributed._workers.a
 as tasks that each ask Ray for their CPUs (no more than ``num_workers`` at once), and every task
 reads its files and writes their augmented copies itself, so ``output`` must be a folder every
 worker can write to (a local folder on one machine, a shared file system on a cluster).
+The tasks are started for each call; the CPUs of ``extract``'s kept workers are freed first.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 from typing import Any, Optional, Sequence, Tuple, Union
 
 from .._checks import as_int, as_option, as_pair
-from . import _ray, _results, _source
+from . import _pool, _ray, _results, _source
 from ._workers import augment_batch, augmented_name
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -87,6 +88,7 @@ def augment(generator: Any, source: Any, output: PathLike, copies: int = 1,
         if items is not None:
             _check_unique(items.names, fmt, hashed)
         os.makedirs(folder, exist_ok=True)
+        _pool.release_for_other_work(ray)   # extract's idle workers would hold the CPUs
         workers, cpus = _ray.plan_workers(_ray.node_cpus(ray), num_workers)
         if items is not None:
             ds, map_batch = _source.work_items(ray, items, workers, bs), None

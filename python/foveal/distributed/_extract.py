@@ -1,23 +1,26 @@
 """``foveal.distributed.extract``: backbone features of many image files on a Ray cluster.
 
-The pipeline is Ray Data's batch-inference pattern: the files' listing (made on the driver;
-nothing opened) becomes a Dataset of ``(index, path, label)`` rows, ``map_batches`` sends its
-blocks to a fixed pool of :class:`~foveal.distributed._workers.FeatureWorker` actors (each
-holds one ``OnnxBackbone``, decodes and preprocesses its files and runs the model with as many
-threads as it has CPUs), and the rows come back to the driver in order, where they become
-arrays or Parquet files. The ONNX file travels once, as bytes in Ray's object store
-(``ray.put``): workers need neither the file's path nor a shared file system for it.
+For a folder or a list of files, the listing (made on the driver; nothing opened) is cut into
+blocks of ``(index, path, label)`` rows that go to a persistent pool of
+:class:`~foveal.distributed._workers.FeatureWorker` actors (:mod:`~foveal.distributed._pool`:
+started by the first call on a connection, reused by later ones; each holds one
+``OnnxBackbone``, decodes and preprocesses its files and runs the model with as many threads as
+it has CPUs), and the rows come back to the driver in order, where they become arrays or Parquet
+files. A ``ray.data.Dataset`` source runs Ray Data's batch-inference pattern instead:
+``map_batches`` on an actor pool of the same workers, started for the call. The ONNX file
+travels once, as bytes in Ray's object store (``ray.put``): workers need neither the file's
+path nor a shared file system for it.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 import numpy as np
 
 from .._checks import as_int
-from . import _ray, _results, _source
+from . import _pool, _ray, _results, _source
 from ._workers import FeatureWorker, backbone_spec
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -63,16 +66,24 @@ def extract(backbone: Any, source: Any, output: Optional[PathLike] = None,
         num_workers: worker actors; None = one single-CPU worker per CPU the cluster offers.
             Otherwise that many workers, each given the most CPUs that still lets them all fit
             on the nodes (1 worker on a 2-CPU machine gets both). Each actor asks Ray for its
-            CPUs and uses that many onnxruntime and foveal threads.
+            CPUs and uses that many onnxruntime and foveal threads. For a folder or a list of
+            files the workers outlive the call: the first call on a Ray connection starts them,
+            and later calls with the same backbone (the ONNX file's bytes and its settings) and
+            worker count reuse them, skipping their start-up; a call that needs other workers
+            stops the old ones first. They keep their CPUs until
+            :func:`~foveal.distributed.shutdown_workers`, ``ray.shutdown()``, or the end of a
+            call that made its own connection (no ``ray.init`` before). A worker found dead
+            (killed, its node lost) makes the pool restart once and its blocks run again.
         batch_size: files per block handed to a worker (fewer where that gives every worker
             at least 4 blocks); for a Dataset source, rows per ``map_batches`` batch. The
             model runs ``backbone.batch_size`` images at a time within a block.
         address: the Ray cluster, as ``ray.init(address=...)``: None starts a local one (or
             joins ``RAY_ADDRESS``), ``"auto"`` joins the one ``ray start`` runs here,
             ``"host:port"`` a head node. A process already connected (``ray.init`` called)
-            keeps its connection; a connection made here is closed at the end.
+            keeps its connection (and the workers stay up for the next call); a connection
+            made here is closed at the end, its workers stopped.
         rows_per_file: most rows per Parquet file.
-        verbose: 1 shows Ray Data's progress bars, 0 none.
+        verbose: 1 shows Ray Data's progress bars (a Dataset source), 0 none.
 
     Returns:
         Without ``output``, :class:`ExtractedFeatures` ``(features, labels, paths)``: ``N x D``
@@ -93,32 +104,57 @@ def extract(backbone: Any, source: Any, output: Optional[PathLike] = None,
     if num_workers is not None:
         as_int(num_workers, "num_workers", 1)
     bb = _backbone(backbone, bs)
-    with _ray.connected(ray, address), _ray.quiet_ray_data(verbose):
-        items = _source.listing(source, ray)
-        if bb.input_size is None and (items is not None or not _has_images(source)):
-            raise ValueError("backbone: the model's input size is dynamic; pass "
-                             "input_size=(height, width) to OnnxBackbone to read image files")
-        folder = None if output is None else _results.prepare_output(output)
-        workers, cpus = _ray.plan_workers(_ray.node_cpus(ray), num_workers)
-        with open(bb.path, "rb") as fh:
-            model = ray.put(fh.read())
-        spec = backbone_spec(bb, os.path.basename(bb.path))
-        if items is not None:
-            ds, map_batch = _source.work_items(ray, items, workers, bs), None
-            pool = ray.data.ActorPoolStrategy(size=workers)
-        else:   # upstream reads need CPUs too: the pool grows as they free them
-            ds, map_batch = source, bs
-            pool = ray.data.ActorPoolStrategy(min_size=1, max_size=workers)
-        out = ds.map_batches(FeatureWorker, fn_constructor_args=([model], spec),
-                             batch_size=map_batch, batch_format="numpy", compute=pool,
+    with _ray.connected(ray, address) as own, _ray.quiet_ray_data(verbose):
+        try:
+            items = _source.listing(source, ray)
+            if bb.input_size is None and (items is not None or not _has_images(source)):
+                raise ValueError("backbone: the model's input size is dynamic; pass "
+                                 "input_size=(height, width) to OnnxBackbone to read image "
+                                 "files")
+            folder = None if output is None else _results.prepare_output(output)
+            workers, cpus = _ray.plan_workers(_ray.node_cpus(ray), num_workers)
+            spec = backbone_spec(bb, os.path.basename(bb.path))
+            class_names = items.class_names if items is not None else []
+            meta = {"class_names": class_names, "backbone": os.path.basename(bb.path),
+                    "output": bb.output,
+                    "preprocess": bb.preprocess if isinstance(bb.preprocess, str) else "callable"}
+            if items is not None:
+                batches = _pool_batches(ray, bb.path, spec, items, workers, cpus, bs)
+            else:
+                batches = _dataset_batches(ray, bb.path, spec, source, workers, cpus, bs,
+                                           verbose)
+            return _collect(batches, folder, per_file, class_names, meta,
+                            len(items.paths) if items is not None else None)
+        finally:
+            if own:   # the connection closes: its workers go with it
+                _pool.shutdown_workers()
+
+
+def _pool_batches(ray: Any, path: str, spec: Dict[str, Any], items: _source.Listing,
+                  workers: int, cpus: int, batch_size: int) -> Iterable[Dict[str, Any]]:
+    """The listing's rows computed by this connection's persistent worker pool, block by
+    block in order."""
+    def start() -> _pool.WorkerPool:
+        return _pool.get_pool(ray, path, spec, workers, cpus)
+
+    blocks = _source.work_blocks(items, workers, batch_size)
+    return _pool.map_blocks(ray, start(), blocks, start)
+
+
+def _dataset_batches(ray: Any, path: str, spec: Dict[str, Any], source: Any, workers: int,
+                     cpus: int, batch_size: int, verbose: int) -> Iterable[Dict[str, Any]]:
+    """A Dataset source's rows from Ray Data's ``map_batches`` on an actor pool started for
+    this call (upstream reads need CPUs too: the pool starts with one worker and grows as
+    they free them; the persistent pool is stopped first so that its CPUs are free)."""
+    _pool.release_for_other_work(ray)
+    with open(path, "rb") as fh:
+        model = ray.put(fh.read())
+    pool = ray.data.ActorPoolStrategy(min_size=1, max_size=workers)
+    out = source.map_batches(FeatureWorker, fn_constructor_args=([model], spec),
+                             batch_size=batch_size, batch_format="numpy", compute=pool,
                              num_cpus=cpus)
-        _ray.configure(out, verbose)
-        class_names = items.class_names if items is not None else []
-        meta = {"class_names": class_names, "backbone": os.path.basename(bb.path),
-                "output": bb.output,
-                "preprocess": bb.preprocess if isinstance(bb.preprocess, str) else "callable"}
-        return _collect(out, folder, per_file, class_names, meta,
-                        len(items.paths) if items is not None else None)
+    _ray.configure(out, verbose)
+    return out.iter_batches(batch_size=None, batch_format="numpy")
 
 
 def _has_images(ds: Any) -> bool:
@@ -129,9 +165,10 @@ def _has_images(ds: Any) -> bool:
         return False
 
 
-def _collect(out: Any, folder: Optional[str], rows_per_file: int, class_names: List[str],
-             meta: Dict[str, Any], listed: Optional[int]) -> Any:
-    """Run the pipeline and gather its rows on the driver: arrays, or Parquet files."""
+def _collect(batches: Iterable[Dict[str, Any]], folder: Optional[str], rows_per_file: int,
+             class_names: List[str], meta: Dict[str, Any], listed: Optional[int]) -> Any:
+    """Gather the workers' rows (``batches``, in order) on the driver: arrays, or Parquet
+    files."""
     feats: List[np.ndarray] = []
     labels: List[np.ndarray] = []
     paths: List[str] = []
@@ -158,7 +195,7 @@ def _collect(out: Any, folder: Optional[str], rows_per_file: int, class_names: L
             feats.append(f[start:]), labels.append(lab[start:]), paths.extend(p[start:])
         pending = len(p) - start
 
-    for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
+    for batch in batches:
         ok = np.asarray(batch["ok"], bool)
         _ray.count_rows(batch["node"], per_node)
         bad = [str(p) for p, good in zip(batch["path"], ok) if not good]

@@ -1,6 +1,6 @@
 """What a distributed run reads: a directory tree listed as ``flow_from_directory`` lists it,
-a list of image files, or a ``ray.data.Dataset`` with a ``path`` column; and the Ray Dataset of
-work items made from a listing.
+a list of image files, or a ``ray.data.Dataset`` with a ``path`` column; and the blocks of work
+(plain arrays for the worker pool, or a Ray Dataset for Ray Data) made from a listing.
 
 A listing is made on the driver and nothing in it opens an image: files are decoded by the
 workers, and an unreadable one is found (and reported) there.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -101,13 +101,37 @@ def check_dataset(ds: Any, what: str = "source") -> None:
                          f"{names}")
 
 
+def block_count(n: int, workers: int, batch_size: int) -> int:
+    """How many blocks ``n`` files are cut into: blocks of at most ``batch_size`` files, and
+    fewer files per block where that gives every worker at least 4 blocks (so that every worker
+    stays busy to the end), never an empty block."""
+    return min(n, max(math.ceil(n / batch_size), 4 * workers))
+
+
+def block_bounds(n: int, workers: int, batch_size: int) -> List[Tuple[int, int]]:
+    """``(start, stop)`` of each of the :func:`block_count` blocks of ``n`` files, in order,
+    their sizes differing by at most one (the larger ones first), as ``ray.data.from_items``
+    cuts its blocks."""
+    blocks = block_count(n, workers, batch_size)
+    size, rest = divmod(n, blocks)
+    return [(i * size + min(i, rest), (i + 1) * size + min(i + 1, rest)) for i in range(blocks)]
+
+
+def work_blocks(items: Listing, workers: int, batch_size: int) -> List[Dict[str, np.ndarray]]:
+    """The listing's files as the :func:`block_bounds` blocks a worker actor takes one at a
+    time: ``index`` (int64, position in the listing), ``path`` (str objects), ``label``
+    (int64)."""
+    paths = np.asarray(items.paths, dtype=object)
+    labels = np.asarray(items.labels, np.int64)
+    return [{"index": np.arange(a, b, dtype=np.int64), "path": paths[a:b], "label": labels[a:b]}
+            for a, b in block_bounds(len(items.paths), workers, batch_size)]
+
+
 def work_items(ray: Any, items: Listing, workers: int, batch_size: int) -> Any:
     """A Ray Dataset of the listing's files, one row per file (``index``, ``path``, ``label``,
-    ``name``), in blocks of at most ``batch_size`` rows, and at least 4 blocks per worker
-    where there are that many files so that every worker stays busy to the end. A worker
-    takes one block at a time."""
+    ``name``), in the :func:`block_bounds` blocks. A worker takes one block at a time."""
     n = len(items.paths)
-    blocks = min(n, max(math.ceil(n / batch_size), 4 * workers))
+    blocks = block_count(n, workers, batch_size)
     rows: List[Dict[str, Any]] = [{"index": i, "path": p, "label": int(lbl), "name": name}
                                   for i, (p, lbl, name) in enumerate(zip(items.paths, items.labels,
                                                                          items.names))]

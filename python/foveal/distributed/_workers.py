@@ -41,8 +41,9 @@ def _read_into(paths: List[str], read: Any) -> Any:
 
 
 class FeatureWorker:
-    """A Ray Data actor: one ``OnnxBackbone`` built from the ONNX bytes in the object store,
-    onnxruntime and foveal given as many threads as the actor's CPUs.
+    """A Ray Data actor (and, as ``_pool.PoolWorker``, a plain one): one ``OnnxBackbone``
+    built from the ONNX bytes in the object store, onnxruntime and foveal given as many threads
+    as the actor's CPUs.
 
     Called on a batch of rows (``path``; optional ``index``, ``label``, ``image``), it returns
     one row per input row: ``index`` (int64, -1 where the input has none), ``path`` (str),
@@ -50,7 +51,8 @@ class FeatureWorker:
     unreadable file), ``ok`` (bool) and ``node`` (the worker's Ray node id)."""
 
     def __init__(self, model: List[Any], spec: Dict[str, Any]) -> None:
-        ray = _ray.require_ray()
+        import ray   # not ray.data: a pool worker needs only the core (half a second less)
+
         from ..transfer.backbone import OnnxBackbone
 
         self.cpus = _ray.set_worker_threads(ray)
