@@ -413,3 +413,18 @@ def test_onnx_export_relu_native_forms(tmp_path):
     sess = ort.InferenceSession(str(tmp_path / "r.onnx"), providers=["CPUExecutionProvider"])
     out = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     np.testing.assert_allclose(out, model.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("act", [None, "relu", "relu6", "gelu"])
+@pytest.mark.parametrize("shape", [(7,), (3, 5, 4, 9), (2, 70_000)])
+def test_native_add_is_the_sum_then_the_activation(isa, act, shape):
+    """_core.add (the Add layer's sum of two float32 tensors of one shape, on the threads):
+    the same bits as NumPy's float32 sum, then the activation."""
+    rng = np.random.default_rng(len(shape))
+    a, b = rand(rng, *shape), rand(rng, *shape)
+    got = _core.add(a, b, act or "linear")
+    np.testing.assert_array_equal(got, F.activation(a + b, act))
+    layer_sum = nn.Add()([a, b])
+    np.testing.assert_array_equal(layer_sum, a + b)
+    with pytest.raises(ValueError, match="b must have the shape of a"):
+        _core.add(a, b[..., :-1] if len(shape) > 1 else b[:-1])

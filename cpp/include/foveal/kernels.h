@@ -70,6 +70,10 @@ struct IgemmProblem {
   Activation act;         // relu and relu6 are fused; the others are a pass afterwards
   bool accumulate = false;  // C += A*B instead of C = bias + A*B
   const float* add = nullptr;  // n columns x the rows of C (row stride ldc) added before act
+  // Instead of packed_b, B itself (ntaps*kc rows of n floats, row stride ldb): igemm_block then
+  // packs each block it runs into the caller's scratch just before its strips use it.
+  const float* b_src = nullptr;
+  size_t ldb = 0;
 };
 // Largest K block (floats) the micro-kernel runs over at once, so that a 6-row A strip stays in
 // L1 and the packed B panel block in L2.

@@ -65,6 +65,8 @@ uint64_t weight_grad_macs();
 void reset_weight_grad_macs();
 
 void activation_f32(size_t n, const float* x, float* y, Activation act);
+// y = act(a + b) over n floats, in chunks on the threads (a residual connection's sum).
+void add_f32(size_t n, const float* a, const float* b, float* y, Activation act);
 // dx = dy * f'(x), from src: the forward input x where activation_grad_from_input(act) (silu,
 // hard_silu, gelu), else the forward output y (relu: y > 0; sigmoid: y(1-y); tanh: 1-y^2; ...).
 void activation_backward_f32(size_t n, const float* dy, const float* src, float* dx, Activation act);

@@ -328,6 +328,19 @@ FloatArray activation(const py::object& x_in, const std::string& name) {
   return y;
 }
 
+FloatArray add(const py::object& a_in, const py::object& b_in, const std::string& name) {
+  const FloatArray a = to_f32(a_in, "a"), b = to_f32(b_in, "b");
+  const Activation act = parse_activation(name);
+  const std::vector<long> shape(a.shape(), a.shape() + a.ndim());
+  require_shape(b, shape, "a", "b");
+  auto y = new_array<float>(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
+  {
+    py::gil_scoped_release release;
+    add_f32(size_t(a.size()), a.data(), b.data(), y.mutable_data(), act);
+  }
+  return y;
+}
+
 FloatArray softmax(const py::object& x_in) {
   const FloatArray x = to_f32(x_in, "x");
   require_ndim(x, 2, "x", "rows x classes");
@@ -343,6 +356,8 @@ FloatArray softmax(const py::object& x_in) {
 }  // namespace
 
 void init_nn(py::module_& m) {
+  m.def("add", &add, py::arg("a"), py::arg("b"), py::arg("activation") = "linear",
+        "activation(a + b) for two float32 arrays of one shape, on the threads.");
   m.def("conv2d", &conv2d, py::arg("x"), py::arg("kernel"), py::arg("bias"), py::arg("strides"),
         py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"), py::arg("activation"),
         py::arg("residual") = py::none(),

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from ... import _core
 from ..._checks import as_int
 from .base import Layer, Shape, _shape_str, register_layer
 
@@ -114,7 +115,11 @@ class Add(_Elementwise):
     """Elementwise sum of a list of inputs (Keras ``Add``; shapes broadcast as Keras 3)."""
 
     def _merge(self, xs: List[np.ndarray]) -> np.ndarray:
-        y = xs[0] + xs[1]
+        a, b = xs[0], xs[1]
+        if a.shape == b.shape and a.dtype == b.dtype == np.float32:
+            y = _core.add(a, b)     # the same sums, on foveal's threads (a residual connection)
+        else:
+            y = a + b
         for x in xs[2:]:
             if np.broadcast_shapes(y.shape, x.shape) == y.shape:
                 y += x
@@ -168,7 +173,11 @@ class Average(_Elementwise):
     shapes broadcast)."""
 
     def _merge(self, xs: List[np.ndarray]) -> np.ndarray:
-        y = xs[0] + xs[1]
+        a, b = xs[0], xs[1]
+        if a.shape == b.shape and a.dtype == b.dtype == np.float32:
+            y = _core.add(a, b)     # the same sums, on foveal's threads (a residual connection)
+        else:
+            y = a + b
         for x in xs[2:]:
             y = y + x
         return y / np.float32(len(xs))

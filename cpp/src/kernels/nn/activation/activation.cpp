@@ -14,6 +14,17 @@ void activation_f32(size_t n, const float* x, float* y, Activation act) {
   parallel_for_chunks(n, kChunk, [&](size_t i0, size_t len) { t.activation(len, x + i0, y + i0, act); });
 }
 
+void add_f32(size_t n, const float* a, const float* b, float* y, Activation act) {
+  const KernelTable& t = kernels();
+  parallel_for_chunks(n, kChunk, [&](size_t i0, size_t len) {
+    const float* pa = a + i0;
+    const float* pb = b + i0;
+    float* py = y + i0;
+    for (size_t i = 0; i < len; ++i) py[i] = pa[i] + pb[i];
+    if (act != Activation::none) t.activation(len, py, py, act);
+  });
+}
+
 void activation_backward_f32(size_t n, const float* dy, const float* src, float* dx, Activation act) {
   const KernelTable& t = kernels();
   parallel_for_chunks(n, kChunk, [&](size_t i0, size_t len) {

@@ -114,9 +114,6 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
   const ConvTaps taps = conv_taps(p);
   const size_t k_total = taps.ntaps * taps.kc;
 
-  const size_t per_group = packed_b_floats(k_total, og, t.gemm_tile);
-  FloatBuffer packed(per_group * G);
-  for (size_t g = 0; g < G; ++g) pack_b(k_total, og, kernel + g * og, p.out_c, t.gemm_tile, packed.get() + g * per_group);
   const std::vector<float> zeros(taps.kc, 0.0f);
 
   // Tasks: tiles of (group, blocks of strips of MR output pixels whose A blocks fit in L2,
@@ -130,6 +127,18 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
   while (col_tiles < panels && G * row_tiles * col_tiles < nt_max * 4) ++col_tiles;
   const TileGrid grid(G, strips, panels, block, div_up(panels, col_tiles));
   const int threads = threads_for(grid.tasks(), m * p.out_c * k_total / 64);
+
+  // B, the kernel: packed once for all the tasks, or, where few row tiles share each block
+  // (few output pixels, a large kernel: a 4x4x512 layer's 9 MiB), packed block by block by the
+  // task that runs it, into a buffer that stays in L2 (no pass writing and re-reading all of it).
+  const bool local_pack = row_tiles <= 2;
+  const size_t per_group = local_pack ? 0 : packed_b_floats(k_total, og, t.gemm_tile);
+  FloatBuffer packed(local_pack ? 1 : per_group * G);
+  if (!local_pack)
+    for (size_t g = 0; g < G; ++g)
+      pack_b(k_total, og, kernel + g * og, p.out_c, t.gemm_tile, packed.get() + g * per_group);
+  const size_t scratch_floats = local_pack ? igemm_pack_scratch_floats(t, taps.kc, taps.ntaps) : 0;
+  FloatBuffer pack_pool(local_pack ? scratch_floats * threads : 1);
 
   const size_t ptrs_per_strip = taps.ntaps * mr;
   const size_t ptrs_per_thread = ptrs_per_strip * block + p.kh;
@@ -148,10 +157,15 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
       fill_pointers(p, taps, x, g, zeros.data(), m0, rows, ptrs + i * ptrs_per_strip,
                     span + i * span_per_strip, row_cache);
     }
-    const IgemmProblem prob{og, taps.kc, taps.ntaps, packed.get() + g * per_group,
-                            bias ? bias + g * og : nullptr, y + g * og, p.out_c, p.activation,
-                            false, residual ? residual + g * og : nullptr};
-    igemm_block(t, prob, m, tile.r0, tile.r1, ptrs, tile.c0, tile.c1);
+    IgemmProblem prob{og, taps.kc, taps.ntaps, packed.get() + g * per_group,
+                      bias ? bias + g * og : nullptr, y + g * og, p.out_c, p.activation,
+                      false, residual ? residual + g * og : nullptr};
+    if (local_pack) {
+      prob.b_src = kernel + g * og;
+      prob.ldb = p.out_c;
+    }
+    igemm_block(t, prob, m, tile.r0, tile.r1, ptrs, tile.c0, tile.c1,
+                local_pack ? pack_pool.get() + tid * scratch_floats : nullptr);
   });
 }
 

@@ -208,6 +208,11 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
   bias_grad(p, dy, dbias);
 }
 
+// The input gradient in chunks of whole images: cols = dy x K^T (a row of kh*kw*Cin/g floats
+// per output pixel) as one GEMM over every pixel of the chunk, its tiles on the threads (a
+// block of K^T is then reused by many strips: per image, a 4x4 layer's 16 pixels re-read all
+// of K^T), then each image's cols scattered back onto the input positions their taps read, the
+// images on the threads. Each value is summed in the same order at any thread count.
 void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, float* dx) {
   const KernelTable& t = kernels();
   const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
@@ -216,37 +221,46 @@ void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, flo
   const size_t per_group = packed_b_floats(og, ktot, t.gemm_tile);
   FloatBuffer packed(per_group * G);
   for (size_t g = 0; g < G; ++g) pack_bt(og, ktot, kernel + g * og, p.out_c, t.gemm_tile, packed.get() + g * per_group);
-  const size_t hw_out = p.out_h * p.out_w, in_img = p.in_h * p.in_w * p.in_c;
-  const size_t tasks = p.batch * G;
-  // strips per chunk: the A blocks within L2, and the chunk's cols within about 1 MiB
-  size_t chunk_rows = igemm_block_strips(t, og, 1);
-  const size_t cols_cap = (size_t{1} << 18) / (mr * ktot) ;
-  if (chunk_rows > cols_cap) chunk_rows = cols_cap < 1 ? 1 : cols_cap;
-  parallel_for(tasks, threads_for(tasks, p.batch * hw_out * p.out_c * ktot / 16), [&](size_t task, int) {
-    const size_t n = task / G, g = task % G;
-    float* image = dx + n * in_img + g * cg;
-    for (size_t i = 0; i < p.in_h * p.in_w; ++i) std::memset(image + i * p.in_c, 0, cg * sizeof(float));
-    // cols for a chunk of output pixels (cache-blocked: each block of K^T runs over the whole
-    // chunk), then scattered back onto the input positions their taps read.
-    const size_t chunk = chunk_rows * mr;
-    std::vector<float> cols(chunk * ktot);
-    std::vector<const float*> ptrs(chunk);
-    const IgemmProblem prob{ktot, og, 1, packed.get() + g * per_group, nullptr, cols.data(), ktot, Activation::none};
-    for (size_t c0 = 0; c0 < hw_out; c0 += chunk) {
-      const size_t rows_chunk = hw_out - c0 < chunk ? hw_out - c0 : chunk;
-      for (size_t i = 0; i < rows_chunk; ++i) ptrs[i] = dy + (n * hw_out + c0 + i) * p.out_c + g * og;
-      igemm_block(t, prob, rows_chunk, 0, div_up(rows_chunk, mr), ptrs.data(), 0, div_up(ktot, nr));
-      for (size_t i = 0; i < rows_chunk; ++i) {
-        const float* src = cols.data() + i * ktot;
-        const size_t m = c0 + i;
-        for_each_tap_inside(p, m / p.out_w, m % p.out_w, [&](size_t tap, size_t px) {
-          float* d = image + px * p.in_c;
-          const float* v = src + tap * cg;
-          for (size_t c = 0; c < cg; ++c) d[c] += v[c];
-        });
-      }
-    }
+  const size_t hw_out = p.out_h * p.out_w, hw_in = p.in_h * p.in_w, in_img = hw_in * p.in_c;
+  parallel_for_chunks(p.batch * in_img, size_t{1} << 16, [&](size_t i0, size_t len) {
+    std::memset(dx + i0, 0, len * sizeof(float));
   });
+  constexpr size_t kColsFloats = size_t{8} << 20;   // 32 MiB of cols per chunk at most
+  const size_t per_image = hw_out * ktot;
+  const size_t images = std::max<size_t>(1, std::min(p.batch, kColsFloats / (per_image ? per_image : 1)));
+  FloatBuffer cols(images * per_image);
+  const size_t panels = div_up(ktot, nr), block = igemm_block_strips(t, og, 1);
+  const size_t nt_max = static_cast<size_t>(get_num_threads());
+  std::vector<const float*> ptr_pool(block * mr * nt_max);
+  for (size_t n0 = 0; n0 < p.batch; n0 += images) {
+    const size_t nb = std::min(images, p.batch - n0), rows = nb * hw_out;
+    const size_t strips = div_up(rows, mr), row_tiles = div_up(strips, block);
+    size_t col_tiles = 1;
+    while (col_tiles < panels && row_tiles * col_tiles < nt_max * 4) ++col_tiles;
+    const TileGrid grid(1, strips, panels, block, div_up(panels, col_tiles));
+    for (size_t g = 0; g < G; ++g) {
+      const IgemmProblem prob{ktot, og, 1, packed.get() + g * per_group, nullptr, cols.get(), ktot,
+                              Activation::none};
+      const float* dy0 = dy + n0 * hw_out * p.out_c + g * og;
+      parallel_for_2d(grid, threads_for(grid.tasks(), rows * og * ktot / 64), [&](const Tile& tile, int tid) {
+        const float** ptrs = ptr_pool.data() + tid * block * mr;
+        for (size_t m = tile.r0 * mr, end = std::min(tile.r1 * mr, rows); m < end; ++m)
+          ptrs[m - tile.r0 * mr] = dy0 + m * p.out_c;
+        igemm_block(t, prob, rows, tile.r0, tile.r1, ptrs, tile.c0, tile.c1);
+      });
+      parallel_for(nb, threads_for(nb, rows * ktot / 4), [&](size_t i, int) {
+        float* image = dx + (n0 + i) * in_img + g * cg;
+        for (size_t m = 0; m < hw_out; ++m) {
+          const float* src = cols.get() + (i * hw_out + m) * ktot;
+          for_each_tap_inside(p, m / p.out_w, m % p.out_w, [&](size_t tap, size_t px) {
+            float* d = image + px * p.in_c;
+            const float* v = src + tap * cg;
+            for (size_t c = 0; c < cg; ++c) d[c] += v[c];
+          });
+        }
+      });
+    }
+  }
 }
 
 // With stride 1 (one group), the input gradient is itself a convolution: dy correlated with the

@@ -41,9 +41,15 @@ static void pack_bt_panels(size_t k, size_t n, const float* t, size_t ldt, const
     float* dst = packed + p * k * nr;
     if (cols < w)
       for (size_t r = 0; r < k; ++r) std::memset(dst + r * w + cols, 0, (w - cols) * sizeof(float));
-    for (size_t j = 0; j < cols; ++j) {
-      const float* src = t + (col0 + j) * ldt;
-      for (size_t r = 0; r < k; ++r) dst[r * w + j] = src[r];
+    // blocks of 16 rows of the packing: each writes whole packed rows, and reads 16 floats
+    // of each of the panel's source rows (the panel's lines stay in L1 across the block)
+    constexpr size_t kRows = 16;
+    for (size_t r0 = 0; r0 < k; r0 += kRows) {
+      const size_t r1 = r0 + kRows < k ? r0 + kRows : k;
+      for (size_t j = 0; j < cols; ++j) {
+        const float* src = t + (col0 + j) * ldt;
+        for (size_t r = r0; r < r1; ++r) dst[r * w + j] = src[r];
+      }
     }
   }
 }
@@ -80,8 +86,19 @@ size_t igemm_block_strips(const KernelTable& t, size_t kc, size_t ntaps) {
   return strips < 1 ? 1 : strips > 64 ? 64 : strips;
 }
 
+// Block (taps [t0, t0 + nt), columns [k0, k0 + kc) of each) of panel col0 (nc columns) of B
+// given as itself (g.b_src): packed rows of w floats, zero padded, into dst.
+static void pack_block(const IgemmProblem& g, size_t t0, size_t nt, size_t k0, size_t kc,
+                       size_t col0, size_t nc, size_t w, float* dst) {
+  for (size_t tap = t0; tap < t0 + nt; ++tap)
+    for (size_t i = 0; i < kc; ++i, dst += w) {
+      std::memcpy(dst, g.b_src + (tap * g.kc + k0 + i) * g.ldb + col0, nc * sizeof(float));
+      if (nc < w) std::memset(dst + nc, 0, (w - nc) * sizeof(float));
+    }
+}
+
 void igemm_block(const KernelTable& t, const IgemmProblem& g, size_t m, size_t s0, size_t s1,
-                 const float* const* ptrs, size_t p0, size_t p1) {
+                 const float* const* ptrs, size_t p0, size_t p1, float* pack_scratch) {
   const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   const size_t panel_floats = g.ntaps * g.kc * nr;
   const KBlocks kb(g.kc, g.ntaps);
@@ -93,7 +110,12 @@ void igemm_block(const KernelTable& t, const IgemmProblem& g, size_t m, size_t s
     kb.block(b, g.kc, g.ntaps, &t0, &nt, &k0, &kc);
     for (size_t p = p0; p < p1; ++p) {
       const size_t col0 = p * nr, nc = g.n - col0 < nr ? g.n - col0 : nr;
-      const float* block = g.packed_b + p * panel_floats + (t0 * g.kc + k0) * t.gemm_tile.panel_width(nc);
+      const size_t w = t.gemm_tile.panel_width(nc);
+      const float* block = g.packed_b + p * panel_floats + (t0 * g.kc + k0) * w;
+      if (g.b_src != nullptr) {
+        pack_block(g, t0, nt, k0, kc, col0, nc, w, pack_scratch);
+        block = pack_scratch;
+      }
       GemmEpilogue ep{g.bias ? g.bias + col0 : nullptr, g.accumulate || !first, last && relu,
                       last && relu6};
       for (size_t s = s0; s < s1; ++s) {

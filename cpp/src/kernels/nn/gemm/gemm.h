@@ -56,7 +56,11 @@ inline void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, 
 // columns, 9 MB per 6 rows). The same sums in the same order as igemm_strip: bit-identical.
 // ptrs: strip s's ntaps*rows pointers (tap-major) start at ptrs + (s - s0) * ntaps * mr.
 void igemm_block(const KernelTable& t, const IgemmProblem& g, size_t m, size_t s0, size_t s1,
-                 const float* const* ptrs, size_t p0, size_t p1);
+                 const float* const* ptrs, size_t p0, size_t p1, float* pack_scratch = nullptr);
+// Floats of the scratch igemm_block needs for a problem given as B itself (g.b_src).
+inline size_t igemm_pack_scratch_floats(const KernelTable& t, size_t kc, size_t ntaps) {
+  return KBlocks(kc, ntaps).floats() * t.gemm_tile.nr;
+}
 // How many strips one igemm_block call should take so that their A blocks stay in L2 beside a
 // B block (at least 1, at most 64).
 size_t igemm_block_strips(const KernelTable& t, size_t kc, size_t ntaps);
