@@ -871,6 +871,35 @@ def t_activation(data):
     invoke(fn, list(args.values()), expect=expect, check=check)
 
 
+@target("core.add", covers=["core.add"])
+def t_add(data):
+    rng = draw_setup(data)
+    shape = draw_any_shape(data)
+    scale = pick(data, (1.0, 1.0, 10.0, 1e-3, 100.0), "scale")
+    a = draw_values(data, rng, shape, label="a") * scale
+    b = draw_values(data, rng, shape, label="b") * scale
+    args = dict(a=array_arg(data, a, "a"), b=array_arg(data, b, "b"),
+                activation=pick(data, ACTS, "activation"))
+    apply_mutation(data, rng, args, dict(a="array", b="array", activation="str"), optional=())
+
+    def model():
+        aa, bb, act = convert(lambda: m_f32(args["a"]), lambda: m_f32(args["b"]),
+                              lambda: m_str(args["activation"]))
+        require(act in ACTS, "activation")
+        require(bb.shape == aa.shape, "b")
+        return dict(a=aa, b=bb, act=act)
+
+    expect, m = verdict(model)
+
+    def check(out, a_, kw):
+        assert_array(out, m["a"].shape)
+        # the float32 sum (exact rounding), then the activation as _core.activation computes it
+        s32 = (m["a"].astype(np.float32) + m["b"].astype(np.float32)).astype(np.float64)
+        tol_close(out, R.ACTIVATIONS[ACT_REF[m["act"]]](s32), ACT_TOL[m["act"]])
+
+    invoke(_core.add, list(args.values()), expect=expect, check=check)
+
+
 @target("core.softmax", covers=["core.softmax"])
 def t_softmax(data):
     rng = draw_setup(data)

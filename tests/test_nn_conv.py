@@ -177,9 +177,10 @@ def test_conv2d_large(isa, n, h, w, cin, cout, k, kwargs):
     conv(n, h, w, cin, cout, k, seed=h * w + cin, **kwargs)
 
 
-# ----------------------------------------------------------------------------- Winograd F(2x2, 3x3)
+# ----------------------------------------------------------------------------- Winograd
 # 3x3, stride 1, undilated, ungrouped, >= 8 input and >= 16 output channels, fewer than 512 in
-# all: the Winograd path, any activation (ReLU fused, the others a pass over each tile's pixels).
+# all: the Winograd path, any activation (ReLU fused, the others a pass over each tile's pixels);
+# F(4x4, 3x3) for outputs of 16 x 16 or more with at most 192 channels, else F(2x2, 3x3).
 # Odd output sizes (a tile past the edge), every padding form (the tile grid starts at -pad),
 # channel tails, batch 1; a long reduction (now the cache-blocked direct path, K in blocks).
 @pytest.mark.parametrize("n,h,w,cin,cout,kwargs", [
@@ -195,8 +196,14 @@ def test_conv2d_large(isa, n, h, w, cin, cout, k, kwargs):
     (1, 6, 9, 12, 32, dict(padding="same", activation="relu6")),
     (1, 7, 6, 9, 17, dict(activation="hard_silu")),
     (2, 5, 5, 8, 16, dict(padding=1, activation="sigmoid")),
+    # F(4x4, 3x3): outputs of 16 x 16 and more, at most 192 channels in and out
+    (1, 17, 19, 8, 16, dict(padding="same")),                       # 4x4 tiles past both edges
+    (2, 20, 18, 33, 47, dict(padding=((0, 1), (2, 0)))),            # channel tails, explicit pads
+    (1, 22, 21, 64, 64, dict(padding="same", activation="gelu")),
+    (1, 18, 18, 96, 96, dict(activation="relu6")),                  # valid: 16 x 16, 192 channels
+    (1, 16, 17, 9, 17, dict(padding=2, activation="relu")),         # pads past the kernel
 ], ids=["cnn_conv2", "valid_odd", "tails", "1px", "cout130", "asym_pad", "pad2", "cin1100", "gelu", "relu6",
-        "hard_silu", "sigmoid"])
+        "hard_silu", "sigmoid", "f4_edges", "f4_tails", "f4_gelu", "f4_valid192", "f4_pad2"])
 def test_conv2d_winograd_shapes(isa, n, h, w, cin, cout, kwargs):
     conv(n, h, w, cin, cout, 3, seed=h * w + cin, **kwargs)
 
@@ -225,6 +232,35 @@ def test_conv2d_winograd_agrees_with_the_direct_path():
     # float32 rounding of sums of 288-432 terms: relative to the largest magnitude
     assert np.max(np.abs(outs[0] - outs[1])) <= 2e-6 * np.max(np.abs(outs[1]))
     assert not np.array_equal(outs[0], outs[1])     # the two paths really differ in rounding
+
+
+def test_conv2d_winograd_4x4_agrees_with_the_direct_path():
+    """F(4x4, 3x3) (a 24 x 20 output, 64 channels) against the direct path (FOVEAL_WINOGRAD=0)
+    and against F(2x2, 3x3) (FOVEAL_WINOGRAD=2), forward and input gradient. Its transforms'
+    constants (up to 8 in A^T, 5 in B^T) cost accuracy: about 7e-6 of the largest output
+    against float64, measured (F(2x2, 3x3): 4e-7; direct: 1e-6), so the bound is 2e-5."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    code = ("import numpy as np, sys; from foveal.nn import functional as F; "
+            "rng = np.random.default_rng(1); x = rng.normal(size=(2, 24, 20, 64)).astype(np.float32); "
+            "k = (rng.normal(size=(3, 3, 64, 64)) / 24).astype(np.float32); "
+            "y = F.conv2d(x, k, padding='same'); "
+            "dx = F.conv2d_backward(y, x, k, padding='same', need_dkernel=False)[0]; "
+            "np.save(sys.argv[1], np.concatenate([y.ravel(), dx.ravel()]))")
+    with tempfile.TemporaryDirectory() as tmp:
+        outs = {}
+        for flag in ("1", "2", "0"):
+            path = os.path.join(tmp, f"w{flag}.npy")
+            subprocess.run([sys.executable, "-c", code, path], check=True,
+                           env=dict(os.environ, FOVEAL_WINOGRAD=flag))
+            outs[flag] = np.load(path)
+    scale = np.max(np.abs(outs["0"]))
+    assert np.max(np.abs(outs["1"] - outs["0"])) <= 2e-5 * scale
+    assert np.max(np.abs(outs["2"] - outs["0"])) <= 2e-6 * scale
+    assert not np.array_equal(outs["1"], outs["2"])     # F(4x4) really ran
 
 
 # ----------------------------------------------------------------------------- input conversion

@@ -18,7 +18,7 @@ from foveal import _core
 
 RNG = np.random.default_rng(7)
 BIG = RNG.integers(0, 256, (360, 640, 3), dtype=np.uint8)
-XN = RNG.standard_normal((4, 20, 20, 16), dtype=np.float32)
+XN = RNG.standard_normal((8, 20, 20, 16), dtype=np.float32)   # enough tiles for F(4x4, 3x3) to use 2 threads
 KN = RNG.standard_normal((3, 3, 16, 24), dtype=np.float32)
 XB = RNG.standard_normal((24, 18, 18, 8), dtype=np.float32)        # a batch for the gradients
 KB = RNG.standard_normal((3, 3, 8, 8), dtype=np.float32)

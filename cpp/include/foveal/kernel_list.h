@@ -31,6 +31,8 @@ FOVEAL_KERNEL(gemm_strip, gemm_strip_fn, gemm_f32_strip)
 FOVEAL_KERNEL(winograd_input, winograd_input_fn, winograd_f32_input)
 FOVEAL_KERNEL(winograd_output, winograd_output_fn, winograd_f32_output)
 FOVEAL_KERNEL(winograd_dy, winograd_dy_fn, winograd_f32_dy)
+FOVEAL_KERNEL(winograd_input4, winograd_input_fn, winograd_f32_input4)
+FOVEAL_KERNEL(winograd_output4, winograd_output_fn, winograd_f32_output4)
 // nn/conv2d: the kernel gradient's register tile (mr input channels x nr output channels) and
 // its kernel (the tile held over runs of output pixels).
 FOVEAL_KERNEL_CONST(kgrad_tile, KgradTile, kgrad_f32_tile)

@@ -160,6 +160,8 @@ using winograd_input_fn = void (*)(size_t c, const float* const* d, float* v, si
 // (bias may be nullptr), ReLU when asked, to the 2x2 output pixels y (nullptr: past the edge).
 using winograd_output_fn = void (*)(size_t c, const float* m, size_t xi_stride, const float* bias,
                                     bool relu, float* const* y);
+// The F(4x4, 3x3) forms (winograd_input4 / winograd_output4) take the same arguments with a 6x6
+// window (36 positions and rows) and 36 products written to 4x4 output pixels.
 // Kernel gradient: dy holds the 2x2 output gradients of a tile (row-major; a zero row past the
 // edge), each c floats; writes W = A dY A^T as 16 rows of c floats, xi_stride apart.
 using winograd_dy_fn = void (*)(size_t c, const float* const* dy, float* w, size_t xi_stride);

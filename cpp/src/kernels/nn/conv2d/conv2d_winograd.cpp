@@ -1,9 +1,10 @@
-// 3x3 stride-1 convolutions by Winograd F(2x2, 3x3): each 2x2 block of output pixels (a tile)
-// takes 16 multiplications per channel pair instead of 36. The kernel is transformed once per
-// call (U = G g G^T, in double); tiles go in blocks sized for L2: their input windows are
-// transformed (V = B^T d B), the 16 products U_xi * V_xi are GEMMs on the packed micro-kernel,
-// and the 2x2 outputs come back through A^T M A with the bias and ReLU fused (any other
-// activation is a pass over those pixels while they are in cache).
+// 3x3 stride-1 convolutions by Winograd's minimal filtering: F(4x4, 3x3) (each 4x4 block of
+// output pixels, a tile, takes 36 multiplications per channel pair instead of 144) where the
+// output is large enough for its tiles, else F(2x2, 3x3) (16 instead of 36). The kernel is
+// transformed once per call (U = G g G^T, in double); tiles go in blocks sized for L2: their
+// input windows are transformed (V = B^T d B), the products U_xi * V_xi are GEMMs on the packed
+// micro-kernel, and the outputs come back through A^T M A with the bias and ReLU fused (any
+// other activation is a pass over those pixels while they are in cache).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -18,12 +19,30 @@
 namespace foveal {
 namespace {
 
-bool winograd_enabled() {
-  static const bool enabled = [] {
+// FOVEAL_WINOGRAD: "0" turns Winograd off, "2" keeps F(2x2, 3x3) only; unset (or anything
+// else): F(4x4, 3x3) where it pays.
+int winograd_setting() {
+  static const int setting = [] {
     const char* env = std::getenv("FOVEAL_WINOGRAD");
-    return env == nullptr || std::strcmp(env, "0") != 0;
+    if (env != nullptr && std::strcmp(env, "0") == 0) return 0;
+    if (env != nullptr && std::strcmp(env, "2") == 0) return 2;
+    return 4;
   }();
-  return enabled;
+  return setting;
+}
+bool winograd_enabled() { return winograd_setting() != 0; }
+
+// The output tile (2 or 4) of a Winograd convolution: F(4x4, 3x3) for outputs of at least
+// 16 x 16 pixels and at most 192 channels in and out together (measured, one thread: 1.3-1.6x
+// faster than F(2x2, 3x3) at 28x28 to 56x56 with 32-96 channels; slower at 14x14 and below, and
+// about even at 128 + 128 channels, where a block of tiles reuses its 36 transformed kernels too
+// little), and where its multiplications over the tiles that cover the output (36 per 4x4 tile)
+// stay under 80% of F(2x2, 3x3)'s (16 per 2x2 tile).
+size_t winograd_tile(const Conv2dParams& p) {
+  if (winograd_setting() != 4 || p.out_h < 16 || p.out_w < 16 || p.in_c + p.out_c > 192) return 2;
+  const size_t f4 = div_up(p.out_h, 4) * div_up(p.out_w, 4) * 36;
+  const size_t f2 = div_up(p.out_h, 2) * div_up(p.out_w, 2) * 16;
+  return f4 * 5 < f2 * 4 ? 4 : 2;
 }
 
 // U[xi][ci][co] = (G g G^T)[xi] for the Keras kernel (3 x 3 x Cin x Cout).
@@ -49,23 +68,55 @@ std::vector<float> transform_kernel(const float* kernel, size_t cin, size_t cout
   return u;
 }
 
-// Tile `tile` of the th_n x tw_n tiles per image: its first output pixel (image n, row oh0,
-// column ow0) and, in d, the 16 pixels of its 4x4 input window (zeros where it leaves the image).
+// U[xi][ci][co] = (G g G^T)[xi] of F(4x4, 3x3), xi < 36, G = [1/4 0 0; -1/6 -1/6 -1/6;
+// -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1].
+std::vector<float> transform_kernel4(const float* kernel, size_t cin, size_t cout) {
+  std::vector<float> u(36 * cin * cout);
+  auto g_times = [](double a, double b, double c, double (&o)[6]) {
+    o[0] = a / 4;
+    o[1] = -(a + b + c) / 6;
+    o[2] = -(a - b + c) / 6;
+    o[3] = a / 24 + b / 12 + c / 6;
+    o[4] = a / 24 - b / 12 + c / 6;
+    o[5] = c;
+  };
+  for (size_t ci = 0; ci < cin; ++ci)
+    for (size_t co = 0; co < cout; ++co) {
+      double gg[6][3];
+      for (int s = 0; s < 3; ++s) {  // G g, a column at a time
+        double col[6];
+        g_times(kernel[((0 * 3 + s) * cin + ci) * cout + co], kernel[((1 * 3 + s) * cin + ci) * cout + co],
+                kernel[((2 * 3 + s) * cin + ci) * cout + co], col);
+        for (int q = 0; q < 6; ++q) gg[q][s] = col[q];
+      }
+      for (int q = 0; q < 6; ++q) {  // (G g) G^T
+        double row[6];
+        g_times(gg[q][0], gg[q][1], gg[q][2], row);
+        for (int w = 0; w < 6; ++w) u[((q * 6 + w) * cin + ci) * cout + co] = static_cast<float>(row[w]);
+      }
+    }
+  return u;
+}
+
+// Tile `tile` of the th_n x tw_n tiles (of ts x ts output pixels) per image: its first output
+// pixel (image n, row oh0, column ow0) and, in d, the (ts+2)^2 pixels of its input window
+// (zeros where it leaves the image).
 struct TileOrigin {
   size_t n, oh0, ow0;
 };
 TileOrigin tile_window(const Conv2dParams& p, const float* x, size_t tile, size_t th_n, size_t tw_n,
-                       const float* zeros, const float** d) {
+                       const float* zeros, const float** d, size_t ts = 2) {
   const size_t n = tile / (th_n * tw_n), rest = tile % (th_n * tw_n);
-  const size_t oh0 = 2 * (rest / tw_n), ow0 = 2 * (rest % tw_n);
+  const size_t oh0 = ts * (rest / tw_n), ow0 = ts * (rest % tw_n);
   const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh0) - static_cast<ptrdiff_t>(p.pad_top);
   const ptrdiff_t iw0 = static_cast<ptrdiff_t>(ow0) - static_cast<ptrdiff_t>(p.pad_left);
   const ptrdiff_t H = static_cast<ptrdiff_t>(p.in_h), W = static_cast<ptrdiff_t>(p.in_w);
+  const ptrdiff_t a = static_cast<ptrdiff_t>(ts + 2);
   const float* image = x + n * p.in_h * p.in_w * p.in_c;
-  for (ptrdiff_t r = 0; r < 4; ++r)
-    for (ptrdiff_t s = 0; s < 4; ++s) {
+  for (ptrdiff_t r = 0; r < a; ++r)
+    for (ptrdiff_t s = 0; s < a; ++s) {
       const ptrdiff_t ih = ih0 + r, iw = iw0 + s;
-      d[r * 4 + s] = ih >= 0 && ih < H && iw >= 0 && iw < W
+      d[r * a + s] = ih >= 0 && ih < H && iw >= 0 && iw < W
                          ? image + (static_cast<size_t>(ih) * p.in_w + static_cast<size_t>(iw)) * p.in_c
                          : zeros;
     }
@@ -87,37 +138,42 @@ void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* ker
   const KernelTable& t = kernels();
   const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   const size_t cin = p.in_c, cout = p.out_c;
-  const size_t th_n = div_up(p.out_h, 2), tw_n = div_up(p.out_w, 2);
+  const size_t ts = winograd_tile(p), npos = (ts + 2) * (ts + 2);   // tile side, products
+  const winograd_input_fn input = ts == 4 ? t.winograd_input4 : t.winograd_input;
+  const winograd_output_fn output = ts == 4 ? t.winograd_output4 : t.winograd_output;
+  const size_t th_n = div_up(p.out_h, ts), tw_n = div_up(p.out_w, ts);
   const size_t tiles = p.batch * th_n * tw_n;
 
-  const std::vector<float> u = transform_kernel(kernel, cin, cout);
+  const std::vector<float> u = ts == 4 ? transform_kernel4(kernel, cin, cout)
+                                       : transform_kernel(kernel, cin, cout);
   const size_t per_xi = packed_b_floats(cin, cout, t.gemm_tile), panels = div_up(cout, nr);
-  FloatBuffer packed(16 * per_xi);
-  parallel_for(16, threads_for(16, 16 * cin * cout), [&](size_t xi, int) {
+  FloatBuffer packed(npos * per_xi);
+  parallel_for(npos, threads_for(npos, npos * cin * cout), [&](size_t xi, int) {
     pack_b_panels(cin, cout, u.data() + xi * cin * cout, cout, t.gemm_tile, packed.get() + xi * per_xi, 0, panels);
   });
 
-  // Tiles per block: the block's V (16 x tb x cin) and M (16 x tb x cout) within ~384 KiB.
-  size_t tb = (size_t{96} << 10) / (16 * (cin + cout));
+  // Tiles per block: the block's V (npos x tb x cin) and M (npos x tb x cout) within ~384 KiB
+  // (F(4x4, 3x3): ~768 KiB, so that a block still has several strips to reuse each U_xi on).
+  size_t tb = ((ts == 4 ? size_t{192} : size_t{96}) << 10) / (npos * (cin + cout));
   tb = tb < mr ? mr : (tb > 16 * mr ? 16 * mr : tb / mr * mr);
   const size_t blocks = div_up(tiles, tb);
-  const int threads = threads_for(blocks, tiles * 16 * cin * cout / 64);
-  const size_t scratch_floats = 16 * tb * (cin + cout);
+  const int threads = threads_for(blocks, tiles * npos * cin * cout / 64);
+  const size_t scratch_floats = npos * tb * (cin + cout);
   std::vector<float> scratch_pool(scratch_floats * threads);
   const std::vector<float> zeros(cin, 0.0f);
 
   parallel_for(blocks, threads, [&](size_t block, int tid) {
     float* v = scratch_pool.data() + tid * scratch_floats;
-    float* m = v + 16 * tb * cin;
+    float* m = v + npos * tb * cin;
     const size_t t0 = block * tb, nb = tiles - t0 < tb ? tiles - t0 : tb;
-    const float* d[16];
+    const float* d[36];
     for (size_t i = 0; i < nb; ++i) {  // input transforms
-      tile_window(p, x, t0 + i, th_n, tw_n, zeros.data(), d);
-      t.winograd_input(cin, d, v + i * cin, tb * cin);
+      tile_window(p, x, t0 + i, th_n, tw_n, zeros.data(), d, ts);
+      input(cin, d, v + i * cin, tb * cin);
     }
     const float* ptrs[16];
     const float* scratch[16];
-    for (size_t xi = 0; xi < 16; ++xi) {  // the 16 products
+    for (size_t xi = 0; xi < npos; ++xi) {  // the products
       const IgemmProblem prob{cout, cin, 1, packed.get() + xi * per_xi, nullptr, m + xi * tb * cout, cout,
                               Activation::none};
       for (size_t m0 = 0; m0 < nb; m0 += mr) {
@@ -126,19 +182,20 @@ void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* ker
         igemm_strip(t, prob, m0, rows, ptrs, scratch, 0, panels);
       }
     }
-    float* out[4];
+    float* out[16];
+    const size_t nout = ts * ts;
     for (size_t i = 0; i < nb; ++i) {  // output transforms
       const size_t tile = t0 + i, n = tile / (th_n * tw_n), rest = tile % (th_n * tw_n);
-      const size_t oh0 = 2 * (rest / tw_n), ow0 = 2 * (rest % tw_n);
-      for (size_t r = 0; r < 2; ++r)
-        for (size_t s = 0; s < 2; ++s)
-          out[r * 2 + s] = oh0 + r < p.out_h && ow0 + s < p.out_w
-                               ? y + ((n * p.out_h + oh0 + r) * p.out_w + ow0 + s) * cout
-                               : nullptr;
-      t.winograd_output(cout, m + i * cout, tb * cout, bias, p.activation == Activation::relu, out);
+      const size_t oh0 = ts * (rest / tw_n), ow0 = ts * (rest % tw_n);
+      for (size_t r = 0; r < ts; ++r)
+        for (size_t s = 0; s < ts; ++s)
+          out[r * ts + s] = oh0 + r < p.out_h && ow0 + s < p.out_w
+                                ? y + ((n * p.out_h + oh0 + r) * p.out_w + ow0 + s) * cout
+                                : nullptr;
+      output(cout, m + i * cout, tb * cout, bias, p.activation == Activation::relu, out);
       if (p.activation != Activation::none && p.activation != Activation::relu)
-        for (float* px : out)   // the other activations: a pass over the 2x2 pixels, still in cache
-          if (px != nullptr) t.activation(cout, px, px, p.activation);
+        for (size_t k = 0; k < nout; ++k)   // the other activations: a pass over the pixels, still in cache
+          if (out[k] != nullptr) t.activation(cout, out[k], out[k], p.activation);
     }
   });
 }

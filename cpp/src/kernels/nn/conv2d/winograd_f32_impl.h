@@ -1,9 +1,15 @@
-// Winograd F(2x2, 3x3) transforms of a 3x3 convolution, vectorized over channels (NHWC keeps a
-// pixel's channels contiguous). One body for every ISA: each winograd_f32__<isa>.cpp instantiates
-// it with its vector type.
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) transforms of a 3x3 convolution, vectorized over channels
+// (NHWC keeps a pixel's channels contiguous). One body for every ISA: each
+// winograd_f32__<isa>.cpp instantiates it with its vector type.
+// F(2x2, 3x3):
 //   input:  V = B^T d B for a 4x4 input window d,  B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
 //   output: Y = A^T M A for a 4x4 product M,        A^T = [1 1 1 0; 0 1 -1 -1]
-// The 16 products between them are 16 GEMMs (tiles x Cin) * (Cin x Cout), run by the driver.
+// F(4x4, 3x3) (Lavin and Gray's points 0, +-1, +-2):
+//   input:  V = B^T d B for a 6x6 window, B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
+//                                                0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   output: Y = A^T M A for a 6x6 product, A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0;
+//                                                 0 1 -1 8 -8 1]
+// The 16 (36) products between them are GEMMs (tiles x Cin) * (Cin x Cout), run by the driver.
 #pragma once
 
 #include <cstddef>
@@ -75,6 +81,96 @@ void winograd_output(size_t channels, const float* m, size_t xi_stride, const fl
   size_t c = 0;
   for (; c + V::width <= channels; c += V::width) winograd_output_block<V>(c, V::width, m, xi_stride, bias, relu, y);
   if (c < channels) winograd_output_block<V>(c, channels - c, m, xi_stride, bias, relu, y);
+}
+
+// B^T applied to six values (a column, then a row, of an F(4x4, 3x3) input window).
+template <class V>
+inline void winograd4_bt(const typename V::T (&d)[6], typename V::T (&o)[6]) {
+  using T = typename V::T;
+  const T four = V::set1(4.0f), five = V::set1(5.0f), two = V::set1(2.0f);
+  // o0 = 4 d0 - 5 d2 + d4; o5 = 4 d1 - 5 d3 + d5
+  o[0] = V::fma(four, d[0], V::sub(d[4], V::mul(five, d[2])));
+  o[5] = V::fma(four, d[1], V::sub(d[5], V::mul(five, d[3])));
+  // o1, o2 = (d4 - 4 d2) -+ (4 d1 - d3); o3, o4 = (d4 - d2) -+ 2 (d1 - d3)
+  const T a = V::sub(d[4], V::mul(four, d[2])), b = V::sub(V::mul(four, d[1]), d[3]);
+  o[1] = V::sub(a, b);
+  o[2] = V::add(a, b);
+  const T c = V::sub(d[4], d[2]), e = V::mul(two, V::sub(d[1], d[3]));
+  o[3] = V::sub(c, e);
+  o[4] = V::add(c, e);
+}
+
+template <class V>
+inline void winograd4_input_block(size_t c, size_t n, const float* const* d, float* v, size_t xi_stride) {
+  using T = typename V::T;
+  T t[6][6];
+  for (int col = 0; col < 6; ++col) {  // t = B^T d, one column of the window at a time
+    T in[6], out[6];
+    for (int r = 0; r < 6; ++r) in[r] = V::load_n(d[r * 6 + col] + c, n);
+    winograd4_bt<V>(in, out);
+    for (int r = 0; r < 6; ++r) t[r][col] = out[r];
+  }
+  for (int r = 0; r < 6; ++r) {  // V = t B
+    T out[6];
+    winograd4_bt<V>(t[r], out);
+    float* row = v + static_cast<size_t>(r * 6) * xi_stride + c;
+    for (int k = 0; k < 6; ++k) V::store_n(row + k * xi_stride, out[k], n);
+  }
+}
+
+// d: the 36 window positions (row-major), each c floats; v: the 36 transforms, xi_stride apart.
+template <class V>
+void winograd4_input(size_t channels, const float* const* d, float* v, size_t xi_stride) {
+  size_t c = 0;
+  for (; c + V::width <= channels; c += V::width) winograd4_input_block<V>(c, V::width, d, v, xi_stride);
+  if (c < channels) winograd4_input_block<V>(c, channels - c, d, v, xi_stride);
+}
+
+// A^T applied to six values.
+template <class V>
+inline void winograd4_at(const typename V::T (&m)[6], typename V::T (&o)[4]) {
+  using T = typename V::T;
+  const T p1 = V::add(m[1], m[2]), d1 = V::sub(m[1], m[2]);
+  const T p3 = V::add(m[3], m[4]), d3 = V::sub(m[3], m[4]);
+  o[0] = V::add(V::add(m[0], p1), p3);
+  o[1] = V::fma(V::set1(2.0f), d3, d1);
+  o[2] = V::fma(V::set1(4.0f), p3, p1);
+  o[3] = V::add(V::fma(V::set1(8.0f), d3, d1), m[5]);
+}
+
+template <class V>
+inline void winograd4_output_block(size_t c, size_t n, const float* m, size_t xi_stride, const float* bias,
+                                   bool relu, float* const* y) {
+  using T = typename V::T;
+  T s[4][6];
+  for (int col = 0; col < 6; ++col) {  // s = A^T M
+    T in[6], out[4];
+    for (int r = 0; r < 6; ++r) in[r] = V::load_n(m + static_cast<size_t>(r * 6 + col) * xi_stride + c, n);
+    winograd4_at<V>(in, out);
+    for (int r = 0; r < 4; ++r) s[r][col] = out[r];
+  }
+  const T b = bias ? V::load_n(bias + c, n) : V::zero();
+  for (int r = 0; r < 4; ++r) {  // Y = s A, plus the bias, then ReLU
+    T out[4];
+    winograd4_at<V>(s[r], out);
+    for (int k = 0; k < 4; ++k) {
+      float* dst = y[r * 4 + k];
+      if (dst == nullptr) continue;
+      T o = V::add(out[k], b);
+      if (relu) o = V::max(o, V::zero());
+      V::store_n(dst + c, o, n);
+    }
+  }
+}
+
+// m: the 36 products, xi_stride apart, each c floats; y: the 4x4 output pixels (row-major),
+// nullptr for those past the output's edge.
+template <class V>
+void winograd4_output(size_t channels, const float* m, size_t xi_stride, const float* bias, bool relu,
+                      float* const* y) {
+  size_t c = 0;
+  for (; c + V::width <= channels; c += V::width) winograd4_output_block<V>(c, V::width, m, xi_stride, bias, relu, y);
+  if (c < channels) winograd4_output_block<V>(c, channels - c, m, xi_stride, bias, relu, y);
 }
 
 // The kernel gradient's transform of the output gradient: W = A dY A^T for a 2x2 block dy
