@@ -19,6 +19,14 @@
 namespace foveal {
 namespace {
 
+// f(c, n) over the channels in blocks of one vector (n = V::width), then the tail (n < width).
+template <class V, class F>
+inline void for_channel_blocks(size_t channels, F&& f) {
+  size_t c = 0;
+  for (; c + V::width <= channels; c += V::width) f(c, V::width);
+  if (c < channels) f(c, channels - c);
+}
+
 template <class V>
 inline void winograd_input_block(size_t c, size_t n, const float* const* d, float* v, size_t xi_stride) {
   using T = typename V::T;
@@ -43,9 +51,7 @@ inline void winograd_input_block(size_t c, size_t n, const float* const* d, floa
 // d: the 16 window positions (row-major), each c floats; v: the 16 transforms, xi_stride apart.
 template <class V>
 void winograd_input(size_t channels, const float* const* d, float* v, size_t xi_stride) {
-  size_t c = 0;
-  for (; c + V::width <= channels; c += V::width) winograd_input_block<V>(c, V::width, d, v, xi_stride);
-  if (c < channels) winograd_input_block<V>(c, channels - c, d, v, xi_stride);
+  for_channel_blocks<V>(channels, [&](size_t c, size_t n) { winograd_input_block<V>(c, n, d, v, xi_stride); });
 }
 
 template <class V>
@@ -78,9 +84,7 @@ inline void winograd_output_block(size_t c, size_t n, const float* m, size_t xi_
 template <class V>
 void winograd_output(size_t channels, const float* m, size_t xi_stride, const float* bias, bool relu,
                      float* const* y) {
-  size_t c = 0;
-  for (; c + V::width <= channels; c += V::width) winograd_output_block<V>(c, V::width, m, xi_stride, bias, relu, y);
-  if (c < channels) winograd_output_block<V>(c, channels - c, m, xi_stride, bias, relu, y);
+  for_channel_blocks<V>(channels, [&](size_t c, size_t n) { winograd_output_block<V>(c, n, m, xi_stride, bias, relu, y); });
 }
 
 // B^T applied to six values (a column, then a row, of an F(4x4, 3x3) input window).
@@ -121,9 +125,7 @@ inline void winograd4_input_block(size_t c, size_t n, const float* const* d, flo
 // d: the 36 window positions (row-major), each c floats; v: the 36 transforms, xi_stride apart.
 template <class V>
 void winograd4_input(size_t channels, const float* const* d, float* v, size_t xi_stride) {
-  size_t c = 0;
-  for (; c + V::width <= channels; c += V::width) winograd4_input_block<V>(c, V::width, d, v, xi_stride);
-  if (c < channels) winograd4_input_block<V>(c, channels - c, d, v, xi_stride);
+  for_channel_blocks<V>(channels, [&](size_t c, size_t n) { winograd4_input_block<V>(c, n, d, v, xi_stride); });
 }
 
 // A^T applied to six values.
@@ -168,9 +170,7 @@ inline void winograd4_output_block(size_t c, size_t n, const float* m, size_t xi
 template <class V>
 void winograd4_output(size_t channels, const float* m, size_t xi_stride, const float* bias, bool relu,
                       float* const* y) {
-  size_t c = 0;
-  for (; c + V::width <= channels; c += V::width) winograd4_output_block<V>(c, V::width, m, xi_stride, bias, relu, y);
-  if (c < channels) winograd4_output_block<V>(c, channels - c, m, xi_stride, bias, relu, y);
+  for_channel_blocks<V>(channels, [&](size_t c, size_t n) { winograd4_output_block<V>(c, n, m, xi_stride, bias, relu, y); });
 }
 
 // The kernel gradient's transform of the output gradient: W = A dY A^T for a 2x2 block dy
@@ -194,9 +194,7 @@ inline void winograd_dy_block(size_t c, size_t n, const float* const* dy, float*
 
 template <class V>
 void winograd_dy(size_t channels, const float* const* dy, float* w, size_t xi_stride) {
-  size_t c = 0;
-  for (; c + V::width <= channels; c += V::width) winograd_dy_block<V>(c, V::width, dy, w, xi_stride);
-  if (c < channels) winograd_dy_block<V>(c, channels - c, dy, w, xi_stride);
+  for_channel_blocks<V>(channels, [&](size_t c, size_t n) { winograd_dy_block<V>(c, n, dy, w, xi_stride); });
 }
 
 }  // namespace
