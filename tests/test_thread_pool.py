@@ -243,3 +243,25 @@ def test_forked_child_gets_a_working_pool():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "child 0" in proc.stdout, proc.stdout + proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize("name", ["gaussian_blur", "conv2d"])
+def test_kernels_in_a_budget_scope_run_on_their_caller(serial, name):
+    """A data-pipeline worker (between _budget_enter and _budget_exit) is itself one of the
+    parallel workers: the kernels it calls run their loops inline, no pool job at all (the
+    same call outside the scope goes through the pool), and give the same result."""
+    with threads(2):
+        OPS[name]()                        # the pool's worker exists
+        _core._pool_reset_counts()
+        _core._budget_enter()
+        try:
+            out = OPS[name]()
+        finally:
+            _core._budget_exit()
+        inside = _core._pool_chunk_counts()
+        _core._pool_reset_counts()
+        OPS[name]()
+        outside = _core._pool_chunk_counts()
+    np.testing.assert_array_equal(as_array(out), serial[name])
+    assert sum(inside) == 0, inside
+    assert outside[0] > 0, outside

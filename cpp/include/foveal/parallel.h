@@ -25,6 +25,7 @@ constexpr size_t kMinWorkPerThread = 1 << 14;
 
 // Threads a loop of n tasks will use: never more than the tasks, nor than work allows.
 inline int threads_for(size_t n, size_t work = static_cast<size_t>(-1)) {
+  if (in_budget_scope()) return 1;   // a data-pipeline worker: its kernels run on it alone
   int nt = get_num_threads();
   const size_t by_work = work / kMinWorkPerThread;
   if (by_work < static_cast<size_t>(nt)) nt = static_cast<int>(by_work < 1 ? 1 : by_work);
@@ -33,7 +34,7 @@ inline int threads_for(size_t n, size_t work = static_cast<size_t>(-1)) {
 
 template <class F>
 void parallel_for(size_t n, int nthreads, F&& f) {
-  if (nthreads > 1 && n > 1) {
+  if (nthreads > 1 && n > 1 && !in_budget_scope()) {
 #if defined(_OPENMP)
     if (thread_backend() == ThreadBackend::kOpenMP) {
 #pragma omp parallel for schedule(guided) num_threads(nthreads)

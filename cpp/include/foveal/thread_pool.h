@@ -24,9 +24,13 @@ void pool_run(size_t n, int nthreads, ChunkFn fn, void* ctx);
 int budget_busy();
 
 // Counts the current thread busy with foveal work outside the kernels (a decode task) until
-// budget_exit(); entering waits while get_num_threads() threads are busy already.
+// budget_exit(); entering waits while get_num_threads() threads are busy already. Kernels
+// called by the thread meanwhile run on it alone (in_budget_scope): the pipeline's own workers
+// are the parallelism, and a kernel that woke the pool's workers between two decode tasks
+// would leave them spinning on the cores the other decode workers need.
 void budget_enter();
 void budget_exit();
+bool in_budget_scope();
 
 enum class ThreadBackend { kPool = 0, kOpenMP = 1 };
 // The backend parallel_for uses: the pool (default) or OpenMP (FOVEAL_THREADS=openmp, or

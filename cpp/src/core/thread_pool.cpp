@@ -261,7 +261,14 @@ void pool_run(size_t n, int nthreads, ChunkFn fn, void* ctx) {
 
 int budget_busy() { return pool().busy.load(std::memory_order_relaxed); }
 
+namespace {
+thread_local int t_budget_depth = 0;   // budget_enter calls of this thread not yet exited
+}  // namespace
+
+bool in_budget_scope() { return t_budget_depth > 0; }
+
 void budget_enter() {
+  ++t_budget_depth;
   Pool& p = pool();
   int busy = p.busy.load(std::memory_order_relaxed);
   for (;;) {
@@ -276,6 +283,7 @@ void budget_enter() {
 }
 
 void budget_exit() {
+  if (t_budget_depth > 0) --t_budget_depth;
   Pool& p = pool();
   p.busy.fetch_sub(1, std::memory_order_relaxed);
   p.budget_cv.notify_one();

@@ -310,8 +310,8 @@ def decode_batch(read: Callable[[int], Optional[np.ndarray]], items: Sequence[in
         step = -(-len(items) // (4 * decode_workers()))
         chunks = [range(k, min(k + step, len(items))) for k in range(0, len(items), step)]
         results = [r for part in pool("decode").map(fill_slots, chunks) for r in part]
-    else:
-        results = fill_slots(range(len(items)))
+    else:   # one image: on the caller, its kernels free to use the threads
+        results = [fill(slot, items[slot]) for slot in range(len(items))]
     read_slots = [slot for slot, ok in enumerate(results) if ok]
     if len(read_slots) < len(items):
         out = out[read_slots]

@@ -39,8 +39,8 @@ def pool(kind: str) -> _futures.ThreadPoolExecutor:
 @contextlib.contextmanager
 def busy() -> Iterator[None]:
     """Counts this thread against foveal's thread budget while inside: it waits (GIL released)
-    while ``get_num_threads()`` threads are busy with foveal work, and the kernels called
-    meanwhile take fewer helper threads."""
+    while ``get_num_threads()`` threads are busy with foveal work, and the kernels it calls
+    meanwhile run on it alone (the decode pool's workers are the parallelism)."""
     _core._budget_enter()
     try:
         yield
