@@ -53,6 +53,9 @@ def conv_cases() -> List[Case]:
         cases.append(Case(f"conv2d-{i}", "conv2d", (x, k, b), dict(kw_, activation=act)))
         y = F.conv2d.__wrapped__(x, k, None, **kw_)
         cases.append(Case(f"conv2d_backward-{i}", "conv2d_backward", (_r(rng, *y.shape), x, k), kw_))
+        if i < 2:   # a residual connection added before the activation
+            cases.append(Case(f"conv2d_residual-{i}", "conv2d", (x, k, b),
+                              dict(kw_, activation=act, residual=_r(rng, *y.shape))))
     rng = _rng("depthwise")
     x, k = _r(rng, 2, 10, 9, 5), _r(rng, 3, 3, 5, 2)
     cases.append(Case("depthwise_conv2d", "depthwise_conv2d", (x, k, _r(rng, 10)),
