@@ -262,13 +262,24 @@ void pool_run(size_t n, int nthreads, ChunkFn fn, void* ctx) {
 int budget_busy() { return pool().busy.load(std::memory_order_relaxed); }
 
 namespace {
-thread_local int t_budget_depth = 0;   // budget_enter calls of this thread not yet exited
+// budget_enter calls of this thread not yet exited, in a pthread key: a C++ thread_local in
+// this dlopen'ed module made LeakSanitizer's tracer fault at exit in the sanitized build.
+pthread_key_t budget_key() {
+  static const pthread_key_t key = [] {
+    pthread_key_t k;
+    if (pthread_key_create(&k, nullptr) != 0) std::abort();
+    return k;
+  }();
+  return key;
+}
+intptr_t budget_depth() { return reinterpret_cast<intptr_t>(pthread_getspecific(budget_key())); }
+void set_budget_depth(intptr_t d) { pthread_setspecific(budget_key(), reinterpret_cast<void*>(d)); }
 }  // namespace
 
-bool in_budget_scope() { return t_budget_depth > 0; }
+bool in_budget_scope() { return budget_depth() > 0; }
 
 void budget_enter() {
-  ++t_budget_depth;
+  set_budget_depth(budget_depth() + 1);
   Pool& p = pool();
   int busy = p.busy.load(std::memory_order_relaxed);
   for (;;) {
@@ -283,7 +294,7 @@ void budget_enter() {
 }
 
 void budget_exit() {
-  if (t_budget_depth > 0) --t_budget_depth;
+  if (budget_depth() > 0) set_budget_depth(budget_depth() - 1);
   Pool& p = pool();
   p.busy.fetch_sub(1, std::memory_order_relaxed);
   p.budget_cv.notify_one();
