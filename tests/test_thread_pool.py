@@ -264,4 +264,4 @@ def test_kernels_in_a_budget_scope_run_on_their_caller(serial, name):
         outside = _core._pool_chunk_counts()
     np.testing.assert_array_equal(as_array(out), serial[name])
     assert sum(inside) == 0, inside
-    assert outside[0] > 0, outside
+    assert sum(outside) > 0, outside   # a pool job (which thread claimed its chunks is a race)
