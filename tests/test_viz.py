@@ -337,6 +337,13 @@ def test_import_foveal_leaves_matplotlib_unloaded_and_figures_need_no_display(tm
     env = dict(os.environ)
     env.pop("DISPLAY", None)
     env.pop("MPLBACKEND", None)
+    if "ASAN_OPTIONS" in env:
+        # Under tests/sanitizer_run.py, LeakSanitizer's tracer faulted (SIGSEGV in StopTheWorld,
+        # then abort) at this child's exit in two fresh-clone CI runs, first run and rerun, but
+        # not when run by hand. The child runs no foveal kernel and starts no foveal thread (it
+        # checks matplotlib's import and backend), so its leak check is off; AddressSanitizer's
+        # memory checks stay on.
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
     res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "c.png")], capture_output=True,
                          text=True, timeout=120, env=env)
     assert res.returncode == 0, res.stderr
