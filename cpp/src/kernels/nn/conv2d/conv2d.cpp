@@ -77,20 +77,13 @@ void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, 
 }
 
 // The paths without a GEMM epilogue (depthwise, Winograd) given a residual: the convolution
-// without its activation, then y = act(y + residual) over blocks of rows on the threads.
+// without its activation, then y = act(y + residual) by the Add layer's pass (add_f32).
 static void conv2d_then_add(const Conv2dParams& p, const float* x, const float* kernel,
                             const float* bias, float* y, const float* residual) {
   Conv2dParams q = p;
   q.activation = Activation::none;
   conv2d_f32_nhwc(q, x, kernel, bias, y);
-  const KernelTable& t = kernels();
-  const size_t rows = p.batch * p.out_h, row = p.out_w * p.out_c;
-  parallel_for(rows, threads_for(rows, rows * row / 4), [&](size_t r, int) {
-    float* dst = y + r * row;
-    const float* add = residual + r * row;
-    for (size_t i = 0; i < row; ++i) dst[i] += add[i];
-    if (p.activation != Activation::none) t.activation(row, dst, dst, p.activation);
-  });
+  add_f32(p.batch * p.out_h * p.out_w * p.out_c, y, residual, y, p.activation);
 }
 
 void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,

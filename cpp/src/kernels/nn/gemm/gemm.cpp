@@ -12,16 +12,20 @@ size_t packed_b_floats(size_t k, size_t n, const GemmTile& tile) {
   return div_up(n, tile.nr) * k * tile.nr;
 }
 
+// `rows` rows of `cols` floats (row stride ldb) as packed rows of w floats, zero padded.
+static void pack_rows(const float* src, size_t ldb, size_t rows, size_t cols, size_t w, float* dst) {
+  for (size_t r = 0; r < rows; ++r, dst += w) {
+    std::memcpy(dst, src + r * ldb, cols * sizeof(float));
+    if (cols < w) std::memset(dst + cols, 0, (w - cols) * sizeof(float));
+  }
+}
+
 void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile,
                    float* packed, size_t p0, size_t p1) {
   const size_t nr = tile.nr;
   for (size_t p = p0; p < p1; ++p) {
-    const size_t col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr, w = tile.panel_width(cols);
-    float* dst = packed + p * k * nr;
-    for (size_t r = 0; r < k; ++r, dst += w) {
-      std::memcpy(dst, b + r * ldb + col0, cols * sizeof(float));
-      if (cols < w) std::memset(dst + cols, 0, (w - cols) * sizeof(float));
-    }
+    const size_t col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr;
+    pack_rows(b + col0, ldb, k, cols, tile.panel_width(cols), packed + p * k * nr);
   }
 }
 
@@ -90,11 +94,8 @@ size_t igemm_block_strips(const KernelTable& t, size_t kc, size_t ntaps) {
 // given as itself (g.b_src): packed rows of w floats, zero padded, into dst.
 static void pack_block(const IgemmProblem& g, size_t t0, size_t nt, size_t k0, size_t kc,
                        size_t col0, size_t nc, size_t w, float* dst) {
-  for (size_t tap = t0; tap < t0 + nt; ++tap)
-    for (size_t i = 0; i < kc; ++i, dst += w) {
-      std::memcpy(dst, g.b_src + (tap * g.kc + k0 + i) * g.ldb + col0, nc * sizeof(float));
-      if (nc < w) std::memset(dst + nc, 0, (w - nc) * sizeof(float));
-    }
+  for (size_t tap = t0; tap < t0 + nt; ++tap, dst += kc * w)
+    pack_rows(g.b_src + (tap * g.kc + k0) * g.ldb + col0, g.ldb, kc, nc, w, dst);
 }
 
 void igemm_block(const KernelTable& t, const IgemmProblem& g, size_t m, size_t s0, size_t s1,
