@@ -476,6 +476,92 @@ def t_conv2d(data):
     invoke(_core.conv2d, list(args.values()), expect=expect, check=check)
 
 
+@target("core.inverted_residual", covers=["core.inverted_residual"])
+def t_inverted_residual(data):
+    rng = draw_setup(data)
+    n, h, w = pick(data, (1, 2, 3), "n"), pick(data, (1, 2, 5, 9), "h"), pick(data, (1, 3, 8), "w")
+    cin, co = pick(data, (1, 3, 8, 17), "cin"), pick(data, (1, 4, 16, 19), "cout")
+    expand = not maybe(data, "no_expand", 2)
+    hid = pick(data, (1, 5, 16, 33), "hidden") if expand else cin
+    k, s = pick(data, (1, 3, 5), "k"), pick(data, (1, 2, 3), "stride")
+    pads = pick(data, (((0, 0), (0, 0)), ((k // 2, k // 2), (k // 2, k // 2)), ((0, 1), (1, 0))), "padding")
+
+    def vals(shape, label):
+        return draw_values(data, rng, shape, special=False, label=label)
+    x = vals((n, h, w, cin), "x")
+    oh, ow = R.conv_output_size(h, k, s, 1, *pads[0]), R.conv_output_size(w, k, s, 1, *pads[1])
+    args = dict(x=array_arg(data, x, "x"),
+                expand_kernel=array_arg(data, vals((1, 1, cin, hid), "ek") * 0.5, "ek") if expand else None,
+                expand_bias=array_arg(data, vals((hid,), "eb"), "eb") if expand and maybe(data, "eb", 6) else None,
+                dw_kernel=array_arg(data, vals((k, k, hid, 1), "dk") * 0.5, "dk"),
+                dw_bias=array_arg(data, vals((hid,), "db"), "db") if maybe(data, "db", 6) else None,
+                project_kernel=array_arg(data, vals((1, 1, hid, co), "pk") * 0.5, "pk"),
+                project_bias=array_arg(data, vals((co,), "pb"), "pb") if maybe(data, "pb", 6) else None,
+                strides=(s, s), padding=pads,
+                expand_activation=pick(data, ("linear", "relu", "relu6", "silu"), "ea"),
+                dw_activation=pick(data, ("linear", "relu", "relu6", "hard_silu"), "da"),
+                residual=(array_arg(data, vals((n, max(oh, 1), max(ow, 1), co), "res"), "res")
+                          if maybe(data, "res", 4) else None))
+    kinds = dict(x="array", expand_kernel="array", expand_bias="array", dw_kernel="array",
+                 dw_bias="array", project_kernel="array", project_bias="array", strides="pair",
+                 padding="padding", expand_activation="str", dw_activation="str", residual="array")
+    apply_mutation(data, rng, args, kinds,
+                   optional=("expand_kernel", "expand_bias", "dw_bias", "project_bias", "residual"))
+
+    def model():
+        xa, ek, eb, dk, db, pk, pb, st_, pd, ea, da, res = convert(
+            lambda: m_f32(args["x"]), lambda: m_f32(args["expand_kernel"], optional=True),
+            lambda: m_f32(args["expand_bias"], optional=True), lambda: m_f32(args["dw_kernel"]),
+            lambda: m_f32(args["dw_bias"], optional=True), lambda: m_f32(args["project_kernel"]),
+            lambda: m_f32(args["project_bias"], optional=True), lambda: m_pair(args["strides"]),
+            lambda: m_padding(args["padding"]), lambda: m_str(args["expand_activation"]),
+            lambda: m_str(args["dw_activation"]), lambda: m_f32(args["residual"], optional=True))
+        require(xa.ndim == 4 and xa.size, "x")
+        c = xa.shape[3]
+        if ek is not None:
+            require(ek.ndim == 4 and ek.shape[:3] == (1, 1, c) and ek.shape[3] >= 1, "expand_kernel")
+            hd = ek.shape[3]
+        else:
+            require(eb is None, "expand_bias")
+            hd = c
+        require(dk.ndim == 4 and dk.shape[0] >= 1 and dk.shape[1] >= 1 and dk.shape[2:] == (hd, 1), "dw_kernel")
+        require(pk.ndim == 4 and pk.shape[:3] == (1, 1, hd) and pk.shape[3] >= 1, "project_kernel")
+        for b, size, name in ((eb, hd, "expand_bias"), (db, hd, "dw_bias"), (pb, pk.shape[3], "project_bias")):
+            require(b is None or b.shape == (size,), name)
+        require(ea in ACTS and da in ACTS, "activation")
+        o_h = R.conv_output_size(xa.shape[1], dk.shape[0], st_[0], 1, *pd[0])
+        o_w = R.conv_output_size(xa.shape[2], dk.shape[1], st_[1], 1, *pd[1])
+        require(o_h > 0 and o_w > 0, "kernel larger than the padded input")
+        out = (xa.shape[0], o_h, o_w, pk.shape[3])
+        require(res is None or res.shape == out, "residual")
+        check_size(out)
+        check_size((xa.shape[0], o_h, o_w, hd))
+        if xa.shape[0] * o_h * o_w * hd * (dk.shape[0] * dk.shape[1] + c + pk.shape[3]) > MACS_LIMIT:
+            raise Skip("too many MACs")
+        return dict(x=xa, ek=ek, eb=eb, dk=dk, db=db, pk=pk, pb=pb, strides=st_, padding=pd, ea=ea,
+                    da=da, res=res, out=out)
+
+    expect, m = verdict(model)
+
+    def check(out, a_, kw):
+        assert_array(out, m["out"])
+        one = dict(strides=(1, 1), padding=((0, 0), (0, 0)), dilation_rate=(1, 1), groups=1)
+        hd = m["dk"].shape[2]
+        dwc = dict(strides=m["strides"], padding=m["padding"], dilation_rate=(1, 1), groups=hd)
+        dk4 = m["dk"].reshape(m["dk"].shape[0], m["dk"].shape[1], 1, hd)
+        hx = m["x"] if m["ek"] is None else R.ACTIVATIONS[ACT_REF[m["ea"]]](ref_conv(one, m["x"], m["ek"], m["eb"]))
+        d = R.ACTIVATIONS[ACT_REF[m["da"]]](ref_conv(dwc, hx, dk4, m["db"]))
+        ref = ref_conv(one, d, m["pk"], m["pb"]) + (0.0 if m["res"] is None else m["res"])
+        # the float32 error scale: the same chain on absolute values
+        ha = np.abs(m["x"]) if m["ek"] is None else np.abs(ref_conv(one, np.abs(m["x"]), np.abs(m["ek"]),
+                                                                   None if m["eb"] is None else np.abs(m["eb"])))
+        da_ = ref_conv(dwc, ha, np.abs(dk4), None if m["db"] is None else np.abs(m["db"]))
+        bound = ref_conv(one, da_, np.abs(m["pk"]), None if m["pb"] is None else np.abs(m["pb"]))
+        tol_close(out, ref, 1e-4, None, bound + (0.0 if m["res"] is None else np.abs(m["res"])))
+
+    invoke(_core.inverted_residual, list(args.values()), expect=expect, check=check)
+
+
 @target("core.conv2d_backward", covers=["core.conv2d_backward"], weight=2)
 def t_conv2d_backward(data):
     rng = draw_setup(data)

@@ -22,6 +22,23 @@ struct Conv2dParams {
 // y = act(conv(x) + bias + residual), a residual connection fused into the tile's epilogue.
 void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
                      float* y, const float* residual = nullptr);
+// MobileNetV2's inverted-residual block in one pass (inference; inverted_residual.cpp):
+//   y = project(act_dw(depthwise(act_expand(x We + be)) + bd)) + bp [+ residual]
+// x: N x H x W x in_c; expand_kernel in_c x hidden_c (nullptr: no expansion, hidden_c == in_c)
+// with expand_bias (hidden_c or nullptr); dw_kernel kh x kw x hidden_c, dw_bias hidden_c or
+// nullptr (depthwise, undilated, strides and pads as given); project_kernel hidden_c x out_c,
+// project_bias out_c or nullptr; residual (like y, or nullptr); y: N x out_h x out_w x out_c.
+struct InvertedResidualParams {
+  size_t batch, in_h, in_w, in_c, hidden_c;
+  size_t out_h, out_w, out_c;
+  size_t kh, kw, stride_h, stride_w, pad_top, pad_left;
+  Activation expand_act, dw_act;
+};
+void inverted_residual_f32_nhwc(const InvertedResidualParams& p, const float* x,
+                                const float* expand_kernel, const float* expand_bias,
+                                const float* dw_kernel, const float* dw_bias,
+                                const float* project_kernel, const float* project_bias,
+                                const float* residual, float* y);
 // Gradients of conv2d (p.activation ignored: dy is the gradient of the pre-activation output).
 // dx (N x H x W x Cin) may be nullptr when not wanted; dkernel (as the kernel) nullptr skips
 // every weight-gradient pass (dbias is then not written); dbias (Cout) may be nullptr.

@@ -36,6 +36,15 @@ Activation parse_activation(const std::string& name) {
        name + "'");
 }
 
+// parse_activation for an argument named other than "activation": the message names it.
+Activation parse_activation_arg(const std::string& name, const char* arg) {
+  try {
+    return parse_activation(name);
+  } catch (const py::value_error& e) {
+    fail(std::string(arg) + ": " + e.what());
+  }
+}
+
 // Sizes, strides, rates and pads above this are rejected, so no size arithmetic can overflow.
 constexpr long kMaxSize = 1L << 30;
 
@@ -122,6 +131,69 @@ FloatArray conv2d(const py::object& x_in, const py::object& kernel_in, const py:
   {
     py::gil_scoped_release release;
     conv2d_f32_nhwc(p, x.data(), kernel.data(), bp, y.mutable_data(), rp);
+  }
+  return y;
+}
+
+// A 4-D kernel of the given shape (-1: any extent), named for the message.
+void require_kernel(const FloatArray& k, std::vector<long> shape, const char* name, const char* layout) {
+  bool ok = k.ndim() == 4;
+  for (size_t i = 0; ok && i < 4; ++i) ok = shape[i] < 0 ? k.shape(i) >= 1 : k.shape(i) == shape[i];
+  if (!ok) fail(std::string(name) + " must be " + layout + ", got shape " + shape_str(k));
+}
+
+// MobileNetV2's inverted-residual block in one pass (inference): Keras kernel layouts.
+FloatArray inverted_residual(const py::object& x_in, const py::object& expand_kernel_in,
+                             const py::object& expand_bias_in, const py::object& dw_kernel_in,
+                             const py::object& dw_bias_in, const py::object& project_kernel_in,
+                             const py::object& project_bias_in, Pair strides, Padding padding,
+                             const std::string& expand_activation, const std::string& dw_activation,
+                             const py::object& residual_in) {
+  const FloatArray x = to_f32(x_in, "x");
+  const std::optional<FloatArray> ek = to_f32_opt(expand_kernel_in, "expand_kernel");
+  const std::optional<FloatArray> eb = to_f32_opt(expand_bias_in, "expand_bias");
+  const FloatArray dk = to_f32(dw_kernel_in, "dw_kernel"), pk = to_f32(project_kernel_in, "project_kernel");
+  const std::optional<FloatArray> db = to_f32_opt(dw_bias_in, "dw_bias");
+  const std::optional<FloatArray> pb = to_f32_opt(project_bias_in, "project_bias");
+  const std::optional<FloatArray> residual = to_f32_opt(residual_in, "residual");
+  require_ndim(x, 4, "x", "N x H x W x C");
+  require_nonempty(x, "x");
+  check_pair_positive(strides, "strides");
+  check_padding(padding);
+  const long cin = x.shape(3);
+  long ch = cin;
+  if (ek) {
+    require_kernel(*ek, {1, 1, cin, -1}, "expand_kernel", "1 x 1 x Cin x hidden (Cin: x's channels)");
+    ch = ek->shape(3);
+  } else if (eb) {
+    fail("expand_bias must be None without an expand_kernel");
+  }
+  require_kernel(dk, {-1, -1, ch, 1}, "dw_kernel", "kh x kw x hidden x 1 (a depthwise kernel of the hidden channels)");
+  require_kernel(pk, {1, 1, ch, -1}, "project_kernel", "1 x 1 x hidden x Cout");
+  const long co = pk.shape(3);
+  if (eb && (eb->ndim() != 1 || eb->shape(0) != ch))
+    fail("expand_bias must have shape (" + std::to_string(ch) + ",), got " + shape_str(*eb));
+  if (db && (db->ndim() != 1 || db->shape(0) != ch))
+    fail("dw_bias must have shape (" + std::to_string(ch) + ",), got " + shape_str(*db));
+  if (pb && (pb->ndim() != 1 || pb->shape(0) != co))
+    fail("project_bias must have shape (" + std::to_string(co) + ",), got " + shape_str(*pb));
+  const long kh = dk.shape(0), kw = dk.shape(1);
+  const long oh = out_extent(x.shape(1), padding.first.first, padding.first.second, kh, strides.first, "dw_kernel height");
+  const long ow = out_extent(x.shape(2), padding.second.first, padding.second.second, kw, strides.second, "dw_kernel width");
+  const std::vector<long> out_shape{long(x.shape(0)), oh, ow, co};
+  if (residual) require_shape(*residual, out_shape, "the block's output", "residual");
+  const InvertedResidualParams p{size_t(x.shape(0)), size_t(x.shape(1)), size_t(x.shape(2)), size_t(cin),
+                                 size_t(ch), size_t(oh), size_t(ow), size_t(co), size_t(kh), size_t(kw),
+                                 size_t(strides.first), size_t(strides.second), size_t(padding.first.first),
+                                 size_t(padding.second.first),
+                                 parse_activation_arg(expand_activation, "expand_activation"),
+                                 parse_activation_arg(dw_activation, "dw_activation")};
+  auto y = new_array<float>(out_shape);
+  auto ptr = [](const std::optional<FloatArray>& a) { return a ? a->data() : nullptr; };
+  {
+    py::gil_scoped_release release;
+    inverted_residual_f32_nhwc(p, x.data(), ptr(ek), ptr(eb), dk.data(), ptr(db), pk.data(), ptr(pb),
+                               ptr(residual), y.mutable_data());
   }
   return y;
 }
@@ -363,6 +435,13 @@ void init_nn(py::module_& m) {
         py::arg("residual") = py::none(),
         "NHWC conv2d with explicit ((top, bottom), (left, right)) padding; residual (like the "
         "output, or None) is added before the activation.");
+  m.def("inverted_residual", &inverted_residual, py::arg("x"), py::arg("expand_kernel"),
+        py::arg("expand_bias"), py::arg("dw_kernel"), py::arg("dw_bias"), py::arg("project_kernel"),
+        py::arg("project_bias"), py::arg("strides"), py::arg("padding"),
+        py::arg("expand_activation"), py::arg("dw_activation"), py::arg("residual") = py::none(),
+        "MobileNetV2's inverted-residual block (1x1 expansion or None, depthwise, linear 1x1 "
+        "projection, residual added) in one pass per band of rows; Keras kernel layouts, "
+        "explicit ((top, bottom), (left, right)) padding of the depthwise convolution.");
   m.def("conv2d_backward", &conv2d_backward, py::arg("dy"), py::arg("x"), py::arg("kernel"),
         py::arg("strides"), py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"),
         py::arg("need_dx"), py::arg("need_dkernel") = true,

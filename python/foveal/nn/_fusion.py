@@ -7,7 +7,11 @@ consumer is a two-input Add (a residual connection: MobileNetV2's projections, R
 takes the Add, and the activation after it, into the same pass: the other input is added in the
 register tile's epilogue, before the activation, and the chain runs at the Add's place. Models imported from ONNX (one layer per node) and Keras-style
 Conv-BN-ReLU stacks then make one pass over memory per block instead of three, as onnxruntime
-does after its graph optimizations.
+does after its graph optimizations. A chain of three such passes, a 1x1 expansion (or none), a
+depthwise convolution and a linear 1x1 projection with its residual, is MobileNetV2's inverted
+residual block (:class:`InvertedResidual`): it runs as one native pass per band of output rows
+(``_core.inverted_residual``), its expanded tensors (the network's largest) never leaving the
+cache.
 
 In a training step, a BatchNormalization that learns (batch statistics) and the ReLU or ReLU6
 that is its only consumer run as one native pass (:class:`BnAct`): the activation is applied
@@ -28,7 +32,10 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Se
 
 import numpy as np
 
+from .. import _core
+from .._device_state import state as _device_state
 from . import functional as F
+from ._args import _effective, _padding
 from .layers import Activation, Add, BatchNormalization, Conv2D, DepthwiseConv2D, ReLU
 
 Step = Tuple[Any, Tuple[int, ...], int, bool]
@@ -47,8 +54,30 @@ class Fused(NamedTuple):
     residual: Optional[int] = None
 
 
+class InvertedResidual(NamedTuple):
+    """Three :class:`Fused` chains run as one pass: an optional 1x1 expansion, a depthwise
+    convolution reading it (or the block's input), a linear 1x1 projection reading that (with
+    its residual, if any); the inner tensors have no other reader."""
+
+    expand: Optional[Fused]
+    dw: Fused
+    project: Fused
+
+    @property
+    def src(self) -> int:
+        return (self.dw if self.expand is None else self.expand).src
+
+    @property
+    def out(self) -> int:
+        return self.project.out
+
+
 def reads(step: Any) -> Tuple[int, ...]:
-    """The slots a step (a layer step, a :class:`Fused` chain or a :class:`BnAct`) reads."""
+    """The slots a step (a layer step, a :class:`Fused` chain, an :class:`InvertedResidual` or
+    a :class:`BnAct`) reads."""
+    if isinstance(step, InvertedResidual):
+        res = step.project.residual
+        return (step.src,) if res is None else (step.src, res)
     if isinstance(step, Fused):
         return (step.src,) if step.residual is None else (step.src, step.residual)
     if isinstance(step, BnAct):
@@ -155,14 +184,8 @@ def _residual_chain(steps: Sequence[Step], conv: Any, j: int, src: int,
     return Fused(conv, bn, act, src, end, other), members
 
 
-def run(f: Fused, x: np.ndarray, residual: Optional[np.ndarray] = None) -> np.ndarray:
-    """The fused chain on ``x``: the convolution with the folded kernel and bias, the
-    ``residual`` tensor (``f.residual``'s) added and the activation applied in its epilogue."""
-    if residual is not None and residual.shape != f.conv.compute_output_shape(x.shape):
-        # an Add that broadcasts: the sum as Add makes it, then the activation
-        y = run(f._replace(activation=None, residual=None), x)
-        y = y + residual
-        return y if f.activation is None else F.activation(y, f.activation)
+def _folded(f: Fused) -> Tuple[np.ndarray, np.ndarray]:
+    """The chain's kernel with the normalization's scale folded in, and its bias (float32)."""
     conv, bn = f.conv, f.bn
     gamma, beta = bn._gamma_beta()
     scale = (gamma.astype(np.float64) /
@@ -174,14 +197,87 @@ def run(f: Fused, x: np.ndarray, residual: Optional[np.ndarray] = None) -> np.nd
     # 7 x 7 x 1280 layer's time), the per-channel factors rounded once
     scale = scale.astype(np.float32)
     if isinstance(conv, DepthwiseConv2D):
-        folded = kernel * scale.reshape(kernel.shape[2], kernel.shape[3])
+        return kernel * scale.reshape(kernel.shape[2], kernel.shape[3]), shift
+    return kernel * scale, shift
+
+
+def run(f: Fused, x: np.ndarray, residual: Optional[np.ndarray] = None) -> np.ndarray:
+    """The fused chain on ``x``: the convolution with the folded kernel and bias, the
+    ``residual`` tensor (``f.residual``'s) added and the activation applied in its epilogue."""
+    if residual is not None and residual.shape != f.conv.compute_output_shape(x.shape):
+        # an Add that broadcasts: the sum as Add makes it, then the activation
+        y = run(f._replace(activation=None, residual=None), x)
+        y = y + residual
+        return y if f.activation is None else F.activation(y, f.activation)
+    conv = f.conv
+    folded, shift = _folded(f)
+    if isinstance(conv, DepthwiseConv2D):
         return F.depthwise_conv2d(conv._compute_operand(x), conv._compute_operand(folded), shift,
                                   conv.strides, conv.padding, conv.dilation_rate,
                                   f.activation)
-    folded = kernel * scale
     return F.conv2d(conv._compute_operand(x), conv._compute_operand(folded), shift, conv.strides,
                     conv.padding, conv.dilation_rate, conv.groups,
                     f.activation, residual=residual)
+
+
+def _pointwise(f: Fused) -> bool:
+    """A chain whose convolution is a plain 1x1 Conv2D (stride 1, one group, no padding) in
+    float32."""
+    c = f.conv
+    return (type(c) is Conv2D and tuple(c.kernel_size) == (1, 1) and tuple(c.strides) == (1, 1)
+            and c.groups == 1 and c._dtype_policy.compute_dtype == "float32"
+            and _padding(c.padding, (1, 1), (1, 1), (1, 1)) == ((0, 0), (0, 0)))
+
+
+def inverted_residuals(steps: Sequence[Any], output_id: int) -> List[Any]:
+    """``steps`` (a :func:`plan`) with each [1x1 expansion ->] depthwise -> linear 1x1
+    projection run of fused chains, each inner tensor read by the next chain alone, replaced by
+    one :class:`InvertedResidual` at the projection's place."""
+    uses = collections.Counter(i for step in steps for i in reads(step))
+    uses[output_id] += 1
+    producer = {step.out: k for k, step in enumerate(steps) if isinstance(step, Fused)}
+
+    def chain_into(slot: int) -> Optional[int]:
+        k = producer.get(slot)
+        return k if k is not None and uses[slot] == 1 and steps[k].residual is None else None
+
+    replace: Dict[int, InvertedResidual] = {}
+    drop: Set[int] = set()
+    for k, step in enumerate(steps):
+        if not (isinstance(step, Fused) and _pointwise(step) and step.activation is None):
+            continue
+        d = chain_into(step.src)
+        if d is None:
+            continue
+        dw = steps[d].conv
+        if (type(dw) is not DepthwiseConv2D or dw.kernel.value.shape[3] != 1
+                or tuple(dw.dilation_rate) != (1, 1) or dw._dtype_policy.compute_dtype != "float32"):
+            continue
+        e = chain_into(steps[d].src)
+        expand = steps[e] if e is not None and _pointwise(steps[e]) else None
+        replace[k] = InvertedResidual(expand, steps[d], step)
+        drop.update({d} if expand is None else {d, e})
+    return [replace.get(k, step) for k, step in enumerate(steps) if k not in drop]
+
+
+def run_inverted_residual(b: InvertedResidual, x: np.ndarray,
+                          residual: Optional[np.ndarray] = None) -> np.ndarray:
+    """The block on ``x`` (its input slot's tensor) in one native pass; on the GPU, or where the
+    residual broadcasts, as its three chains."""
+    out_shape = b.project.conv.compute_output_shape(b.dw.conv.compute_output_shape(x.shape))
+    if (_device_state["device"] != "cpu" or x.dtype != np.float32
+            or (residual is not None and residual.shape != tuple(out_shape))):
+        h = x if b.expand is None else run(b.expand, x)
+        return run(b.project, run(b.dw, h), residual)
+    ek, eb = _folded(b.expand) if b.expand is not None else (None, None)
+    dk, db = _folded(b.dw)
+    pk, pb = _folded(b.project)
+    dw = b.dw.conv
+    pads = _padding(dw.padding, x.shape[1:3], _effective(dk.shape[:2], (1, 1)), tuple(dw.strides))
+    act = (lambda f: "linear" if f.activation is None else f.activation)
+    return _core.inverted_residual(x, ek, eb, dk, db, pk, pb, tuple(dw.strides), pads,
+                                   "linear" if b.expand is None else act(b.expand), act(b.dw),
+                                   residual)
 
 
 def bn_activation_slots(steps: Sequence[Step], output_id: int, excluded: Set[int]) -> Set[int]:

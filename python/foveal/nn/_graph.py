@@ -138,7 +138,8 @@ class Graph:
                 steps = fuse_augmentation(steps, self.output_id)
             return self._run(steps, x, True, None)
         if self._inference is None:
-            self._inference = _fusion.plan(self.steps, self.output_id)
+            self._inference = _fusion.inverted_residuals(
+                _fusion.plan(self.steps, self.output_id), self.output_id)
             last = {}
             for k, step in enumerate(self._inference):
                 for i in _reads(step):
@@ -153,7 +154,11 @@ class Graph:
         vals: List[Any] = [None] * self.n_slots
         vals[0] = x
         for k, step in enumerate(steps):
-            if isinstance(step, _fusion.Fused):
+            if isinstance(step, _fusion.InvertedResidual):
+                res = step.project.residual
+                vals[step.out] = _fusion.run_inverted_residual(
+                    step, vals[step.src], None if res is None else vals[res])
+            elif isinstance(step, _fusion.Fused):
                 vals[step.out] = _fusion.run(step, vals[step.src],
                                              None if step.residual is None else vals[step.residual])
             elif isinstance(step, _fusion.BnAct):
