@@ -1,16 +1,18 @@
 """The CUDA build's operator cases, shared by tests/test_cuda_build.py (the kernel bodies run on
 the host, no GPU needed) and tests/test_cuda_gpu.py (on the GPU): each case runs one op of
 ``foveal._cuda_ops`` and the CPU op of the same name (``foveal.nn.functional`` or
-``foveal.image``, under its routing decorator) on the same seeded inputs, and ``check`` holds every
-output within 1e-4 of the CPU output's scale (uint8: within 1 level).
+``foveal.image``, under its routing decorator; for the few GPU ops with no CPU op of their name,
+the CPU computation they stand for, in ``REFERENCES``) on the same seeded inputs, and ``check``
+holds every output within 1e-4 of the CPU output's scale (uint8: within 1 level; bool: equal).
 """
 import zlib
-from typing import Any, Callable, List, NamedTuple
+from typing import Any, Callable, Dict, List, NamedTuple, Tuple
 
 import numpy as np
 
 import foveal.image.geometry as geometry
 import foveal.nn.functional as F
+from foveal import _core
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "relu6", "hard_sigmoid", "hard_silu", "silu",
                "gelu", "leaky_relu", "elu", "softplus")
@@ -145,17 +147,195 @@ def image_cases() -> List[Case]:
     return cases
 
 
+# (rows, channels, mean, std): one partial block; three 1024-row blocks, the last chunk partial;
+# one row; a large offset (the variance is a small difference of large sums)
+BN_CONFIGS = [(37, 5, 0.0, 1.0), (2500, 19, 1.0, 2.0), (1, 3, 0.0, 1.0), (700, 4, 1000.0, 0.01)]
+
+
+def batch_norm_cases() -> List[Case]:
+    cases = []
+    for i, (rows, c, mu, sd) in enumerate(BN_CONFIGS):
+        rng = _rng(f"bn{i}")
+        x = (_r(rng, rows, c) * np.float32(sd) + np.float32(mu)).astype(np.float32)
+        gamma, beta, dy = _r(rng, c), _r(rng, c), _r(rng, rows, c)
+        eps = 1e-3
+        cases.append(Case(f"batch_norm_train_forward-{i}", "batch_norm_train_forward", (x, gamma, beta, eps), {}))
+        _, mean, var, inv_std, xhat = F.batch_norm_train_forward.__wrapped__(x, gamma, beta, eps)
+        cases.append(Case(f"batch_norm_train_backward-{i}", "batch_norm_train_backward",
+                          (dy, xhat, gamma, inv_std), {}))
+        for act in (None, "relu", "relu6"):
+            cases.append(Case(f"batch_norm_act_train_forward-{i}-{act}", "batch_norm_act_train_forward",
+                              (x, gamma, beta, eps), dict(activation=act)))
+            cases.append(Case(f"batch_norm_act_train_backward-{i}-{act}", "batch_norm_act_train_backward",
+                              (dy, x, mean, inv_std, gamma, beta), dict(activation=act)))
+        moving_var = rng.random(c, dtype=np.float32) * np.float32(sd * sd) + np.float32(0.01)
+        moving_mean = (mean + _r(rng, c) * np.float32(sd * 0.1)).astype(np.float32)
+        cases.append(Case(f"batch_norm_inference-{i}", "batch_norm_inference",
+                          (x, gamma, beta, moving_mean, moving_var, eps), {}))
+        _, inv = F.batch_norm_inference.__wrapped__(x, gamma, beta, moving_mean, moving_var, eps)
+        cases.append(Case(f"batch_norm_inference_backward-{i}", "batch_norm_inference_backward",
+                          (dy, x, gamma, moving_mean, inv), {}))
+    return cases
+
+
+# (shape, rate, key)
+DROPOUT_CONFIGS = [((3, 50, 7), 0.3, 12345), ((1000,), 0.9, 2**64 - 1), ((2, 4, 4, 3), 0.0, 0),
+                   ((129, 65), 0.5, 2**63 + 977)]
+
+
+def dropout_cases() -> List[Case]:
+    cases = []
+    for i, (shape, rate, key) in enumerate(DROPOUT_CONFIGS):
+        rng = _rng(f"dropout{i}")
+        cases.append(Case(f"dropout-{i}", "dropout", (_r(rng, *shape), rate, key), {}))
+        cases.append(Case(f"dropout_backward-{i}", "dropout_backward", (_r(rng, *shape), rate, key), {}))
+    return cases
+
+
+def _dropout_backward_cpu(dy: np.ndarray, rate: float, key: int) -> np.ndarray:
+    """dy times the mask the CPU's dropout draws for an array of dy's shape and this key."""
+    return dy * F.dropout.__wrapped__(np.zeros_like(dy), rate, key)[1]
+
+
+def softmax_cases() -> List[Case]:
+    cases = []
+    for i, (shape, axis, scale) in enumerate([((4, 10), -1, 1.0), ((2, 3, 5, 4), 1, 3.0), ((3, 7), 0, 1.0),
+                                              ((5,), 0, 30.0), ((2, 1, 6), -2, 1.0)]):
+        rng = _rng(f"softmax{i}")
+        cases.append(Case(f"softmax-{i}", "softmax", (_r(rng, *shape) * np.float32(scale),), dict(axis=axis)))
+    return cases
+
+
+def _one_hot(labels: np.ndarray, c: int) -> np.ndarray:
+    out = np.zeros((labels.shape[0], c), np.float32)
+    out[np.arange(labels.shape[0]), labels] = 1.0
+    return out
+
+
+def _probabilities(rng: np.random.Generator, rows: int, c: int, spread: float) -> np.ndarray:
+    p = np.exp(_r(rng, rows, c) * np.float32(spread))
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def cross_entropy_cases() -> List[Case]:
+    cases = []
+    eps = 1e-7
+    for i, (rows, c, spread) in enumerate([(7, 10, 1.0), (33, 3, 4.0), (1, 130, 2.0), (16, 5, 12.0)]):
+        rng = _rng(f"xent{i}")
+        logits = _r(rng, rows, c) * np.float32(spread)
+        labels = rng.integers(0, c, rows)
+        soft = rng.random((rows, c), dtype=np.float32)
+        probs = _probabilities(rng, rows, c, spread)   # spread 12: some below epsilon (clipped rows)
+        for kind, p, fl in (("logits", logits, True), ("probs", probs, False)):
+            cases.append(Case(f"softmax_cross_entropy-{i}-{kind}-onehot", "softmax_cross_entropy",
+                              (p, _one_hot(labels, c), fl, eps), {}))
+            cases.append(Case(f"softmax_cross_entropy-{i}-{kind}-soft", "softmax_cross_entropy",
+                              (p, soft, fl, eps), {}))
+            lab = labels.astype(np.int32 if i % 2 else np.int64)
+            cases.append(Case(f"sparse_softmax_cross_entropy-{i}-{kind}", "sparse_softmax_cross_entropy",
+                              (p, lab, fl, eps), {}))
+    return cases
+
+
+def _sparse_cross_entropy_cpu(p: np.ndarray, labels: np.ndarray, from_logits: bool,
+                              epsilon: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The CPU kernel on the one-hot targets the labels stand for (as the sparse loss builds them)."""
+    return _core.softmax_cross_entropy(p, _one_hot(np.asarray(labels, np.int64), p.shape[1]), from_logits, epsilon)
+
+
+def _rmsprop_cpu(w, g, v, m, a, *hyper):
+    """The CPU step on copies; returns the updated (w, v, m, a) (None for a missing slot)."""
+    w, v, m, a = (None if t is None else t.copy() for t in (w, v, m, a))
+    _core.rmsprop_step(w, g, v, m, a, *hyper)
+    return w, v, m, a
+
+
+def _rmsprop_cuda(w, g, v, m, a, *hyper):
+    """The GPU step on copies (device arrays on the GPU, NumPy in host mode), the same results."""
+    from foveal import _cuda_ops
+    from foveal._cuda_ops._memory import _state
+    put = (lambda t: t.copy()) if _state["host"] else _cuda_ops.to_device
+    w, v, m, a = (None if t is None else put(t) for t in (w, v, m, a))
+    _cuda_ops.rmsprop_step(w, g, v, m, a, *hyper)
+    return w, v, m, a
+
+
+def optimizer_cases() -> List[Case]:
+    cases = []
+    for momentum in (0.0, 0.9):
+        for centered in (False, True):
+            rng = _rng(f"rmsprop{momentum}{centered}")
+            n = 1003
+            w, g = _r(rng, n), _r(rng, n)
+            v = rng.random(n, dtype=np.float32) + np.float32(0.5)   # v > a*a: real slots (centered)
+            m = _r(rng, n) if momentum else None
+            a = (_r(rng, n) * np.float32(0.1)) if centered else None
+            cases.append(Case(f"rmsprop_step-{momentum}-{centered}", "rmsprop_step",
+                              (w, g, v, m, a, 0.01, 0.9, momentum, 1e-7), {}))
+    return cases
+
+
+def layout_cases() -> List[Case]:
+    cases = []
+    for i, (shape, pad) in enumerate([((2, 5, 7, 3), 1), ((1, 4, 3, 5), (2, 3)), ((3, 6, 6, 2), ((1, 0), (2, 4)))]):
+        rng = _rng(f"pad{i}")
+        x = _r(rng, *shape)
+        cases.append(Case(f"zero_pad2d-{i}", "zero_pad2d", (x,), dict(padding=pad)))
+        y = F.zero_pad2d.__wrapped__(x, pad)
+        cases.append(Case(f"zero_pad2d_backward-{i}", "zero_pad2d_backward", (_r(rng, *y.shape),),
+                          dict(padding=pad)))
+    for i, (shape, size) in enumerate([((2, 5, 7, 3), 2), ((1, 1, 4, 2), (3, 2)), ((1, 6, 1, 5), (1, 4)),
+                                       ((2, 3, 4, 17), 3), ((1, 2, 2, 1), (5, 1))]):
+        rng = _rng(f"upsample{i}")
+        x = _r(rng, *shape)
+        for interp in ("nearest", "bilinear"):
+            kw_ = dict(size=size, interpolation=interp)
+            cases.append(Case(f"upsample2d-{i}-{interp}", "upsample2d", (x,), kw_))
+            y = F.upsample2d.__wrapped__(x, **kw_)
+            cases.append(Case(f"upsample2d_backward-{i}-{interp}", "upsample2d_backward", (_r(rng, *y.shape),), kw_))
+    rng = _rng("global_max_backward")
+    x = np.round(_r(rng, 3, 7, 9, 19) * 2.0).astype(np.float32)   # ties: the first maximum wins
+    cases.append(Case("global_max_pool2d_backward", "global_max_pool2d_backward", (_r(rng, 3, 19), x), {}))
+    return cases
+
+
 def all_cases() -> List[Case]:
-    return conv_cases() + pool_cases() + dense_cases() + activation_cases() + image_cases()
+    return (conv_cases() + pool_cases() + dense_cases() + activation_cases() + image_cases()
+            + batch_norm_cases() + dropout_cases() + softmax_cases() + cross_entropy_cases()
+            + optimizer_cases() + layout_cases())
+
+
+#: Ops whose GPU kernels do the CPU's float and double operations in the CPU's order: the host run
+#: (and the GPU) give the CPU's bits, not only results within the tolerance. (The softmax and the
+#: cross-entropy's gradient use the platform's expf where the CPU has its own vector exp.)
+EXACT_OPS = ("batch_norm_train_forward", "batch_norm_train_backward", "batch_norm_act_train_forward",
+             "batch_norm_act_train_backward", "batch_norm_inference", "dropout", "dropout_backward",
+             "rmsprop_step", "zero_pad2d", "zero_pad2d_backward", "upsample2d", "upsample2d_backward",
+             "global_max_pool2d_backward")
+
+
+#: The CPU computation of the GPU ops that have no CPU op of their name (or, in place, return nothing).
+REFERENCES: Dict[str, Callable[..., Any]] = {
+    "softmax_cross_entropy": _core.softmax_cross_entropy,
+    "sparse_softmax_cross_entropy": _sparse_cross_entropy_cpu,
+    "dropout_backward": _dropout_backward_cpu,
+    "rmsprop_step": _rmsprop_cpu,
+}
+#: The GPU side of the in-place ops among them: run on copies, the updated arrays returned.
+CUDA_WRAPPERS: Dict[str, Callable[..., Any]] = {"rmsprop_step": _rmsprop_cuda}
 
 
 def cpu_op(op: str) -> Callable[..., Any]:
     """The CPU implementation of ``op`` (beneath its routing decorator)."""
+    if op in REFERENCES:
+        return REFERENCES[op]
     fn = getattr(geometry, op[len("image."):]) if op.startswith("image.") else getattr(F, op)
     return getattr(fn, "__wrapped__", fn)
 
 
 def cuda_op(op: str) -> Callable[..., Any]:
+    if op in CUDA_WRAPPERS:
+        return CUDA_WRAPPERS[op]
     import foveal._cuda_ops as C
     return getattr(C, op[len("image."):] if op.startswith("image.") else op)
 
@@ -181,7 +361,9 @@ def check(case: Case, got: Any, want: Any) -> None:
             assert g is None, f"{case.id}[{i}]: expected None"
             continue
         assert g.shape == w.shape and g.dtype == w.dtype, f"{case.id}[{i}]: {g.shape} {g.dtype} vs {w.shape} {w.dtype}"
-        if w.dtype == np.uint8:
+        if w.dtype == np.bool_:
+            assert np.array_equal(g, w), f"{case.id}[{i}]: flags differ"
+        elif w.dtype == np.uint8:
             err = np.abs(g.astype(np.int16) - w.astype(np.int16)).max(initial=0)
             assert err <= 1, f"{case.id}[{i}]: uint8 off by {err}"
         else:

@@ -1,5 +1,5 @@
 // Elementwise kernels: bias + activation, the activation gradient, and the optimizer steps
-// (Keras 3's SGD and Adam rules, the same float operations in the same order as the CPU's
+// (Keras 3's SGD, Adam and RMSprop rules, the same float operations in the same order as the CPU's
 // optimizers_f32_impl.h). One thread per value.
 #include <cmath>
 
@@ -61,6 +61,36 @@ struct AdamStep {
   }
 };
 
+// v = v*rho + (1-rho)*(g*g); centered (a): a = a*rho + (1-rho)*g, denom = (v - a*a) + eps, else
+// v + eps; inc = (lr*g)/sqrt(denom); momentum (m): m = m*mu + inc; w -= inc (or m).
+struct RmspropStep {
+  float* w;
+  const float* g;
+  float* v;
+  float* m;
+  float* a;
+  RmspropParams p;
+  FOVEAL_HD void operator()(size_t i) const {
+    const float gv = g[i];
+    const float vv = v[i] * p.rho + p.one_minus_rho * (gv * gv);
+    v[i] = vv;
+    float denom;
+    if (a != nullptr) {
+      const float av = a[i] * p.rho + p.one_minus_rho * gv;
+      a[i] = av;
+      denom = (vv - av * av) + p.epsilon;
+    } else {
+      denom = vv + p.epsilon;
+    }
+    float inc = (p.lr * gv) / sqrtf(denom);
+    if (m != nullptr) {
+      inc = m[i] * p.momentum + inc;
+      m[i] = inc;
+    }
+    w[i] = w[i] - inc;
+  }
+};
+
 }  // namespace
 
 void bias_activation_f32(Where w, size_t n, size_t c, const float* x, const float* bias, float* y,
@@ -75,6 +105,10 @@ void sgd_step_f32(Where w, size_t n, float* weights, const float* g, float* m, c
 }
 void adam_step_f32(Where w, size_t n, float* weights, const float* g, float* m, float* v, const AdamParams& p) {
   for_each(w, n, AdamStep{weights, g, m, v, p}, "adam_step");
+}
+void rmsprop_step_f32(Where w, size_t n, float* weights, const float* g, float* v, float* m, float* a,
+                      const RmspropParams& p) {
+  for_each(w, n, RmspropStep{weights, g, v, m, a, p}, "rmsprop_step");
 }
 
 }  // namespace foveal::cuda

@@ -38,15 +38,64 @@ void avg_pool2d_backward_f32_nhwc(Where w, const Pool2dParams& p, const float* d
 void global_avg_pool2d_f32(Where w, size_t batch, size_t hw, size_t c, const float* x, float* y);
 void global_max_pool2d_f32(Where w, size_t batch, size_t hw, size_t c, const float* x, float* y);
 void global_avg_pool2d_backward_f32(Where w, size_t batch, size_t hw, size_t c, const float* dy, float* dx);
+// dy[n, c] to the first maximum of channel c of image n (x: N x HW x C), zero elsewhere.
+void global_max_pool2d_backward_f32(Where w, size_t batch, size_t hw, size_t c, const float* x, const float* dy,
+                                    float* dx);
 
 // y = act(x + bias[i % c]) over n values (bias nullptr: none; c the channel count).
 void bias_activation_f32(Where w, size_t n, size_t c, const float* x, const float* bias, float* y,
                          Activation act);
 void activation_backward_f32(Where w, size_t n, const float* dy, const float* src, float* dx, Activation act);
 void softmax_f32(Where w, size_t rows, size_t cols, const float* x, float* y);
+// Softmax over the middle axis of an outer x c x inner array (any axis, no transposes).
+void softmax_axis_f32(Where w, size_t outer, size_t c, size_t inner, const float* x, float* y);
 
 void sgd_step_f32(Where w, size_t n, float* weights, const float* g, float* m, const SgdParams& p);
 void adam_step_f32(Where w, size_t n, float* weights, const float* g, float* m, float* v, const AdamParams& p);
+// v: velocity; m: momentum or nullptr; a: average gradient (centered) or nullptr.
+void rmsprop_step_f32(Where w, size_t n, float* weights, const float* g, float* v, float* m, float* a,
+                      const RmspropParams& p);
+
+// ---- training (rows x c matrices, channels last), as foveal/ops.h: the same statistics, in the
+// same order (deterministic, no atomics; scratch memory stream-ordered on the device).
+// xhat may be nullptr; act none, relu or relu6 applied to y.
+void batch_norm_train_f32(Where w, size_t rows, size_t c, const float* x, const float* gamma, const float* beta,
+                          float epsilon, float* y, float* xhat, float* mean, float* var, float* inv_std,
+                          Activation act);
+void batch_norm_backward_f32(Where w, size_t rows, size_t c, const float* dy, const float* xhat,
+                             const float* gamma, const float* inv_std, float* dx, float* dgamma, float* dbeta);
+void batch_norm_backward_from_input_f32(Where w, size_t rows, size_t c, const float* dy, const float* x,
+                                        const BnBackwardParams& p, float* dx, float* dgamma, float* dbeta);
+// Fixed statistics: inv_std = 1/sqrt(var + epsilon) (double), y = (x - mean) * (gamma * inv_std) + beta.
+void batch_norm_inference_f32(Where w, size_t rows, size_t c, const float* x, const float* gamma,
+                              const float* beta, const float* mean, const float* var, double epsilon, float* y,
+                              float* inv_std);
+// dbeta = sum dy, dgamma = sum(dy * (x - mean)) * inv_std (sums in double), dx = dy * (gamma * inv_std).
+void batch_norm_inference_backward_f32(Where w, size_t rows, size_t c, const float* dy, const float* x,
+                                       const float* gamma, const float* mean, const float* inv_std, float* dx,
+                                       float* dgamma, float* dbeta);
+// In place: moving = moving * momentum + batch * one_minus_momentum (Keras's momentum).
+void batch_norm_update_moving_f32(Where w, size_t c, float* moving_mean, float* moving_var, const float* mean,
+                                  const float* var, float momentum, float one_minus_momentum);
+// Inverted dropout of the values first .. first + n - 1 of an array (the CPU's draw of (key, index));
+// the backward recomputes the mask: dx = dy * mask.
+void dropout_f32(Where w, size_t n, const float* x, float* y, float* mask, uint64_t key, float keep,
+                 uint64_t first = 0);
+void dropout_backward_f32(Where w, size_t n, const float* dy, float* dx, uint64_t key, float keep,
+                          uint64_t first = 0);
+// Categorical cross-entropy per row and its gradient divided by the row count (foveal/ops.h);
+// the sparse form takes one class index per row (outside [0, c): NaN loss and gradient).
+void softmax_cross_entropy_f32(Where w, size_t rows, size_t c, const float* p, const float* y, bool from_logits,
+                               float epsilon, float* values, float* grad, uint8_t* clipped);
+void sparse_softmax_cross_entropy_f32(Where w, size_t rows, size_t c, const float* p, const int64_t* labels,
+                                      bool from_logits, float epsilon, float* values, float* grad,
+                                      uint8_t* clipped);
+
+// ---- spatial layout (ZeroPadding2D, UpSampling2D), as foveal/ops.h.
+void zero_pad2d_f32_nhwc(Where w, const Pad2dParams& p, const float* x, float* y);
+void crop2d_f32_nhwc(Where w, const Pad2dParams& p, const float* y, float* x);
+void upsample2d_f32_nhwc(Where w, const Upsample2dParams& p, const float* x, float* y);
+void upsample2d_backward_f32_nhwc(Where w, const Upsample2dParams& p, const float* dy, float* dx);
 
 // Bilinear or nearest (p.interp) with any Border, uint8 or float32, as the CPU's warp_affine_*
 // (p.matrix maps source to destination; it is inverted here as the CPU driver inverts it).

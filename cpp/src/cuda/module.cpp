@@ -195,6 +195,106 @@ PYBIND11_MODULE(_cuda, m) {
     fc::adam_step_f32(where(host), n, ptr<float>(w), ptr<const float>(g), ptr<float>(mom), ptr<float>(vel),
                       foveal::AdamParams{alpha, one_minus_beta1, one_minus_beta2, epsilon});
   });
+  m.def("rmsprop_step", [](Ptr w, Ptr g, Ptr vel, Ptr mom, Ptr avg, size_t n, float lr, float rho,
+                           float one_minus_rho, float momentum, float epsilon, bool host) {
+    py::gil_scoped_release r;
+    fc::rmsprop_step_f32(where(host), n, ptr<float>(w), ptr<const float>(g), ptr<float>(vel), ptr<float>(mom),
+                         ptr<float>(avg), foveal::RmspropParams{lr, rho, one_minus_rho, momentum, epsilon});
+  });
+  m.def("global_max_pool2d_backward", [](Ptr x, Ptr dy, Ptr dx, size_t n, size_t hw, size_t c, bool host) {
+    py::gil_scoped_release r;
+    fc::global_max_pool2d_backward_f32(where(host), n, hw, c, ptr<const float>(x), ptr<const float>(dy),
+                                       ptr<float>(dx));
+  });
+  m.def("softmax_axis", [](Ptr x, Ptr y, size_t outer, size_t c, size_t inner, bool host) {
+    py::gil_scoped_release r;
+    fc::softmax_axis_f32(where(host), outer, c, inner, ptr<const float>(x), ptr<float>(y));
+  });
+
+  // Training: rows x c matrices (Python flattens and checks the shapes).
+  m.def("batch_norm_train", [](Ptr x, Ptr gamma, Ptr beta, Ptr y, Ptr xhat, Ptr mean, Ptr var, Ptr inv_std,
+                               size_t rows, size_t c, float epsilon, const std::string& act, bool host) {
+    const Activation a = activation(act);
+    py::gil_scoped_release r;
+    fc::batch_norm_train_f32(where(host), rows, c, ptr<const float>(x), ptr<const float>(gamma),
+                             ptr<const float>(beta), epsilon, ptr<float>(y), ptr<float>(xhat), ptr<float>(mean),
+                             ptr<float>(var), ptr<float>(inv_std), a);
+  });
+  m.def("batch_norm_backward", [](Ptr dy, Ptr xhat, Ptr gamma, Ptr inv_std, Ptr dx, Ptr dgamma, Ptr dbeta,
+                                  size_t rows, size_t c, bool host) {
+    py::gil_scoped_release r;
+    fc::batch_norm_backward_f32(where(host), rows, c, ptr<const float>(dy), ptr<const float>(xhat),
+                                ptr<const float>(gamma), ptr<const float>(inv_std), ptr<float>(dx),
+                                ptr<float>(dgamma), ptr<float>(dbeta));
+  });
+  m.def("batch_norm_backward_from_input", [](Ptr dy, Ptr x, Ptr mean, Ptr inv_std, Ptr gamma, Ptr beta, Ptr dx,
+                                             Ptr dgamma, Ptr dbeta, size_t rows, size_t c, const std::string& act,
+                                             bool host) {
+    const foveal::BnBackwardParams p{ptr<const float>(mean), ptr<const float>(inv_std), ptr<const float>(gamma),
+                                     ptr<const float>(beta), activation(act)};
+    py::gil_scoped_release r;
+    fc::batch_norm_backward_from_input_f32(where(host), rows, c, ptr<const float>(dy), ptr<const float>(x), p,
+                                           ptr<float>(dx), ptr<float>(dgamma), ptr<float>(dbeta));
+  });
+  m.def("batch_norm_inference", [](Ptr x, Ptr gamma, Ptr beta, Ptr mean, Ptr var, Ptr y, Ptr inv_std, size_t rows,
+                                   size_t c, double epsilon, bool host) {
+    py::gil_scoped_release r;
+    fc::batch_norm_inference_f32(where(host), rows, c, ptr<const float>(x), ptr<const float>(gamma),
+                                 ptr<const float>(beta), ptr<const float>(mean), ptr<const float>(var), epsilon,
+                                 ptr<float>(y), ptr<float>(inv_std));
+  });
+  m.def("batch_norm_inference_backward", [](Ptr dy, Ptr x, Ptr gamma, Ptr mean, Ptr inv_std, Ptr dx, Ptr dgamma,
+                                            Ptr dbeta, size_t rows, size_t c, bool host) {
+    py::gil_scoped_release r;
+    fc::batch_norm_inference_backward_f32(where(host), rows, c, ptr<const float>(dy), ptr<const float>(x),
+                                          ptr<const float>(gamma), ptr<const float>(mean),
+                                          ptr<const float>(inv_std), ptr<float>(dx), ptr<float>(dgamma),
+                                          ptr<float>(dbeta));
+  });
+  m.def("batch_norm_update_moving", [](Ptr moving_mean, Ptr moving_var, Ptr mean, Ptr var, size_t c, float momentum,
+                                       float one_minus, bool host) {
+    py::gil_scoped_release r;
+    fc::batch_norm_update_moving_f32(where(host), c, ptr<float>(moving_mean), ptr<float>(moving_var),
+                                     ptr<const float>(mean), ptr<const float>(var), momentum, one_minus);
+  });
+  m.def("dropout", [](Ptr x, Ptr y, Ptr mask, size_t n, uint64_t key, float keep, uint64_t first, bool host) {
+    py::gil_scoped_release r;
+    fc::dropout_f32(where(host), n, ptr<const float>(x), ptr<float>(y), ptr<float>(mask), key, keep, first);
+  });
+  m.def("dropout_backward", [](Ptr dy, Ptr dx, size_t n, uint64_t key, float keep, uint64_t first, bool host) {
+    py::gil_scoped_release r;
+    fc::dropout_backward_f32(where(host), n, ptr<const float>(dy), ptr<float>(dx), key, keep, first);
+  });
+  // y: the dense targets (rows x c float32) or, sparse, one int64 class index per row.
+  m.def("softmax_cross_entropy", [](Ptr p, Ptr y, Ptr values, Ptr grad, Ptr clipped, size_t rows, size_t c,
+                                    bool from_logits, float epsilon, bool sparse, bool host) {
+    py::gil_scoped_release r;
+    if (sparse)
+      fc::sparse_softmax_cross_entropy_f32(where(host), rows, c, ptr<const float>(p), ptr<const int64_t>(y),
+                                           from_logits, epsilon, ptr<float>(values), ptr<float>(grad),
+                                           ptr<uint8_t>(clipped));
+    else
+      fc::softmax_cross_entropy_f32(where(host), rows, c, ptr<const float>(p), ptr<const float>(y), from_logits,
+                                    epsilon, ptr<float>(values), ptr<float>(grad), ptr<uint8_t>(clipped));
+  });
+
+  // Spatial layout: (batch, in_h, in_w, channels, pad_top, pad_bottom, pad_left, pad_right) and
+  // (batch, in_h, in_w, channels, size_h, size_w).
+  m.def("zero_pad2d", [](Ptr src, Ptr dst, const std::vector<size_t>& dims, bool crop, bool host) {
+    const auto a = sizes<8>(dims, "zero_pad2d");
+    const foveal::Pad2dParams p{a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
+    py::gil_scoped_release r;
+    if (crop) fc::crop2d_f32_nhwc(where(host), p, ptr<const float>(src), ptr<float>(dst));
+    else fc::zero_pad2d_f32_nhwc(where(host), p, ptr<const float>(src), ptr<float>(dst));
+  });
+  m.def("upsample2d", [](Ptr src, Ptr dst, const std::vector<size_t>& dims, bool bilinear, bool backward,
+                         bool host) {
+    const auto a = sizes<6>(dims, "upsample2d");
+    const foveal::Upsample2dParams p{a[0], a[1], a[2], a[3], a[4], a[5], bilinear};
+    py::gil_scoped_release r;
+    if (backward) fc::upsample2d_backward_f32_nhwc(where(host), p, ptr<const float>(src), ptr<float>(dst));
+    else fc::upsample2d_f32_nhwc(where(host), p, ptr<const float>(src), ptr<float>(dst));
+  });
   m.def("warp_affine", [](Ptr src, Ptr dst, bool u8, const std::vector<size_t>& shape, size_t out_h, size_t out_w,
                           const std::array<double, 6>& matrix, const std::string& interp_, const std::string& border_,
                           float cval, bool host) {

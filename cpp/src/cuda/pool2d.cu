@@ -1,6 +1,7 @@
 // Max and average pooling (NHWC, Keras semantics: padded cells never take part), their gradients
 // in gather form (one thread per input value, no atomics: the sum over the windows holding it),
-// and global average / max pooling. One thread per output (forward) or input (backward) value.
+// and global average / max pooling. One thread per output (forward) or input (backward) value;
+// global max pooling's gradient: one thread per image and channel, after a zeroing pass.
 #include <cfloat>
 
 #include "cuda/launch.h"
@@ -116,6 +117,29 @@ struct GlobalAvgBackward {
   }
 };
 
+// Global max pooling's gradient: dy[n, c] to the first maximum of channel c of image n (the
+// CPU's order: the first value, then strictly greater ones); dx is zeroed before (ZeroFill).
+struct GlobalMaxBackward {
+  size_t hw, c;
+  const float* x;
+  const float* dy;
+  float* dx;
+  FOVEAL_HD void operator()(size_t i) const {  // i = n * c + channel
+    const size_t base = (i / c) * hw * c + i % c;
+    const float* xi = x + base;
+    float best = xi[0];
+    size_t at = 0;
+    for (size_t k = 1; k < hw; ++k)
+      if (xi[k * c] > best) { best = xi[k * c]; at = k; }
+    dx[base + at * c] = dy[i];
+  }
+};
+
+struct ZeroFill {
+  float* p;
+  FOVEAL_HD void operator()(size_t i) const { p[i] = 0.0f; }
+};
+
 }  // namespace
 
 void max_pool2d_f32_nhwc(Where w, const Pool2dParams& p, const float* x, float* y) {
@@ -141,6 +165,11 @@ void global_max_pool2d_f32(Where w, size_t batch, size_t hw, size_t c, const flo
 }
 void global_avg_pool2d_backward_f32(Where w, size_t batch, size_t hw, size_t c, const float* dy, float* dx) {
   for_each(w, batch * hw * c, GlobalAvgBackward{hw, c, dy, dx}, "global_avg_pool2d_backward");
+}
+void global_max_pool2d_backward_f32(Where w, size_t batch, size_t hw, size_t c, const float* x, const float* dy,
+                                    float* dx) {
+  for_each(w, batch * hw * c, ZeroFill{dx}, "global_max_pool2d_backward (zero)");
+  for_each(w, batch * c, GlobalMaxBackward{hw, c, x, dy, dx}, "global_max_pool2d_backward");
 }
 
 }  // namespace foveal::cuda

@@ -1,7 +1,8 @@
 """The CUDA build's operators (``foveal._cuda``) behind foveal's own signatures.
 
-``foveal.set_device("cuda")`` routes ``foveal.nn.functional``'s convolution, pooling, dense and
-activation ops and ``foveal.image``'s ``warp_affine``/``resize`` here (``foveal._device.routed``).
+``foveal.set_device("cuda")`` routes ``foveal.nn.functional``'s convolution, pooling, dense,
+activation, softmax, batch normalization, dropout and spatial layout ops and ``foveal.image``'s
+``warp_affine``/``resize`` here (``foveal._device.routed``).
 Each takes NumPy arrays (copied to the GPU and back) or device arrays (CuPy, PyTorch CUDA tensors,
 anything with ``__cuda_array_interface__`` or CUDA DLPack; used in place) and returns results of
 the kind of its first array argument. Importing this package needs a CUDA build (``foveal._cuda``).
@@ -9,16 +10,26 @@ the kind of its first array argument. Importing this package needs a CUDA build 
 
 from __future__ import annotations
 
-from . import image, nn
+from . import image, layout, nn, train
 from ._memory import DeviceArray, host_mode, to_device
 from .image import resize, warp_affine
+from .layout import upsample2d, upsample2d_backward, zero_pad2d, zero_pad2d_backward
 from .nn import (activation, activation_backward, adam_step, avg_pool2d, avg_pool2d_backward, conv2d,
                  conv2d_backward, dense, dense_backward, depthwise_conv2d, depthwise_conv2d_backward,
-                 global_avg_pool2d, global_avg_pool2d_backward, global_max_pool2d, max_pool2d,
-                 max_pool2d_backward, relu, sgd_step, sigmoid, tanh)
+                 global_avg_pool2d, global_avg_pool2d_backward, global_max_pool2d, global_max_pool2d_backward,
+                 max_pool2d, max_pool2d_backward, relu, sgd_step, sigmoid, tanh)
+from .train import (batch_norm_act_train_backward, batch_norm_act_train_forward, batch_norm_inference,
+                    batch_norm_inference_backward, batch_norm_train_backward, batch_norm_train_forward,
+                    batch_norm_update_moving, dropout, dropout_backward, rmsprop_step, softmax,
+                    softmax_cross_entropy, sparse_softmax_cross_entropy)
 
-__all__ = ["DeviceArray", "host_mode", "to_device", "image", "nn", "resize", "warp_affine",
+__all__ = ["DeviceArray", "host_mode", "to_device", "image", "layout", "nn", "train", "resize", "warp_affine",
            "activation", "activation_backward", "adam_step", "avg_pool2d", "avg_pool2d_backward", "conv2d",
            "conv2d_backward", "dense", "dense_backward", "depthwise_conv2d", "depthwise_conv2d_backward",
            "global_avg_pool2d", "global_avg_pool2d_backward", "global_max_pool2d", "max_pool2d",
-           "max_pool2d_backward", "relu", "sgd_step", "sigmoid", "tanh"]
+           "max_pool2d_backward", "relu", "sgd_step", "sigmoid", "tanh", "global_max_pool2d_backward",
+           "zero_pad2d", "zero_pad2d_backward", "upsample2d", "upsample2d_backward",
+           "batch_norm_train_forward", "batch_norm_train_backward", "batch_norm_act_train_forward",
+           "batch_norm_act_train_backward", "batch_norm_inference", "batch_norm_inference_backward",
+           "batch_norm_update_moving", "dropout", "dropout_backward", "softmax", "softmax_cross_entropy",
+           "sparse_softmax_cross_entropy", "rmsprop_step"]

@@ -21,7 +21,8 @@ __all__ = [
     "conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
     "global_max_pool2d", "dense", "relu", "sigmoid", "tanh", "activation", "conv2d_backward",
     "depthwise_conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward",
-    "global_avg_pool2d_backward", "dense_backward", "activation_backward", "sgd_step", "adam_step",
+    "global_avg_pool2d_backward", "global_max_pool2d_backward", "dense_backward", "activation_backward",
+    "sgd_step", "adam_step",
 ]
 
 IntPair = Union[int, Pair]
@@ -238,6 +239,19 @@ def global_avg_pool2d_backward(dy: Any, x: Any) -> Any:
     _expect(dyb, (xs[0], xs[3]), "dy", "N x C")
     dx = call.output(xs)
     _cuda.global_avg_pool2d_backward(dyb.ptr, dx.ptr, xs[0], xs[1] * xs[2], xs[3], call.host)
+    return call.result(dx)
+
+
+def global_max_pool2d_backward(dy: Any, x: Any) -> Any:
+    """GPU :func:`foveal.nn.functional.global_max_pool2d_backward` (to each channel's first
+    maximum)."""
+    call = Call(dy)
+    xb, dyb = call.input(x, "x"), call.input(dy, "dy")
+    _image(xb.shape)
+    n, h, w, c = xb.shape
+    _expect(dyb, (n, c), "dy", "N x C")
+    dx = call.output(xb.shape)
+    _cuda.global_max_pool2d_backward(xb.ptr, dyb.ptr, dx.ptr, n, h * w, c, call.host)
     return call.result(dx)
 
 

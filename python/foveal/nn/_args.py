@@ -4,9 +4,9 @@ operators themselves, so any implementation can use them."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
-from .._checks import Pair, as_option, as_pair
+from .._checks import Pair, as_int, as_option, as_pair
 
 PaddingArg = Union[str, int, Sequence[int], Sequence[Sequence[int]]]
 Padding = Tuple[Pair, Pair]
@@ -56,3 +56,14 @@ def _padding(padding: PaddingArg, size: Pair, window: Pair, strides: Pair) -> Pa
 
 def _effective(kernel: Pair, dilation: Pair) -> Pair:
     return (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
+
+
+def zero_padding_arg(padding: Any, name: str = "padding") -> Padding:
+    """Keras's ZeroPadding2D ``padding``: an int (every side), a pair ``(h, w)`` (symmetric), or
+    ``((top, bottom), (left, right))`` (each entry an int or a pair) -> ``((t, b), (l, r))``."""
+    if isinstance(padding, (tuple, list)):
+        if len(padding) != 2:
+            raise ValueError(f"{name} must be an int, a pair of ints or a pair of pairs, got {padding!r}")
+        return (as_pair(padding[0], name, 0), as_pair(padding[1], name, 0))
+    p = as_int(padding, name, 0)
+    return ((p, p), (p, p))

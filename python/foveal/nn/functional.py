@@ -16,6 +16,7 @@ from .. import _core
 from .._checks import Pair, as_float32, as_int, as_numpy, as_option, as_pair
 from .._device import routed
 from ._args import GRAD_FROM_INPUT, Padding, PaddingArg, _activation, _effective, _padding  # noqa: F401
+from ._args import zero_padding_arg  # noqa: F401  (ZeroPadding2D's argument; also the CUDA ops')
 
 __all__ = [
     "conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
@@ -202,6 +203,7 @@ def tanh(x: Any) -> np.ndarray:
     return _core.activation(as_float32(x, "x"), "tanh")
 
 
+@routed
 def softmax(x: Any, axis: int = -1) -> np.ndarray:
     """Softmax along ``axis`` (numerically stable: the maximum is subtracted first)."""
     x = as_float32(x, "x")
@@ -290,6 +292,7 @@ def global_avg_pool2d_backward(dy: Any, x: Any) -> np.ndarray:
     return _core.global_avg_pool2d_backward(as_float32(dy, "dy"), x)
 
 
+@routed
 def global_max_pool2d_backward(dy: Any, x: Any) -> np.ndarray:
     """Gradient of :func:`global_max_pool2d` with respect to ``x`` (to each channel's first
     maximum)."""
@@ -355,6 +358,7 @@ def softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarra
     return (y * (dy - np.sum(dy * y, axis=axis, keepdims=True))).astype(np.float32, copy=False)
 
 
+@routed
 def batch_norm_train_forward(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray, epsilon: float
                              ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Training-mode batch normalization over the rows of an ``M x C`` float32 array (native).
@@ -366,6 +370,7 @@ def batch_norm_train_forward(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray
     return _core.batch_norm_train(x2, gamma, beta, float(epsilon))
 
 
+@routed
 def batch_norm_train_backward(dy2: np.ndarray, xhat: np.ndarray, gamma: np.ndarray,
                               inv_std: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward of :func:`batch_norm_train_forward` (statistics from the batch), native:
@@ -374,6 +379,7 @@ def batch_norm_train_backward(dy2: np.ndarray, xhat: np.ndarray, gamma: np.ndarr
     return _core.batch_norm_backward(dy2, xhat, gamma, inv_std)
 
 
+@routed
 def batch_norm_act_train_forward(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
                                  epsilon: float, activation: Optional[str] = None
                                  ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -384,6 +390,7 @@ def batch_norm_act_train_forward(x2: np.ndarray, gamma: np.ndarray, beta: np.nda
     return _core.batch_norm_act_train(x2, gamma, beta, float(epsilon), activation or "none")
 
 
+@routed
 def batch_norm_act_train_backward(dy2: np.ndarray, x2: np.ndarray, mean: np.ndarray,
                                   inv_std: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
                                   activation: Optional[str] = None
@@ -396,6 +403,7 @@ def batch_norm_act_train_backward(dy2: np.ndarray, x2: np.ndarray, mean: np.ndar
     return _core.batch_norm_act_backward(dy2, x2, mean, inv_std, gamma, beta, activation or "none")
 
 
+@routed
 def batch_norm_inference(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,
                          variance: np.ndarray, epsilon: float) -> Tuple[np.ndarray, np.ndarray]:
     """Inference-mode batch normalization of an ``M x C`` float32 array with fixed statistics:
@@ -410,6 +418,7 @@ def batch_norm_inference(x2: np.ndarray, gamma: np.ndarray, beta: np.ndarray, me
     return _core.channel_affine(x2, mean, gamma * inv_std, None, beta), inv_std
 
 
+@routed
 def batch_norm_inference_backward(dy2: np.ndarray, x2: np.ndarray, gamma: np.ndarray,
                                   mean: np.ndarray, inv_std: np.ndarray
                                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -422,6 +431,7 @@ def batch_norm_inference_backward(dy2: np.ndarray, x2: np.ndarray, gamma: np.nda
     return dy2 * (gamma * inv_std), dgamma, dbeta
 
 
+@routed
 def dropout(x: np.ndarray, rate: float, key: int) -> Tuple[np.ndarray, np.ndarray]:
     """Inverted dropout of a float32 array (native): each element is zeroed with probability
     ``rate``, the others scaled by ``1/(1 - rate)``. Whether element ``i`` is kept is a
@@ -447,21 +457,11 @@ __all__ += ["zero_pad2d", "zero_pad2d_backward", "upsample2d", "upsample2d_backw
 _INTERPOLATIONS = ("nearest", "bilinear")
 
 
-def zero_padding_arg(padding: Any, name: str = "padding") -> Padding:
-    """Keras's ZeroPadding2D ``padding``: an int (every side), a pair ``(h, w)`` (symmetric), or
-    ``((top, bottom), (left, right))`` (each entry an int or a pair) -> ``((t, b), (l, r))``."""
-    if isinstance(padding, (tuple, list)):
-        if len(padding) != 2:
-            raise ValueError(f"{name} must be an int, a pair of ints or a pair of pairs, got {padding!r}")
-        return (as_pair(padding[0], name, 0), as_pair(padding[1], name, 0))
-    p = as_int(padding, name, 0)
-    return ((p, p), (p, p))
-
-
 def _interpolation(interpolation: Any) -> str:
     return as_option(interpolation, "interpolation", _INTERPOLATIONS)
 
 
+@routed
 def zero_pad2d(x: Any, padding: Any = (1, 1)) -> np.ndarray:
     """Zeros around the H and W axes of an ``N x H x W x C`` batch (Keras ``ZeroPadding2D``);
     ``padding`` as :func:`zero_padding_arg`."""
@@ -470,12 +470,14 @@ def zero_pad2d(x: Any, padding: Any = (1, 1)) -> np.ndarray:
     return _core.zero_pad2d(x, zero_padding_arg(padding))
 
 
+@routed
 def zero_pad2d_backward(dy: Any, padding: Any = (1, 1)) -> np.ndarray:
     """Gradient of :func:`zero_pad2d`: the interior of ``dy`` (the padding cropped off)."""
     dy = as_float32(dy, "dy")
     return _core.zero_pad2d_backward(dy, zero_padding_arg(padding))
 
 
+@routed
 def upsample2d(x: Any, size: Union[int, Pair] = (2, 2), interpolation: str = "nearest") -> np.ndarray:
     """Upsample an ``N x H x W x C`` batch by the integer factors ``size`` (Keras
     ``UpSampling2D``): ``"nearest"`` repeats each pixel, ``"bilinear"`` interpolates with
@@ -485,6 +487,7 @@ def upsample2d(x: Any, size: Union[int, Pair] = (2, 2), interpolation: str = "ne
     return _core.upsample2d(x, as_pair(size, "size"), _interpolation(interpolation))
 
 
+@routed
 def upsample2d_backward(dy: Any, size: Union[int, Pair] = (2, 2),
                         interpolation: str = "nearest") -> np.ndarray:
     """Gradient of :func:`upsample2d` with respect to its input (``dy`` is its output's shape,
