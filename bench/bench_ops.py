@@ -9,6 +9,8 @@ Workloads (float32; foveal runs NHWC with Keras kernels kh x kw x Cin x Cout):
     conv3x3_n64_32x32_c32-64     N64 32x32   C32 -> 64   3x3 stride 1 pad 1
     conv1x1_n8_28x28_c256-128    N8  28x28   C256 -> 128 1x1
     dwconv3x3_n8_56x56_c128      N8  56x56   C128 depthwise 3x3 pad 1 (multiplier 1)
+  conv2d forward + backward (dx and dkernel): the five above, named *_fwdbwd (PyTorch: the
+  usual autograd step, y = conv(x, w); y.backward(dy); ONNX Runtime has no training)
   pooling (valid)
     maxpool2x2_n32_56x56_c64     max 2x2 stride 2
     avgpool2x2_n32_56x56_c64     avg 2x2 stride 2
@@ -70,7 +72,8 @@ def run_workload(wl: Workload, index: int, libs: Dict[str, Any], cfg: timing.Tim
     runners: Dict[str, Runner] = libraries.set_up_each({
         "foveal": (foveal, lambda: foveal_runner(foveal, wl, data)),
         "torch": (torch, lambda: torch_runner(torch, wl, data)),
-        "onnxruntime": (ort, lambda: ort_runner(ort, onnx, wl, data, threads)),
+        # onnxruntime has no training: forward workloads only
+        "onnxruntime": (None if wl.train else ort, lambda: ort_runner(ort, onnx, wl, data, threads)),
     }, errors)
 
     # one untimed call each: output for the correctness check (also the first warm-up)
@@ -85,7 +88,8 @@ def run_workload(wl: Workload, index: int, libs: Dict[str, Any], cfg: timing.Tim
 
     checks: Dict[str, Dict[str, Any]] = {}
     oh, ow = wl.out_hw
-    expected_shape = (wl.n, oh, ow, wl.out_c)
+    expected_shape = ((wl.n * oh * ow * wl.out_c + wl.n * wl.h * wl.w * wl.c
+                       + int(np.prod(wl.kernel_shape())),) if wl.train else (wl.n, oh, ow, wl.out_c))
     if "foveal" in outputs:
         ref_lib = "foveal"
         if outputs["foveal"].shape != expected_shape:

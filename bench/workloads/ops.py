@@ -28,6 +28,7 @@ class Workload:
     k: int = 1           # kernel / pool size (square)
     stride: int = 1
     pad: int = 0         # symmetric padding (conv); pooling is always valid
+    train: bool = False  # conv: forward and backward (dx and dkernel) per call
 
     @property
     def is_conv(self) -> bool:
@@ -50,7 +51,8 @@ class Workload:
     @property
     def flops(self) -> int:
         oh, ow = self.out_hw
-        return 2 * self.n * oh * ow * self.out_c * self.k * self.k * (self.c // self.groups)
+        fwd = 2 * self.n * oh * ow * self.out_c * self.k * self.k * (self.c // self.groups)
+        return 3 * fwd if self.train else fwd   # backward: dx and dkernel, each a forward's work
 
     @property
     def bytes_moved(self) -> int:
@@ -75,7 +77,7 @@ class Workload:
                   f"x{self.cout // self.c}")
         else:
             op = f"{self.kind[:3]} pool {self.k}x{self.k} s{self.stride} valid C{self.c}"
-        return f"{op}, N{self.n} {self.h}x{self.w} -> {oh}x{ow}"
+        return f"{op}, N{self.n} {self.h}x{self.w} -> {oh}x{ow}{' fwd+bwd' if self.train else ''}"
 
     def meta(self) -> Dict[str, Any]:
         oh, ow = self.out_hw
@@ -84,7 +86,7 @@ class Workload:
              "output_nhwc": [self.n, oh, ow, self.out_c]}
         if self.is_conv:
             d.update(kernel_hwio=list(self.kernel_shape()), strides=self.stride,
-                     padding=self.pad, groups=self.groups, flops=self.flops)
+                     padding=self.pad, groups=self.groups, flops=self.flops, train=self.train)
         else:
             d.update(pool_size=self.k, strides=self.stride, padding="valid",
                      bytes=self.bytes_moved)
@@ -103,6 +105,17 @@ WORKLOADS: List[Workload] = [
     Workload("conv1x1_n8_28x28_c256-128", "conv", 8, 28, 28, 256, cout=128, k=1, stride=1, pad=0),
     Workload("dwconv3x3_n8_56x56_c128", "depthwise", 8, 56, 56, 128, cout=128, k=3, stride=1,
              pad=1),
+    # the same five convolutions, forward + backward (dx and dkernel), as one training step does
+    Workload("conv3x3_n8_56x56_c64-64_fwdbwd", "conv", 8, 56, 56, 64, cout=64, k=3, stride=1,
+             pad=1, train=True),
+    Workload("conv7x7s2_n8_224x224_c3-64_fwdbwd", "conv", 8, 224, 224, 3, cout=64, k=7, stride=2,
+             pad=3, train=True),
+    Workload("conv3x3_n64_32x32_c32-64_fwdbwd", "conv", 64, 32, 32, 32, cout=64, k=3, stride=1,
+             pad=1, train=True),
+    Workload("conv1x1_n8_28x28_c256-128_fwdbwd", "conv", 8, 28, 28, 256, cout=128, k=1, stride=1,
+             pad=0, train=True),
+    Workload("dwconv3x3_n8_56x56_c128_fwdbwd", "depthwise", 8, 56, 56, 128, cout=128, k=3,
+             stride=1, pad=1, train=True),
     Workload("maxpool2x2_n32_56x56_c64", "maxpool", 32, 56, 56, 64, k=2, stride=2),
     Workload("avgpool2x2_n32_56x56_c64", "avgpool", 32, 56, 56, 64, k=2, stride=2),
 ]
@@ -118,7 +131,19 @@ def make_inputs(wl: Workload, index: int) -> Dict[str, np.ndarray]:
         fan_in = ks[0] * ks[1] * (wl.c // wl.groups)
         out["kernel"] = (rng.standard_normal(ks, dtype=np.float32)
                          * np.float32(1.0 / math.sqrt(fan_in)))
+        if wl.train:
+            oh, ow = wl.out_hw
+            out["dy"] = rng.standard_normal((wl.n, oh, ow, wl.out_c), dtype=np.float32)
     return out
+
+
+def flat_grads(y: np.ndarray, dx: np.ndarray, dk: np.ndarray) -> np.ndarray:
+    """A training call's results (NHWC output, NHWC dx, Keras-layout dkernel) as one vector,
+    each part divided by its largest magnitude (at least 1): the check then holds every value to
+    1e-3 of its part's scale (a kernel-gradient entry is a sum over every output pixel, so its
+    float32 rounding is relative to that scale, not to the entry)."""
+    parts = [np.ravel(np.asarray(a, np.float64)) for a in (y, dx, dk)]
+    return np.concatenate([p / max(1.0, float(np.abs(p).max(initial=0.0))) for p in parts])
 
 
 def torch_weight(wl: Workload, kernel: np.ndarray) -> np.ndarray:
@@ -140,6 +165,17 @@ Runner = Tuple[Callable[[], Any], Callable[[Any], np.ndarray], Any]
 def foveal_runner(foveal, wl: Workload, data: Dict[str, np.ndarray]) -> Runner:
     F = foveal.nn.functional
     x = data["x"]
+    if wl.train:
+        k, dy = data["kernel"], data["dy"]
+        pad = wl.pad if wl.pad else "valid"
+        conv = F.depthwise_conv2d if wl.kind == "depthwise" else F.conv2d
+        back = F.depthwise_conv2d_backward if wl.kind == "depthwise" else F.conv2d_backward
+
+        def fn():
+            y = conv(x, k, None, strides=wl.stride, padding=pad)
+            dx, dk, _ = back(dy, x, k, strides=wl.stride, padding=pad)
+            return y, dx, dk
+        return fn, lambda r: flat_grads(*r), contextlib.nullcontext
     if wl.kind == "conv":
         k = data["kernel"]
         pad = wl.pad if wl.pad else "valid"
@@ -166,6 +202,34 @@ def torch_runner(torch, wl: Workload, data: Dict[str, np.ndarray]) -> Runner:
     cl = torch.channels_last
     x_nchw = np.ascontiguousarray(data["x"].transpose(0, 3, 1, 2))
     xt = torch.from_numpy(x_nchw).contiguous(memory_format=cl)
+    if wl.train:
+        # the usual autograd step on channels_last tensors: forward, backward(dy) for dx and dW
+        wt = torch.from_numpy(torch_weight(wl, data["kernel"])).contiguous(memory_format=cl)
+        xt.requires_grad_(True)
+        wt.requires_grad_(True)
+        dyt = torch.from_numpy(np.ascontiguousarray(data["dy"].transpose(0, 3, 1, 2))).contiguous(
+            memory_format=cl)
+        stride, pad, groups = wl.stride, wl.pad, wl.groups
+
+        def fn():
+            xt.grad = None
+            wt.grad = None
+            y = TF.conv2d(xt, wt, None, stride, pad, 1, groups)
+            y.backward(dyt)
+            return y, xt.grad, wt.grad
+
+        def to_flat(r):
+            y, dx, dw = (t.detach() for t in r)
+            nhwc = lambda t: t.permute(0, 2, 3, 1).contiguous().numpy()  # noqa: E731
+            dw = dw.contiguous().numpy()
+            if wl.kind == "depthwise":   # (C*m) x 1 x kh x kw -> kh x kw x C x m
+                k = data["kernel"]
+                dk = dw[:, 0].transpose(1, 2, 0).reshape(k.shape)
+            else:                        # OIHW -> HWIO
+                dk = dw.transpose(2, 3, 1, 0)
+            return flat_grads(nhwc(y), nhwc(dx), dk)
+
+        return fn, to_flat, contextlib.nullcontext
     if wl.is_conv:
         wt = torch.from_numpy(torch_weight(wl, data["kernel"])).contiguous(memory_format=cl)
         stride, pad, groups = wl.stride, wl.pad, wl.groups
