@@ -562,6 +562,99 @@ def t_inverted_residual(data):
     invoke(_core.inverted_residual, list(args.values()), expect=expect, check=check)
 
 
+@target("core.conv2d_moments", covers=["core.conv2d_moments"])
+def t_conv2d_moments(data):
+    rng = draw_setup(data)
+    cfg = draw_conv_config(data, rng)
+    args = conv_args(data, rng, cfg, with_act=False)
+    apply_mutation(data, rng, args, CONV_KINDS)
+    expect, m = verdict(model_conv, args["x"], args["kernel"], args["bias"], args["strides"],
+                        args["padding"], args["dilation_rate"], args["groups"])
+
+    def check(out, a, kw):
+        y, mean, m2 = out
+        assert_array(y, m["out"])
+        # y is conv2d's own output, bit for bit
+        want = _core.conv2d(*[materialize(v) for v in args.values()], "linear")
+        assert np.array_equal(y, want, equal_nan=True), "y differs from conv2d"
+        assert mean.dtype == np.float64 and m2.dtype == np.float64 and mean.shape == m2.shape == (m["out"][3],)
+        y64 = y.reshape(-1, y.shape[-1]).astype(np.float64)
+        if not np.isfinite(y64).all() or np.abs(y64).max() > 1e15:
+            return   # non-finite or overflowing sums: unspecified
+        ref_mean = y64.mean(0)
+        ref_m2 = ((y64 - ref_mean) ** 2).sum(0)
+        scale = max(1.0, finite_max(np.abs(y64)))
+        assert_close(mean, ref_mean, 1e-5, 1e-5 * scale, "mean")
+        assert_close(m2, ref_m2, 1e-4, 1e-4 * scale * scale * y64.shape[0], "m2")
+
+    invoke(_core.conv2d_moments, list(args.values()), expect=expect, check=check)
+
+
+def m_f64(v):
+    """A forcecast float64 parameter (as m_f32, in double)."""
+    if v is None:
+        raise Bad("None")
+    if isinstance(v, Arr) and v.huge_shape is not None:
+        raise Big("a huge zero-stride array needs a huge float64 copy")
+    try:
+        arr = np.asarray(materialize(v))
+    except ValueError:
+        raise Bad("ragged") from None
+    if arr.dtype.kind not in "biuf":
+        raise Bad(f"dtype {arr.dtype}")
+    return np.asarray(arr, dtype=np.float64, order="C")   # (ascontiguousarray would make a 0-d array 1-d)
+
+
+@target("core.batch_norm_act_from_moments", covers=["core.batch_norm_act_from_moments"])
+def t_batch_norm_act_from_moments(data):
+    rng = draw_setup(data)
+    rows, c = pick(data, (1, 2, 7, 64, 300), "rows"), pick(data, (1, 3, 8, 17), "c")
+    x = draw_values(data, rng, (rows, c), special=False, label="x")
+    x64 = x.astype(np.float32).astype(np.float64)
+    args = dict(x=array_arg(data, x, "x"), mean=x64.mean(0), m2=((x64 - x64.mean(0)) ** 2).sum(0),
+                gamma=array_arg(data, rng.uniform(-1, 1, c), "gamma"),
+                beta=array_arg(data, rng.uniform(-1, 1, c), "beta"),
+                epsilon=pick(data, (1e-3, 1e-5, 1.0), "epsilon"),
+                activation=pick(data, ("none", "linear", "relu", "relu6"), "activation"))
+    kinds = dict(x="array", mean="array", m2="array", gamma="array", beta="array", epsilon="float",
+                 activation="str")
+    apply_mutation(data, rng, args, kinds, optional=())
+
+    def model():
+        xa, mean, m2, gamma, beta, eps, act = convert(
+            lambda: m_f32(args["x"]), lambda: m_f64(args["mean"]), lambda: m_f64(args["m2"]),
+            lambda: m_f32(args["gamma"]), lambda: m_f32(args["beta"]),
+            lambda: m_float(args["epsilon"], finite=True, f32=True), lambda: m_str(args["activation"]))
+        require(act in ("none", "linear", "relu", "relu6"), "activation")
+        require(xa.ndim == 2 and xa.size, "x")
+        cc = xa.shape[1]
+        for v, name in ((mean, "mean"), (m2, "m2"), (gamma, "gamma"), (beta, "beta")):
+            require(v.shape == (cc,), name)
+        require(bool(np.all(m2 >= 0)), "m2")
+        require(np.float32(eps) > 0, "epsilon")
+        return dict(x=xa, mean=mean, m2=m2, gamma=gamma, beta=beta, eps=eps, act=act)
+
+    expect, m = verdict(model)
+
+    def check(out, a, kw):
+        y, mean, var, inv_std = out
+        rows_ = m["x"].shape[0]
+        assert_array(y, m["x"].shape)
+        np.testing.assert_array_equal(mean, m["mean"].astype(np.float32))
+        np.testing.assert_array_equal(var, (m["m2"] / rows_).astype(np.float32))
+        ref_inv = 1.0 / np.sqrt(var.astype(np.float64) + np.float32(m["eps"]))
+        assert_close(inv_std, ref_inv, 1e-6, 0.0, "inv_std")
+        z = (m["x"] - mean.astype(np.float64)) * inv_std.astype(np.float64) * m["gamma"] + m["beta"]
+        if m["act"] == "relu":
+            z = np.maximum(z, 0)
+        elif m["act"] == "relu6":
+            z = np.clip(z, 0, 6)
+        bound = np.abs(m["x"]) * np.abs(inv_std) * np.abs(m["gamma"]) + np.abs(mean * inv_std * m["gamma"]) + np.abs(m["beta"])
+        assert_close(y, z, 1e-5, 1e-5 * max(1.0, finite_max(bound)), "y", bound=bound)
+
+    invoke(_core.batch_norm_act_from_moments, list(args.values()), expect=expect, check=check)
+
+
 @target("core.conv2d_backward", covers=["core.conv2d_backward"], weight=2)
 def t_conv2d_backward(data):
     rng = draw_setup(data)

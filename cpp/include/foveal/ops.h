@@ -39,6 +39,12 @@ void inverted_residual_f32_nhwc(const InvertedResidualParams& p, const float* x,
                                 const float* dw_kernel, const float* dw_bias,
                                 const float* project_kernel, const float* project_bias,
                                 const float* residual, float* y);
+// conv2d (p.activation none, no residual) that also gives the per-channel moments of its output
+// over all N*OH*OW pixels (mean and M2 in double, out_c each), as batch_norm_train_f32 would
+// compute them: from each block of output rows right after it is written (still in cache) where
+// the driver's tiling allows, else in a pass of their own. Deterministic for a given shape.
+void conv2d_moments_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
+                             float* y, double* mean, double* m2);
 // Gradients of conv2d (p.activation ignored: dy is the gradient of the pre-activation output).
 // dx (N x H x W x Cin) may be nullptr when not wanted; dkernel (as the kernel) nullptr skips
 // every weight-gradient pass (dbias is then not written); dbias (Cout) may be nullptr.
@@ -98,6 +104,12 @@ void softmax_f32(size_t rows, size_t cols, const float* x, float* y);
 void batch_norm_train_f32(size_t rows, size_t c, const float* x, const float* gamma,
                           const float* beta, float epsilon, float* y, float* xhat, float* mean,
                           float* var, float* inv_std, Activation activation = Activation::none);
+// The same from the statistics given as (mean, M2 = sum of squared deviations) in double, e.g.
+// by conv2d_moments_f32_nhwc: no pass over x for them.
+void batch_norm_train_from_moments_f32(size_t rows, size_t c, const float* x, const double* moments_mean,
+                                       const double* moments_m2, const float* gamma, const float* beta,
+                                       float epsilon, float* y, float* xhat, float* mean, float* var,
+                                       float* inv_std, Activation activation = Activation::none);
 // Its gradient: dbeta = sum dy, dgamma = sum dy*xhat,
 // dx = ((dy - dbeta/m) - xhat * (dgamma/m)) * (gamma * inv_std).
 void batch_norm_backward_f32(size_t rows, size_t c, const float* dy, const float* xhat,

@@ -198,6 +198,26 @@ FloatArray inverted_residual(const py::object& x_in, const py::object& expand_ke
   return y;
 }
 
+// conv2d without an activation that also returns the per-channel moments (mean and M2, float64)
+// of its output, for the batch normalization that follows it in training.
+py::tuple conv2d_moments(const py::object& x_in, const py::object& kernel_in, const py::object& bias_in,
+                         Pair strides, Padding padding, Pair dilation, long groups) {
+  const FloatArray x = to_f32(x_in, "x"), kernel = to_f32(kernel_in, "kernel");
+  const std::optional<FloatArray> bias = to_f32_opt(bias_in, "bias");
+  const Conv2dParams p = conv_params(x, kernel, strides, padding, dilation, groups, Activation::none);
+  const auto b = checked_bias(bias, long(p.out_c));
+  auto y = new_array<float>({long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)});
+  auto mean = new_array<double>({long(p.out_c)});
+  auto m2 = new_array<double>({long(p.out_c)});
+  const float* bp = b ? b->data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    conv2d_moments_f32_nhwc(p, x.data(), kernel.data(), bp, y.mutable_data(), mean.mutable_data(),
+                            m2.mutable_data());
+  }
+  return py::make_tuple(y, mean, m2);
+}
+
 // The (dx, dkernel, dbias) tuple of a backward binding: None for what was not asked for.
 py::tuple grads_tuple(const std::optional<FloatArray>& dx, const std::optional<FloatArray>& dk,
                       const std::optional<FloatArray>& db) {
@@ -442,6 +462,10 @@ void init_nn(py::module_& m) {
         "MobileNetV2's inverted-residual block (1x1 expansion or None, depthwise, linear 1x1 "
         "projection, residual added) in one pass per band of rows; Keras kernel layouts, "
         "explicit ((top, bottom), (left, right)) padding of the depthwise convolution.");
+  m.def("conv2d_moments", &conv2d_moments, py::arg("x"), py::arg("kernel"), py::arg("bias"),
+        py::arg("strides"), py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"),
+        "(y, mean, m2): conv2d without an activation, and the per-channel mean and sum of squared "
+        "deviations (float64) of y over every pixel, taken while its rows are in cache.");
   m.def("conv2d_backward", &conv2d_backward, py::arg("dy"), py::arg("x"), py::arg("kernel"),
         py::arg("strides"), py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"),
         py::arg("need_dx"), py::arg("need_dkernel") = true,

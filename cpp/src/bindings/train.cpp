@@ -20,7 +20,7 @@ namespace {
 
 using MutableArray = py::array_t<float>;  // no forcecast: updated in place
 
-void require_vector(const FloatArray& v, long c, const char* name) {
+void require_vector(const py::array& v, long c, const char* name) {
   if (v.ndim() != 1 || v.shape(0) != c)
     fail(std::string(name) + " must have shape (" + std::to_string(c) + ",), got " + shape_str(v));
 }
@@ -110,6 +110,38 @@ Activation bn_activation(const std::string& name) {
 py::tuple batch_norm_act_train(const py::object& x_in, const py::object& gamma_in, const py::object& beta_in,
                                double epsilon, const std::string& activation) {
   return bn_train(x_in, gamma_in, beta_in, epsilon, bn_activation(activation), false);
+}
+
+// batch_norm_act_train from statistics already computed (conv2d_moments): mean and M2 in float64.
+py::tuple batch_norm_act_from_moments(const py::object& x_in, const py::object& mean_in,
+                                      const py::object& m2_in, const py::object& gamma_in,
+                                      const py::object& beta_in, double epsilon, const std::string& activation) {
+  const Activation act = bn_activation(activation);
+  const FloatArray x = to_f32(x_in, "x"), gamma = to_f32(gamma_in, "gamma"), beta = to_f32(beta_in, "beta");
+  const CArray<double> mean = to_array<double>(mean_in, "mean"), m2 = to_array<double>(m2_in, "m2");
+  require_ndim(x, 2, "x", "rows x channels");
+  require_nonempty(x, "x");
+  const long rows = x.shape(0), c = x.shape(1);
+  require_vector(mean, c, "mean");
+  require_vector(m2, c, "m2");
+  require_vector(gamma, c, "gamma");
+  require_vector(beta, c, "beta");
+  for (long j = 0; j < c; ++j)
+    if (!(m2.data()[j] >= 0.0)) fail("m2 must be >= 0 (a sum of squared deviations), got " + num_str(m2.data()[j]));
+  require_finite_f32(epsilon, "epsilon");
+  if (!(static_cast<float>(epsilon) > 0.0f))
+    fail("epsilon must be > 0 (and not round to 0 as a float32), got " + num_str(epsilon));
+  auto y = new_array<float>({rows, c});
+  auto mean_out = new_array<float>({c});
+  auto var = new_array<float>({c});
+  auto inv_std = new_array<float>({c});
+  {
+    py::gil_scoped_release release;
+    batch_norm_train_from_moments_f32(size_t(rows), size_t(c), x.data(), mean.data(), m2.data(), gamma.data(),
+                                      beta.data(), float(epsilon), y.mutable_data(), nullptr,
+                                      mean_out.mutable_data(), var.mutable_data(), inv_std.mutable_data(), act);
+  }
+  return py::make_tuple(y, mean_out, var, inv_std);
 }
 
 py::tuple batch_norm_act_backward(const py::object& dy_in, const py::object& x_in, const py::object& mean_in,
@@ -263,6 +295,10 @@ void init_train(py::module_& m) {
   m.def("batch_norm_train", &batch_norm_train, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon"));
   m.def("batch_norm_backward", &batch_norm_backward, py::arg("dy"), py::arg("xhat"), py::arg("gamma"),
         py::arg("inv_std"));
+  m.def("batch_norm_act_from_moments", &batch_norm_act_from_moments, py::arg("x"), py::arg("mean"),
+        py::arg("m2"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon"), py::arg("activation"),
+        "batch_norm_act_train with the batch statistics given: mean and m2 (the sum of squared "
+        "deviations, float64), as conv2d_moments returns them.");
   m.def("batch_norm_act_train", &batch_norm_act_train, py::arg("x"), py::arg("gamma"), py::arg("beta"),
         py::arg("epsilon"), py::arg("activation"));
   m.def("batch_norm_act_backward", &batch_norm_act_backward, py::arg("dy"), py::arg("x"), py::arg("mean"),

@@ -13,7 +13,10 @@ residual block (:class:`InvertedResidual`): it runs as one native pass per band 
 (``_core.inverted_residual``), its expanded tensors (the network's largest) never leaving the
 cache.
 
-In a training step, a BatchNormalization that learns (batch statistics) and the ReLU or ReLU6
+In a training step, a convolution without an activation whose output only a learning
+BatchNormalization reads gathers the batch statistics from its output rows while they are in
+cache (:class:`ConvMoments`): the normalization then makes one pass over memory instead of two.
+A BatchNormalization that learns (batch statistics) and the ReLU or ReLU6
 that is its only consumer run as one native pass (:class:`BnAct`): the activation is applied
 where the normalized values are written, no normalized copy is kept (the backward recomputes it
 from the normalization's input), and the backward masks the gradient by the activation's linear
@@ -72,6 +75,19 @@ class InvertedResidual(NamedTuple):
         return self.project.out
 
 
+class ConvMoments(NamedTuple):
+    """In a training step: a Conv2D/DepthwiseConv2D without an activation reading slot ``src``
+    and writing ``mid``, whose only reader is the learning BatchNormalization (with its
+    activation, or None) writing ``out``."""
+
+    conv: Any
+    bn: Any
+    activation: Optional[str]
+    src: int
+    mid: int
+    out: int
+
+
 def reads(step: Any) -> Tuple[int, ...]:
     """The slots a step (a layer step, a :class:`Fused` chain, an :class:`InvertedResidual` or
     a :class:`BnAct`) reads."""
@@ -80,7 +96,7 @@ def reads(step: Any) -> Tuple[int, ...]:
         return (step.src,) if res is None else (step.src, res)
     if isinstance(step, Fused):
         return (step.src,) if step.residual is None else (step.src, step.residual)
-    if isinstance(step, BnAct):
+    if isinstance(step, (BnAct, ConvMoments)):
         return (step.src,)
     return step[1]
 
@@ -317,3 +333,45 @@ def with_bn_activations(steps: Sequence[Any], act_slots: Set[int]) -> List[Any]:
 def run_bn_act(f: BnAct, x: np.ndarray) -> np.ndarray:
     """The normalization with its activation (training mode)."""
     return f.bn.call_activated(x, True, f.activation)
+
+
+def _moments_conv(layer: Any) -> bool:
+    """A convolution that can hand its output's moments to a batch normalization."""
+    return (type(layer) in (Conv2D, DepthwiseConv2D) and layer.activation == "linear"
+            and layer._dtype_policy.compute_dtype == "float32")
+
+
+def with_conv_moments(steps: Sequence[Any], output_id: int) -> List[Any]:
+    """``steps`` (a training step's, after :func:`with_bn_activations`) with each convolution
+    whose output only a learning BatchNormalization (or its :class:`BnAct`) reads replaced,
+    together with it, by one :class:`ConvMoments` at the normalization's place."""
+    uses = collections.Counter(i for step in steps for i in reads(step))
+    uses[output_id] += 1
+    producer = {step[2]: k for k, step in enumerate(steps)
+                if type(step) is tuple and not step[3] and _moments_conv(step[0])}
+    replace: Dict[int, ConvMoments] = {}
+    drop: Set[int] = set()
+    for k, step in enumerate(steps):
+        if isinstance(step, BnAct):
+            bn, act, src, out = step.bn, step.activation, step.src, step.out
+        elif type(step) is tuple and type(step[0]) is BatchNormalization and not step[3]:
+            bn, act, src, out = step[0], None, step[1][0], step[2]
+        else:
+            continue
+        j = producer.get(src)
+        if j is None or uses[src] != 1 or not bn._trainable or src == output_id:
+            continue
+        conv = steps[j]
+        replace[k] = ConvMoments(conv[0], bn, act, conv[1][0], src, out)
+        drop.add(j)
+    return [replace.get(k, step) for k, step in enumerate(steps) if k not in drop]
+
+
+def run_conv_moments(f: ConvMoments, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The convolution's and the normalization's outputs (training mode); on the GPU, the two
+    layers one after the other."""
+    if _device_state["device"] != "cpu":
+        y = f.conv.call(x, True)
+        return y, f.bn.call_activated(y, True, f.activation)
+    y, mean, m2 = f.conv.call_moments(x)
+    return y, f.bn.call_activated(y, True, f.activation, moments=(mean, m2))

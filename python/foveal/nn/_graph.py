@@ -132,6 +132,7 @@ class Graph:
                                          lambda f: not requires[f.out] and not f.bn.trainable)
                     if len(plan) > 6 and plan[6]:   # TrainPlan.bn_activation
                         fused = _fusion.with_bn_activations(fused, plan[6])
+                    fused = _fusion.with_conv_moments(fused, self.output_id)
                     self._train_fused = (plan, fuse_augmentation(fused, self.output_id))
                 steps = self._train_fused[1]
             else:   # consecutive Random* preprocessing layers: one warp per image
@@ -163,6 +164,8 @@ class Graph:
                                              None if step.residual is None else vals[step.residual])
             elif isinstance(step, _fusion.BnAct):
                 vals[step.out] = _fusion.run_bn_act(step, vals[step.src])
+            elif isinstance(step, _fusion.ConvMoments):
+                vals[step.mid], vals[step.out] = _fusion.run_conv_moments(step, vals[step.src])
             else:
                 layer, ins, out, multi = step
                 vals[out] = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], training)

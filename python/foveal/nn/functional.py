@@ -349,7 +349,8 @@ def activation_backward(dy: Any, y: Any, activation: Optional[str], x: Any = Non
 __all__ += [
     "softmax_backward", "batch_norm_train_forward", "batch_norm_train_backward",
     "batch_norm_inference", "batch_norm_inference_backward", "batch_norm_act_train_forward",
-    "batch_norm_act_train_backward", "dropout",
+    "batch_norm_act_train_backward", "dropout", "batch_norm_act_train_from_moments", "conv2d_moments",
+    "depthwise_conv2d_moments",
 ]
 
 
@@ -388,6 +389,41 @@ def batch_norm_act_train_forward(x2: np.ndarray, gamma: np.ndarray, beta: np.nda
     returns ``(y, mean, variance, inv_std)``. Its backward,
     :func:`batch_norm_act_train_backward`, recomputes ``xhat`` from ``x2``."""
     return _core.batch_norm_act_train(x2, gamma, beta, float(epsilon), activation or "none")
+
+
+def batch_norm_act_train_from_moments(x2: np.ndarray, mean: np.ndarray, m2: np.ndarray,
+                                      gamma: np.ndarray, beta: np.ndarray, epsilon: float,
+                                      activation: Optional[str] = None
+                                      ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`batch_norm_act_train_forward` with the batch statistics given: ``mean`` and
+    ``m2`` (the sum of squared deviations), float64, as :func:`conv2d_moments` returns them for
+    the convolution's output ``x2`` (no pass over ``x2`` for them). CPU only."""
+    return _core.batch_norm_act_from_moments(x2, np.asarray(mean, np.float64), np.asarray(m2, np.float64),
+                                             gamma, beta, float(epsilon), activation or "none")
+
+
+def conv2d_moments(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
+                   padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
+                   groups: int = 1) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(y, mean, m2)``: :func:`conv2d` without an activation, and the per-channel mean and
+    sum of squared deviations (float64) of ``y`` over every pixel, gathered from each block of
+    output rows while it is in cache: a following BatchNormalization in training then makes no
+    pass of its own for its statistics (:func:`batch_norm_act_train_from_moments`). CPU only."""
+    x = as_float32(x, "x")
+    kernel = as_float32(kernel, "kernel")
+    s, d = as_pair(strides, "strides"), as_pair(dilation_rate, "dilation_rate")
+    if kernel.ndim != 4:
+        raise ValueError(f"kernel must be 4-D (kh x kw x Cin/groups x Cout), got shape {kernel.shape}")
+    pads = _padding(padding, _spatial(x), _effective(kernel.shape[:2], d), s)
+    return _core.conv2d_moments(x, kernel, _bias(bias), s, pads, d, as_int(groups, "groups", 1))
+
+
+def depthwise_conv2d_moments(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
+                             padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1
+                             ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`conv2d_moments` of :func:`depthwise_conv2d` (no activation). CPU only."""
+    x, grouped = _depthwise_as_grouped(x, kernel)
+    return conv2d_moments(x, grouped, bias, strides, padding, dilation_rate, groups=x.shape[3])
 
 
 @routed

@@ -108,6 +108,17 @@ class Conv2D(_ActivatedLayer):
                                  self.strides, self.padding, self.dilation_rate, self.groups, act),
             training)
 
+    def call_moments(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``call(x, training=True)`` of a layer without an activation, also returning the
+        per-channel mean and sum of squared deviations (float64) of its output, for the
+        BatchNormalization that follows it in a training step (:func:`F.conv2d_moments`)."""
+        self._x = x = self._compute_operand(x)
+        y, mean, m2 = F.conv2d_moments(x, self._compute_operand(self.kernel.value),
+                                       self.bias.value if self.use_bias else None, self.strides,
+                                       self.padding, self.dilation_rate, self.groups)
+        self._z, self._y = None, y
+        return y, mean, m2
+
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         want_k, want_b = _wanted_grads(self, self.kernel, self.bias)
         dx, dk, db = F.conv2d_backward(self._compute_operand(dz), self._x,
@@ -183,6 +194,15 @@ class DepthwiseConv2D(Conv2D):
                                            self.bias.value if self.use_bias else None,
                                            self.strides, self.padding, self.dilation_rate, act),
             training)
+
+    def call_moments(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`Conv2D.call_moments` (:func:`F.depthwise_conv2d_moments`)."""
+        self._x = x = self._compute_operand(x)
+        y, mean, m2 = F.depthwise_conv2d_moments(x, self._compute_operand(self.kernel.value),
+                                                 self.bias.value if self.use_bias else None,
+                                                 self.strides, self.padding, self.dilation_rate)
+        self._z, self._y = None, y
+        return y, mean, m2
 
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         want_k, want_b = _wanted_grads(self, self.kernel, self.bias)

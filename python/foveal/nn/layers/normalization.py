@@ -76,19 +76,25 @@ class BatchNormalization(Layer):
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return self.call_activated(x, training, None)
 
-    def call_activated(self, x: np.ndarray, training: bool, activation: Optional[str]) -> np.ndarray:
+    def call_activated(self, x: np.ndarray, training: bool, activation: Optional[str],
+                       moments: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> np.ndarray:
         """``call``, then ``activation`` (``None``, ``"relu"`` or ``"relu6"``) on the output, and
         :meth:`backward` then takes the gradient at the activation's output. In training mode
         the activation runs in the normalization's own pass (the model's training step uses this
         for a BatchNormalization whose only consumer is a ReLU: one pass over memory, where the
-        two layers make three)."""
+        two layers make three). ``moments``: the batch's (mean, sum of squared deviations) in
+        float64, already gathered by the convolution that wrote ``x`` (training mode only)."""
         if activation not in (None, "relu", "relu6"):
             raise ValueError(f"activation must be None, 'relu' or 'relu6', got {activation!r}")
         gamma, beta = self._gamma_beta()
         x2 = x.reshape(-1, x.shape[-1])
         if training and self._trainable:
-            y, mean, var, inv_std = F.batch_norm_act_train_forward(x2, gamma, beta, self.epsilon,
-                                                                   activation)
+            if moments is not None:
+                y, mean, var, inv_std = F.batch_norm_act_train_from_moments(
+                    x2, moments[0], moments[1], gamma, beta, self.epsilon, activation)
+            else:
+                y, mean, var, inv_std = F.batch_norm_act_train_forward(x2, gamma, beta, self.epsilon,
+                                                                       activation)
             mom = np.float32(self.momentum)
             one_minus = np.float32(1.0 - self.momentum)
             mm, mv = self.moving_mean.value, self.moving_variance.value

@@ -14,6 +14,16 @@
 namespace foveal {
 namespace {
 
+// The column reductions below keep four independent partial sums per vector (rows i, i+1, i+2,
+// i+3; the leftover rows go to the first), added as (s0 + s1) + (s2 + s3) at the end: one chain
+// of dependent adds would limit them to a vector per add latency, well below memory speed.
+constexpr size_t kSumLanes = 4;
+
+template <class V>
+inline typename V::T sum_partials(const typename V::T* p) {
+  return V::add(V::add(p[0], p[1]), V::add(p[2], p[3]));
+}
+
 template <class V>
 void channel_moments(size_t rows, size_t c, const float* x, const float* shift, float* sum,
                      float* sumsq) {
@@ -21,14 +31,22 @@ void channel_moments(size_t rows, size_t c, const float* x, const float* shift, 
   for (size_t j = 0; j < c; j += V::width) {
     const size_t n = lanes<V>(c, j);
     const T sh = shift ? V::load_n(shift + j, n) : V::zero();
-    T s = V::zero(), q = V::zero();
-    for (size_t i = 0; i < rows; ++i) {
+    T s[kSumLanes], q[kSumLanes];
+    for (size_t u = 0; u < kSumLanes; ++u) s[u] = q[u] = V::zero();
+    size_t i = 0;
+    for (; i + kSumLanes <= rows; i += kSumLanes)
+      for (size_t u = 0; u < kSumLanes; ++u) {
+        const T d = V::sub(V::load_n(x + (i + u) * c + j, n), sh);
+        s[u] = V::add(s[u], d);
+        q[u] = V::add(q[u], V::mul(d, d));
+      }
+    for (; i < rows; ++i) {
       const T d = V::sub(V::load_n(x + i * c + j, n), sh);
-      s = V::add(s, d);
-      q = V::add(q, V::mul(d, d));
+      s[0] = V::add(s[0], d);
+      q[0] = V::add(q[0], V::mul(d, d));
     }
-    V::store_n(sum + j, s, n);
-    if (sumsq) V::store_n(sumsq + j, q, n);
+    V::store_n(sum + j, sum_partials<V>(s), n);
+    if (sumsq) V::store_n(sumsq + j, sum_partials<V>(q), n);
   }
 }
 
@@ -37,14 +55,22 @@ void channel_dot(size_t rows, size_t c, const float* a, const float* b, float* s
   using T = typename V::T;
   for (size_t j = 0; j < c; j += V::width) {
     const size_t n = lanes<V>(c, j);
-    T s = V::zero(), d = V::zero();
-    for (size_t i = 0; i < rows; ++i) {
+    T s[kSumLanes], d[kSumLanes];
+    for (size_t u = 0; u < kSumLanes; ++u) s[u] = d[u] = V::zero();
+    size_t i = 0;
+    for (; i + kSumLanes <= rows; i += kSumLanes)
+      for (size_t u = 0; u < kSumLanes; ++u) {
+        const T av = V::load_n(a + (i + u) * c + j, n);
+        s[u] = V::add(s[u], av);
+        d[u] = V::add(d[u], V::mul(av, V::load_n(b + (i + u) * c + j, n)));
+      }
+    for (; i < rows; ++i) {
       const T av = V::load_n(a + i * c + j, n);
-      s = V::add(s, av);
-      d = V::add(d, V::mul(av, V::load_n(b + i * c + j, n)));
+      s[0] = V::add(s[0], av);
+      d[0] = V::add(d[0], V::mul(av, V::load_n(b + i * c + j, n)));
     }
-    V::store_n(sum_a + j, s, n);
-    V::store_n(sum_ab + j, d, n);
+    V::store_n(sum_a + j, sum_partials<V>(s), n);
+    V::store_n(sum_ab + j, sum_partials<V>(d), n);
   }
 }
 
@@ -121,15 +147,24 @@ void bn_grad_sums(size_t rows, size_t c, const float* dy, const float* x, const 
   for (size_t j = 0; j < c; j += V::width) {
     const size_t n = lanes<V>(c, j);
     const BnGradVectors<V> v(p, j, n);
-    T s = V::zero(), d = V::zero();
-    for (size_t i = 0; i < rows; ++i) {
+    T s[kSumLanes], d[kSumLanes];
+    for (size_t u = 0; u < kSumLanes; ++u) s[u] = d[u] = V::zero();
+    size_t i = 0;
+    for (; i + kSumLanes <= rows; i += kSumLanes)
+      for (size_t u = 0; u < kSumLanes; ++u) {
+        const T t = v.xhat(V::load_n(x + (i + u) * c + j, n));
+        const T g = v.dz(V::load_n(dy + (i + u) * c + j, n), t);
+        s[u] = V::add(s[u], g);
+        d[u] = V::add(d[u], V::mul(g, t));
+      }
+    for (; i < rows; ++i) {
       const T t = v.xhat(V::load_n(x + i * c + j, n));
       const T g = v.dz(V::load_n(dy + i * c + j, n), t);
-      s = V::add(s, g);
-      d = V::add(d, V::mul(g, t));
+      s[0] = V::add(s[0], g);
+      d[0] = V::add(d[0], V::mul(g, t));
     }
-    V::store_n(sum_dz + j, s, n);
-    V::store_n(sum_dz_xhat + j, d, n);
+    V::store_n(sum_dz + j, sum_partials<V>(s), n);
+    V::store_n(sum_dz_xhat + j, sum_partials<V>(d), n);
   }
 }
 

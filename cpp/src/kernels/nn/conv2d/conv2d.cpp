@@ -1,6 +1,7 @@
 // conv2d driver: an indirect GEMM. Each output pixel is a row of A given by one pointer per tap
 // into the NHWC input (padding taps point at zeros), the Keras kernel kh x kw x Cin/g x Cout is
 // B, packed once per call. Depthwise convolutions go to their own direct kernel.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "kernels/nn/dwconv2d/dwconv2d.h"
 #include "kernels/nn/conv2d/conv2d.h"
 #include "kernels/nn/gemm/gemm.h"
+#include "kernels/nn/batchnorm/moments.h"
 
 namespace foveal {
 
@@ -86,9 +88,34 @@ static void conv2d_then_add(const Conv2dParams& p, const float* x, const float* 
   add_f32(p.batch * p.out_h * p.out_w * p.out_c, y, residual, y, p.activation);
 }
 
+static bool is_depthwise(const Conv2dParams& p) {
+  return p.groups > 1 && p.groups == p.in_c && p.out_c == p.in_c;
+}
+
+// The moments of a convolution's output, gathered per row tile of the GEMM driver right after
+// the tile is written (its rows, every output channel, still in L2): per chunk of kMomentChunk
+// rows, the tiles being whole chunks long.
+struct TileMoments {
+  size_t block;        // strips per row tile (a multiple of kMomentChunk rows)
+  double* cm;          // chunks x c: each chunk's mean and sum of squared deviations
+  double* cq;
+  float* scratch;      // threads x 4c floats
+};
+
+// The indirect-GEMM convolution (conv2d_f32_nhwc's general path); with tm, its tiles are tm's
+// row blocks and the moments of each are gathered (the caller has checked that a tile covers
+// every output channel).
+static void conv2d_gemm(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
+                        float* y, const float* residual, const TileMoments* tm);
+
+// The strips per row tile for gathering moments (conv2d_gemm's own block rounded to whole
+// chunks of rows), and whether with them each tile covers every output channel (one group, one
+// column of tiles, as conv2d_gemm decides it).
+static bool moment_tiles(const Conv2dParams& p, size_t* block);
+
 void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
                      float* y, const float* residual) {
-  const bool depthwise = p.groups > 1 && p.groups == p.in_c && p.out_c == p.in_c;
+  const bool depthwise = is_depthwise(p);
   if (residual != nullptr && (depthwise || conv2d_uses_winograd(p))) {
     conv2d_then_add(p, x, kernel, bias, y, residual);
     return;
@@ -101,6 +128,59 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
     conv2d_winograd_f32(p, x, kernel, bias, y);
     return;
   }
+  conv2d_gemm(p, x, kernel, bias, y, residual, nullptr);
+}
+
+void conv2d_moments_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
+                             float* y, double* mean, double* m2) {
+  if (is_depthwise(p)) {
+    depthwise_conv2d_moments_f32_nhwc(p, x, kernel, bias, y, mean, m2);
+    return;
+  }
+  const KernelTable& t = kernels();
+  const size_t c = p.out_c, m = p.batch * p.out_h * p.out_w;
+  const size_t chunks = div_up(m, kMomentChunk);
+  std::vector<double> cm(chunks * c), cq(chunks * c);
+  size_t block = 0;
+  if (conv2d_uses_winograd(p) || !moment_tiles(p, &block)) {
+    conv2d_f32_nhwc(p, x, kernel, bias, y);
+    // a pass of their own over the output, in blocks of whole chunks
+    constexpr size_t kBlockChunks = kMomentBlock / kMomentChunk;
+    const size_t blocks = div_up(chunks, kBlockChunks);
+    const int nt = threads_for(blocks, m * c);
+    std::vector<float> scratch(static_cast<size_t>(nt) * 4 * c);
+    parallel_for(blocks, nt, [&](size_t b, int tid) {
+      const size_t r0 = b * kMomentBlock, r1 = r0 + kMomentBlock < m ? r0 + kMomentBlock : m;
+      const size_t k0 = b * kBlockChunks;
+      chunk_moments(t, r1 - r0, c, y + r0 * c, scratch.data() + static_cast<size_t>(tid) * 4 * c,
+                    cm.data() + k0 * c, cq.data() + k0 * c);
+    });
+  } else {
+    std::vector<float> scratch(static_cast<size_t>(get_num_threads()) * 4 * c);
+    const TileMoments tm{block, cm.data(), cq.data(), scratch.data()};
+    conv2d_gemm(p, x, kernel, bias, y, nullptr, &tm);
+  }
+  merge_chunk_moments(m, c, cm.data(), cq.data(), mean, m2);
+}
+
+static bool moment_tiles(const Conv2dParams& p, size_t* block) {
+  const KernelTable& t = kernels();
+  const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
+  const ConvTaps taps = conv_taps(p);
+  const size_t m = p.batch * p.out_h * p.out_w;
+  const size_t strips = div_up(m, mr), panels = div_up(p.out_c, nr);
+  // whole chunks: a multiple of kMomentChunk / gcd(kMomentChunk, mr) strips
+  size_t g = kMomentChunk, r = mr;
+  while (r != 0) { const size_t tmp = g % r; g = r; r = tmp; }
+  const size_t unit = kMomentChunk / g;
+  const size_t b = igemm_block_strips(t, taps.kc, taps.ntaps);
+  *block = b < unit ? unit : b / unit * unit;
+  const size_t row_tiles = div_up(strips, *block);
+  return p.groups == 1 && (panels == 1 || row_tiles >= static_cast<size_t>(get_num_threads()) * 4);
+}
+
+static void conv2d_gemm(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
+                        float* y, const float* residual, const TileMoments* tm) {
   const KernelTable& t = kernels();
   const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   const size_t G = p.groups, og = p.out_c / G;
@@ -113,7 +193,7 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
   // panels of NR output channels); each tile is one cache-blocked igemm_block.
   const size_t m = p.batch * p.out_h * p.out_w;
   const size_t strips = div_up(m, mr), panels = div_up(og, nr);
-  const size_t block = igemm_block_strips(t, taps.kc, taps.ntaps);
+  const size_t block = tm != nullptr ? tm->block : igemm_block_strips(t, taps.kc, taps.ntaps);
   const size_t nt_max = static_cast<size_t>(get_num_threads());
   const size_t row_tiles = div_up(strips, block);
   size_t col_tiles = 1;
@@ -159,6 +239,12 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
     }
     igemm_block(t, prob, m, tile.r0, tile.r1, ptrs, tile.c0, tile.c1,
                 local_pack ? pack_pool.get() + tid * scratch_floats : nullptr);
+    if (tm != nullptr) {   // the tile's rows, every channel, while they are in cache
+      const size_t r0 = tile.r0 * mr, r1 = tile.r1 * mr < m ? tile.r1 * mr : m;
+      const size_t k0 = r0 / kMomentChunk, c = p.out_c;
+      chunk_moments(t, r1 - r0, c, y + r0 * c, tm->scratch + static_cast<size_t>(tid) * 4 * c,
+                    tm->cm + k0 * c, tm->cq + k0 * c);
+    }
   });
 }
 

@@ -2,7 +2,11 @@
 #include "kernels/nn/dwconv2d/dwconv2d.h"
 
 #include "foveal/dispatch.h"
+#include "kernels/nn/batchnorm/moments.h"
 #include "kernels/nn/window_rows.h"
+
+#include <algorithm>
+#include <vector>
 
 namespace foveal {
 
@@ -19,6 +23,45 @@ void depthwise_conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const floa
     if (p.activation != Activation::none && p.activation != Activation::relu)
       t.activation(p.out_w * C, out, out, p.activation);
   });
+}
+
+void depthwise_conv2d_moments_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
+                                       const float* bias, float* y, double* mean, double* m2) {
+  const KernelTable& t = kernels();
+  const size_t C = p.in_c, rows = p.batch * p.out_h, m = rows * p.out_w;
+  const DwConvRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.dilation_w, p.pad_left,
+                           Activation::none};
+  // Bands of output rows (of every image in turn) that are whole chunks of kMomentChunk pixels
+  // long, so that each band gathers the moments of its chunks right after writing them.
+  size_t g = kMomentChunk, r = p.out_w;
+  while (r != 0) { const size_t tmp = g % r; g = r; r = tmp; }
+  const size_t unit = kMomentChunk / g;               // rows per whole number of chunks
+  const size_t band = unit * div_up(8, unit);         // about 8 rows or more per task
+  const size_t bands = div_up(rows, band);
+  std::vector<double> cm(div_up(m, kMomentChunk) * C), cq(cm.size());
+  const size_t max_rows = p.kh < p.in_h ? p.kh : p.in_h;
+  const int threads = threads_for(bands, m * C * p.kh * p.kw);
+  std::vector<const float*> row_pool(max_rows * static_cast<size_t>(threads));
+  std::vector<float> scratch(4 * C * static_cast<size_t>(threads));
+  parallel_for(bands, threads, [&](size_t b, int tid) {
+    const float** in_rows = row_pool.data() + static_cast<size_t>(tid) * max_rows;
+    const size_t r0 = b * band, r1 = r0 + band < rows ? r0 + band : rows;
+    for (size_t row = r0; row < r1; ++row) {
+      const size_t n = row / p.out_h, oh = row % p.out_h;
+      const float* image = x + n * p.in_h * p.in_w * C;
+      const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh * p.stride_h) - static_cast<ptrdiff_t>(p.pad_top);
+      size_t lo, hi;
+      window_rows_inside(ih0, p.kh, p.dilation_h, p.in_h, &lo, &hi);
+      size_t nrows = 0;
+      for (size_t k = lo; k < hi; ++k)
+        in_rows[nrows++] = image + static_cast<size_t>(ih0 + static_cast<ptrdiff_t>(k * p.dilation_h)) * p.in_w * C;
+      t.dwconv_row(rp, in_rows, nrows, kernel + (nrows ? lo : 0) * p.kw * C, bias, y + row * p.out_w * C);
+    }
+    const size_t k0 = r0 * p.out_w / kMomentChunk;
+    chunk_moments(t, (r1 - r0) * p.out_w, C, y + r0 * p.out_w * C,
+                  scratch.data() + static_cast<size_t>(tid) * 4 * C, cm.data() + k0 * C, cq.data() + k0 * C);
+  });
+  merge_chunk_moments(m, C, cm.data(), cq.data(), mean, m2);
 }
 
 }  // namespace foveal
