@@ -63,9 +63,15 @@ FOVEAL_HD float bn_mask(float g, float z, Activation a) {
   return g;
 }
 
+// The CPU's column reductions keep four partial sums (rows i = u mod 4 for u < 4, the rows past
+// the last whole group of four to the first), added as (s0 + s1) + (s2 + s3): the same here.
+constexpr size_t kSumLanes = 4;
+
+FOVEAL_HD float sum_partials(const float* p) { return (p[0] + p[1]) + (p[2] + p[3]); }
+
 // Mean and M2 (sum of squared deviations) of block b, channel j: each 64-row chunk summed twice
-// in float (the second time about the chunk's own mean), merged in double by Chan's formula.
-// part: blocks x 2c (means, then M2s).
+// in float (the second time about the chunk's own mean), merged in double by Chan's formula with
+// the CPU's weights (merge_moments). part: blocks x 2c (means, then M2s).
 struct BnMoments {
   size_t rows, c;
   const float* x;
@@ -75,25 +81,34 @@ struct BnMoments {
     const size_t r1 = min_size((b + 1) * kBlockRows, rows);
     double bm = 0.0, bq = 0.0, bn = 0.0;
     for (size_t r = b * kBlockRows; r < r1; r += kChunkRows) {
-      const size_t n = min_size(kChunkRows, r1 - r);
+      const size_t n = min_size(kChunkRows, r1 - r), n4 = n - n % kSumLanes;
       const float* xr = x + r * c + j;
-      float sum = 0.0f;
-      for (size_t i = 0; i < n; ++i) sum = sum + xr[i * c];
-      const float shift = sum / static_cast<float>(n);
-      float dsum = 0.0f, dsq = 0.0f;
-      for (size_t i = 0; i < n; ++i) {
+      float s[kSumLanes] = {0.0f, 0.0f, 0.0f, 0.0f};
+      for (size_t i = 0; i < n4; i += kSumLanes)
+        for (size_t u = 0; u < kSumLanes; ++u) s[u] = s[u] + xr[(i + u) * c];
+      for (size_t i = n4; i < n; ++i) s[0] = s[0] + xr[i * c];
+      const float shift = sum_partials(s) * (1.0f / static_cast<float>(n));
+      float ds[kSumLanes] = {0.0f, 0.0f, 0.0f, 0.0f}, dq[kSumLanes] = {0.0f, 0.0f, 0.0f, 0.0f};
+      for (size_t i = 0; i < n4; i += kSumLanes)
+        for (size_t u = 0; u < kSumLanes; ++u) {
+          const float d = xr[(i + u) * c] - shift;
+          ds[u] = ds[u] + d;
+          dq[u] = dq[u] + d * d;
+        }
+      for (size_t i = n4; i < n; ++i) {
         const float d = xr[i * c] - shift;
-        dsum = dsum + d;
-        dsq = dsq + d * d;
+        ds[0] = ds[0] + d;
+        dq[0] = dq[0] + d * d;
       }
-      const double nn = static_cast<double>(n), total = bn + nn;
-      const double cm = shift + dsum / nn;
-      const double cq_raw = static_cast<double>(dsq) - static_cast<double>(dsum) * dsum / nn;
+      const double dsum = sum_partials(ds), inv = 1.0 / static_cast<double>(n);
+      const double cm = shift + dsum * inv;
+      const double cq_raw = static_cast<double>(sum_partials(dq)) - dsum * dsum * inv;
       const double cq = cq_raw < 0.0 ? 0.0 : cq_raw;
+      const double nn = static_cast<double>(n), total = bn + nn, w = nn / total, w2 = bn * nn / total;
       const double delta = cm - bm;
-      bm += delta * nn / total;
-      bq += cq + delta * delta * bn * nn / total;
-      bn = total;
+      bm += delta * w;
+      bq += cq + delta * delta * w2;
+      bn += nn;
     }
     part[b * 2 * c + j] = bm;
     part[b * 2 * c + c + j] = bq;
@@ -110,10 +125,11 @@ struct BnStats {
     double n_all = 0.0, m = 0.0, q = 0.0;
     for (size_t b = 0; b * kBlockRows < rows; ++b) {
       const double nb = static_cast<double>(min_size(kBlockRows, rows - b * kBlockRows)), total = n_all + nb;
+      const double w = nb / total, w2 = n_all * nb / total;
       const double delta = part[b * 2 * c + j] - m;
-      m += delta * nb / total;
-      q += part[b * 2 * c + c + j] + delta * delta * n_all * nb / total;
-      n_all = total;
+      m += delta * w;
+      q += part[b * 2 * c + c + j] + delta * delta * w2;
+      n_all += nb;
     }
     mean[j] = static_cast<float>(m);
     var[j] = static_cast<float>(q / static_cast<double>(rows));
@@ -160,17 +176,17 @@ struct BnGradSums {
     const size_t r1 = min_size((b + 1) * kBlockRows, rows);
     double d1 = 0.0, d2 = 0.0;
     for (size_t r = b * kBlockRows; r < r1; r += kChunkRows) {
-      const size_t n = min_size(kChunkRows, r1 - r);
-      float a = 0.0f, ab = 0.0f;
-      for (size_t k = r; k < r + n; ++k) {
-        const size_t i = k * c + j;
+      const size_t n = min_size(kChunkRows, r1 - r), n4 = n - n % kSumLanes;
+      float a[kSumLanes] = {0.0f, 0.0f, 0.0f, 0.0f}, ab[kSumLanes] = {0.0f, 0.0f, 0.0f, 0.0f};
+      for (size_t k = 0; k < n; ++k) {   // row r + k into partial k mod 4 (the tail into the first)
+        const size_t i = (r + k) * c + j, u = k < n4 ? k % kSumLanes : 0;
         const float tv = s.t(i, j);
         const float g = s.dz(i, j, tv);
-        a = a + g;
-        ab = ab + g * tv;
+        a[u] = a[u] + g;
+        ab[u] = ab[u] + g * tv;
       }
-      d1 += a;
-      d2 += ab;
+      d1 += sum_partials(a);
+      d2 += sum_partials(ab);
     }
     part[b * 2 * c + j] = d1;
     part[b * 2 * c + c + j] = d2;

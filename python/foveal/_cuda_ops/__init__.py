@@ -11,19 +11,21 @@ the kind of its first array argument. Importing this package needs a CUDA build 
 from __future__ import annotations
 
 from . import image, layout, nn, train
-from ._memory import DeviceArray, host_mode, to_device
+from ._memory import (DeviceArray, download_into, download_many, empty_cache, host_mode, reset_transfer_counts,
+                      to_device, transfer_counts, upload_into)
 from .image import resize, warp_affine
 from .layout import upsample2d, upsample2d_backward, zero_pad2d, zero_pad2d_backward
-from .nn import (activation, activation_backward, adam_step, avg_pool2d, avg_pool2d_backward, conv2d,
+from .nn import (activation, activation_backward, adam_step, add, avg_pool2d, avg_pool2d_backward, conv2d,
                  conv2d_backward, dense, dense_backward, depthwise_conv2d, depthwise_conv2d_backward,
                  global_avg_pool2d, global_avg_pool2d_backward, global_max_pool2d, global_max_pool2d_backward,
                  max_pool2d, max_pool2d_backward, relu, sgd_step, sigmoid, tanh)
 from .train import (batch_norm_act_train_backward, batch_norm_act_train_forward, batch_norm_inference,
                     batch_norm_inference_backward, batch_norm_train_backward, batch_norm_train_forward,
-                    batch_norm_update_moving, dropout, dropout_backward, rmsprop_step, softmax,
+                    batch_norm_update_moving, dropout, dropout_apply, dropout_backward, rmsprop_step, softmax,
                     softmax_cross_entropy, sparse_softmax_cross_entropy)
 
-__all__ = ["DeviceArray", "host_mode", "to_device", "image", "layout", "nn", "train", "resize", "warp_affine",
+__all__ = ["DeviceArray", "host_mode", "to_device", "transfer_counts", "reset_transfer_counts", "upload_into",
+           "download_into", "download_many", "empty_cache", "add", "dropout_apply", "image", "layout", "nn", "train", "resize", "warp_affine",
            "activation", "activation_backward", "adam_step", "avg_pool2d", "avg_pool2d_backward", "conv2d",
            "conv2d_backward", "dense", "dense_backward", "depthwise_conv2d", "depthwise_conv2d_backward",
            "global_avg_pool2d", "global_avg_pool2d_backward", "global_max_pool2d", "max_pool2d",

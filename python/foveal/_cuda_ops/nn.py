@@ -22,7 +22,7 @@ __all__ = [
     "global_max_pool2d", "dense", "relu", "sigmoid", "tanh", "activation", "conv2d_backward",
     "depthwise_conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward",
     "global_avg_pool2d_backward", "global_max_pool2d_backward", "dense_backward", "activation_backward",
-    "sgd_step", "adam_step",
+    "sgd_step", "adam_step", "add",
 ]
 
 IntPair = Union[int, Pair]
@@ -307,6 +307,20 @@ def activation(x: Any, activation: Optional[str]) -> Any:
 
 
 _activation_op = activation   # conv2d's parameter of that name hides the function
+
+
+def add(a: Any, b: Any, activation: Optional[str] = None) -> Any:
+    """``activation(a + b)`` of two float32 arrays of one shape, on the GPU (the Add layer's
+    sum and the sum of two gradients: the same float additions as NumPy's)."""
+    act = _activation(activation)
+    call = Call(a)
+    ab, bb = call.input(a, "a"), call.input(b, "b")
+    if ab.shape != bb.shape:
+        raise ValueError(f"b must have the shape of a {ab.shape}, got {bb.shape}")
+    y = call.output(ab.shape)
+    if ab.size:
+        _cuda.bias_activation(ab.ptr, bb.ptr, y.ptr, ab.size, ab.size, act, call.host)
+    return call.result(y)
 
 
 def relu(x: Any) -> Any:

@@ -29,7 +29,7 @@ __all__ = [
     "batch_norm_train_forward", "batch_norm_train_backward", "batch_norm_act_train_forward",
     "batch_norm_act_train_backward", "batch_norm_inference", "batch_norm_inference_backward",
     "batch_norm_update_moving", "dropout", "dropout_backward", "softmax", "softmax_cross_entropy",
-    "sparse_softmax_cross_entropy", "rmsprop_step",
+    "sparse_softmax_cross_entropy", "rmsprop_step", "dropout_apply",
 ]
 
 _BN_ACTIVATIONS = {None: "linear", "none": "linear", "linear": "linear", "relu": "relu", "relu6": "relu6"}
@@ -225,6 +225,16 @@ def dropout(x: Any, rate: float, key: int) -> Tuple[Any, Any]:
     y, mask = call.output(xb.shape), call.output(xb.shape)
     _cuda.dropout(xb.ptr, y.ptr, mask.ptr, xb.size, k, keep, 0, call.host)
     return call.result(y), call.result(mask)
+
+
+def dropout_apply(x: Any, rate: float, key: int) -> Any:
+    """:func:`dropout`'s ``y`` alone (no mask written: :func:`dropout_backward` draws it again)."""
+    keep, k = _keep(rate), _key(key)
+    call = Call(x)
+    xb = call.input(x, "x")
+    y = call.output(xb.shape)
+    _cuda.dropout(xb.ptr, y.ptr, 0, xb.size, k, keep, 0, call.host)
+    return call.result(y)
 
 
 def dropout_backward(dy: Any, rate: float, key: int) -> Any:

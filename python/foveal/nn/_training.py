@@ -12,7 +12,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from . import _progress
+from .._device_state import state as _device_state
+from . import _device_train, _progress
 from . import callbacks as _callbacks
 from . import losses as _losses
 from . import metrics as _metrics
@@ -106,6 +107,16 @@ def fit_epochs(model: Any, data: Batches, val: Optional[Batches], loss_obj: _los
     return history
 
 
+def _inference_forward(model: Any, graph: Any, xb: np.ndarray) -> np.ndarray:
+    """The model's output for one batch in inference mode: GPU-resident on "cuda"
+    (``_device_train``), else (or where the GPU path cannot run the model) the graph's."""
+    if _device_state["device"] != "cpu" or model._device_session is not None:
+        p = _device_train.predict_batch(model, xb)
+        if p is not None:
+            return p
+    return graph.forward(xb, False)
+
+
 def _inference_pass(model: Any, data: Batches, verbose: int, title: str, where: str,
                     on_batch: Callable[[Any, np.ndarray, Any], None]) -> Any:
     """One pass over ``data`` in inference mode: ``on_batch(graph, x, y)`` for each batch (the
@@ -137,7 +148,7 @@ def evaluate_batches(model: Any, data: Batches, loss_obj: _losses.Loss, verbose:
         if yb is None:
             raise ValueError("evaluate needs targets: y, or (x, y) batches")
         if not is_empty(xb):   # an empty batch adds nothing to the means
-            p = graph.forward(xb, False)
+            p = _inference_forward(model, graph, xb)
             running.update(yb, p, loss_obj._values(yb, p))
 
     _inference_pass(model, data, verbose, "Evaluate", "evaluate", add)
@@ -155,7 +166,7 @@ def predict_batches(model: Any, data: Batches, verbose: int) -> np.ndarray:
         if is_empty(xb):   # no sample, no row
             empty.append(xb)
         else:
-            outs.append(graph.forward(xb, False))
+            outs.append(_inference_forward(model, graph, xb))
 
     graph = _inference_pass(model, data, verbose, "Predict", "predict", add)
     if not outs:

@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _progress, _serialization, _summary, _training
+from .._device_state import state as _device_state
+from . import _device_train, _progress, _serialization, _summary, _training
 from . import callbacks as _callbacks
 from . import layers as _layers
 from . import losses as _losses
@@ -62,6 +63,7 @@ class Model:
         self._trainable = True
         self._compiled_trainable: Optional[Tuple[bool, Dict[int, bool]]] = None
         self._trainable_warned = False
+        self._device_session: Any = None   # GPU-resident weights on "cuda" (_device_train)
         if type(self) is Model or inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise TypeError("Model needs inputs and outputs (subclassed models are not "
@@ -147,9 +149,16 @@ class Model:
             if not (value and layer._always_frozen):
                 layer.trainable = value
 
+    def _sync_device(self) -> None:
+        """Bring the layers' weights and the optimizer's slots back from the GPU where they are
+        newer there (``train_on_batch`` on "cuda" leaves them there)."""
+        if self._device_session is not None:
+            _device_train.sync(self)
+
     @property
     def weights(self) -> List[Weight]:
         """Every weight, layer by layer in Keras's order."""
+        self._sync_device()
         return [w for layer in self._weight_layers() for w in layer.weights]
 
     @property
@@ -203,6 +212,7 @@ class Model:
             values.append(v)
         for w, v in zip(own, values):
             np.copyto(w.value, v)
+        _device_train.invalidate(self)
 
     def count_params(self) -> int:
         """Number of scalars in all weights."""
@@ -213,6 +223,7 @@ class Model:
         """Choose the optimizer (``"sgd"``, ``"adam"``, ``"rmsprop"`` or an object from
         :mod:`foveal.nn.optimizers`), the loss (a name or an object from :mod:`foveal.nn.losses`)
         and the metrics (e.g. ``["accuracy"]``)."""
+        _device_train.release(self)
         self.optimizer = _optimizers.get(optimizer)
         self._loss_obj = None if loss is None else _losses.get(loss)
         self.loss = loss
@@ -288,6 +299,10 @@ class Model:
     def _train_step(self, x: np.ndarray, y: Any) -> Tuple[np.ndarray, np.ndarray]:
         """Forward, loss gradient, backward and one optimizer update; returns the predictions
         and the per-sample losses."""
+        if _device_state["device"] != "cpu" or self._device_session is not None:
+            out = _device_train.train_step(self, x, y)   # GPU-resident on "cuda"
+            if out is not None:
+                return out
         graph = self._graph
         plan = self._train_plan()
         trainable, act = plan[2], plan[3]   # TrainPlan.trainable, .output_activation
@@ -306,6 +321,7 @@ class Model:
         # they warp it straight to float32 (_augment_chain.takes_uint8)
         u8 = bool(training) and isinstance(x, np.ndarray) and x.dtype == np.uint8
         x = np.ascontiguousarray(x) if u8 else as_float32(x, "x")
+        self._sync_device()
         graph = self._ensure_built(x.shape)
         self._check_input(x.shape, "model call")
         if u8 and not takes_uint8(graph):
@@ -358,8 +374,11 @@ class Model:
             self._ensure_built(data.x.shape)
             self._check_input(data.x.shape, "fit")
         self._plan = None
-        self.history = _training.fit_epochs(self, data, val, loss_obj, epochs, initial_epoch,
-                                            callbacks, verbose)
+        try:
+            self.history = _training.fit_epochs(self, data, val, loss_obj, epochs, initial_epoch,
+                                                callbacks, verbose)
+        finally:
+            _device_train.end_call(self)
         return self.history
 
     # ---- evaluate / predict -------------------------------------------------------------
@@ -375,7 +394,10 @@ class Model:
         verbose = _progress.verbosity(verbose)
         steps = None if steps is None else as_int(steps, "steps", 1)
         data = Batches(x, y, batch_size, False, steps, "evaluate", True)
-        logs = _training.evaluate_batches(self, data, loss_obj, verbose)
+        try:
+            logs = _training.evaluate_batches(self, data, loss_obj, verbose)
+        finally:
+            _device_train.end_call(self)
         if return_dict:
             return logs
         values = list(logs.values())
@@ -389,7 +411,10 @@ class Model:
         verbose = _progress.verbosity(verbose)
         steps = None if steps is None else as_int(steps, "steps", 1)
         data = Batches(x, None, batch_size, False, steps, "predict", False)
-        return _training.predict_batches(self, data, verbose)
+        try:
+            return _training.predict_batches(self, data, verbose)
+        finally:
+            _device_train.end_call(self)
 
     def train_on_batch(self, x: Any, y: Any, return_dict: bool = False
                        ) -> Union[float, List[float], Dict[str, float]]:
@@ -410,6 +435,7 @@ class Model:
         """Loss (and metrics) of one batch in inference mode."""
         loss_obj = self._require_compiled("test_on_batch")
         x = as_float32(x, "x")
+        self._sync_device()
         self._ensure_built(x.shape)
         self._check_input(x.shape, "test_on_batch")
         p = self._graph.forward(x, False)
@@ -474,22 +500,27 @@ class Model:
         size) and onnxruntime gives the same outputs; Dropout is the identity and
         BatchNormalization uses its moving statistics, as in inference."""
         from . import _onnx
+        self._sync_device()
         _onnx.export(self, filepath)
 
     def save(self, filepath: str, overwrite: bool = True) -> None:
         """Write the architecture, weights, compile settings and optimizer state to one file
         (a zip with checksums), atomically; :func:`foveal.nn.load_model` reads it back. A ``.keras``
         path gets a Keras 3 archive (the same contents, in Keras's form; needs ``h5py``) instead."""
+        self._sync_device()
         _serialization.save_model(self, filepath, overwrite)
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Write only the weights (same container as :meth:`save`)."""
+        self._sync_device()
         _serialization.save_weights(self, filepath, overwrite)
 
     def load_weights(self, filepath: str) -> None:
         """Read weights written by :meth:`save_weights` or :meth:`save` into this model
         (same architecture: counts and shapes are checked)."""
+        self._sync_device()
         _serialization.load_weights(self, filepath)
+        _device_train.invalidate(self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
