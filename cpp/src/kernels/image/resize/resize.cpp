@@ -3,6 +3,7 @@
 // once each (a small cache per task) and combined vertically by the row-correlation kernel.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -116,6 +117,55 @@ Taps make_taps(size_t in, size_t out, Interp interp, bool area_shrink) {
   return t;
 }
 
+// Nearest: each output pixel is a copy of its source pixel (the same values the one-tap
+// resampling gives, and -0.0 and NaN payloads kept as they are), rows in bands on the threads.
+template <class E>
+void resize_nearest(const ResizeParams& p, const Taps& tx, const Taps& ty, const E* src, E* dst) {
+  const ImageShape& s = p.shape;
+  const size_t C = s.channels, out_row = p.out_w * C, in_row = s.width * C;
+  std::vector<size_t> xoff(p.out_w);
+  for (size_t x = 0; x < p.out_w; ++x) xoff[x] = static_cast<size_t>(tx.index[x]) * C;
+  const TileGrid grid = band_grid(s.batch, p.out_h, 1);
+  const int threads = threads_for(grid.tasks(), s.batch * p.out_h * out_row);
+  parallel_for_2d(grid, threads, [&](const Tile& band, int) {
+    const E* image = src + band.group * s.height * in_row;
+    for (size_t y = band.r0; y < band.r1; ++y) {
+      const E* in = image + static_cast<size_t>(ty.index[y]) * in_row;
+      E* out = dst + (band.group * p.out_h + y) * out_row;
+      if (C == 3 && sizeof(E) == 1) {
+        // a 4-byte move per pixel (its fourth byte is the next pixel's first, written next;
+        // the source's fourth byte lies inside the image but for its very last pixel): the
+        // row's last pixel, and any whose source is the image's last, move byte by byte
+        const size_t last_src = s.height * in_row - 3;
+        const uint8_t* in8 = reinterpret_cast<const uint8_t*>(in);
+        const uint8_t* image8 = reinterpret_cast<const uint8_t*>(image);
+        uint8_t* out8 = reinterpret_cast<uint8_t*>(out);
+        for (size_t x = 0; x < p.out_w; ++x, out8 += 3) {
+          const uint8_t* px = in8 + xoff[x];
+          if (x + 1 < p.out_w && static_cast<size_t>(px - image8) < last_src) {
+            uint32_t v;
+            std::memcpy(&v, px, 4);
+            std::memcpy(out8, &v, 4);
+          } else {
+            out8[0] = px[0];
+            out8[1] = px[1];
+            out8[2] = px[2];
+          }
+        }
+      } else if (C == 3) {
+        for (size_t x = 0; x < p.out_w; ++x, out += 3) {
+          const E* px = in + xoff[x];
+          out[0] = px[0];
+          out[1] = px[1];
+          out[2] = px[2];
+        }
+      } else {
+        for (size_t x = 0; x < p.out_w; ++x, out += C) std::copy(in + xoff[x], in + xoff[x] + C, out);
+      }
+    }
+  });
+}
+
 template <class E, class Resample, class Combine>
 void resize(const ResizeParams& p, const E* src, E* dst, Resample resample, Combine combine) {
   const ImageShape& s = p.shape;
@@ -123,6 +173,10 @@ void resize(const ResizeParams& p, const E* src, E* dst, Resample resample, Comb
   const bool shrink = s.width >= p.out_w && s.height >= p.out_h;
   const Taps tx = make_taps(s.width, p.out_w, p.interp, shrink);
   const Taps ty = make_taps(s.height, p.out_h, p.interp, shrink);
+  if (p.interp == Interp::nearest) {
+    resize_nearest(p, tx, ty, src, dst);
+    return;
+  }
   // Horizontal tables tap-major (entry t*out_w + x), offsets in values, for the row kernel.
   std::vector<int32_t> xoff(tx.index.size());
   std::vector<float> xw(tx.weight.size());
