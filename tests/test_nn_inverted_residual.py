@@ -175,3 +175,32 @@ def test_bad_arguments_are_named(change, name):
     args.update(change)
     with pytest.raises(ValueError, match=name):
         _core.inverted_residual(**args)
+
+
+def test_frozen_backbone_blocks_run_fused_in_training(monkeypatch):
+    """A frozen MobileNetV2-style backbone under a head that learns: its blocks run as
+    InvertedResidual steps in the training step too, and the step equals the unfused one."""
+    def build():
+        model = _mobilenet_like()
+        for layer in model.layers[:-1]:      # everything but the Dense head
+            layer.trainable = False
+        return model
+
+    fused, plain = build(), build()
+    _randomize_bn(fused)
+    plain.set_weights(fused.get_weights())
+    for m in (fused, plain):
+        m.compile(nn.optimizers.SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(4, 17, 16, 3)).astype(np.float32)
+    y = rng.integers(0, 5, 4)
+    with monkeypatch.context() as mp:
+        mp.setattr(_fusion, "inverted_residuals", lambda steps, output_id: list(steps))
+        plain.train_on_batch(x, y)
+    fused.train_on_batch(x, y)
+    assert len([s for s in fused._graph._train_fused[1] if isinstance(s, _fusion.InvertedResidual)]) == 3
+    for _ in range(2):
+        fused.train_on_batch(x, y)
+        plain.train_on_batch(x, y)
+    for w, a, b in zip(fused.weights, fused.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b, err_msg=w.path)

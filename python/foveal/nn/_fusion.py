@@ -318,10 +318,10 @@ def with_bn_activations(steps: Sequence[Any], act_slots: Set[int]) -> List[Any]:
     """``steps`` with each BatchNormalization -> activation pair whose activation writes a slot
     of ``act_slots`` replaced by one :class:`BnAct` at the normalization's place."""
     after = {step[1][0]: step for step in steps
-             if not isinstance(step, Fused) and step[2] in act_slots}
+             if not isinstance(step, (Fused, InvertedResidual)) and step[2] in act_slots}
     out: List[Any] = []
     for step in steps:
-        if isinstance(step, Fused):
+        if isinstance(step, (Fused, InvertedResidual)):
             out.append(step)
         elif step[2] not in act_slots:
             act = after.get(step[2])

@@ -130,6 +130,8 @@ class Graph:
                     requires = plan[1]   # TrainPlan.requires (a plain tuple works too)
                     fused = _fusion.plan(self.steps, self.output_id,
                                          lambda f: not requires[f.out] and not f.bn.trainable)
+                    # a frozen MobileNetV2 backbone's blocks: one pass each, as in predict
+                    fused = _fusion.inverted_residuals(fused, self.output_id)
                     if len(plan) > 6 and plan[6]:   # TrainPlan.bn_activation
                         fused = _fusion.with_bn_activations(fused, plan[6])
                     fused = _fusion.with_conv_moments(fused, self.output_id)
