@@ -78,6 +78,9 @@ FOVEAL_KERNEL(correlate_f32, correlate_f32_fn, filter2d_f32_row)
 FOVEAL_KERNEL(correlate_u8, correlate_u8_fn, filter2d_u8_row)
 FOVEAL_KERNEL(correlate2_f32, correlate2_f32_fn, filter2d_f32_row2)
 FOVEAL_KERNEL(correlate2_u8, correlate2_u8_fn, filter2d_u8_row2)
+// image/filter2d: the fixed-point passes of a uint8 separable filter with small integer taps.
+FOVEAL_KERNEL(sep_col_u8, sep_col_u8_fn, filter2d_u8_fixcol)
+FOVEAL_KERNEL(sep_row_u8, sep_row_u8_fn, filter2d_u8_fixrow)
 // image/warp: affine warp, one output row.
 FOVEAL_KERNEL(warp_row_u8, warp_row_u8_fn, warp_u8_row)
 FOVEAL_KERNEL(warp_row_f32, warp_row_f32_fn, warp_f32_row)

@@ -276,6 +276,15 @@ using correlate2_f32_fn = void (*)(const float* const* rows, size_t nrows, const
                                    size_t kw, size_t step, size_t n, float* out0, float* out1);
 using correlate2_u8_fn = void (*)(const float* const* rows, size_t nrows, const float* k,
                                   size_t kw, size_t step, size_t n, uint8_t* out0, uint8_t* out1);
+// The two passes of a uint8 separable filter whose taps are small integers (fixed point, the
+// sums exact in uint16; filter2d.cpp says when): the vertical pass over nrows source rows,
+// out[j] = sum_r k[r] * rows[r][j] (uint16, j in [0, n)), then the horizontal pass over that row
+// (already padded), out[j] = sum_s k[s] * row[j + s*step] rounded half to even after a right
+// shift by `shift` bits, saturated to uint8.
+using sep_col_u8_fn = void (*)(const uint8_t* const* rows, size_t nrows, const uint16_t* k, size_t n,
+                               uint16_t* out);
+using sep_row_u8_fn = void (*)(const uint16_t* row, const uint16_t* k, size_t kw, size_t step, unsigned shift,
+                               size_t n, uint8_t* out);
 
 // Affine warp of one output row: source (x, y) = m * (x, y, 1) for every output pixel.
 struct WarpRowParams {

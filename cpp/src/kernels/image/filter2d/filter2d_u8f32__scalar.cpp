@@ -23,4 +23,12 @@ void filter2d_u8_row2__scalar(const float* const* rows, size_t nrows, const floa
   correlate2<VecScalar>(rows, nrows, k, kw, step, n, out0, out1);
 }
 
+void filter2d_u8_fixcol__scalar(const uint8_t* const* rows, size_t nrows, const uint16_t* k, size_t n, uint16_t* out) {
+  fixed_col(rows, nrows, k, n, out);
+}
+void filter2d_u8_fixrow__scalar(const uint16_t* row, const uint16_t* k, size_t kw, size_t step, unsigned shift,
+                              size_t n, uint8_t* out) {
+  fixed_row(row, k, kw, step, shift, n, out);
+}
+
 }  // namespace foveal

@@ -1,7 +1,7 @@
 // Pixel-wise image kernels: arithmetic, blending, thresholds, gray conversion, flips. One body
 // for every ISA: each pointwise_u8f32__<isa>.cpp instantiates it. Float math goes through the ISA's vector
-// type; the integer loops (saturating add, gray, flips) are left to the compiler's vectorizer,
-// which sees this ISA's flags.
+// type; the integer loops (saturating add, flips) are left to the compiler's vectorizer,
+// which sees this ISA's flags; uint8 gray takes the ISA's integer vectors (gray_u8_vec).
 #pragma once
 
 #include <cstddef>
@@ -77,6 +77,41 @@ inline void gray_u8_c(size_t n, const uint8_t* src, uint8_t* dst) {
     dst[i] = static_cast<uint8_t>((9798u * px[0] + 19235u * px[1] + 3735u * px[2] + 16384u) >> 15);
   }
 }
+// The same gray conversion with integer vectors (G, next to an ISA's kernels): the pixels'
+// bytes spread to 32-bit lanes as R | G << 16 and B | 1 << 16, two multiply-adds of 16-bit
+// pairs (pmaddwd) give the same sum as gray_u8_c, then the shift. G has: pixels (per vector),
+// reach3 (bytes a 3-channel load reads from its first pixel), T, load3 / load4 (the pixels
+// from p, spread so each 128-bit lane holds 4 whole pixels), gray3 / gray4 (their values in
+// 32-bit lanes, pixel order) and store(dst, a, b, c, d) (4 * pixels bytes). The rest of the
+// pixels go through gray_u8_c.
+// The byte shuffles that spread 4 pixels (3 or 4 bytes each, one 128-bit lane) to 32-bit
+// lanes R | G << 16 and B (-1: a zero byte).
+constexpr int8_t kGrayRG3[16] = {0, -1, 1, -1, 3, -1, 4, -1, 6, -1, 7, -1, 9, -1, 10, -1};
+constexpr int8_t kGrayB3[16] = {2, -1, -1, -1, 5, -1, -1, -1, 8, -1, -1, -1, 11, -1, -1, -1};
+constexpr int8_t kGrayRG4[16] = {0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1};
+constexpr int8_t kGrayB4[16] = {2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1};
+
+template <class G>
+inline void gray_u8_vec(size_t n, size_t channels, const uint8_t* src, uint8_t* dst) {
+  constexpr size_t P = G::pixels;
+  size_t i = 0;
+  if (channels == 3) {
+    for (; 3 * (i + 3 * P) + G::reach3 <= 3 * n; i += 4 * P) {
+      const uint8_t* s = src + 3 * i;
+      G::store(dst + i, G::gray3(G::load3(s)), G::gray3(G::load3(s + 3 * P)), G::gray3(G::load3(s + 6 * P)),
+               G::gray3(G::load3(s + 9 * P)));
+    }
+    gray_u8_c<3>(n - i, src + 3 * i, dst + i);
+  } else {
+    for (; i + 4 * P <= n; i += 4 * P) {
+      const uint8_t* s = src + 4 * i;
+      G::store(dst + i, G::gray4(G::load4(s)), G::gray4(G::load4(s + 4 * P)), G::gray4(G::load4(s + 8 * P)),
+               G::gray4(G::load4(s + 12 * P)));
+    }
+    gray_u8_c<4>(n - i, src + 4 * i, dst + i);
+  }
+}
+
 template <size_t C>
 inline void gray_f32_c(size_t n, const float* src, float* dst) {
   for (size_t i = 0; i < n; ++i) {
