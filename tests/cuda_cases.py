@@ -1,8 +1,8 @@
 """The CUDA build's operator cases, shared by tests/test_cuda_build.py (the kernel bodies run on
 the host, no GPU needed) and tests/test_cuda_gpu.py (on the GPU): each case runs one op of
 ``foveal._cuda_ops`` and the CPU op of the same name (``foveal.nn.functional`` or
-``foveal.image``, under its routing decorator; for the few GPU ops with no CPU op of their name,
-the CPU computation they stand for, in ``REFERENCES``) on the same seeded inputs, and ``check``
+``foveal.image``, under its routing decorator; for the GPU ops with no routed CPU op of their
+name, the CPU computation they stand for, in ``REFERENCES``) on the same seeded inputs, and ``check``
 holds every output within 1e-4 of the CPU output's scale (uint8: within 1 level; bool: equal).
 """
 import zlib
@@ -10,9 +10,11 @@ from typing import Any, Callable, Dict, List, NamedTuple, Tuple
 
 import numpy as np
 
-import foveal.image.geometry as geometry
+import foveal.image as fimage
 import foveal.nn.functional as F
 from foveal import _core
+from foveal.data import _augment
+from foveal.nn.layers import _augment_chain
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "relu6", "hard_sigmoid", "hard_silu", "silu",
                "gelu", "leaky_relu", "elu", "softplus")
@@ -125,25 +127,121 @@ def _image(rng: np.random.Generator, shape: tuple, dtype: str) -> np.ndarray:
     return (rng.random(shape, dtype=np.float32) * 255.0).astype(np.float32)
 
 
+IMAGE_SHAPES = [(31, 29, 3), (2, 17, 40, 4), (23, 37), (19, 21, 1)]
+BORDERS = ("constant", "replicate", "reflect", "reflect101", "wrap")
+
+
 def image_cases() -> List[Case]:
     cases = []
-    shapes = [(31, 29, 3), (2, 17, 40, 4), (23, 37), (19, 21, 1)]
-    borders = ("constant", "replicate", "reflect", "reflect101", "wrap")
-    for i, shape in enumerate(shapes):
+    for i, shape in enumerate(IMAGE_SHAPES):
         for dtype in ("uint8", "float32"):
             rng = _rng(f"img{i}{dtype}")
             img = _image(rng, shape, dtype)
-            rows = shape[1] if len(shape) == 4 else shape[0]
+            rows, cols = (shape[1], shape[2]) if len(shape) == 4 else (shape[0], shape[1])
             a = rng.uniform(-0.6, 0.6)
             m = np.array([[np.cos(a) * 1.2, np.sin(a), rng.uniform(-4, 4)],
                           [-np.sin(a), np.cos(a) * 0.9, rng.uniform(-4, 4)]])
-            for interp in ("bilinear", "nearest"):
-                border = borders[(i + len(interp)) % len(borders)]
+            warps = [("bilinear", BORDERS[(i + 8) % 5]), ("nearest", BORDERS[(i + 7) % 5]),
+                     ("bicubic", "constant"), ("bicubic", BORDERS[i + 1])]
+            for interp, border in warps:
+                cval = 12.5 if interp == "bicubic" else 77   # uint8: rounded to 12 (half to even)
                 cases.append(Case(f"warp_affine-{i}-{dtype}-{interp}-{border}", "image.warp_affine", (img, m),
                                   dict(output_shape=(rows + 3, 33),
-                                       interpolation=interp, border=border, cval=77)))
-            for size in ((13, 50), (40, 17)):
-                cases.append(Case(f"resize-{i}-{dtype}-{size}", "image.resize", (img, size), {}))
+                                       interpolation=interp, border=border, cval=cval)))
+            # mixed, both shrinking (area averages), both growing, integer factors
+            sizes = ((13, 50), (40, 17), (9, 11), (61, 77), (max(1, rows // 2), max(1, cols // 3)))
+            for j, size in enumerate(sizes):
+                for interp in ("bilinear", "nearest", "bicubic", "area"):
+                    cases.append(Case(f"resize-{i}-{dtype}-{size}-{interp}", "image.resize", (img, size),
+                                      dict(interpolation=interp)))
+    return cases
+
+
+def filter_cases() -> List[Case]:
+    cases = []
+    for i, shape in enumerate(IMAGE_SHAPES):
+        for dtype in ("uint8", "float32"):
+            rng = _rng(f"filter{i}{dtype}")
+            img = _image(rng, shape, dtype)
+            k3 = rng.uniform(-0.3, 1.0, (3, 3)).astype(np.float32)
+            k3 /= k3.sum()
+            k53 = rng.uniform(-0.5, 1.0, (5, 3)).astype(np.float32)
+            k53[1, 2] = 0.0                 # a zero tap: skipped, as the CPU skips it
+            k53 /= k53.sum()
+            rank1 = np.outer(rng.uniform(0.1, 1.0, 5), rng.uniform(-0.2, 1.0, 3)).astype(np.float32)
+            rank1 /= rank1.sum()            # a separable kernel: two 1-D passes
+            pre = f"{i}-{dtype}"
+            for border in BORDERS:
+                cases.append(Case(f"filter2d-{pre}-3x3-{border}", "image.filter2d", (img, k3),
+                                  dict(border=border, cval=77)))
+            for border in ("constant", "reflect101", "wrap"):
+                cases.append(Case(f"filter2d-{pre}-5x3-{border}", "image.filter2d", (img, k53),
+                                  dict(border=border, cval=300)))
+                cases.append(Case(f"filter2d-{pre}-rank1-{border}", "image.filter2d", (img, rank1),
+                                  dict(border=border, cval=12.6)))
+            cases.append(Case(f"convolve2d-{pre}", "image.convolve2d", (img, k53), dict(border="replicate")))
+            for ksize, sigma in ((3, 0), (5, 0), (7, 1.3), ((5, 3), 0.8), (9, 0), (11, 0)):
+                cases.append(Case(f"gaussian_blur-{pre}-{ksize}-{sigma}", "image.gaussian_blur", (img, ksize, sigma),
+                                  {}))
+            cases.append(Case(f"laplacian-{pre}", "image.laplacian", (img,), {}))
+            for dx, dy, ksize in ((1, 0, 3), (0, 2, 5), (1, 1, 1), (2, 1, 7)):
+                cases.append(Case(f"sobel-{pre}-{dx}{dy}{ksize}", "image.sobel", (img, dx, dy, ksize), {}))
+            cases.append(Case(f"sharpen-{pre}", "image.sharpen", (img,), {}))
+            cases.append(Case(f"edges-{pre}", "image.edges", (img,), {}))
+    return cases
+
+
+def _random_matrices(rng: np.random.Generator, n: int, h: int, w: int) -> np.ndarray:
+    """n source -> destination maps about the image centre; the first the identity (a copy)."""
+    out = np.zeros((n, 2, 3))
+    for k in range(n):
+        a, z = rng.uniform(-0.5, 0.5), rng.uniform(0.8, 1.25)
+        lin = np.array([[np.cos(a) * z, np.sin(a)], [-np.sin(a), np.cos(a) / z]])
+        c = np.array([(w - 1) / 2, (h - 1) / 2])
+        out[k, :, :2] = lin
+        out[k, :, 2] = c - lin @ c + rng.uniform(-3, 3, 2)
+    out[0] = [[1, 0, 0], [0, 1, 0]]
+    return out
+
+
+# (shape, interpolation, border): 3 to 7200 values per image (2 chunks of the range reduction)
+AUGMENT_CONFIGS = [((3, 17, 23, 3), "bilinear", "reflect"), ((2, 20, 16, 1), "nearest", "constant"),
+                   ((4, 9, 30, 4), "bilinear", "replicate"), ((2, 40, 60, 3), "bilinear", "wrap"),
+                   ((2, 1, 3, 1), "nearest", "reflect101")]
+
+
+def augment_cases() -> List[Case]:
+    cases = []
+    for i, (shape, interp, border) in enumerate(AUGMENT_CONFIGS):
+        rng = _rng(f"augment{i}")
+        n, h, w, _ = shape
+        x, xu8 = _image(rng, shape, "float32"), _image(rng, shape, "uint8")
+        m = _random_matrices(rng, n, h, w)
+        shift = rng.uniform(-40, 40, n).astype(np.float32)
+        scale = rng.uniform(0.5, 1.5, n).astype(np.float32)
+        shift[-1], scale[0] = 0.0, 1.0        # an image without a shift, one without a brightness change
+        add = rng.uniform(-60, 60, n).astype(np.float32)
+        for name, sh, sc in (("shift-scale", shift, scale), ("scale", None, scale), ("shift", shift, None),
+                             ("warp", None, None)):
+            cases.append(Case(f"augment_batch-{i}-{name}", "augment_batch", (x, m, interp, border, 33.0, sh, sc), {}))
+        cases.append(Case(f"augment_batch-{i}-u8-add-clip", "augment_batch",
+                          (xu8, m, interp, border, 33.0, None, None, add, (10.0, 240.0)), {}))
+        cases.append(Case(f"augment_batch-{i}-u8", "augment_batch", (xu8, m, interp, border, 33.0, None, None), {}))
+    rng = _rng("apply_batch")
+    params = [{"theta": 20, "tx": 2, "ty": -3, "shear": 5, "zx": 1.1, "zy": 0.9, "flip_horizontal": True,
+               "channel_shift_intensity": 10, "brightness": 1.2},
+              {"theta": -35, "zx": 0.7, "zy": 0.7, "flip_vertical": True, "brightness": 0.8},
+              {"channel_shift_intensity": -25}]
+    for c, fill, order in ((3, "nearest", 1), (6, "constant", 1), (1, "wrap", 0)):
+        x = _image(rng, (3, 14, 19, c), "float32")
+        cases.append(Case(f"apply_batch-{c}-{fill}-{order}", "apply_batch", (x, params, fill, 9.0, order), {}))
+    maps = np.stack([np.eye(3), np.linalg.inv(np.vstack([_random_matrices(rng, 2, 15, 18)[1], [0, 0, 1]])),
+                     np.array([[1.0, 0.0, 2.5], [0.0, -1.0, 14.0], [0.0, 0.0, 1.0]])])
+    xu8 = _image(rng, (3, 15, 18, 3), "uint8")
+    cases.append(Case("warp_batch-u8-add-clip", "warp_batch", (xu8, maps, ("reflect", "bilinear", 0.0)),
+                      dict(add=np.array([5, -20, 40], np.float32), clip=(0.0, 255.0))))
+    cases.append(Case("warp_batch-f32-5ch", "warp_batch",
+                      (_image(rng, (3, 15, 18, 5), "float32"), maps, ("constant", "nearest", 3.0)), {}))
     return cases
 
 
@@ -300,7 +398,8 @@ def layout_cases() -> List[Case]:
 
 
 def all_cases() -> List[Case]:
-    return (conv_cases() + pool_cases() + dense_cases() + activation_cases() + image_cases()
+    return (conv_cases() + pool_cases() + dense_cases() + activation_cases() + image_cases() + filter_cases()
+            + augment_cases()
             + batch_norm_cases() + dropout_cases() + softmax_cases() + cross_entropy_cases()
             + optimizer_cases() + layout_cases())
 
@@ -314,22 +413,50 @@ EXACT_OPS = ("batch_norm_train_forward", "batch_norm_train_backward", "batch_nor
              "global_max_pool2d_backward")
 
 
+#: The image ops (foveal.image and the fused augmentation): the CPU's bits where the CPU kernels
+#: use fused multiply-adds (the AVX2 and AVX-512 kernels; the scalar ones round each product).
+IMAGE_OPS = ("augment_batch", "apply_batch", "warp_batch")
+
+
+def is_image_op(op: str) -> bool:
+    return op.startswith("image.") or op in IMAGE_OPS
+
+
 #: The CPU computation of the GPU ops that have no CPU op of their name (or, in place, return nothing).
 REFERENCES: Dict[str, Callable[..., Any]] = {
     "softmax_cross_entropy": _core.softmax_cross_entropy,
     "sparse_softmax_cross_entropy": _sparse_cross_entropy_cpu,
     "dropout_backward": _dropout_backward_cpu,
     "rmsprop_step": _rmsprop_cpu,
+    "augment_batch": _core.image.augment_batch,
+    "apply_batch": _augment.apply_batch,
+    "warp_batch": _augment_chain.warp_batch,
 }
-#: The GPU side of the in-place ops among them: run on copies, the updated arrays returned.
-CUDA_WRAPPERS: Dict[str, Callable[..., Any]] = {"rmsprop_step": _rmsprop_cuda}
+def _on_cuda(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """fn run with the device set to "cuda" (its routed ops then run the CUDA ops)."""
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from foveal._device_state import state
+        old = state["device"]
+        state["device"] = "cuda"
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            state["device"] = old
+    return run
+
+
+#: The GPU side of the in-place ops among them (run on copies, the updated arrays returned), and
+#: of the foveal.image ops that reach a CUDA op through another routed op.
+CUDA_WRAPPERS: Dict[str, Callable[..., Any]] = {"rmsprop_step": _rmsprop_cuda,
+                                                "image.sharpen": _on_cuda(fimage.sharpen),
+                                                "image.edges": _on_cuda(fimage.edges)}
 
 
 def cpu_op(op: str) -> Callable[..., Any]:
     """The CPU implementation of ``op`` (beneath its routing decorator)."""
     if op in REFERENCES:
         return REFERENCES[op]
-    fn = getattr(geometry, op[len("image."):]) if op.startswith("image.") else getattr(F, op)
+    fn = getattr(fimage, op[len("image."):]) if op.startswith("image.") else getattr(F, op)
     return getattr(fn, "__wrapped__", fn)
 
 

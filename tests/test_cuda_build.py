@@ -101,6 +101,126 @@ def test_exact_kernel_bodies_give_cpu_bits(case):
             np.testing.assert_array_equal(g, w, err_msg=case.id)
 
 
+IMAGE = [c for c in CASES if cuda_cases.is_image_op(c.op)]
+
+
+@needs_cuda_build
+@pytest.mark.skipif(_core.build_info()["isa"] == "scalar",
+                    reason="the scalar CPU kernels round each product before adding (no FMA): within "
+                           "the tolerance, not the same bits")
+@pytest.mark.parametrize("case", IMAGE, ids=[c.id for c in IMAGE])
+def test_image_kernel_bodies_give_cpu_bits(case):
+    """Warps, resizes, filters and the augmentation do the CPU kernels' float operations in their
+    order (fmaf where they use an FMA): the same bits as an AVX2/AVX-512 CPU."""
+    from foveal import _cuda_ops
+    want = cuda_cases.cpu_op(case.op)(*case.args, **case.kwargs)
+    with _cuda_ops.host_mode():
+        got = cuda_cases.cuda_op(case.op)(*case.args, **case.kwargs)
+    np.testing.assert_array_equal(got, want, err_msg=case.id)
+
+
+@needs_cuda_build
+def test_routing_reaches_the_image_ops(restore_device):
+    """On "cuda" (forced; host mode), foveal.image's filters, warps and resize run the CUDA ops,
+    those that call them too (rotate, zoom, sharpen), with the CPU's results."""
+    import foveal.image as fi
+    from foveal import _cuda_ops
+    rng = np.random.default_rng(16)
+    img = rng.integers(0, 256, (2, 21, 18, 3), dtype=np.uint8)
+    ops = [("filter2d", lambda: fi.filter2d(img, fi.kernels.BOX3, "constant", 9)),
+           ("convolve2d", lambda: fi.convolve2d(img, np.arange(6, dtype=np.float32).reshape(2, 3) / 15)),
+           ("gaussian_blur", lambda: fi.gaussian_blur(img, 5)),
+           ("filter2d", lambda: fi.sharpen(img)),
+           ("laplacian", lambda: fi.laplacian(img)),
+           ("sobel", lambda: fi.sobel(img, 1, 0, 5)),
+           ("warp_affine", lambda: fi.rotate(img, 30.0, interpolation="bicubic")),
+           ("warp_affine", lambda: fi.zoom(img, 1.3, interpolation="nearest", border="reflect")),
+           ("resize", lambda: fi.resize(img, (11, 40), "area"))]
+    want = [run() for _, run in ops]
+    calls = []
+    saved = {name: getattr(_cuda_ops, name) for name, _ in ops}
+    try:
+        for name, real in saved.items():
+            setattr(_cuda_ops, name, lambda *a, _n=name, _f=real, **k: calls.append(_n) or _f(*a, **k))
+        foveal._device._state["device"] = "cuda"
+        with _cuda_ops.host_mode():
+            got = [run() for _, run in ops]
+    finally:
+        for name, real in saved.items():
+            setattr(_cuda_ops, name, real)
+    assert calls == [name for name, _ in ops]
+    for g, w in zip(got, want):
+        assert isinstance(g, np.ndarray) and g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+
+
+@needs_cuda_build
+def test_image_ops_take_device_arrays():
+    """Host-mode DeviceArrays in, DeviceArrays out (what a GPU's device arrays do), uint8 kept."""
+    import foveal.image as fi
+    from foveal import _cuda_ops
+    rng = np.random.default_rng(17)
+    img = rng.integers(0, 256, (2, 13, 15, 4), dtype=np.uint8)
+    m = np.stack([np.eye(2, 3), [[0.9, 0.2, 1.0], [-0.2, 1.1, -2.0]]])
+    with _cuda_ops.host_mode():
+        d = _cuda_ops.to_device(img)
+        for got, want in [(_cuda_ops.gaussian_blur(d, 3), fi.gaussian_blur.__wrapped__(img, 3)),
+                          (_cuda_ops.sobel(d, 0, 1), fi.sobel.__wrapped__(img, 0, 1)),
+                          (_cuda_ops.resize(d, (5, 31), "bicubic"), fi.resize.__wrapped__(img, (5, 31), "bicubic")),
+                          (_cuda_ops.augment_batch(d, m, "bilinear", "reflect", 0.0, None, None, None, (0.0, 99.0)),
+                           _core.image.augment_batch(img, m, "bilinear", "reflect", 0.0, None, None, None,
+                                                     (0.0, 99.0)))]:
+            assert isinstance(got, _cuda_ops.DeviceArray) and got.dtype == want.dtype
+            np.testing.assert_array_equal(got.get(), want)
+    try:  # rotate and zoom find the image's size without reading it, then run the routed warp
+        foveal._device._state["device"] = "cuda"
+        with _cuda_ops.host_mode():
+            got = fi.rotate(_cuda_ops.to_device(img), 25.0, interpolation="bicubic")
+    finally:
+        foveal._device._state["device"] = "cpu"
+    assert isinstance(got, _cuda_ops.DeviceArray)
+    np.testing.assert_array_equal(got.get(), fi.rotate(img, 25.0, interpolation="bicubic"))
+
+
+@needs_cuda_build
+def test_image_bad_arguments_name_the_argument():
+    from foveal import _cuda_ops
+    img = np.zeros((9, 8, 3), np.uint8)
+    x = np.zeros((2, 6, 7, 3), np.float32)
+    m = np.stack([np.eye(2, 3)] * 2)
+    with _cuda_ops.host_mode():
+        with pytest.raises(ValueError, match="matrix"):
+            _cuda_ops.warp_affine(img, [[1e-40, 0, 0], [0, 1e-40, 0]])
+        with pytest.raises(ValueError, match="matrix"):
+            _cuda_ops.warp_affine(img, [[1, 0, np.inf], [0, 1, 0]])
+        with pytest.raises(ValueError, match="size"):
+            _cuda_ops.resize(img, (0, 4))
+        with pytest.raises(ValueError, match="interpolation"):
+            _cuda_ops.resize(img, (4, 4), "lanczos")
+        with pytest.raises(ValueError, match="kernel"):
+            _cuda_ops.filter2d(img, np.ones((3, 3, 3)))
+        with pytest.raises(ValueError, match="border"):
+            _cuda_ops.filter2d(img, np.ones((3, 3)), border="mirror")
+        with pytest.raises(ValueError, match="ksize"):
+            _cuda_ops.gaussian_blur(img, 4)
+        with pytest.raises(ValueError, match="dx"):
+            _cuda_ops.sobel(img, 3, 0, 3)
+        with pytest.raises(ValueError, match="img"):
+            _cuda_ops.filter2d(np.zeros((4, 4, 5), np.uint8), np.ones((3, 3)))
+        with pytest.raises(ValueError, match="matrices"):
+            _cuda_ops.augment_batch(x, m[:1], "bilinear", "reflect", 0.0, None, None)
+        with pytest.raises(ValueError, match="shift"):
+            _cuda_ops.augment_batch(x, m, "bilinear", "reflect", 0.0, np.zeros(3, np.float32), None)
+        with pytest.raises(ValueError, match="interpolation"):
+            _cuda_ops.augment_batch(x, m, "bicubic", "reflect", 0.0, None, None)
+        with pytest.raises(ValueError, match="uint8"):
+            _cuda_ops.augment_batch(x, m, "bilinear", "reflect", 0.0, None, None, np.zeros(2, np.float32))
+        with pytest.raises(ValueError, match="clip"):
+            _cuda_ops.augment_batch(x.astype(np.uint8), m, "bilinear", "reflect", 0.0, None, None, None, (5.0, 1.0))
+        with pytest.raises(ValueError, match="fill_mode"):
+            _cuda_ops.apply_batch(x, [{}, {}], "mirror", 0.0)
+
+
 @needs_cuda_build
 def test_sparse_cross_entropy_is_the_one_hot_one_bit_for_bit():
     from foveal import _cuda_ops

@@ -21,31 +21,6 @@ constexpr size_t kBlockRows = 1024;  // rows per partial (double); the partials 
 FOVEAL_HD size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 size_t blocks_of(size_t rows) { return (rows + kBlockRows - 1) / kBlockRows; }
 
-// n values of T: stream-ordered device memory (freed after the work queued before it), or host.
-template <class T>
-class Scratch {
- public:
-  Scratch(Where w, size_t n) : where_(w) {
-    if (w == Where::host) {
-      host_.resize(n);
-      p_ = host_.data();
-    } else {
-      check(cudaMallocAsync(reinterpret_cast<void**>(&p_), (n > 0 ? n : 1) * sizeof(T), 0), "batch norm scratch");
-    }
-  }
-  ~Scratch() {
-    if (where_ == Where::device && p_ != nullptr) cudaFreeAsync(p_, 0);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  T* get() const { return p_; }
-
- private:
-  Where where_;
-  T* p_ = nullptr;
-  std::vector<T> host_;
-};
-
 // The activation a batch normalization may end with (none, relu, relu6), as the CPU's bn_activate.
 FOVEAL_HD float bn_activate(float y, Activation a) {
   if (a == Activation::relu) return y > 0.0f ? y : 0.0f;

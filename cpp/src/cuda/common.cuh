@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <cuda_runtime_api.h>
 
@@ -28,6 +29,42 @@ inline void check(cudaError_t e, const char* what) {
     throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorName(e) + " (" +
                              cudaGetErrorString(e) + ")");
 }
+
+// n values of T: stream-ordered device memory on the legacy default stream (freed after the work
+// queued before it), or host memory for Where::host.
+template <class T>
+class Scratch {
+ public:
+  Scratch(Where w, size_t n) : where_(w) {
+    if (w == Where::host) {
+      host_.resize(n);
+      p_ = host_.data();
+    } else {
+      check(cudaMallocAsync(reinterpret_cast<void**>(&p_), (n > 0 ? n : 1) * sizeof(T), 0), "scratch memory");
+    }
+  }
+  ~Scratch() {
+    if (where_ == Where::device && p_ != nullptr) cudaFreeAsync(p_, 0);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* get() const { return p_; }
+  // Copies n host values in (a table made on the host). On the device the call returns once the
+  // values are staged, so `values` may go right after.
+  void upload(const T* values, size_t n) {
+    if (n == 0) return;
+    if (where_ == Where::host) {
+      for (size_t i = 0; i < n; ++i) p_[i] = values[i];
+    } else {
+      check(cudaMemcpyAsync(p_, values, n * sizeof(T), cudaMemcpyHostToDevice, 0), "table upload");
+    }
+  }
+
+ private:
+  Where where_;
+  T* p_ = nullptr;
+  std::vector<T> host_;
+};
 
 constexpr unsigned kThreads = 256;
 

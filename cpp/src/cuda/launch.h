@@ -97,12 +97,31 @@ void crop2d_f32_nhwc(Where w, const Pad2dParams& p, const float* y, float* x);
 void upsample2d_f32_nhwc(Where w, const Upsample2dParams& p, const float* x, float* y);
 void upsample2d_backward_f32_nhwc(Where w, const Upsample2dParams& p, const float* dy, float* dx);
 
-// Bilinear or nearest (p.interp) with any Border, uint8 or float32, as the CPU's warp_affine_*
-// (p.matrix maps source to destination; it is inverted here as the CPU driver inverts it).
+// Nearest, bilinear or bicubic (p.interp) with any Border, uint8 or float32, as the CPU's
+// warp_affine_* (p.matrix maps source to destination; it is inverted here as the CPU driver
+// inverts it).
 void warp_affine_u8(Where w, const WarpParams& p, const uint8_t* src, uint8_t* dst);
 void warp_affine_f32(Where w, const WarpParams& p, const float* src, float* dst);
-// Bilinear only (p.interp == Interp::bilinear), as the CPU's resize_*.
-void resize_bilinear_u8(Where w, const ResizeParams& p, const uint8_t* src, uint8_t* dst);
-void resize_bilinear_f32(Where w, const ResizeParams& p, const float* src, float* dst);
+// Every interpolation of the CPU's resize_* (nearest, bilinear, bicubic, area): its tap tables,
+// made on the host and uploaded (Where::device: stream-ordered scratch memory).
+void resize_u8(Where w, const ResizeParams& p, const uint8_t* src, uint8_t* dst);
+void resize_f32(Where w, const ResizeParams& p, const float* src, float* dst);
+// The CPU's filter2d_* / sep_filter2d_* (kernel: kh x kw; kx: kw, ky: kh; device memory), and the
+// float32 result of a uint8 image (the CPU's float filter of the image converted to float32).
+void filter2d(Where w, const FilterParams& p, const uint8_t* src, const float* kernel, uint8_t* dst);
+void filter2d(Where w, const FilterParams& p, const float* src, const float* kernel, float* dst);
+void filter2d(Where w, const FilterParams& p, const uint8_t* src, const float* kernel, float* dst);
+void sep_filter2d(Where w, const FilterParams& p, const uint8_t* src, const float* kx, const float* ky,
+                  uint8_t* dst);
+void sep_filter2d(Where w, const FilterParams& p, const float* src, const float* kx, const float* ky, float* dst);
+void sep_filter2d(Where w, const FilterParams& p, const uint8_t* src, const float* kx, const float* ky,
+                  float* dst);
+// The CPU's augment_batch_f32 / augment_batch_u8 (foveal/image_ops.h): matrices (N x 2 x 3
+// doubles, source -> destination), shift, scale and add (N each, or nullptr) in device memory;
+// any channel count. The shift's per-image range is reduced in the CPU's order (no atomics).
+void augment_batch_f32(Where w, const AugmentParams& p, const double* matrices, const float* shift,
+                       const float* scale, const float* src, float* dst);
+void augment_batch_u8(Where w, const AugmentParams& p, const double* matrices, const float* add, float lo,
+                      float hi, bool clip, const uint8_t* src, float* dst);
 
 }  // namespace foveal::cuda

@@ -64,7 +64,9 @@ foveal::ImageShape image_shape(const std::vector<size_t>& v) {
 foveal::Interp interp(const std::string& s) {
   if (s == "nearest") return foveal::Interp::nearest;
   if (s == "bilinear") return foveal::Interp::bilinear;
-  throw py::value_error("interpolation " + s + " is not implemented on the GPU");
+  if (s == "bicubic") return foveal::Interp::bicubic;
+  if (s == "area") return foveal::Interp::area;
+  throw py::value_error("unknown interpolation " + s);
 }
 foveal::Border border(const std::string& s) {
   if (s == "constant") return foveal::Border::constant;
@@ -304,11 +306,47 @@ PYBIND11_MODULE(_cuda, m) {
     if (u8) fc::warp_affine_u8(where(host), p, ptr<const uint8_t>(src), ptr<uint8_t>(dst));
     else fc::warp_affine_f32(where(host), p, ptr<const float>(src), ptr<float>(dst));
   });
-  m.def("resize_bilinear", [](Ptr src, Ptr dst, bool u8, const std::vector<size_t>& shape, size_t out_h, size_t out_w,
-                              bool host) {
-    const foveal::ResizeParams p{image_shape(shape), out_h, out_w, foveal::Interp::bilinear};
+  m.def("resize", [](Ptr src, Ptr dst, bool u8, const std::vector<size_t>& shape, size_t out_h, size_t out_w,
+                     const std::string& interp_, bool host) {
+    const foveal::ResizeParams p{image_shape(shape), out_h, out_w, interp(interp_)};
     py::gil_scoped_release r;
-    if (u8) fc::resize_bilinear_u8(where(host), p, ptr<const uint8_t>(src), ptr<uint8_t>(dst));
-    else fc::resize_bilinear_f32(where(host), p, ptr<const float>(src), ptr<float>(dst));
+    if (u8) fc::resize_u8(where(host), p, ptr<const uint8_t>(src), ptr<uint8_t>(dst));
+    else fc::resize_f32(where(host), p, ptr<const float>(src), ptr<float>(dst));
+  });
+  // filter2d (ky == 0: kx is the kh x kw kernel) or sep_filter2d (kx: kw taps, ky: kh taps);
+  // in_u8/out_u8: the pixel types (uint8 -> uint8, float32 -> float32, uint8 -> float32).
+  m.def("filter2d", [](Ptr src, Ptr dst, bool in_u8, bool out_u8, const std::vector<size_t>& shape, Ptr kx, Ptr ky,
+                       size_t kh, size_t kw, size_t anchor_y, size_t anchor_x, const std::string& border_, float cval,
+                       bool host) {
+    if (out_u8 && !in_u8) throw py::value_error("filter2d: a float32 image gives a float32 result");
+    const foveal::FilterParams p{image_shape(shape), kh, kw, anchor_y, anchor_x, border(border_), cval};
+    const float *k = ptr<const float>(kx), *k2 = ptr<const float>(ky);
+    py::gil_scoped_release r;
+    if (in_u8 && out_u8) {
+      if (ky) fc::sep_filter2d(where(host), p, ptr<const uint8_t>(src), k, k2, ptr<uint8_t>(dst));
+      else fc::filter2d(where(host), p, ptr<const uint8_t>(src), k, ptr<uint8_t>(dst));
+    } else if (in_u8) {
+      if (ky) fc::sep_filter2d(where(host), p, ptr<const uint8_t>(src), k, k2, ptr<float>(dst));
+      else fc::filter2d(where(host), p, ptr<const uint8_t>(src), k, ptr<float>(dst));
+    } else {
+      if (ky) fc::sep_filter2d(where(host), p, ptr<const float>(src), k, k2, ptr<float>(dst));
+      else fc::filter2d(where(host), p, ptr<const float>(src), k, ptr<float>(dst));
+    }
+  });
+  // The fused augmentation: matrices (N x 2 x 3 float64), shift/scale (float32 x) or add/clip
+  // (uint8 x); absent arrays are 0. The result is float32.
+  m.def("augment_batch", [](Ptr src, Ptr dst, bool u8, const std::vector<size_t>& shape, Ptr matrices,
+                            const std::string& interp_, const std::string& border_, float cval, Ptr shift, Ptr scale,
+                            Ptr add, float lo, float hi, bool clip, bool host) {
+    const foveal::AugmentParams p{image_shape(shape), interp(interp_), border(border_), cval};
+    if (p.interp != foveal::Interp::nearest && p.interp != foveal::Interp::bilinear)
+      throw py::value_error("augment_batch: interpolation must be nearest or bilinear");
+    py::gil_scoped_release r;
+    if (u8)
+      fc::augment_batch_u8(where(host), p, ptr<const double>(matrices), ptr<const float>(add), lo, hi, clip,
+                           ptr<const uint8_t>(src), ptr<float>(dst));
+    else
+      fc::augment_batch_f32(where(host), p, ptr<const double>(matrices), ptr<const float>(shift),
+                            ptr<const float>(scale), ptr<const float>(src), ptr<float>(dst));
   });
 }

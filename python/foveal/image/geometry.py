@@ -60,7 +60,9 @@ def warp_affine(img: Any, matrix: Any, output_shape: Optional[Tuple[int, int]] =
 
 
 def _image_size(img: Any) -> Tuple[int, int]:
-    shape = as_numpy(img, "img").shape   # no copy (a tensor, a DLPack object: as the ops take it)
+    shape = getattr(img, "shape", None)  # arrays and tensors (a device array on "cuda" too): no copy
+    if not isinstance(shape, tuple):
+        shape = as_numpy(img, "img").shape   # no copy (a DLPack object: as the ops take it)
     if len(shape) < 2:
         raise ValueError(f"img must be an image, got shape {shape}")
     return (shape[-3], shape[-2]) if len(shape) == 4 or (len(shape) == 3 and shape[-1] <= 4) else (shape[0], shape[1])

@@ -252,9 +252,16 @@ def invalidate(model: Any) -> None:
 
 
 def _host_prefix(prog: Program, x: np.ndarray, training: bool) -> np.ndarray:
+    """The input layers that run before the upload, on the host: their routed ops (the
+    Random* layers' warp) take their CPU forms here, not a round trip to the GPU each."""
     vals = {0: x}
-    for layer, ins, out, _ in prog.prefix:
-        vals[out] = layer.call(vals[ins[0]], training)
+    device = _device_state["device"]
+    _device_state["device"] = "cpu"
+    try:
+        for layer, ins, out, _ in prog.prefix:
+            vals[out] = layer.call(vals[ins[0]], training)
+    finally:
+        _device_state["device"] = device
     return np.ascontiguousarray(vals[prog.upload_slot], dtype=np.float32)
 
 

@@ -22,6 +22,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ... import _core
+from ..._device import routed
 
 __all__ = ["run_chain", "fuse_steps", "chainable", "takes_uint8"]
 
@@ -57,6 +58,7 @@ def _own_float(x: np.ndarray) -> np.ndarray:
     return np.array(x, dtype=np.float32, order="C", copy=True)
 
 
+@routed
 def warp_batch(x: np.ndarray, maps: np.ndarray, options: Tuple[str, str, float],
                add: Optional[np.ndarray] = None,
                clip: Optional[Tuple[float, float]] = None) -> np.ndarray:
