@@ -2178,11 +2178,13 @@ def public_conv_padding(data, pads_explicit):
 
 
 @target("public.nn.conv2d", covers=["F.conv2d", "F.depthwise_conv2d", "F.conv2d_backward",
-                                    "F.depthwise_conv2d_backward"], weight=2)
+                                    "F.depthwise_conv2d_backward", "F.conv2d_moments",
+                                    "F.depthwise_conv2d_moments"], weight=2)
 def t_public_conv(data):
     rng = draw_setup(data)
     depthwise = maybe(data, "depthwise", 3)
     backward = maybe(data, "backward", 3)
+    moments = not backward and maybe(data, "moments", 2)
     cfg = draw_conv_config(data, rng)
     if cfg["strides"][0] > 3 or cfg["dilation_rate"][0] > 3 or max(sum(cfg["padding"], ())) > 3:
         raise Skip("huge geometry: covered by core.conv2d")
@@ -2199,7 +2201,8 @@ def t_public_conv(data):
     if not depthwise:
         kw["groups"] = pick(data, [cfg["groups"], np.int64(cfg["groups"]), float(cfg["groups"])], "groups_form")
     if not backward:
-        kw["activation"] = pick(data, [None, "relu", "Sigmoid", "TANH", "linear"], "activation")
+        if not moments:
+            kw["activation"] = pick(data, [None, "relu", "Sigmoid", "TANH", "linear"], "activation")
         if cfg["bias"] is not None or maybe(data, "bias", 2):
             kw["bias"] = public_array(data, draw_values(data, rng, (cout,), label="bias"), "bias")
     args = [public_array(data, x, "x"), public_array(data, kernel, "kernel")]
@@ -2271,6 +2274,14 @@ def t_public_conv(data):
             pre = R.conv2d(xx, kk, bias, groups=cfg["groups"], **opts)
             bound = R.conv2d(np.abs(xx), np.abs(kk), absb, groups=cfg["groups"], **opts)
         ref = R.ACTIVATIONS[act](pre)
+        if moments:   # (y, mean, m2): y the convolution, its moments those of y in float64
+            assert isinstance(out, tuple) and len(out) == 3, f"returned {type(out).__name__}"
+            out, mean, m2 = out
+            y64 = np.asarray(out, np.float64).reshape(-1, out.shape[-1]) if out.size else None
+            if y64 is not None and np.isfinite(y64).all() and np.abs(y64).max() < 1e15:
+                scale = max(1.0, finite_max(np.abs(y64)))
+                assert_close(mean, y64.mean(0), 1e-5, 1e-5 * scale, "mean")
+                assert_close(m2, ((y64 - y64.mean(0)) ** 2).sum(0), 1e-4, 1e-4 * scale * scale * len(y64), "m2")
         assert_array(out, ref.shape)
         if winograd_huge(xx, kk):
             return
@@ -2278,6 +2289,8 @@ def t_public_conv(data):
 
     if backward:
         fn = F.depthwise_conv2d_backward if depthwise else F.conv2d_backward
+    elif moments:
+        fn = F.depthwise_conv2d_moments if depthwise else F.conv2d_moments
     else:
         fn = F.depthwise_conv2d if depthwise else F.conv2d
     invoke(fn, args, kw, expect=expect, check=check)
@@ -2517,13 +2530,15 @@ def t_public_elementwise(data):
                                       "F.batch_norm_train_backward", "F.batch_norm_inference",
                                       "F.batch_norm_inference_backward", "F.dropout",
                                       "F.batch_norm_act_train_forward", "F.batch_norm_act_train_backward",
+                                      "F.batch_norm_act_train_from_moments",
                                       "core.batch_norm_act_train", "core.batch_norm_act_backward"])
 def t_public_training(data):
     """The operators under BatchNormalization, Softmax and Dropout: float32 arrays as the layers
     hold them (M x C for batch normalization), as their docstrings say."""
     rng = draw_setup(data)
     which = pick(data, ["softmax_backward", "bn_train", "bn_train_backward", "bn_inference",
-                        "bn_inference_backward", "dropout", "bn_act_train", "bn_act_backward"], "which")
+                        "bn_inference_backward", "dropout", "bn_act_train", "bn_act_backward",
+                        "bn_from_moments"], "which")
     rows, c = pick(data, (1, 2, 7, 64, 300), "rows"), pick(data, (1, 3, 8, 17), "c")
     vec = lambda lbl, lo=-1.0, hi=1.0: f32(rng.uniform(lo, hi, c))  # noqa: E731
     x = f32(train_data(data, rng, (rows, c), "x"))
@@ -2580,6 +2595,29 @@ def t_public_training(data):
         return
     if which in ("bn_act_train", "bn_act_backward"):
         _t_bn_act(data, rng, which == "bn_act_backward", x, gamma, beta, eps, bad)
+        return
+    if which == "bn_from_moments":
+        x64 = x.astype(np.float64)
+        if not np.isfinite(x64).all() or np.abs(x64).max() > 1e15:
+            raise Skip("moments of non-finite or huge values: the statistics target covers them")
+        mean64 = x64.mean(axis=0)
+        m2 = ((x64 - mean64) ** 2).sum(axis=0)
+        act = pick(data, [None, "relu", "relu6"], "activation")
+        args, expect = [x, mean64, m2, gamma, beta, eps, act], "ok"
+        if bad:
+            i = pick(data, [1, 2, 3, 6], "bad_arg")
+            args[i] = {1: np.zeros(c + 1), 2: -np.ones(c), 3: np.ones(c + 2, np.float32), 6: "gelu"}[i]
+            expect = "error"
+
+        def check(out, a, k):
+            y, mean, var, inv_std = out
+            rmean, rinv, cb = _check_bn_stats(x, eps, mean, var, inv_std)
+            z = (x.astype(np.float64) - rmean) * rinv * gamma + beta
+            if act is not None:
+                z = np.maximum(z, 0) if act == "relu" else np.clip(z, 0, 6)
+            assert_close(y, z, 1e-4, 1e-4, "y", bound=cb[None, :])
+
+        invoke(F.batch_norm_act_train_from_moments, args, expect=expect, check=check)
         return
     dy = f32(draw_values(data, rng, (rows, c), label="dy"))
     inv_std = f32(rng.uniform(0.1, 2.0, c))

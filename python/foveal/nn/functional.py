@@ -436,6 +436,9 @@ def batch_norm_act_train_backward(dy2: np.ndarray, x2: np.ndarray, mean: np.ndar
     ``z = xhat * gamma + beta`` lies in the activation's linear range (``0 < z``, and ``z < 6``
     for relu6), giving ``dz``; then as :func:`batch_norm_train_backward` with ``dz``. Returns
     ``(dx, dgamma, dbeta)``, the same bits as the two backward passes run one after the other."""
+    dy2, x2 = as_float32(dy2, "dy2"), as_float32(x2, "x2")
+    if dy2.shape != x2.shape:
+        raise ValueError(f"dy2 must have the shape of x2 {x2.shape}, got {dy2.shape}")
     return _core.batch_norm_act_backward(dy2, x2, mean, inv_std, gamma, beta, activation or "none")
 
 
