@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "cuda/common.cuh"
+#include "kernels/image/cubic.h"
 #include "foveal/kernels.h"
 
 namespace foveal::cuda {
@@ -55,14 +56,7 @@ FOVEAL_HD void put(uint8_t* dst, float v) {
   *dst = !(v > 0.0f) ? 0 : (v >= 255.0f ? 255 : static_cast<uint8_t>(rintf(v)));
 }
 
-// Keys' cubic (A = -0.75, as OpenCV): the weights of the taps at -1, 0, 1, 2 for t in [0, 1).
-FOVEAL_HD void cubic_weights(float t, float w[4]) {
-  const float A = -0.75f;
-  const float t1 = t + 1.0f, u = 1.0f - t;
-  w[0] = ((A * t1 - 5.0f * A) * t1 + 8.0f * A) * t1 - 4.0f * A;
-  w[1] = ((A + 2.0f) * t - (A + 3.0f)) * t * t + 1.0f;
-  w[2] = ((A + 2.0f) * u - (A + 3.0f)) * u * u + 1.0f;
-  w[3] = 1.0f - w[0] - w[1] - w[2];
-}
+// Keys' cubic weights: the CPU's own cubic_weights (kernels/image/cubic.h, host and device).
+using foveal::cubic_weights;
 
 }  // namespace foveal::cuda
