@@ -32,6 +32,23 @@ inline void window_rows_inside(ptrdiff_t ih0, size_t kh, size_t dilation, size_t
   *r_hi = hi;
 }
 
+// The input rows output row `task` (= n*out_h + oh) reads: their pointers into rows[] (at most
+// min(kh, in_h) of them), their count returned, and the first kernel row that reads one in *r0
+// (0 when none does).
+inline size_t window_row_pointers(const WindowGeometry& g, const float* x, size_t task, const float** rows,
+                                  size_t* r0) {
+  const size_t n = task / g.out_h, oh = task % g.out_h;
+  const float* image = x + n * g.in_h * g.row_floats;
+  const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh * g.stride_h) - static_cast<ptrdiff_t>(g.pad_top);
+  size_t r_lo, r_hi;
+  window_rows_inside(ih0, g.kh, g.dilation_h, g.in_h, &r_lo, &r_hi);
+  size_t nrows = 0;
+  for (size_t r = r_lo; r < r_hi; ++r)
+    rows[nrows++] = image + static_cast<size_t>(ih0 + static_cast<ptrdiff_t>(r * g.dilation_h)) * g.row_floats;
+  *r0 = nrows ? r_lo : 0;
+  return nrows;
+}
+
 template <class F>
 void for_each_window_row(const WindowGeometry& g, const float* x, F&& f) {
   const size_t tasks = g.batch * g.out_h;
@@ -39,16 +56,10 @@ void for_each_window_row(const WindowGeometry& g, const float* x, F&& f) {
   const int threads = threads_for(tasks, tasks * g.row_floats * max_rows);
   std::vector<const float*> row_pool(max_rows * threads);
   parallel_for(tasks, threads, [&](size_t task, int tid) {
-    const size_t n = task / g.out_h, oh = task % g.out_h;
     const float** rows = row_pool.data() + tid * max_rows;
-    const float* image = x + n * g.in_h * g.row_floats;
-    const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh * g.stride_h) - static_cast<ptrdiff_t>(g.pad_top);
-    size_t r_lo, r_hi;
-    window_rows_inside(ih0, g.kh, g.dilation_h, g.in_h, &r_lo, &r_hi);
-    size_t nrows = 0;
-    for (size_t r = r_lo; r < r_hi; ++r)
-      rows[nrows++] = image + static_cast<size_t>(ih0 + static_cast<ptrdiff_t>(r * g.dilation_h)) * g.row_floats;
-    f(task, rows, nrows, nrows ? r_lo : 0);
+    size_t r0;
+    const size_t nrows = window_row_pointers(g, x, task, rows, &r0);
+    f(task, rows, nrows, r0);
   });
 }
 

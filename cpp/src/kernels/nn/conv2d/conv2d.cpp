@@ -3,6 +3,7 @@
 // B, packed once per call. Depthwise convolutions go to their own direct kernel.
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 #include "foveal/dispatch.h"
@@ -170,9 +171,7 @@ static bool moment_tiles(const Conv2dParams& p, size_t* block) {
   const size_t m = p.batch * p.out_h * p.out_w;
   const size_t strips = div_up(m, mr), panels = div_up(p.out_c, nr);
   // whole chunks: a multiple of kMomentChunk / gcd(kMomentChunk, mr) strips
-  size_t g = kMomentChunk, r = mr;
-  while (r != 0) { const size_t tmp = g % r; g = r; r = tmp; }
-  const size_t unit = kMomentChunk / g;
+  const size_t unit = kMomentChunk / std::gcd(kMomentChunk, mr);
   const size_t b = igemm_block_strips(t, taps.kc, taps.ntaps);
   *block = b < unit ? unit : b / unit * unit;
   const size_t row_tiles = div_up(strips, *block);

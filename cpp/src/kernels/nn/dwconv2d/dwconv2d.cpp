@@ -6,6 +6,7 @@
 #include "kernels/nn/window_rows.h"
 
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 namespace foveal {
@@ -31,11 +32,10 @@ void depthwise_conv2d_moments_f32_nhwc(const Conv2dParams& p, const float* x, co
   const size_t C = p.in_c, rows = p.batch * p.out_h, m = rows * p.out_w;
   const DwConvRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.dilation_w, p.pad_left,
                            Activation::none};
+  const WindowGeometry g{p.batch, p.in_h, p.in_w * C, p.out_h, p.kh, p.stride_h, p.dilation_h, p.pad_top};
   // Bands of output rows (of every image in turn) that are whole chunks of kMomentChunk pixels
   // long, so that each band gathers the moments of its chunks right after writing them.
-  size_t g = kMomentChunk, r = p.out_w;
-  while (r != 0) { const size_t tmp = g % r; g = r; r = tmp; }
-  const size_t unit = kMomentChunk / g;               // rows per whole number of chunks
+  const size_t unit = kMomentChunk / std::gcd(kMomentChunk, p.out_w);   // rows per whole chunks
   const size_t band = unit * div_up(8, unit);         // about 8 rows or more per task
   const size_t bands = div_up(rows, band);
   std::vector<double> cm(div_up(m, kMomentChunk) * C), cq(cm.size());
@@ -47,15 +47,9 @@ void depthwise_conv2d_moments_f32_nhwc(const Conv2dParams& p, const float* x, co
     const float** in_rows = row_pool.data() + static_cast<size_t>(tid) * max_rows;
     const size_t r0 = b * band, r1 = r0 + band < rows ? r0 + band : rows;
     for (size_t row = r0; row < r1; ++row) {
-      const size_t n = row / p.out_h, oh = row % p.out_h;
-      const float* image = x + n * p.in_h * p.in_w * C;
-      const ptrdiff_t ih0 = static_cast<ptrdiff_t>(oh * p.stride_h) - static_cast<ptrdiff_t>(p.pad_top);
-      size_t lo, hi;
-      window_rows_inside(ih0, p.kh, p.dilation_h, p.in_h, &lo, &hi);
-      size_t nrows = 0;
-      for (size_t k = lo; k < hi; ++k)
-        in_rows[nrows++] = image + static_cast<size_t>(ih0 + static_cast<ptrdiff_t>(k * p.dilation_h)) * p.in_w * C;
-      t.dwconv_row(rp, in_rows, nrows, kernel + (nrows ? lo : 0) * p.kw * C, bias, y + row * p.out_w * C);
+      size_t k0;
+      const size_t nrows = window_row_pointers(g, x, row, in_rows, &k0);
+      t.dwconv_row(rp, in_rows, nrows, kernel + k0 * p.kw * C, bias, y + row * p.out_w * C);
     }
     const size_t k0 = r0 * p.out_w / kMomentChunk;
     chunk_moments(t, (r1 - r0) * p.out_w, C, y + r0 * p.out_w * C,
