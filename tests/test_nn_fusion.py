@@ -143,8 +143,8 @@ def test_training_fuses_only_the_chains_no_gradient_passes_through():
 
 def _bn_act_model():
     """Every kind of BatchNormalization -> activation pair: ReLU6 and ReLU (fused in training),
-    a batch norm read by two layers, hard_swish after one, a ReLU feeding a max pooling (its
-    gradient fused into the pooling's instead) and a ReLU that is the model's output."""
+    a batch norm read by two layers, hard_swish after one, a ReLU feeding a max pooling (fused
+    too: the pooling's backward then needs no mask) and a ReLU that is the model's output."""
     inp = nn.Input((10, 10, 3))
     h = nn.ReLU(max_value=6.0)(nn.BatchNormalization()(nn.Conv2D(6, 3, padding="same", use_bias=False)(inp)))
     h = nn.ReLU()(nn.BatchNormalization()(nn.DepthwiseConv2D(3, padding="same")(h)))
@@ -175,7 +175,8 @@ def test_training_runs_batchnorm_and_relu_in_one_pass():
              and s.activation is not None]
     names = [type(layer).__name__ for layer in fused.layers]
     bns = [layer for layer, n in zip(fused.layers, names) if n == "BatchNormalization"]
-    assert [(p.bn.name, p.activation) for p in pairs] == [(bns[0].name, "relu6"), (bns[1].name, "relu")]
+    assert [(p.bn.name, p.activation) for p in pairs] == [(bns[0].name, "relu6"), (bns[1].name, "relu"),
+                                                          (bns[4].name, "relu")]
     plain.train_on_batch(x, y)
     for _ in range(2):
         fused.train_on_batch(x, y)
@@ -261,3 +262,52 @@ def test_residual_add_that_broadcasts_matches_add():
     x = np.random.default_rng(6).normal(size=(2, 5, 5, 4)).astype(np.float32)
     np.testing.assert_allclose(model.predict(x, verbose=0), _layerwise(model, x), rtol=1e-5,
                                atol=1e-5)
+
+
+def _resnet_like_model():
+    """A ResNet-style stem (BN -> ReLU -> max pooling) and residual blocks ending in Add ->
+    ReLU/ReLU6, one Add whose sum has a second reader (left apart)."""
+    inp = nn.Input((12, 12, 3))
+    h = nn.ReLU()(nn.BatchNormalization()(nn.Conv2D(8, 3, padding="same")(inp)))
+    h = nn.MaxPooling2D(2)(h)
+    b = nn.BatchNormalization()(nn.Conv2D(8, 3, padding="same")(nn.ReLU()(nn.BatchNormalization()(
+        nn.Conv2D(8, 3, padding="same")(h)))))
+    h = nn.ReLU()(nn.Add()([b, h]))                                      # fused
+    b = nn.BatchNormalization()(nn.Conv2D(8, 1)(h))
+    h = nn.Activation("relu6")(nn.Add()([h, b]))                         # fused
+    s = nn.Add()([h, nn.Conv2D(8, 1)(h)])
+    h = nn.Concatenate()([nn.ReLU()(s), s])                              # the sum read twice
+    out = nn.Dense(4)(nn.GlobalAveragePooling2D()(h))
+    return nn.Model(inp, out)
+
+
+def test_training_runs_residual_add_and_relu_in_one_pass(monkeypatch):
+    """In a training step a two-input Add read only by a ReLU/ReLU6 runs with it in one pass
+    (_fusion.AddAct), and a BN -> ReLU pair before a max pooling runs as one BnAct (the pooling's
+    backward then needs no mask); the steps equal the layer-by-layer ones bit for bit."""
+    fused, plain = _resnet_like_model(), _resnet_like_model()
+    _randomize_bn(fused, seed=4)
+    plain.set_weights(fused.get_weights())
+    for m in (fused, plain):
+        m.compile(nn.optimizers.SGD(0.05, momentum=0.9), "mse")
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(4, 12, 12, 3)).astype(np.float32)
+    y = rng.normal(size=(4, 4)).astype(np.float32)
+    fused.train_on_batch(x, y)
+    steps = fused._graph._train_fused[1]
+    assert [s.activation for s in steps if isinstance(s, _fusion.AddAct)] == ["relu", "relu6"]
+    stem_bn = [layer for layer in fused.layers if isinstance(layer, nn.BatchNormalization)][0]
+    assert any(isinstance(s, (_fusion.BnAct, _fusion.ConvMoments)) and s.bn is stem_bn
+               and s.activation == "relu" for s in steps)
+    assert not fused._train_plan().through_relu
+    with monkeypatch.context() as mp:
+        mp.setattr(_fusion, "with_add_activations", lambda steps, output_id: list(steps))
+        plain._plan = plain._train_plan()[:6]                    # no BnAct either
+        plain.train_on_batch(x, y)
+        assert not any(isinstance(s, _fusion.AddAct) for s in plain._graph._train_fused[1])
+        for _ in range(2):
+            fused.train_on_batch(x, y)
+            plain.train_on_batch(x, y)
+    for w, a, b in zip(fused.weights, fused.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b, err_msg=w.path)
+    np.testing.assert_array_equal(fused.predict(x, verbose=0), plain.predict(x, verbose=0))

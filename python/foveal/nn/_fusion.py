@@ -21,6 +21,9 @@ that is its only consumer run as one native pass (:class:`BnAct`): the activatio
 where the normalized values are written, no normalized copy is kept (the backward recomputes it
 from the normalization's input), and the backward masks the gradient by the activation's linear
 range in the normalization's own passes (the activation's step passes its gradient through).
+A two-input Add whose only reader is a ReLU or ReLU6 (a residual block's end) runs with it as one
+pass (:class:`AddAct`): the sum is not written before the activation; both layers keep what their
+backward needs, which runs as before.
 
 The fold is computed from the weights at each call (no cache that an in-place change of a
 weight could make stale); it costs one pass over the kernel. In training, only chains that no
@@ -88,6 +91,17 @@ class ConvMoments(NamedTuple):
     out: int
 
 
+class AddAct(NamedTuple):
+    """In a training step: an Add of the two slots ``ins`` whose only reader is the ReLU/ReLU6
+    layer ``act`` (its native ``activation``) writing ``out``."""
+
+    add: Any
+    act: Any
+    activation: str
+    ins: Tuple[int, ...]
+    out: int
+
+
 def reads(step: Any) -> Tuple[int, ...]:
     """The slots a step (a layer step, a :class:`Fused` chain, an :class:`InvertedResidual` or
     a :class:`BnAct`) reads."""
@@ -98,6 +112,8 @@ def reads(step: Any) -> Tuple[int, ...]:
         return (step.src,) if step.residual is None else (step.src, step.residual)
     if isinstance(step, (BnAct, ConvMoments)):
         return (step.src,)
+    if isinstance(step, AddAct):
+        return step.ins
     return step[1]
 
 
@@ -375,3 +391,36 @@ def run_conv_moments(f: ConvMoments, x: np.ndarray) -> Tuple[np.ndarray, np.ndar
         return y, f.bn.call_activated(y, True, f.activation)
     y, mean, m2 = f.conv.call_moments(x)
     return y, f.bn.call_activated(y, True, f.activation, moments=(mean, m2))
+
+
+def with_add_activations(steps: Sequence[Any], output_id: int) -> List[Any]:
+    """``steps`` (a training step's) with each two-input Add whose output only a ReLU/ReLU6
+    reads (not the model's output) replaced, together with it, by one :class:`AddAct` at the
+    Add's place."""
+    uses = collections.Counter(i for step in steps for i in reads(step))
+    uses[output_id] += 1
+    adds = {step[2] for step in steps
+            if type(step) is tuple and type(step[0]) is Add and step[3] and len(step[1]) == 2}
+    act_of: Dict[int, Any] = {}   # an Add's output slot -> the activation step reading it
+    for step in steps:
+        if (type(step) is tuple and not step[3] and step[1][0] in adds and uses[step[1][0]] == 1
+                and step[1][0] != output_id and _activation_name(step[0]) in ("relu", "relu6")):
+            act_of[step[1][0]] = step
+    taken = {id(step) for step in act_of.values()}
+    out: List[Any] = []
+    for step in steps:
+        if id(step) in taken:
+            continue
+        act = act_of.get(step[2]) if type(step) is tuple else None
+        out.append(step if act is None else
+                   AddAct(step[0], act[0], _activation_name(act[0]), tuple(step[1]), act[2]))
+    return out
+
+
+def run_add_act(f: AddAct, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The activation's output (training mode); on the GPU, the two layers one after the other."""
+    if _device_state["device"] != "cpu":
+        return f.act.call(f.add.call([a, b], True), True)
+    y = f.add.call_activated([a, b], f.activation)
+    f.act.adopt_output(y)
+    return y

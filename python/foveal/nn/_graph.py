@@ -13,6 +13,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
 
 import numpy as np
 
+from .. import _core
 from . import _fusion
 from .layers import InputLayer, Layer, MaxPooling2D, SymbolicTensor, Weight
 from .layers._augment_chain import fuse_steps as fuse_augmentation
@@ -53,6 +54,14 @@ class TrainPlan(NamedTuple):
 
 
 _reads = _fusion.reads
+
+
+def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a + b`` as a new array: two gradients reaching one tensor (a residual connection's
+    input), summed on foveal's threads where both are float32 of one shape."""
+    if a.shape == b.shape and a.dtype == b.dtype == np.float32 and a.size > 0:
+        return _core.add(a, b)
+    return a + b
 
 
 class Graph:
@@ -135,7 +144,9 @@ class Graph:
                     if len(plan) > 6 and plan[6]:   # TrainPlan.bn_activation
                         fused = _fusion.with_bn_activations(fused, plan[6])
                     fused = _fusion.with_conv_moments(fused, self.output_id)
-                    self._train_fused = (plan, fuse_augmentation(fused, self.output_id))
+                    fused = fuse_augmentation(fused, self.output_id)
+                    # a residual Add and its ReLU: one pass
+                    self._train_fused = (plan, _fusion.with_add_activations(fused, self.output_id))
                 steps = self._train_fused[1]
             else:   # consecutive Random* preprocessing layers: one warp per image
                 steps = fuse_augmentation(steps, self.output_id)
@@ -166,6 +177,8 @@ class Graph:
                                              None if step.residual is None else vals[step.residual])
             elif isinstance(step, _fusion.BnAct):
                 vals[step.out] = _fusion.run_bn_act(step, vals[step.src])
+            elif isinstance(step, _fusion.AddAct):
+                vals[step.out] = _fusion.run_add_act(step, vals[step.ins[0]], vals[step.ins[1]])
             elif isinstance(step, _fusion.ConvMoments):
                 vals[step.mid], vals[step.out] = _fusion.run_conv_moments(step, vals[step.src])
             else:
@@ -223,14 +236,16 @@ class Graph:
         producer = {out: layer for layer, _, out, _ in self.steps}
         through_relu: Set[int] = set()   # output slots of pooling steps that fuse a ReLU
         preactivated: Set[int] = set()   # slots whose gradient arrives before the activation
+        # a learning BatchNormalization -> ReLU pair runs as one pass (BnAct), whose backward
+        # masks the gradient: the pooling after it then needs no mask of its own
+        bn_activation = _fusion.bn_activation_slots(self.steps, self.output_id, set())
         for layer, ins, out, multi in self.steps:
             src = ins[0]
             if (isinstance(layer, MaxPooling2D) and not multi and uses[src] == 1
-                    and src in producer and producer[src].output_activation == "relu"):
+                    and src in producer and producer[src].output_activation == "relu"
+                    and src not in bn_activation):
                 through_relu.add(out)
                 preactivated.add(src)
-        bn_activation = _fusion.bn_activation_slots(self.steps, self.output_id,
-                                                    preactivated | through_relu)
         return TrainPlan(steps, requires, trainable, act, through_relu, preactivated, bn_activation)
 
     def backward(self, plan: TrainPlan, grad: np.ndarray, fused: bool) -> None:
@@ -267,4 +282,4 @@ class Graph:
                 continue
             for i, d in (zip(ins, dx) if multi else ((ins[0], dx),)):
                 if d is not None and requires[i]:
-                    grads[i] = d if grads[i] is None else grads[i] + d
+                    grads[i] = d if grads[i] is None else _sum(grads[i], d)

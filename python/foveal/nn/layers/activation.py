@@ -114,6 +114,13 @@ class Activation(_ActivatedLayer):
         self._y = _activate(x, self.activation)
         return self._y
 
+    def adopt_output(self, y: np.ndarray) -> None:
+        """Keep ``y``, this layer's output computed by a fused step (an activation whose
+        gradient needs only its output: ReLU, ReLU6), for ``backward``."""
+        assert self.activation not in F.GRAD_FROM_INPUT
+        self._z = None
+        self._y = y
+
     def backward_from_preactivation(self, dz: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         return dz
 
@@ -159,6 +166,12 @@ class ReLU(Layer):
         if self.max_value is not None:
             np.minimum(y, np.float32(self.max_value), out=y)
         return y
+
+    def adopt_output(self, y: np.ndarray) -> None:
+        """Keep ``y``, this layer's output computed by a fused step (a native form only), for
+        ``backward``."""
+        assert self._native is not None
+        self._y = y
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         if self._native is not None:

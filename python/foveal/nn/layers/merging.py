@@ -130,6 +130,20 @@ class Add(_Elementwise):
     def _grads(self, dy: np.ndarray) -> List[np.ndarray]:
         return [dy] * len(self._xs)
 
+    def call_activated(self, xs: List[np.ndarray], activation: str) -> np.ndarray:
+        """``activation(a + b)`` in one pass for two float32 inputs of one shape (a residual
+        connection and the ReLU after it in a training step: the same sums, then the same
+        activation), keeping what ``backward`` needs; other inputs: ``call``, then the
+        activation."""
+        if (len(xs) == 2 and xs[0].shape == xs[1].shape and xs[0].ndim >= 1 and xs[0].shape[0] > 0
+                and xs[0].dtype == xs[1].dtype == np.float32):
+            self._in_shapes = [x.shape for x in xs]
+            self._xs = list(xs)
+            y = _core.add(xs[0], xs[1], activation)
+            self._out_shape = y.shape
+            return y
+        return _core.activation(self.call(xs, True), activation)
+
 
 @register_layer
 class Subtract(_Elementwise):
