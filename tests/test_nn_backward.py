@@ -91,7 +91,12 @@ def test_conv2d_backward_channels_and_groups(isa, cin, cout, groups):
     (2, 12, 12, 150, 40, 3, dict(padding=1)),                       # long reduction for dx
     (1, 30, 28, 8, 8, 5, dict(strides=2, padding="same", dilation_rate=1)),
     (3, 20, 20, 24, 24, 3, dict(groups=24, padding="same")),
-], ids=["cnn_conv2", "cnn_conv1", "cin150", "5x5s2", "dw24"])
+    # the input gradient's B read from the kernel turned while packed: per block (few pixels,
+    # taps cut into parts), once for all tasks, and with taps of one kernel position
+    (2, 4, 4, 40, 520, 3, dict(padding=1)),
+    (2, 14, 14, 24, 20, 5, dict(padding="same")),
+    (1, 9, 9, 16, 24, 3, dict(padding="same", dilation_rate=2)),
+], ids=["cnn_conv2", "cnn_conv1", "cin150", "5x5s2", "dw24", "dx_b_per_block", "dx_5x5", "dx_dilated"])
 def test_conv2d_backward_larger(isa, n, h, w, cin, cout, k, kw):
     rng = np.random.default_rng(h * w + cin)
     groups = kw.pop("groups", 1)

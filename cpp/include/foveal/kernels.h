@@ -74,6 +74,11 @@ struct IgemmProblem {
   // packs each block it runs into the caller's scratch just before its strips use it.
   const float* b_src = nullptr;
   size_t ldb = 0;
+  // With b_flip_taps > 0, b_src is instead the kernel (b_flip_taps taps of n x ldb floats) of
+  // the convolution whose input gradient this GEMM is: row tap * ldb + co of B, column ci, is
+  // b_src[((b_flip_taps - 1 - tap) * n + ci) * ldb + co] (the kernel turned 180 degrees, its
+  // channel axes swapped), read so while packing: no flipped copy is written.
+  size_t b_flip_taps = 0;
 };
 // Largest K block (floats) the micro-kernel runs over at once, so that a 6-row A strip stays in
 // L1 and the packed B panel block in L2.

@@ -106,8 +106,10 @@ struct TileMoments {
 // The indirect-GEMM convolution (conv2d_f32_nhwc's general path); with tm, its tiles are tm's
 // row blocks and the moments of each are gathered (the caller has checked that a tile covers
 // every output channel).
+// flipped: kernel is the forward kernel of the convolution whose input gradient p is (one
+// group; IgemmProblem::b_flip_taps), turned and transposed while it is packed.
 static void conv2d_gemm(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
-                        float* y, const float* residual, const TileMoments* tm);
+                        float* y, const float* residual, const TileMoments* tm, bool flipped = false);
 
 // The strips per row tile for gathering moments (conv2d_gemm's own block rounded to whole
 // chunks of rows), and whether with them each tile covers every output channel (one group, one
@@ -130,6 +132,12 @@ void conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
     return;
   }
   conv2d_gemm(p, x, kernel, bias, y, residual, nullptr);
+}
+
+bool conv2d_input_grad_gemm(const Conv2dParams& q, const float* dy, const float* kernel, float* dx) {
+  if (q.groups != 1 || conv2d_uses_winograd(q)) return false;
+  conv2d_gemm(q, dy, kernel, nullptr, dx, nullptr, nullptr, true);
+  return true;
 }
 
 void conv2d_moments_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
@@ -179,7 +187,7 @@ static bool moment_tiles(const Conv2dParams& p, size_t* block) {
 }
 
 static void conv2d_gemm(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
-                        float* y, const float* residual, const TileMoments* tm) {
+                        float* y, const float* residual, const TileMoments* tm, bool flipped) {
   const KernelTable& t = kernels();
   const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   const size_t G = p.groups, og = p.out_c / G;
@@ -206,9 +214,17 @@ static void conv2d_gemm(const Conv2dParams& p, const float* x, const float* kern
   const bool local_pack = row_tiles <= 2;
   const size_t per_group = local_pack ? 0 : packed_b_floats(k_total, og, t.gemm_tile);
   FloatBuffer packed(local_pack ? 1 : per_group * G);
-  if (!local_pack)
+  if (!local_pack && flipped) {   // one group (conv2d_input_grad_gemm)
+    const size_t pn = div_up(og, nr);
+    parallel_for(pn, threads_for(pn, k_total * og / 4), [&](size_t q, int) {
+      const size_t col0 = q * nr, nc = og - col0 < nr ? og - col0 : nr;
+      pack_flipped_rows(kernel, p.kh * p.kw, og, p.in_c, 0, k_total, col0, nc,
+                        t.gemm_tile.panel_width(nc), packed.get() + q * k_total * nr);
+    });
+  } else if (!local_pack) {
     for (size_t g = 0; g < G; ++g)
       pack_b(k_total, og, kernel + g * og, p.out_c, t.gemm_tile, packed.get() + g * per_group);
+  }
   const size_t scratch_floats = local_pack ? igemm_pack_scratch_floats(t, taps.kc, taps.ntaps) : 0;
   FloatBuffer pack_pool(local_pack ? scratch_floats * threads : 1);
 
@@ -232,7 +248,11 @@ static void conv2d_gemm(const Conv2dParams& p, const float* x, const float* kern
     IgemmProblem prob{og, taps.kc, taps.ntaps, packed.get() + g * per_group,
                       bias ? bias + g * og : nullptr, y + g * og, p.out_c, p.activation,
                       false, residual ? residual + g * og : nullptr};
-    if (local_pack) {
+    if (local_pack && flipped) {
+      prob.b_src = kernel;
+      prob.ldb = p.in_c;
+      prob.b_flip_taps = p.kh * p.kw;
+    } else if (local_pack) {
       prob.b_src = kernel + g * og;
       prob.ldb = p.out_c;
     }

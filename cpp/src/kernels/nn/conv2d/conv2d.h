@@ -38,6 +38,11 @@ void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* ker
 bool conv2d_kgrad_uses_winograd(const Conv2dParams& p);
 void conv2d_winograd_kgrad_f32(const Conv2dParams& p, const float* x, const float* dy, float* dkernel);
 
+// The input gradient problem q (input_grad_problem) on the indirect-GEMM driver, B read from
+// the forward kernel turned and transposed as it is packed (no flipped copy); false (nothing
+// done) where q would take another path (Winograd, groups).
+bool conv2d_input_grad_gemm(const Conv2dParams& q, const float* dy, const float* kernel, float* dx);
+
 // A stride-1 convolution's input gradient as a convolution: dy correlated with the kernel turned
 // 180 degrees, padded by (k - 1) * dilation - pad on the top and left, giving the input's size
 // (channels swapped). False when a pad exceeds the kernel's reach (q then unset).

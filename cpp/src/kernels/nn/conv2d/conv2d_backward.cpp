@@ -266,10 +266,13 @@ void input_grad(const Conv2dParams& p, const float* kernel, const float* dy, flo
 // With stride 1 (one group), the input gradient is itself a convolution: dy correlated with the
 // kernel turned 180 degrees and its channel axes swapped, padded by (k - 1) * dilation - pad on
 // the top and left. It then runs on the forward drivers (Winograd where it applies), in parallel
-// over pixels, with no scatter. False when a pad exceeds the kernel's reach (other path then).
+// over pixels, with no scatter; on the GEMM driver the kernel is turned while it is packed, for
+// Winograd a turned copy is written first. False when a pad exceeds the kernel's reach (other
+// path then).
 bool input_grad_as_conv(const Conv2dParams& p, const float* kernel, const float* dy, float* dx) {
   Conv2dParams q;
   if (p.groups != 1 || !input_grad_problem(p, &q)) return false;
+  if (conv2d_input_grad_gemm(q, dy, kernel, dx)) return true;   // flipped while packed
   const size_t ksize = p.kh * p.kw * p.in_c * p.out_c;
   FloatBuffer flipped(ksize);   // every element written below: no zero fill of a kernel's size
   // Each tap's Cin x Cout matrix transposed, in 32 x 32 blocks (a plain loop writes with a

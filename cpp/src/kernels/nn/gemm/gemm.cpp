@@ -90,12 +90,38 @@ size_t igemm_block_strips(const KernelTable& t, size_t kc, size_t ntaps) {
   return strips < 1 ? 1 : strips > 64 ? 64 : strips;
 }
 
+// Rows [r0, r0 + rows) (columns [col0, col0 + nc)) of B given as a flipped, transposed kernel
+// (IgemmProblem::b_flip_taps: `taps` taps of n x c floats, B row tap * c + co, column ci read
+// from ((taps - 1 - tap) * n + ci) * c + co) as packed rows of w floats, zero padded. Runs of
+// up to 16 rows of one tap: each reads 16 consecutive floats of the panel's source rows and
+// writes whole packed rows (the lines stay in L1 across the run).
+void pack_flipped_rows(const float* kernel, size_t taps, size_t n, size_t c, size_t r0, size_t rows,
+                       size_t col0, size_t nc, size_t w, float* dst) {
+  if (nc < w)
+    for (size_t r = 0; r < rows; ++r) std::memset(dst + r * w + nc, 0, (w - nc) * sizeof(float));
+  for (size_t r = 0; r < rows;) {
+    const size_t kk = r0 + r, tap = kk / c, co = kk % c;
+    size_t run = c - co < 16 ? c - co : 16;
+    if (run > rows - r) run = rows - r;
+    const float* src = kernel + ((taps - 1 - tap) * n + col0) * c + co;
+    float* out = dst + r * w;
+    for (size_t j = 0; j < nc; ++j, src += c)
+      for (size_t i = 0; i < run; ++i) out[i * w + j] = src[i];
+    r += run;
+  }
+}
+
 // Block (taps [t0, t0 + nt), columns [k0, k0 + kc) of each) of panel col0 (nc columns) of B
-// given as itself (g.b_src): packed rows of w floats, zero padded, into dst.
+// given as itself (g.b_src), or flipped (g.b_flip_taps): packed rows of w floats, zero padded,
+// into dst.
 static void pack_block(const IgemmProblem& g, size_t t0, size_t nt, size_t k0, size_t kc,
                        size_t col0, size_t nc, size_t w, float* dst) {
-  for (size_t tap = t0; tap < t0 + nt; ++tap, dst += kc * w)
-    pack_rows(g.b_src + (tap * g.kc + k0) * g.ldb + col0, g.ldb, kc, nc, w, dst);
+  for (size_t tap = t0; tap < t0 + nt; ++tap, dst += kc * w) {
+    if (g.b_flip_taps > 0)
+      pack_flipped_rows(g.b_src, g.b_flip_taps, g.n, g.ldb, tap * g.kc + k0, kc, col0, nc, w, dst);
+    else
+      pack_rows(g.b_src + (tap * g.kc + k0) * g.ldb + col0, g.ldb, kc, nc, w, dst);
+  }
 }
 
 void igemm_block(const KernelTable& t, const IgemmProblem& g, size_t m, size_t s0, size_t s1,

@@ -57,6 +57,10 @@ inline void igemm_strip(const KernelTable& t, const IgemmProblem& g, size_t m0, 
 // ptrs: strip s's ntaps*rows pointers (tap-major) start at ptrs + (s - s0) * ntaps * mr.
 void igemm_block(const KernelTable& t, const IgemmProblem& g, size_t m, size_t s0, size_t s1,
                  const float* const* ptrs, size_t p0, size_t p1, float* pack_scratch = nullptr);
+// Rows [r0, r0 + rows), columns [col0, col0 + nc) of B given as the flipped, transposed kernel
+// of IgemmProblem::b_flip_taps (taps of n x c floats) as packed rows of w floats, zero padded.
+void pack_flipped_rows(const float* kernel, size_t taps, size_t n, size_t c, size_t r0, size_t rows,
+                       size_t col0, size_t nc, size_t w, float* dst);
 // Floats of the scratch igemm_block needs for a problem given as B itself (g.b_src).
 inline size_t igemm_pack_scratch_floats(const KernelTable& t, size_t kc, size_t ntaps) {
   return KBlocks(kc, ntaps).floats() * t.gemm_tile.nr;
