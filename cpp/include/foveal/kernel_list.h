@@ -26,6 +26,7 @@ FOVEAL_KERNEL_CONST(gemm_tile, GemmTile, gemm_f32_tile)
 FOVEAL_KERNEL(gemm, gemm_ukernel_fn, gemm_f32)
 FOVEAL_KERNEL(gemm_at, gemm_at_ukernel_fn, gemm_f32_at)
 FOVEAL_KERNEL(gemm_strip, gemm_strip_fn, gemm_f32_strip)
+FOVEAL_KERNEL(transpose, transpose_fn, gemm_f32_transpose)
 // nn/conv2d: Winograd F(2x2, 3x3) tile transforms (input, output, and the kernel gradient's
 // transform of the output gradient).
 FOVEAL_KERNEL(winograd_input, winograd_input_fn, winograd_f32_input)

@@ -129,6 +129,10 @@ struct KBlocks {
 using gemm_strip_fn = void (*)(const IgemmProblem& g, size_t m0, size_t mr, const float* const* ptrs,
                                const float** scratch, size_t p0, size_t p1);
 // The same tile with A stored transposed: A(i, k) = a[k * lda + i] (one tap).
+// dst[i * ldd + j] = src[j * lds + i] for i < rows, j < cols: a rows x cols block of the
+// transpose of the cols x rows block at src (B packing from a transposed or turned source).
+using transpose_fn = void (*)(size_t rows, size_t cols, const float* src, size_t lds, float* dst,
+                              size_t ldd);
 using gemm_at_ukernel_fn = void (*)(size_t mr, size_t nc, size_t kc, const float* a, size_t lda,
                                     const float* packed_b, float* c, size_t c_stride,
                                     const GemmEpilogue& ep);

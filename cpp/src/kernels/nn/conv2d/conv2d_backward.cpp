@@ -275,20 +275,16 @@ bool input_grad_as_conv(const Conv2dParams& p, const float* kernel, const float*
   if (conv2d_input_grad_gemm(q, dy, kernel, dx)) return true;   // flipped while packed
   const size_t ksize = p.kh * p.kw * p.in_c * p.out_c;
   FloatBuffer flipped(ksize);   // every element written below: no zero fill of a kernel's size
-  // Each tap's Cin x Cout matrix transposed, in 32 x 32 blocks (a plain loop writes with a
-  // stride of Cin floats: for 512 channels that cost more than the convolution itself).
+  // Each tap's Cin x Cout matrix transposed (the table's register transposes), in column
+  // blocks of 32 input channels, on the threads.
   constexpr size_t kB = 32;
+  const KernelTable& t = kernels();
   const size_t taps = p.kh * p.kw, cb = div_up(p.in_c, kB);
   parallel_for(taps * cb, threads_for(taps * cb, ksize / 4), [&](size_t task, int) {
     const size_t tap = task / cb, ci0 = task % cb * kB, ci1 = std::min(ci0 + kB, p.in_c);
-    const size_t r = tap / p.kw, s = tap % p.kw;
-    const float* src = kernel + ((p.kh - 1 - r) * p.kw + (p.kw - 1 - s)) * p.in_c * p.out_c;
+    const float* src = kernel + (taps - 1 - tap) * p.in_c * p.out_c;
     float* dst = flipped.get() + tap * p.out_c * p.in_c;
-    for (size_t co0 = 0; co0 < p.out_c; co0 += kB) {
-      const size_t co1 = std::min(co0 + kB, p.out_c);
-      for (size_t co = co0; co < co1; ++co)
-        for (size_t ci = ci0; ci < ci1; ++ci) dst[co * p.in_c + ci] = src[ci * p.out_c + co];
-    }
+    t.transpose(p.out_c, ci1 - ci0, src + ci0 * p.out_c, p.out_c, dst + ci0, p.in_c);
   });
   conv2d_f32_nhwc(q, dy, flipped.get(), nullptr, dx);
   return true;

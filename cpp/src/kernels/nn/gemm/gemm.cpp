@@ -45,16 +45,7 @@ static void pack_bt_panels(size_t k, size_t n, const float* t, size_t ldt, const
     float* dst = packed + p * k * nr;
     if (cols < w)
       for (size_t r = 0; r < k; ++r) std::memset(dst + r * w + cols, 0, (w - cols) * sizeof(float));
-    // blocks of 16 rows of the packing: each writes whole packed rows, and reads 16 floats
-    // of each of the panel's source rows (the panel's lines stay in L1 across the block)
-    constexpr size_t kRows = 16;
-    for (size_t r0 = 0; r0 < k; r0 += kRows) {
-      const size_t r1 = r0 + kRows < k ? r0 + kRows : k;
-      for (size_t j = 0; j < cols; ++j) {
-        const float* src = t + (col0 + j) * ldt;
-        for (size_t r = r0; r < r1; ++r) dst[r * w + j] = src[r];
-      }
-    }
+    kernels().transpose(k, cols, t + col0 * ldt, ldt, dst, w);   // the table's register transposes
   }
 }
 
@@ -92,21 +83,17 @@ size_t igemm_block_strips(const KernelTable& t, size_t kc, size_t ntaps) {
 
 // Rows [r0, r0 + rows) (columns [col0, col0 + nc)) of B given as a flipped, transposed kernel
 // (IgemmProblem::b_flip_taps: `taps` taps of n x c floats, B row tap * c + co, column ci read
-// from ((taps - 1 - tap) * n + ci) * c + co) as packed rows of w floats, zero padded. Runs of
-// up to 16 rows of one tap: each reads 16 consecutive floats of the panel's source rows and
-// writes whole packed rows (the lines stay in L1 across the run).
+// from ((taps - 1 - tap) * n + ci) * c + co) as packed rows of w floats, zero padded: for each
+// tap the rows cross, one block of the transpose (the table's register transposes).
 void pack_flipped_rows(const float* kernel, size_t taps, size_t n, size_t c, size_t r0, size_t rows,
                        size_t col0, size_t nc, size_t w, float* dst) {
+  const KernelTable& t = kernels();
   if (nc < w)
     for (size_t r = 0; r < rows; ++r) std::memset(dst + r * w + nc, 0, (w - nc) * sizeof(float));
   for (size_t r = 0; r < rows;) {
     const size_t kk = r0 + r, tap = kk / c, co = kk % c;
-    size_t run = c - co < 16 ? c - co : 16;
-    if (run > rows - r) run = rows - r;
-    const float* src = kernel + ((taps - 1 - tap) * n + col0) * c + co;
-    float* out = dst + r * w;
-    for (size_t j = 0; j < nc; ++j, src += c)
-      for (size_t i = 0; i < run; ++i) out[i * w + j] = src[i];
+    const size_t run = c - co < rows - r ? c - co : rows - r;
+    t.transpose(run, nc, kernel + ((taps - 1 - tap) * n + col0) * c + co, c, dst + r * w, w);
     r += run;
   }
 }
