@@ -45,57 +45,85 @@ size_t winograd_tile(const Conv2dParams& p) {
   return f4 * 5 < f2 * 4 ? 4 : 2;
 }
 
+// Output channels per block of the kernel transforms: each step below runs over a block, in
+// double precision, element by element in the same order (the compiler's vectors), so every
+// element takes the same operations as one at a time.
+constexpr size_t kTransformBlock = 64;
+
 // U[xi][ci][co] = (G g G^T)[xi] for the Keras kernel (3 x 3 x Cin x Cout).
 std::vector<float> transform_kernel(const float* kernel, size_t cin, size_t cout) {
   std::vector<float> u(16 * cin * cout);
   // in parallel over input channels (each writes its own entries): done serially, it was a
   // sixth of a 128-channel layer's time on two threads
   parallel_for(cin, threads_for(cin, 16 * cin * cout), [&](size_t ci, int) {
-    for (size_t co = 0; co < cout; ++co) {
-      double g[3][3], gg[4][3];
-      for (int r = 0; r < 3; ++r)
-        for (int s = 0; s < 3; ++s) g[r][s] = kernel[((r * 3 + s) * cin + ci) * cout + co];
-      for (int s = 0; s < 3; ++s) {  // G g
-        gg[0][s] = g[0][s];
-        gg[1][s] = 0.5 * (g[0][s] + g[1][s] + g[2][s]);
-        gg[2][s] = 0.5 * (g[0][s] - g[1][s] + g[2][s]);
-        gg[3][s] = g[2][s];
+    constexpr size_t B = kTransformBlock;
+    double g[9][B], gg[4][3][B];
+    for (size_t co0 = 0; co0 < cout; co0 += B) {
+      const size_t nb = cout - co0 < B ? cout - co0 : B;
+      for (size_t t = 0; t < 9; ++t) {
+        const float* src = kernel + (t * cin + ci) * cout + co0;
+        for (size_t j = 0; j < nb; ++j) g[t][j] = src[j];
       }
-      for (int q = 0; q < 4; ++q) {  // (G g) G^T
-        const double a = gg[q][0], b = gg[q][1], c = gg[q][2];
-        const double row[4] = {a, 0.5 * (a + b + c), 0.5 * (a - b + c), c};
-        for (int w = 0; w < 4; ++w) u[((q * 4 + w) * cin + ci) * cout + co] = static_cast<float>(row[w]);
+      for (size_t s = 0; s < 3; ++s)  // G g
+        for (size_t j = 0; j < nb; ++j) {
+          gg[0][s][j] = g[s][j];
+          gg[1][s][j] = 0.5 * (g[s][j] + g[3 + s][j] + g[6 + s][j]);
+          gg[2][s][j] = 0.5 * (g[s][j] - g[3 + s][j] + g[6 + s][j]);
+          gg[3][s][j] = g[6 + s][j];
+        }
+      for (size_t q = 0; q < 4; ++q) {  // (G g) G^T
+        float* d0 = u.data() + ((q * 4 + 0) * cin + ci) * cout + co0;
+        float* d1 = d0 + cin * cout;
+        float* d2 = d1 + cin * cout;
+        float* d3 = d2 + cin * cout;
+        const double *a = gg[q][0], *b = gg[q][1], *c = gg[q][2];
+        for (size_t j = 0; j < nb; ++j) {
+          d0[j] = static_cast<float>(a[j]);
+          d1[j] = static_cast<float>(0.5 * (a[j] + b[j] + c[j]));
+          d2[j] = static_cast<float>(0.5 * (a[j] - b[j] + c[j]));
+          d3[j] = static_cast<float>(c[j]);
+        }
       }
     }
   });
   return u;
 }
 
+// o = G (a, b, c) of F(4x4, 3x3), over n elements of each.
+static inline void g4_times(const double* a, const double* b, const double* c, size_t n,
+                            double (*o)[kTransformBlock]) {
+  for (size_t j = 0; j < n; ++j) {
+    o[0][j] = a[j] / 4;
+    o[1][j] = -(a[j] + b[j] + c[j]) / 6;
+    o[2][j] = -(a[j] - b[j] + c[j]) / 6;
+    o[3][j] = a[j] / 24 + b[j] / 12 + c[j] / 6;
+    o[4][j] = a[j] / 24 - b[j] / 12 + c[j] / 6;
+    o[5][j] = c[j];
+  }
+}
+
 // U[xi][ci][co] = (G g G^T)[xi] of F(4x4, 3x3), xi < 36, G = [1/4 0 0; -1/6 -1/6 -1/6;
 // -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1].
 std::vector<float> transform_kernel4(const float* kernel, size_t cin, size_t cout) {
   std::vector<float> u(36 * cin * cout);
-  auto g_times = [](double a, double b, double c, double (&o)[6]) {
-    o[0] = a / 4;
-    o[1] = -(a + b + c) / 6;
-    o[2] = -(a - b + c) / 6;
-    o[3] = a / 24 + b / 12 + c / 6;
-    o[4] = a / 24 - b / 12 + c / 6;
-    o[5] = c;
-  };
   parallel_for(cin, threads_for(cin, 36 * cin * cout), [&](size_t ci, int) {
-    for (size_t co = 0; co < cout; ++co) {
-      double gg[6][3];
-      for (int s = 0; s < 3; ++s) {  // G g, a column at a time
-        double col[6];
-        g_times(kernel[((0 * 3 + s) * cin + ci) * cout + co], kernel[((1 * 3 + s) * cin + ci) * cout + co],
-                kernel[((2 * 3 + s) * cin + ci) * cout + co], col);
-        for (int q = 0; q < 6; ++q) gg[q][s] = col[q];
+    constexpr size_t B = kTransformBlock;
+    double g[9][B], col[3][6][B], gt[3][B], row[6][B];
+    for (size_t co0 = 0; co0 < cout; co0 += B) {
+      const size_t nb = cout - co0 < B ? cout - co0 : B;
+      for (size_t t = 0; t < 9; ++t) {
+        const float* src = kernel + (t * cin + ci) * cout + co0;
+        for (size_t j = 0; j < nb; ++j) g[t][j] = src[j];
       }
-      for (int q = 0; q < 6; ++q) {  // (G g) G^T
-        double row[6];
-        g_times(gg[q][0], gg[q][1], gg[q][2], row);
-        for (int w = 0; w < 6; ++w) u[((q * 6 + w) * cin + ci) * cout + co] = static_cast<float>(row[w]);
+      for (size_t s = 0; s < 3; ++s) g4_times(g[s], g[3 + s], g[6 + s], nb, col[s]);  // G g
+      for (size_t q = 0; q < 6; ++q) {  // (G g) G^T
+        for (size_t s = 0; s < 3; ++s)
+          for (size_t j = 0; j < nb; ++j) gt[s][j] = col[s][q][j];
+        g4_times(gt[0], gt[1], gt[2], nb, row);
+        for (size_t w = 0; w < 6; ++w) {
+          float* dst = u.data() + ((q * 6 + w) * cin + ci) * cout + co0;
+          for (size_t j = 0; j < nb; ++j) dst[j] = static_cast<float>(row[w][j]);
+        }
       }
     }
   });
