@@ -3,6 +3,7 @@
 #include "kernels/nn/gemm/gemm.h"
 
 #include <cstring>
+#include <vector>
 
 #include "foveal/parallel.h"
 
@@ -157,6 +158,17 @@ void igemm_block(const KernelTable& t, const IgemmProblem& g, size_t m, size_t s
   }
 }
 
+TileGrid igemm_grid(const KernelTable& t, size_t strips, size_t panels, size_t kc, size_t ntaps,
+                    size_t work) {
+  const size_t nt = static_cast<size_t>(threads_for(strips * panels, work));
+  size_t block = igemm_block_strips(t, kc, ntaps);
+  size_t col_tiles = 1;
+  while (col_tiles < panels && div_up(strips, block) * col_tiles < nt * 4) ++col_tiles;
+  const size_t tasks = div_up(strips, block) * col_tiles;
+  if (tasks < nt) block = div_up(strips, div_up(nt, col_tiles));   // shorter blocks, one a thread
+  return TileGrid(1, strips, panels, block, div_up(panels, col_tiles));
+}
+
 void gemm_f32(const GemmArgs& g, bool serial) {
   if (g.m == 0 || g.n == 0) return;
   const KernelTable& t = kernels();
@@ -177,6 +189,20 @@ void gemm_f32(const GemmArgs& g, bool serial) {
   });
   const IgemmProblem prob{g.n, g.k, 1, packed.get(), nullptr, g.c, g.ldc, Activation::none, g.accumulate};
   const size_t strips = div_up(g.m, mr);
+  if (!g.trans_a && !serial) {
+    // Cache-blocked (igemm_block): each K block of a B panel runs over a block of strips, so B
+    // is read once per block of rows, not once per strip (a dense layer's input gradient with a
+    // 2 MiB kernel and 64 rows read it eleven times).
+    const TileGrid grid = igemm_grid(t, strips, panels, g.k, 1, g.m * g.n * g.k / 64);
+    const int nt = threads_for(grid.tasks(), g.m * g.n * g.k / 64);
+    std::vector<const float*> ptr_pool(grid.tile_rows * mr * static_cast<size_t>(nt));
+    parallel_for_2d(grid, nt, [&](const Tile& tile, int tid) {
+      const float** ptrs = ptr_pool.data() + static_cast<size_t>(tid) * grid.tile_rows * mr;
+      for (size_t r = tile.r0 * mr, i = 0; r < g.m && r < tile.r1 * mr; ++r, ++i) ptrs[i] = g.a + r * g.lda;
+      igemm_block(t, prob, g.m, tile.r0, tile.r1, ptrs, tile.c0, tile.c1);
+    });
+    return;
+  }
   auto run = [&](size_t s0, size_t s1) {
     const float* ptrs[16];
     const float* scratch[16];

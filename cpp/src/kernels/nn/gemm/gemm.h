@@ -69,6 +69,12 @@ inline size_t igemm_pack_scratch_floats(const KernelTable& t, size_t kc, size_t 
 // B block (at least 1, at most 64).
 size_t igemm_block_strips(const KernelTable& t, size_t kc, size_t ntaps);
 
+// Tiles for igemm_block over strips x panels: blocks of strips whose A blocks stay in L2
+// (igemm_block_strips), the panels cut until there are 4 tasks per thread, and the blocks
+// shortened where that still leaves a thread without a task. work: as for threads_for.
+TileGrid igemm_grid(const KernelTable& t, size_t strips, size_t panels, size_t kc, size_t ntaps,
+                    size_t work);
+
 // Plain GEMM: C[m x n] (+)= op(A) * op(B), op(A) = A (m x k, row stride lda) or, with trans_a,
 // the transpose of the k x m matrix A; op(B) likewise (k x n, or n x k with trans_b). serial:
 // run on the calling thread (inside a parallel task); otherwise split over the threads.
