@@ -57,12 +57,18 @@ void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, 
         } else if (interior) {
           *out = row + iw0 * Cs;
         } else {
+          // the pixels inside the image are one contiguous run of the row: zeros before and
+          // after it, the run copied (plain loops: a few floats for an RGB stem, where a
+          // library call per pixel cost as much as the products)
           float* dst = span + (i * p.kh + r) * taps.kc;
-          for (size_t s = 0; s < p.kw; ++s) {
-            const ptrdiff_t iw = iw0 + static_cast<ptrdiff_t>(s);
-            if (iw >= 0 && iw < W) std::memcpy(dst + s * C, row + iw * Cs, C * sizeof(float));
-            else std::memset(dst + s * C, 0, C * sizeof(float));
-          }
+          const ptrdiff_t lo = iw0 > 0 ? iw0 : 0;
+          const ptrdiff_t hi = iw0 + static_cast<ptrdiff_t>(p.kw) < W ? iw0 + static_cast<ptrdiff_t>(p.kw) : W;
+          const size_t before = static_cast<size_t>(lo - iw0) * C;
+          const size_t count = hi > lo ? static_cast<size_t>(hi - lo) * C : 0;
+          const float* from = row + lo * Cs;
+          for (size_t k = 0; k < before; ++k) dst[k] = 0.0f;
+          for (size_t k = 0; k < count; ++k) dst[before + k] = from[k];
+          for (size_t k = before + count; k < taps.kc; ++k) dst[k] = 0.0f;
           *out = dst;
         }
       }
