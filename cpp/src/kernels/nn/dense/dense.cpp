@@ -11,6 +11,7 @@ namespace foveal {
 
 void dense_f32(size_t m, size_t k, size_t n, const float* x, const float* kernel, const float* bias,
                float* y, Activation act) {
+  if (m == 0 || n == 0) return;   // no output (the bindings refuse empty arrays before this)
   const KernelTable& t = kernels();
   const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   FloatBuffer packed(packed_b_floats(k, n, t.gemm_tile));

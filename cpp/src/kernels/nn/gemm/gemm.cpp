@@ -165,8 +165,8 @@ TileGrid igemm_grid(const KernelTable& t, size_t strips, size_t panels, size_t k
   size_t col_tiles = 1;
   while (col_tiles < panels && div_up(strips, block) * col_tiles < nt * 4) ++col_tiles;
   const size_t tasks = div_up(strips, block) * col_tiles;
-  if (tasks < nt) block = div_up(strips, div_up(nt, col_tiles));   // shorter blocks, one a thread
-  return TileGrid(1, strips, panels, block, div_up(panels, col_tiles));
+  if (tasks < nt && strips > 0) block = div_up(strips, div_up(nt, col_tiles));   // one a thread
+  return TileGrid(1, strips, panels, block, div_up(panels, col_tiles ? col_tiles : 1));
 }
 
 void gemm_f32(const GemmArgs& g, bool serial) {
