@@ -166,7 +166,19 @@ TileGrid igemm_grid(const KernelTable& t, size_t strips, size_t panels, size_t k
   while (col_tiles < panels && div_up(strips, block) * col_tiles < nt * 4) ++col_tiles;
   const size_t tasks = div_up(strips, block) * col_tiles;
   if (tasks < nt && strips > 0) block = div_up(strips, div_up(nt, col_tiles));   // one a thread
-  return TileGrid(1, strips, panels, block, div_up(panels, col_tiles ? col_tiles : 1));
+  return TileGrid(1, strips, panels, block, div_up(panels, col_tiles));
+}
+
+void igemm_rows(const KernelTable& t, const IgemmProblem& g, size_t m, const float* a, size_t lda) {
+  const size_t mr = t.gemm_tile.mr, k = g.kc * g.ntaps, work = m * g.n * k / 64;
+  const TileGrid grid = igemm_grid(t, div_up(m, mr), div_up(g.n, t.gemm_tile.nr), g.kc, g.ntaps, work);
+  const int nt = threads_for(grid.tasks(), work);
+  std::vector<const float*> ptr_pool(grid.tile_rows * mr * static_cast<size_t>(nt));
+  parallel_for_2d(grid, nt, [&](const Tile& tile, int tid) {
+    const float** ptrs = ptr_pool.data() + static_cast<size_t>(tid) * grid.tile_rows * mr;
+    for (size_t r = tile.r0 * mr, i = 0; r < m && r < tile.r1 * mr; ++r, ++i) ptrs[i] = a + r * lda;
+    igemm_block(t, g, m, tile.r0, tile.r1, ptrs, tile.c0, tile.c1);
+  });
 }
 
 void gemm_f32(const GemmArgs& g, bool serial) {
@@ -193,14 +205,7 @@ void gemm_f32(const GemmArgs& g, bool serial) {
     // Cache-blocked (igemm_block): each K block of a B panel runs over a block of strips, so B
     // is read once per block of rows, not once per strip (a dense layer's input gradient with a
     // 2 MiB kernel and 64 rows read it eleven times).
-    const TileGrid grid = igemm_grid(t, strips, panels, g.k, 1, g.m * g.n * g.k / 64);
-    const int nt = threads_for(grid.tasks(), g.m * g.n * g.k / 64);
-    std::vector<const float*> ptr_pool(grid.tile_rows * mr * static_cast<size_t>(nt));
-    parallel_for_2d(grid, nt, [&](const Tile& tile, int tid) {
-      const float** ptrs = ptr_pool.data() + static_cast<size_t>(tid) * grid.tile_rows * mr;
-      for (size_t r = tile.r0 * mr, i = 0; r < g.m && r < tile.r1 * mr; ++r, ++i) ptrs[i] = g.a + r * g.lda;
-      igemm_block(t, prob, g.m, tile.r0, tile.r1, ptrs, tile.c0, tile.c1);
-    });
+    igemm_rows(t, prob, g.m, g.a, g.lda);
     return;
   }
   auto run = [&](size_t s0, size_t s1) {

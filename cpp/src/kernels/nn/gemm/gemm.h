@@ -75,6 +75,10 @@ size_t igemm_block_strips(const KernelTable& t, size_t kc, size_t ntaps);
 TileGrid igemm_grid(const KernelTable& t, size_t strips, size_t panels, size_t kc, size_t ntaps,
                     size_t work);
 
+// The m rows of A (row stride lda, one tap: g.ntaps == 1) times g's packed B, on the threads:
+// igemm_grid's tiles, each one igemm_block call (the dense forward, the plain GEMM).
+void igemm_rows(const KernelTable& t, const IgemmProblem& g, size_t m, const float* a, size_t lda);
+
 // Plain GEMM: C[m x n] (+)= op(A) * op(B), op(A) = A (m x k, row stride lda) or, with trans_a,
 // the transpose of the k x m matrix A; op(B) likewise (k x n, or n x k with trans_b). serial:
 // run on the calling thread (inside a parallel task); otherwise split over the threads.
