@@ -328,6 +328,21 @@ using resample_row_f32_fn = void (*)(const float* row, size_t row_values, size_t
                                      size_t out_w, size_t taps, const int32_t* idx, const float* w,
                                      float* out);
 
+// One row of a nearest-neighbour resize: out pixel x (pixel_bytes bytes) = the pixel_bytes bytes
+// at row + off[x]; bytes up to row + readable may be read. The segments (make_nearest_plan, the
+// same for every row of a resize) let a vector kernel move several pixels with one 16-byte load
+// and byte shuffle; nsegs = 0 means none (pixel by pixel).
+struct NearestSegment {
+  uint8_t mask[16];  // output byte k of the segment = source byte src + mask[k] (0x80: none)
+  int32_t src;       // byte offset of the 16-byte source window in the row
+  int32_t dst;       // byte offset of the segment's first output pixel in the output row
+  int32_t first;     // its first output pixel, and how many it has
+  int32_t count;
+};
+using nearest_row_fn = void (*)(const uint8_t* row, size_t readable, size_t pixel_bytes,
+                                size_t out_w, const int32_t* off, const NearestSegment* segs,
+                                size_t nsegs, uint8_t* out);
+
 // ---------------------------------------------------------------------------------------------
 // Training kernels on rows x c matrices (c contiguous channels per row): batch normalization's
 // column statistics and per-channel maps, dropout, and the optimizers' elementwise updates. Each

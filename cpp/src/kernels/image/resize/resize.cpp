@@ -2,7 +2,9 @@
 // output pixel) following OpenCV's coordinate rules; source rows are resampled horizontally
 // once each (a small cache per task) and combined vertically by the row-correlation kernel.
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -15,50 +17,61 @@
 namespace foveal {
 namespace {
 
+// The segments of a nearest row (see NearestSegment): runs of output pixels, at most 16 bytes,
+// whose sources lie in one 16-byte window from the run's first source; none for pixels over
+// 16 bytes or an output row past int32 offsets.
+std::vector<NearestSegment> nearest_plan(const std::vector<int32_t>& off, size_t B) {
+  std::vector<NearestSegment> segs;
+  const size_t n = off.size();
+  if (B > 16 || n * B > static_cast<size_t>(INT32_MAX)) return segs;
+  for (size_t x = 0; x < n;) {
+    NearestSegment g;
+    std::memset(g.mask, 0x80, sizeof g.mask);
+    g.src = off[x];
+    g.dst = static_cast<int32_t>(x * B);
+    g.first = static_cast<int32_t>(x);
+    size_t k = 0;
+    for (; x + k < n && (k + 1) * B <= 16; ++k) {
+      const int64_t rel = static_cast<int64_t>(off[x + k]) - g.src;
+      if (rel < 0 || rel + static_cast<int64_t>(B) > 16) break;
+      for (size_t b = 0; b < B; ++b) g.mask[k * B + b] = static_cast<uint8_t>(rel + static_cast<int64_t>(b));
+    }
+    g.count = static_cast<int32_t>(k);
+    segs.push_back(g);
+    x += k;
+  }
+  return segs;
+}
+
 // Nearest: each output pixel is a copy of its source pixel (the same values the one-tap
-// resampling gives, and -0.0 and NaN payloads kept as they are), rows in bands on the threads.
+// resampling gives, and -0.0 and NaN payloads kept as they are), rows in bands on the threads,
+// each row moved as bytes by the ISA's nearest_row kernel (a source row wider than int32 byte
+// offsets reach, pixel by pixel).
 template <class E>
 void resize_nearest(const ResizeParams& p, const Taps& tx, const Taps& ty, const E* src, E* dst) {
   const ImageShape& s = p.shape;
-  const size_t C = s.channels, out_row = p.out_w * C, in_row = s.width * C;
-  std::vector<size_t> xoff(p.out_w);
-  for (size_t x = 0; x < p.out_w; ++x) xoff[x] = static_cast<size_t>(tx.index[x]) * C;
+  const size_t C = s.channels, out_row = p.out_w * C, in_row = s.width * C, pixel = C * sizeof(E);
+  const bool by_kernel = in_row * sizeof(E) <= static_cast<size_t>(INT32_MAX);
+  std::vector<int32_t> xoff(by_kernel ? p.out_w : 0);
+  for (size_t x = 0; x < xoff.size(); ++x) xoff[x] = static_cast<int32_t>(static_cast<size_t>(tx.index[x]) * pixel);
+  const std::vector<NearestSegment> segs = by_kernel ? nearest_plan(xoff, pixel) : std::vector<NearestSegment>();
+  const nearest_row_fn row_kernel = kernels().nearest_row;
   const TileGrid grid = band_grid(s.batch, p.out_h, 1);
   const int threads = threads_for(grid.tasks(), s.batch * p.out_h * out_row);
   parallel_for_2d(grid, threads, [&](const Tile& band, int) {
     const E* image = src + band.group * s.height * in_row;
     for (size_t y = band.r0; y < band.r1; ++y) {
-      const E* in = image + static_cast<size_t>(ty.index[y]) * in_row;
+      const size_t sy = static_cast<size_t>(ty.index[y]);
+      const E* in = image + sy * in_row;
       E* out = dst + (band.group * p.out_h + y) * out_row;
-      if (C == 3 && sizeof(E) == 1) {
-        // a 4-byte move per pixel (its fourth byte is the next pixel's first, written next;
-        // the source's fourth byte lies inside the image but for its very last pixel): the
-        // row's last pixel, and any whose source is the image's last, move byte by byte
-        const size_t last_src = s.height * in_row - 3;
-        const uint8_t* in8 = reinterpret_cast<const uint8_t*>(in);
-        const uint8_t* image8 = reinterpret_cast<const uint8_t*>(image);
-        uint8_t* out8 = reinterpret_cast<uint8_t*>(out);
-        for (size_t x = 0; x < p.out_w; ++x, out8 += 3) {
-          const uint8_t* px = in8 + xoff[x];
-          if (x + 1 < p.out_w && static_cast<size_t>(px - image8) < last_src) {
-            uint32_t v;
-            std::memcpy(&v, px, 4);
-            std::memcpy(out8, &v, 4);
-          } else {
-            out8[0] = px[0];
-            out8[1] = px[1];
-            out8[2] = px[2];
-          }
-        }
-      } else if (C == 3) {
-        for (size_t x = 0; x < p.out_w; ++x, out += 3) {
-          const E* px = in + xoff[x];
-          out[0] = px[0];
-          out[1] = px[1];
-          out[2] = px[2];
-        }
+      if (by_kernel) {  // bytes readable from the row: to the end of its image
+        row_kernel(reinterpret_cast<const uint8_t*>(in), (s.height - sy) * in_row * sizeof(E), pixel,
+                   p.out_w, xoff.data(), segs.data(), segs.size(), reinterpret_cast<uint8_t*>(out));
       } else {
-        for (size_t x = 0; x < p.out_w; ++x, out += C) std::copy(in + xoff[x], in + xoff[x] + C, out);
+        for (size_t x = 0; x < p.out_w; ++x, out += C) {
+          const E* px = in + static_cast<size_t>(tx.index[x]) * C;
+          std::copy(px, px + C, out);
+        }
       }
     }
   });

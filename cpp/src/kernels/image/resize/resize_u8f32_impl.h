@@ -6,6 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+
+#include "foveal/kernels.h"
 
 namespace foveal {
 namespace {
@@ -92,6 +95,51 @@ void resample_row(const E* row, size_t row_values, size_t C, size_t out_w, size_
     }
   }
   resample_pixels(row, C, out_w, taps, idx, w, x, out_w, out);
+}
+
+// Nearest resampling of one row: output pixel x is the B bytes at row + off[x]. With vectors,
+// each segment of the row's plan (pixels whose sources lie within 16 bytes) is one 16-byte load
+// and byte shuffle, stored 16 bytes wide (the bytes past the segment are rewritten by the next
+// one); a segment whose load would pass row + readable, or whose store would leave the row, is
+// copied pixel by pixel.
+template <size_t B>
+inline void nearest_pixels(const uint8_t* row, const int32_t* off, size_t x0, size_t x1, uint8_t* out) {
+  for (size_t x = x0; x < x1; ++x) std::memcpy(out + x * B, row + off[x], B);
+}
+
+template <class V, size_t B>
+inline void nearest_row_b(const uint8_t* row, size_t readable, size_t out_w, const int32_t* off,
+                          const NearestSegment* segs, size_t nsegs, uint8_t* out) {
+  if constexpr (V::width > 1) {
+    if (nsegs) {
+      const size_t row_bytes = out_w * B;
+      for (size_t i = 0; i < nsegs; ++i) {
+        const NearestSegment& g = segs[i];
+        if (static_cast<size_t>(g.src) + 16 <= readable && static_cast<size_t>(g.dst) + 16 <= row_bytes)
+          V::shuffle16(row + g.src, g.mask, out + g.dst);
+        else
+          nearest_pixels<B>(row, off, static_cast<size_t>(g.first), static_cast<size_t>(g.first) + g.count, out);
+      }
+      return;
+    }
+  }
+  nearest_pixels<B>(row, off, 0, out_w, out);
+}
+
+template <class V>
+void nearest_row(const uint8_t* row, size_t readable, size_t pixel_bytes, size_t out_w,
+                 const int32_t* off, const NearestSegment* segs, size_t nsegs, uint8_t* out) {
+  switch (pixel_bytes) {
+    case 1: nearest_row_b<V, 1>(row, readable, out_w, off, segs, nsegs, out); return;
+    case 2: nearest_row_b<V, 2>(row, readable, out_w, off, segs, nsegs, out); return;
+    case 3: nearest_row_b<V, 3>(row, readable, out_w, off, segs, nsegs, out); return;
+    case 4: nearest_row_b<V, 4>(row, readable, out_w, off, segs, nsegs, out); return;
+    case 8: nearest_row_b<V, 8>(row, readable, out_w, off, segs, nsegs, out); return;
+    case 12: nearest_row_b<V, 12>(row, readable, out_w, off, segs, nsegs, out); return;
+    case 16: nearest_row_b<V, 16>(row, readable, out_w, off, segs, nsegs, out); return;
+    default:
+      for (size_t x = 0; x < out_w; ++x) std::memcpy(out + x * pixel_bytes, row + off[x], pixel_bytes);
+  }
 }
 
 }  // namespace
