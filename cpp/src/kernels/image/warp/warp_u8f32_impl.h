@@ -397,8 +397,9 @@ inline void pixel_u8_to_f32(const WarpRowParams& p, const uint8_t* src, size_t x
 }
 
 // Portable augmentation rows (WarpIntensity fused): the float warp row then the intensity
-// change, or a uint8 source one pixel at a time. ISAs with a vector body of their own
-// (warp_u8f32__avx512.cpp) give the same bits.
+// change, or a uint8 source one pixel at a time (the scalar ISA, and rows the vector bodies do
+// not take). The vector bodies of warp_u8f32__avx2.cpp and warp_u8f32__avx512.cpp give the
+// same bits.
 template <class V>
 void warp_row_f32_intensity(const WarpRowParams& p, const float* src, size_t y, float* out, const WarpIntensity& ie) {
   warp_row<V>(p, src, y, out);
