@@ -329,9 +329,9 @@ using resample_row_f32_fn = void (*)(const float* row, size_t row_values, size_t
                                      float* out);
 
 // One row of a nearest-neighbour resize: out pixel x (pixel_bytes bytes) = the pixel_bytes bytes
-// at row + off[x]; bytes up to row + readable may be read. The segments (make_nearest_plan, the
-// same for every row of a resize) let a vector kernel move several pixels with one 16-byte load
-// and byte shuffle; nsegs = 0 means none (pixel by pixel).
+// at row + off[x]; bytes up to row + readable may be read. The segments (nearest_plan in
+// resize.cpp, the same for every row of a resize) let a vector kernel move several pixels with
+// one 16-byte load and byte shuffle; nsegs = 0 means none (pixel by pixel).
 struct NearestSegment {
   uint8_t mask[16];  // output byte k of the segment = source byte src + mask[k] (0x80: none)
   int32_t src;       // byte offset of the 16-byte source window in the row
