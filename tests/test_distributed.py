@@ -395,6 +395,7 @@ def test_extract_file_list_and_dataset(cluster, photos, single):
         feats2, labels2, paths2 = distributed.extract(bb, ds, batch_size=3, num_workers=2)
         assert ray.is_initialized()   # the caller's connection is left open
     finally:
+        distributed.shutdown_workers()   # as a user should before ray.shutdown()
         ray.shutdown()
     assert paths2 == keep and np.array_equal(labels2, np.arange(len(keep)))
     _same_features(feats2, feats)

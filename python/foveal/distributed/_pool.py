@@ -25,6 +25,7 @@ import threading
 from collections import deque
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
 
+from ._ray import collect_ray_garbage
 from ._workers import Batch, FeatureWorker
 
 #: Blocks in flight per worker: one running and one waiting in the actor's queue.
@@ -177,20 +178,26 @@ def shutdown_workers() -> int:
     backbone and worker count skip their start-up (seconds). They hold their CPUs meanwhile:
     call this before running other Ray work that needs those CPUs (``augment`` and a Dataset
     source do it themselves). ``ray.shutdown()`` stops them too, and a call of ``extract`` that
-    made its own connection (no ``ray.init`` before) stops them at its end."""
+    made its own connection (no ``ray.init`` before) stops them at its end.
+
+    It also runs Python's cyclic garbage collector, so that Ray objects left in reference
+    cycles (Ray Data makes some) are freed while the connection is still open: call it before
+    your own ``ray.shutdown()``."""
     global _CURRENT
     with _LOCK:
         pool, _CURRENT = _CURRENT, None
-    if pool is None:
-        return 0
     try:
         import ray
     except ImportError:   # nothing can be running without Ray
         return 0
-    if not ray.is_initialized() or connection_key(ray) != pool.connection:
-        return 0   # its job has ended, and its actors with it
-    _kill(ray, pool.actors)
-    return len(pool.actors)
+    if not ray.is_initialized():
+        return 0   # the pool's job has ended, and its actors with it
+    stopped = 0
+    if pool is not None and connection_key(ray) == pool.connection:
+        _kill(ray, pool.actors)
+        stopped = len(pool.actors)
+    collect_ray_garbage()   # a ray.shutdown() that follows finds no Ray garbage left
+    return stopped
 
 
 def release_for_other_work(ray: Any) -> None:
