@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/common/simd/vec_f32x4.h"
 
@@ -93,8 +94,28 @@ struct VecAvx2 {
   static I to_int(T x) { return _mm256_cvttps_epi32(x); }
   static I imul_add(I a, int32_t m, I b) { return _mm256_add_epi32(_mm256_mullo_epi32(a, _mm256_set1_epi32(m)), b); }
   static I iadd(I a, int32_t b) { return _mm256_add_epi32(a, _mm256_set1_epi32(b)); }
+  // The 4 bytes at base + off[i] in lane i, from eight scalar loads put together rather than
+  // vpgatherdd (the same bytes): on an AVX2-only AMD EPYC (Zen 2) the 1080p -> 224 bilinear
+  // uint8 resize, whose horizontal pass is these loads, ran 1.38x faster (613 -> 443 us).
   static I gather_bytes(const uint8_t* base, I off) {
-    return _mm256_i32gather_epi32(reinterpret_cast<const int*>(base), off, 1);
+    alignas(32) int32_t o[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(o), off);
+    return gather_bytes_at(base, o);
+  }
+  static I gather_bytes_at(const uint8_t* base, const int32_t* o) {
+    auto u32 = [&](int i) {
+      int32_t v;
+      std::memcpy(&v, base + o[i], 4);
+      return v;
+    };
+    __m128i lo = _mm_cvtsi32_si128(u32(0)), hi = _mm_cvtsi32_si128(u32(4));
+    lo = _mm_insert_epi32(lo, u32(1), 1);
+    hi = _mm_insert_epi32(hi, u32(5), 1);
+    lo = _mm_insert_epi32(lo, u32(2), 2);
+    hi = _mm_insert_epi32(hi, u32(6), 2);
+    lo = _mm_insert_epi32(lo, u32(3), 3);
+    hi = _mm_insert_epi32(hi, u32(7), 3);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
   }
   static T gather_f32(const float* base, I idx) { return _mm256_i32gather_ps(base, idx, 4); }
   // 32-bit integer lanes (wrapping) for the counter-based hash of dropout.
