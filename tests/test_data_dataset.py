@@ -60,16 +60,20 @@ def assert_same_passes(a, b):
 
 
 class OpenCounter:
-    """Counts ``open`` calls on files below ``root``."""
+    """Counts ``open`` and ``os.open`` calls on files below ``root``."""
 
     def __init__(self, monkeypatch, root):
-        self.count, self.root, real = 0, os.path.abspath(root), builtins.open
+        self.count, self.root = 0, os.path.abspath(root)
 
-        def counting_open(file, *args, **kwargs):
-            if isinstance(file, (str, os.PathLike)) and os.path.abspath(os.fspath(file)).startswith(self.root):
-                self.count += 1
-            return real(file, *args, **kwargs)
-        monkeypatch.setattr(builtins, "open", counting_open)
+        def counting(real):
+            def counting_open(file, *args, **kwargs):
+                if (isinstance(file, (str, os.PathLike))
+                        and os.path.abspath(os.fspath(file)).startswith(self.root)):
+                    self.count += 1
+                return real(file, *args, **kwargs)
+            return counting_open
+        monkeypatch.setattr(builtins, "open", counting(builtins.open))
+        monkeypatch.setattr(os, "open", counting(os.open))
 
 
 # ---------------------------------------------------------------------------------------------

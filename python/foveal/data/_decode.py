@@ -65,10 +65,24 @@ def decoder_version() -> str:
     return f"pillow-{Image.__version__}/simplejpeg-{sj}/1"
 
 
+#: Bytes asked of each ``os.read`` in :func:`read_file` (most images take one read).
+_READ_CHUNK = 1 << 18
+
+
 def read_file(path: str) -> bytes:
-    """The bytes of the file ``path`` (the one place files are opened)."""
-    with open(path, "rb") as f:
-        return f.read()
+    """The bytes of the file ``path`` (the one place files are opened). Plain ``os.read``
+    calls: a buffered file object costs about twice the time on a small image file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, _READ_CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def decode_file(path: str, color_mode: str, target_size: Tuple[int, int], interpolation: str,
