@@ -54,8 +54,11 @@ void resize_nearest(const ResizeParams& p, const Taps& tx, const Taps& ty, const
   const bool by_kernel = in_row * sizeof(E) <= static_cast<size_t>(INT32_MAX);
   std::vector<int32_t> xoff(by_kernel ? p.out_w : 0);
   for (size_t x = 0; x < xoff.size(); ++x) xoff[x] = static_cast<int32_t>(static_cast<size_t>(tx.index[x]) * pixel);
-  const std::vector<NearestSegment> segs = by_kernel ? nearest_plan(xoff, pixel) : std::vector<NearestSegment>();
-  const nearest_row_fn row_kernel = kernels().nearest_row;
+  const KernelTable& table = kernels();
+  const nearest_row_fn row_kernel = table.nearest_row;
+  // the scalar kernel copies pixel by pixel and reads no plan
+  const std::vector<NearestSegment> segs =
+      by_kernel && table.isa != Isa::scalar ? nearest_plan(xoff, pixel) : std::vector<NearestSegment>();
   const TileGrid grid = band_grid(s.batch, p.out_h, 1);
   const int threads = threads_for(grid.tasks(), s.batch * p.out_h * out_row);
   parallel_for_2d(grid, threads, [&](const Tile& band, int) {

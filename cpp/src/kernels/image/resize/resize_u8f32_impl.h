@@ -137,7 +137,7 @@ void nearest_row(const uint8_t* row, size_t readable, size_t pixel_bytes, size_t
     case 8: nearest_row_b<V, 8>(row, readable, out_w, off, segs, nsegs, out); return;
     case 12: nearest_row_b<V, 12>(row, readable, out_w, off, segs, nsegs, out); return;
     case 16: nearest_row_b<V, 16>(row, readable, out_w, off, segs, nsegs, out); return;
-    default:
+    default:  // other pixel sizes: copies of pixel_bytes bytes (the plan is not used)
       for (size_t x = 0; x < out_w; ++x) std::memcpy(out + x * pixel_bytes, row + off[x], pixel_bytes);
   }
 }
