@@ -117,7 +117,14 @@ struct VecAvx2 {
     hi = _mm_insert_epi32(hi, u32(7), 3);
     return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
   }
-  static T gather_f32(const float* base, I idx) { return _mm256_i32gather_ps(base, idx, 4); }
+  // base[idx[i]] in lane i, from scalar loads as gather_bytes (vpgatherdps is as slow there).
+  static T gather_f32(const float* base, I idx) {
+    alignas(32) int32_t o[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(o), idx);
+    const __m128 lo = _mm_setr_ps(base[o[0]], base[o[1]], base[o[2]], base[o[3]]);
+    const __m128 hi = _mm_setr_ps(base[o[4]], base[o[5]], base[o[6]], base[o[7]]);
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+  }
   // 32-bit integer lanes (wrapping) for the counter-based hash of dropout.
   static I iset1(uint32_t x) { return _mm256_set1_epi32(static_cast<int>(x)); }
   static I iota_i() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }

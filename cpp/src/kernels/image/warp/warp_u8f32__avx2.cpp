@@ -240,10 +240,10 @@ void bilinear_row(const WarpRowParams& p, const Ein* src, size_t y, Eout* out, c
           s11 = word_byte(g11, static_cast<int>(c));
         } else {
           const float* f = reinterpret_cast<const float*>(src) + c;
-          s00 = _mm256_i32gather_ps(f, o00, 4);
-          s01 = _mm256_i32gather_ps(f, o01, 4);
-          s10 = _mm256_i32gather_ps(f, o10, 4);
-          s11 = _mm256_i32gather_ps(f, o11, 4);
+          s00 = V8::gather_f32(f, o00);
+          s01 = V8::gather_f32(f, o01);
+          s10 = V8::gather_f32(f, o10);
+          s11 = V8::gather_f32(f, o11);
         }
         if (constant) {
           s00 = _mm256_blendv_ps(cval, s00, k00);
