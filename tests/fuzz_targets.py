@@ -427,7 +427,7 @@ def conv_args(data, rng, cfg, with_act=True):
 
 CONV_KINDS = dict(x="array", kernel="array", bias="array", strides="pair", padding="padding",
                   dilation_rate="pair", groups="int", activation="str", dy="array", need_dx="bool",
-                  need_dkernel="bool")
+                  need_dkernel="bool", need_dbias="bool")
 
 
 def draw_need_flags(data, args):
@@ -436,6 +436,15 @@ def draw_need_flags(data, args):
     dk = pick(data, ["default", True, False, False], "need_dkernel")
     if dk != "default":
         args["need_dkernel"] = dk
+
+
+def draw_dbias_flag(data, args):
+    """need_dbias (convolutions only: True, False, or left to its default); drawn only where
+    need_dkernel is given, so that a positional call keeps the binding's argument order."""
+    if "need_dkernel" in args:
+        db = pick(data, ["default", True, False], "need_dbias")
+        if db != "default":
+            args["need_dbias"] = db
 
 
 def need_flags(args):
@@ -669,12 +678,14 @@ def t_conv2d_backward(data):
     dy = draw_values(data, rng, out_shape, label="dy")
     args = dict(dy=array_arg(data, dy, "dy"), **args)
     draw_need_flags(data, args)
+    draw_dbias_flag(data, args)
     apply_mutation(data, rng, args, CONV_KINDS, optional=())
     expect, m = verdict(model_conv, args["x"], args["kernel"], None, args["strides"], args["padding"],
                         args["dilation_rate"], args["groups"], ABSENT, args["dy"])
     if expect == "ok":
         try:
             need_dx, need_dk = need_flags(args)
+            need_db = m_bool(args.get("need_dbias", True)) and need_dk   # a bad flag is Bad either way
         except Bad:
             expect = "error"
 
@@ -687,7 +698,7 @@ def t_conv2d_backward(data):
             dx = None if dx is None else np.full(dx.shape, np.nan)
         grad_close(out[0], dx if need_dx else None, bdx, 1e-4, "dx")
         grad_close(out[1], dk if need_dk else None, bdk, 1e-4, "dkernel")
-        grad_close(out[2], db if need_dk else None, bdb, 1e-4, "dbias")
+        grad_close(out[2], db if need_db else None, bdb, 1e-4, "dbias")
 
     invoke(_core.conv2d_backward, list(args.values()), expect=expect, check=check)
 
@@ -2213,6 +2224,7 @@ def t_public_conv(data):
         dy_shape = (x.shape[0], max(out_hw[0], 1), max(out_hw[1], 1), cout)
         args = [public_array(data, draw_values(data, rng, dy_shape, label="dy"), "dy")] + args
         draw_need_flags(data, kw)
+        draw_dbias_flag(data, kw)
     expect = "ok" if 0 not in out_hw else "error"
     mut = pick(data, [None] * 6 + ["x", "kernel", "strides", "dilation_rate", "padding", "groups",
                                    "activation", "bias", "dy"], "mutate")
@@ -2256,6 +2268,8 @@ def t_public_conv(data):
             bound = fn(np.abs(dy), np.abs(xx), np.abs(kk), need_dx=True, **opts, **extra)
             if not kw.get("need_dkernel", True):
                 ref[1] = ref[2] = None
+            if not kw.get("need_dbias", True):
+                ref[2] = None
             ref[0] = dx_with_bad_weights(ref[0], kk)
             if ref[0] is not None and winograd_huge(dy, kk):
                 ref[0] = np.full(ref[0].shape, np.nan)

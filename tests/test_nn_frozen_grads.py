@@ -98,6 +98,45 @@ def test_conv_dx_is_bit_identical_and_the_kernel_gradient_is_skipped(isa, depthw
         assert conv_grads(case, False, False, depthwise)[:2] == ((None, None, None), 0)
 
 
+@pytest.mark.parametrize("depthwise,case", [(False, c) for c in CONV_CASES] + [(True, c) for c in DW_CASES],
+                         ids=[f"conv{i}" for i in range(len(CONV_CASES))] + [f"dw{i}" for i in range(len(DW_CASES))])
+def test_conv_without_dbias_gives_the_same_dx_and_dkernel(isa, depthwise, case):
+    """need_dbias=False (a convolution without a bias): dbias is None, dx and dkernel are the
+    same bits, and the kernel gradient still runs in full."""
+    case = dict(case)
+    (dx, dk, db), macs, nominal = conv_grads(case, True, True, depthwise)
+    opts = {key: case[key] for key in ("strides", "padding", "dilation_rate", "groups") if key in case}
+    fn = F.depthwise_conv2d_backward if depthwise else F.conv2d_backward
+    (dx2, dk2, db2), macs2 = counted(fn, case["dy"], case["xa"], case["ka"], need_dbias=False, **opts)
+    assert db2 is None and macs2 == nominal
+    np.testing.assert_array_equal(dx2, dx)
+    np.testing.assert_array_equal(dk2, dk)
+    np.testing.assert_allclose(db, case["dy"].reshape(-1, db.size).sum(0, dtype=np.float64), rtol=1e-5, atol=1e-4)
+
+
+def test_layers_without_a_bias_ask_for_no_dbias(monkeypatch):
+    """Conv2D, DepthwiseConv2D and SeparableConv2D with use_bias=False skip the bias-gradient
+    pass; with a bias they ask for it and get its gradient."""
+    seen = []
+    real = F.conv2d_backward
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("need_dbias", True))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(F, "conv2d_backward", spy)
+    x = rand(2, 6, 6, 4)
+    for use_bias in (False, True):
+        for layer in (nn.Conv2D(5, 3, padding="same", use_bias=use_bias),
+                      nn.DepthwiseConv2D(3, padding="same", use_bias=use_bias),
+                      nn.SeparableConv2D(5, 3, padding="same", use_bias=use_bias)):
+            seen.clear()
+            y = layer(x, training=True)
+            layer.backward(np.ones_like(y))
+            assert seen and seen[0] is use_bias, (type(layer).__name__, use_bias, seen)
+            assert (layer.bias.grad is not None) if use_bias else layer.bias is None
+
+
 @pytest.mark.parametrize("lead", [(), (3,), (2, 5)])
 def test_dense_dx_is_bit_identical_and_the_kernel_gradient_is_skipped(isa, lead):
     m = int(np.prod(lead, dtype=np.int64)) if lead else 1

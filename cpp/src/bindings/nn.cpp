@@ -229,7 +229,7 @@ py::tuple grads_tuple(const std::optional<FloatArray>& dx, const std::optional<F
 // are still checked, then (None, None, None) with no work.
 py::tuple conv2d_backward(const py::object& dy_in, const py::object& x_in, const py::object& kernel_in,
                           Pair strides, Padding padding, Pair dilation, long groups, bool need_dx,
-                          bool need_dkernel) {
+                          bool need_dkernel, bool need_dbias) {
   const FloatArray dy = to_f32(dy_in, "dy"), x = to_f32(x_in, "x"), kernel = to_f32(kernel_in, "kernel");
   const Conv2dParams p = conv_params(x, kernel, strides, padding, dilation, groups, Activation::none);
   require_shape(dy, {long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)}, "the conv2d output");
@@ -237,7 +237,7 @@ py::tuple conv2d_backward(const py::object& dy_in, const py::object& x_in, const
   if (need_dx) dx.emplace(new_array<float>(std::vector<py::ssize_t>(x.shape(), x.shape() + 4)));
   if (need_dkernel) {
     dk.emplace(new_array<float>(std::vector<py::ssize_t>(kernel.shape(), kernel.shape() + 4)));
-    db.emplace(new_array<float>({long(p.out_c)}));
+    if (need_dbias) db.emplace(new_array<float>({long(p.out_c)}));
   }
   if (!need_dx && !need_dkernel) return grads_tuple(dx, dk, db);
   float* dxp = dx ? dx->mutable_data() : nullptr;
@@ -468,9 +468,10 @@ void init_nn(py::module_& m) {
         "deviations (float64) of y over every pixel, taken while its rows are in cache.");
   m.def("conv2d_backward", &conv2d_backward, py::arg("dy"), py::arg("x"), py::arg("kernel"),
         py::arg("strides"), py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"),
-        py::arg("need_dx"), py::arg("need_dkernel") = true,
+        py::arg("need_dx"), py::arg("need_dkernel") = true, py::arg("need_dbias") = true,
         "Gradients (dx, dkernel, dbias) of conv2d; None for dx without need_dx, for dkernel and "
-        "dbias without need_dkernel.");
+        "dbias without need_dkernel, for dbias without need_dbias (a convolution without a bias: "
+        "the pass summing dy is skipped).");
   m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("dy"), py::arg("x"), py::arg("pool_size"),
         py::arg("strides"), py::arg("padding"), py::arg("through_relu") = false);
   m.def("avg_pool2d_backward", &avg_pool2d_backward, py::arg("dy"), py::arg("x"), py::arg("pool_size"),

@@ -121,8 +121,9 @@ def depthwise_conv2d(x: Any, kernel: Any, bias: Any = None, strides: IntPair = 1
 
 def conv2d_backward(dy: Any, x: Any, kernel: Any, strides: IntPair = 1, padding: PaddingArg = "valid",
                     dilation_rate: IntPair = 1, groups: int = 1, need_dx: bool = True,
-                    need_dkernel: bool = True) -> Tuple[Any, Any, Any]:
-    """GPU :func:`foveal.nn.functional.conv2d_backward`: ``(dx, dkernel, dbias)``."""
+                    need_dkernel: bool = True, need_dbias: bool = True) -> Tuple[Any, Any, Any]:
+    """GPU :func:`foveal.nn.functional.conv2d_backward`: ``(dx, dkernel, dbias)`` (the kernel
+    sums dbias with dkernel; without ``need_dbias`` it is not returned)."""
     call = Call(dy)
     xb, kb, dyb = call.input(x, "x"), call.input(kernel, "kernel"), call.input(dy, "dy")
     dims, out = _conv_dims(xb.shape, kb.shape, strides, padding, dilation_rate, groups)
@@ -132,12 +133,13 @@ def conv2d_backward(dy: Any, x: Any, kernel: Any, strides: IntPair = 1, padding:
     db = call.output((out[3],)) if need_dkernel else None
     if need_dx or need_dkernel:
         _cuda.conv2d_backward(xb.ptr, kb.ptr, dyb.ptr, _ptr(dx), _ptr(dk), _ptr(db), dims, _tf32(), call.host)
-    return call.result(dx), call.result(dk), call.result(db)
+    return call.result(dx), call.result(dk), (call.result(db) if need_dbias else None)
 
 
 def depthwise_conv2d_backward(dy: Any, x: Any, kernel: Any, strides: IntPair = 1,
                               padding: PaddingArg = "valid", dilation_rate: IntPair = 1,
-                              need_dx: bool = True, need_dkernel: bool = True) -> Tuple[Any, Any, Any]:
+                              need_dx: bool = True, need_dkernel: bool = True,
+                              need_dbias: bool = True) -> Tuple[Any, Any, Any]:
     """GPU :func:`foveal.nn.functional.depthwise_conv2d_backward`."""
     call = Call(dy)
     xb, kb, dyb = call.input(x, "x"), call.input(kernel, "kernel"), call.input(dy, "dy")
@@ -150,7 +152,7 @@ def depthwise_conv2d_backward(dy: Any, x: Any, kernel: Any, strides: IntPair = 1
     db = call.output((out[3],)) if need_dkernel else None
     if need_dx or need_dkernel:
         _cuda.conv2d_backward(xb.ptr, kb.ptr, dyb.ptr, _ptr(dx), _ptr(dk), _ptr(db), dims, _tf32(), call.host)
-    return call.result(dx), call.result(dk), call.result(db)
+    return call.result(dx), call.result(dk), (call.result(db) if need_dbias else None)
 
 
 def _pool_dims(xs: Tuple[int, ...], pool_size: Any, strides: Any, padding: Any) -> Tuple[list, Tuple[int, ...]]:

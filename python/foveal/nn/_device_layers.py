@@ -118,10 +118,12 @@ def _conv_bwd(layer: Any, cache: Any, dy: Any, need_dx: bool, mode: str, ctx: Ct
     k = ctx.w(layer.kernel)
     if type(layer) is DepthwiseConv2D:
         dx, dk, db = ops.depthwise_conv2d_backward(dz, x, k, layer.strides, layer.padding, layer.dilation_rate,
-                                                   need_dx=need_dx, need_dkernel=want_k or want_b)
+                                                   need_dx=need_dx, need_dkernel=want_k or want_b,
+                                                   need_dbias=want_b)
     else:
         dx, dk, db = ops.conv2d_backward(dz, x, k, layer.strides, layer.padding, layer.dilation_rate,
-                                         layer.groups, need_dx=need_dx, need_dkernel=want_k or want_b)
+                                         layer.groups, need_dx=need_dx, need_dkernel=want_k or want_b,
+                                         need_dbias=want_b)
     if want_k:
         ctx.grads[id(layer.kernel)] = dk
     if want_b:
@@ -145,7 +147,7 @@ def _separable_bwd(layer: Any, cache: Any, dy: Any, need_dx: bool, mode: str, ct
                                 ctx.wants(layer.bias))
     need_dt = need_dx or want_dk
     dt, dpk, db = ops.conv2d_backward(dz, t, ctx.w(layer.pointwise_kernel), 1, "valid", 1, 1,
-                                      need_dx=need_dt, need_dkernel=want_pk or want_b)
+                                      need_dx=need_dt, need_dkernel=want_pk or want_b, need_dbias=want_b)
     if want_pk:
         ctx.grads[id(layer.pointwise_kernel)] = dpk
     if want_b:
@@ -154,7 +156,7 @@ def _separable_bwd(layer: Any, cache: Any, dy: Any, need_dx: bool, mode: str, ct
         return None
     dx, ddk, _ = ops.depthwise_conv2d_backward(dt, x, ctx.w(layer.depthwise_kernel), layer.strides,
                                                layer.padding, layer.dilation_rate, need_dx=need_dx,
-                                               need_dkernel=want_dk)
+                                               need_dkernel=want_dk, need_dbias=False)
     if ddk is not None:
         ctx.grads[id(layer.depthwise_kernel)] = ddk
     return dx

@@ -227,7 +227,8 @@ def softmax(x: Any, axis: int = -1) -> np.ndarray:
 @routed
 def conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, Pair] = 1,
                     padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
-                    groups: int = 1, need_dx: bool = True, need_dkernel: bool = True) -> Grads:
+                    groups: int = 1, need_dx: bool = True, need_dkernel: bool = True,
+                    need_dbias: bool = True) -> Grads:
     """Gradients of :func:`conv2d` (without its activation: ``dy`` is the gradient of the
     pre-activation output; see :func:`activation_backward`).
 
@@ -235,6 +236,8 @@ def conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, Pair] = 1,
     a network's first layer), ``dkernel`` like ``kernel``, ``dbias`` of ``Cout`` values (``dy``
     summed over N, H and W); both None when ``need_dkernel`` is False (a frozen layer: the
     weight-gradient work is skipped, not done and dropped; ``dx`` is bit-identical either way).
+    ``dbias`` is also None when ``need_dbias`` is False (a convolution without a bias, such as
+    one followed by a batch normalization: the pass summing ``dy`` is skipped).
     With both flags False the arguments are still checked and nothing is computed.
     """
     x = as_float32(x, "x")
@@ -246,18 +249,21 @@ def conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, Pair] = 1,
     if kernel.ndim != 4:
         raise ValueError(f"kernel must be 4-D (kh x kw x Cin/groups x Cout), got shape {kernel.shape}")
     pads = _padding(padding, _spatial(x), _effective(kernel.shape[:2], d), s)
-    return _core.conv2d_backward(dy, x, kernel, s, pads, d, g, bool(need_dx), bool(need_dkernel))
+    return _core.conv2d_backward(dy, x, kernel, s, pads, d, g, bool(need_dx), bool(need_dkernel),
+                                 bool(need_dbias))
 
 
 @routed
 def depthwise_conv2d_backward(dy: Any, x: Any, kernel: Any, strides: Union[int, Pair] = 1,
                               padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1,
-                              need_dx: bool = True, need_dkernel: bool = True) -> Grads:
+                              need_dx: bool = True, need_dkernel: bool = True,
+                              need_dbias: bool = True) -> Grads:
     """Gradients ``(dx, dkernel, dbias)`` of :func:`depthwise_conv2d` (``kernel`` is
     ``kh x kw x C x multiplier``; ``dkernel`` has that shape). As :func:`conv2d_backward`."""
     x, grouped = _depthwise_as_grouped(x, kernel)
     dx, dk, db = conv2d_backward(dy, x, grouped, strides, padding, dilation_rate,
-                                 groups=x.shape[3], need_dx=need_dx, need_dkernel=need_dkernel)
+                                 groups=x.shape[3], need_dx=need_dx, need_dkernel=need_dkernel,
+                                 need_dbias=need_dbias)
     return dx, (None if dk is None else dk.reshape(as_numpy(kernel, "kernel").shape)), db
 
 

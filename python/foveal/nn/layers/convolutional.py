@@ -124,7 +124,7 @@ class Conv2D(_ActivatedLayer):
         dx, dk, db = F.conv2d_backward(self._compute_operand(dz), self._x,
                                        self._compute_operand(self.kernel.value), self.strides, self.padding,
                                        self.dilation_rate, self.groups, need_dx=need_dx,
-                                       need_dkernel=want_k or want_b)
+                                       need_dkernel=want_k or want_b, need_dbias=want_b)
         self.kernel.grad = dk if want_k else None
         if self.use_bias:
             self.bias.grad = _bias_grad(self, dz, db) if want_b else None
@@ -209,7 +209,7 @@ class DepthwiseConv2D(Conv2D):
         dx, dk, db = F.depthwise_conv2d_backward(self._compute_operand(dz), self._x,
                                                  self._compute_operand(self.kernel.value), self.strides,
                                                  self.padding, self.dilation_rate, need_dx=need_dx,
-                                                 need_dkernel=want_k or want_b)
+                                                 need_dkernel=want_k or want_b, need_dbias=want_b)
         self.kernel.grad = dk if want_k else None
         if self.use_bias:
             self.bias.grad = _bias_grad(self, dz, db) if want_b else None
@@ -291,7 +291,8 @@ class SeparableConv2D(_ActivatedLayer):
         need_dt = need_dx or want_dk   # the gradient between the two convolutions
         dt, dpk, db = F.conv2d_backward(self._compute_operand(dz), self._t,
                                         self._compute_operand(self.pointwise_kernel.value), 1, "valid", 1, 1,
-                                        need_dx=need_dt, need_dkernel=want_pk or want_b)
+                                        need_dx=need_dt, need_dkernel=want_pk or want_b,
+                                        need_dbias=want_b)
         self.pointwise_kernel.grad = dpk if want_pk else None
         if self.use_bias:
             self.bias.grad = _bias_grad(self, dz, db) if want_b else None
@@ -301,7 +302,7 @@ class SeparableConv2D(_ActivatedLayer):
         dx, ddk, _ = F.depthwise_conv2d_backward(self._compute_operand(dt), self._x,
                                                  self._compute_operand(self.depthwise_kernel.value), self.strides,
                                                  self.padding, self.dilation_rate, need_dx=need_dx,
-                                                 need_dkernel=want_dk)
+                                                 need_dkernel=want_dk, need_dbias=False)
         self.depthwise_kernel.grad = ddk
         return dx
 
@@ -412,7 +413,7 @@ class Conv2DTranspose(_ActivatedLayer):
         if want_k:
             _, self.kernel.grad, _ = F.conv2d_backward(self._x, dz_op, self.kernel.value, self.strides,
                                                        self._conv_padding(), self.dilation_rate,
-                                                       need_dx=False)
+                                                       need_dx=False, need_dbias=False)
         if self.use_bias:
             self.bias.grad = dz.sum(axis=(0, 1, 2), dtype=np.float64).astype(np.float32) if want_b else None
         if not need_dx:
