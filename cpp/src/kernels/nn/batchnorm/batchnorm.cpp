@@ -15,30 +15,32 @@ namespace {
 constexpr size_t kChunkRows = 64;    // rows a kernel call sums in float
 constexpr size_t kBlockRows = 1024;  // rows per task; the tasks' double sums are added in order
 
-// Two column sums over all rows, in double: `chunk(r0, n, s1, s2)` writes the float sums of rows
-// [r0, r0 + n) (at most 64 of them); they are added up in double per 1024-row block, and the
-// blocks in order, so the result does not depend on the thread count.
+// One or two column sums over all rows, in double: `chunk(r0, n, s1, s2)` writes the float sums
+// of rows [r0, r0 + n) (at most 64 of them; s2 is nullptr when s2 is); they are added up in
+// double per 1024-row block, and the blocks in order, so the result does not depend on the
+// thread count.
 template <class Chunk>
 void column_sums(size_t rows, size_t c, Chunk&& chunk, double* s1, double* s2) {
+  const size_t w = s2 ? 2 * c : c;   // sums per block
   const size_t blocks = div_up(rows, kBlockRows);
-  std::vector<double> part(blocks * 2 * c, 0.0);
+  std::vector<double> part(blocks * w, 0.0);
   const int nt = threads_for(blocks, rows * c);
-  std::vector<float> scratch(static_cast<size_t>(nt) * 2 * c);
+  std::vector<float> scratch(static_cast<size_t>(nt) * w);
   parallel_for(blocks, nt, [&](size_t b, int tid) {
-    float* f = scratch.data() + static_cast<size_t>(tid) * 2 * c;
-    double* d = part.data() + b * 2 * c;
+    float* f = scratch.data() + static_cast<size_t>(tid) * w;
+    double* d = part.data() + b * w;
     const size_t r1 = std::min((b + 1) * kBlockRows, rows);
     for (size_t r = b * kBlockRows; r < r1; r += kChunkRows) {
-      chunk(r, std::min(kChunkRows, r1 - r), f, f + c);
-      for (size_t j = 0; j < 2 * c; ++j) d[j] += f[j];
+      chunk(r, std::min(kChunkRows, r1 - r), f, s2 ? f + c : nullptr);
+      for (size_t j = 0; j < w; ++j) d[j] += f[j];
     }
   });
   std::fill(s1, s1 + c, 0.0);
-  std::fill(s2, s2 + c, 0.0);
+  if (s2) std::fill(s2, s2 + c, 0.0);
   for (size_t b = 0; b < blocks; ++b)
     for (size_t j = 0; j < c; ++j) {
-      s1[j] += part[b * 2 * c + j];
-      s2[j] += part[b * 2 * c + c + j];
+      s1[j] += part[b * w + j];
+      if (s2) s2[j] += part[b * w + c + j];
     }
 }
 
@@ -54,6 +56,13 @@ void over_rows(size_t rows, size_t c, F&& f) {
 }
 
 }  // namespace
+
+void column_sum_f32(size_t rows, size_t c, const float* x, double* sum) {
+  const KernelTable& t = kernels();
+  column_sums(
+      rows, c, [&](size_t r0, size_t n, float* s, float*) { t.channel_moments(n, c, x + r0 * c, nullptr, s, nullptr); },
+      sum, nullptr);
+}
 
 void chunk_moments(const KernelTable& t, size_t rows, size_t c, const float* x, float* scratch,
                    double* cm, double* cq) {

@@ -25,6 +25,12 @@ void chunk_moments(const KernelTable& t, size_t rows, size_t c, const float* x, 
 void merge_chunk_moments(size_t rows, size_t c, const double* cm, const double* cq, double* mean,
                          double* m2);
 
+// sum[j] = the sum of column j of a rows x c matrix, in double, with the statistics' decomposition
+// (chunks summed in float by the table's channel_moments, added in double per block on the
+// threads, then the blocks in order): the bits depend on neither the thread count nor the ISA.
+// A convolution's bias gradient.
+void column_sum_f32(size_t rows, size_t c, const float* x, double* sum);
+
 // (mean_a, m2_a) of n_a rows becomes that of those rows and n_b more (mean_b, m2_b).
 void merge_moments(size_t c, double n_a, double* mean_a, double* m2_a, double n_b,
                    const double* mean_b, const double* m2_b);

@@ -17,6 +17,7 @@
 #include "foveal/dispatch.h"
 #include "foveal/ops.h"
 #include "foveal/parallel.h"
+#include "kernels/nn/batchnorm/moments.h"
 #include "kernels/nn/conv2d/conv2d.h"
 #include "kernels/nn/dwconv2d/dwconv2d.h"
 #include "kernels/nn/gemm/gemm.h"
@@ -92,26 +93,13 @@ TapRuns tap_runs(const Conv2dParams& p) {
   return t;
 }
 
-// Output pixels per partial sum of the bias gradient: fixed by the problem, not the threads.
-constexpr size_t kBiasBlock = 1024;
-
-// dbias[c] = sum over output pixels of dy[., c] (nothing when dbias is nullptr): each block of
-// kBiasBlock pixels summed in order on the threads, then the blocks' sums in order, so the bits
-// do not depend on the thread count.
+// dbias[c] = sum over output pixels of dy[., c] (nothing when dbias is nullptr), summed as
+// batch normalization sums its columns (column_sum_f32): on the threads, in double across blocks.
 void bias_grad(const Conv2dParams& p, const float* dy, float* dbias) {
   if (!dbias) return;
-  const size_t P = p.batch * p.out_h * p.out_w, C = p.out_c;
-  const size_t blocks = div_up(P, kBiasBlock);
-  std::vector<float> part(blocks * C, 0.0f);
-  parallel_for(blocks, threads_for(blocks, P * C), [&](size_t b, int) {
-    float* s = part.data() + b * C;
-    const size_t i1 = std::min(P, (b + 1) * kBiasBlock);
-    for (size_t i = b * kBiasBlock; i < i1; ++i)
-      for (size_t c = 0; c < C; ++c) s[c] += dy[i * C + c];
-  });
-  std::fill(dbias, dbias + C, 0.0f);
-  for (size_t b = 0; b < blocks; ++b)
-    for (size_t c = 0; c < C; ++c) dbias[c] += part[b * C + c];
+  std::vector<double> sum(p.out_c);
+  column_sum_f32(p.batch * p.out_h * p.out_w, p.out_c, dy, sum.data());
+  for (size_t c = 0; c < p.out_c; ++c) dbias[c] = static_cast<float>(sum[c]);
 }
 
 // dK[tap, ci, co] = sum over output pixels q of x[q's tap pixel, ci] * dy[q, co], one register
