@@ -359,6 +359,24 @@ def test_depthwise_conv2d_large(isa):
     check_op("depthwise_conv2d", x, rand(rng, 5, 5, 32, 2), strides=2, padding="same")
 
 
+@pytest.mark.parametrize("activation", ["relu", "relu6", "hard_silu"])
+@pytest.mark.parametrize("k,strides,padding,c", [
+    (3, 1, "same", 40),           # the 3-wide kernel, four pixels at once, and its borders
+    (3, 2, ((0, 1), (0, 1)), 13),  # strided, a partial vector of channels
+    (5, 1, "same", 72),           # the generic interior, four vectors per block
+    (4, (2, 1), "valid", 9),
+])
+def test_depthwise_conv2d_fused_activations(isa, activation, k, strides, padding, c):
+    """ReLU and ReLU6 are applied in the row kernel, others in a pass after it: both against the
+    float64 reference, with outputs on both sides of 0 and of 6."""
+    rng = np.random.default_rng(c * 7 + k)
+    x = rand(rng, 2, 11, 13, c) * 4.0
+    out = check_op("depthwise_conv2d", x, rand(rng, k, k, c, 1), bias=rand(rng, c),
+                   strides=strides, padding=padding, activation=activation)
+    if activation == "relu6":
+        assert (out == 6.0).any() and (out == 0.0).any() and ((out > 0) & (out < 6)).any()
+
+
 def test_depthwise_conv2d_converts_input(isa):
     rng = np.random.default_rng(5)
     x = rand(rng, 2, 7, 9, 5)

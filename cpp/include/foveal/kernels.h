@@ -7,8 +7,9 @@
 
 namespace foveal {
 
-// Elementwise activations (Keras 3 definitions). relu is fused into the GEMM and depthwise tiles;
-// every other one runs as a pass over the rows just written (igemm_strip, the depthwise driver).
+// Elementwise activations (Keras 3 definitions). relu and relu6 are fused into the GEMM and
+// depthwise tiles; every other one runs as a pass over the rows just written (igemm_strip, the
+// depthwise driver).
 enum class Activation : int {
   none = 0, relu = 1, sigmoid = 2, tanh = 3,
   relu6 = 4,         // min(max(x, 0), 6)
@@ -179,7 +180,8 @@ using winograd_dy_fn = void (*)(size_t c, const float* const* dy, float* w, size
 // Depthwise convolution (channel multiplier 1), one output row of an NHWC image.
 // rows holds the nrows input rows that the kernel rows [r0, r0 + nrows) read (those inside the
 // image; padding rows contribute nothing); weights points at kernel row r0 of the kh x kw x C
-// kernel; bias: channels or nullptr.
+// kernel; bias: channels or nullptr. activation: relu and relu6 are applied, any other is not
+// (dw_row_fuses; the caller's pass).
 struct DwConvRowParams {
   size_t channels, in_width, out_width;
   size_t kw, stride_w, dilation_w, pad_left;

@@ -5,15 +5,15 @@
 // Run layer by layer, h and d (six times the block's input, the network's largest tensors: 77 MB
 // each for 16 images at 112 x 112 x 96) go to memory and back; here each thread computes a band
 // of output rows at a time, h for the input rows the band's windows read and d for the band, in
-// scratch sized for L2. Consecutive bands share kh - stride rows of h: they are kept, not
-// recomputed. The pieces are the ones the separate layers use (the GEMM strip kernel over packed
+// scratch sized for L2. Consecutive bands share kh - stride rows of h: they are kept (in a ring
+// of rows), not recomputed. The pieces are the ones the separate layers use (the GEMM strip kernel over packed
 // panels, the depthwise row kernel), so the sums are those of the layer-by-layer path.
-#include <cstring>
 #include <vector>
 
 #include "foveal/dispatch.h"
 #include "foveal/ops.h"
 #include "foveal/parallel.h"
+#include "kernels/nn/dwconv2d/dwconv2d.h"
 #include "kernels/nn/gemm/gemm.h"
 #include "kernels/nn/window_rows.h"
 
@@ -97,7 +97,9 @@ void inverted_residual_f32_nhwc(const InvertedResidualParams& p, const float* x,
     const float** ptrs = ptr_pool.data() + static_cast<size_t>(tid) * ptrs_per_thread;
     const float** rows = ptrs + (ptrs_per_thread - p.kh);
     const float* image = x + n * H * W * p.in_c;
-    size_t h_lo = 0, h_hi = 0;   // the input rows whose h is in hbuf (row h_lo first)
+    // hbuf holds h of the input rows [h_lo, h_hi), a ring of h_rows slots: row r in slot
+    // r % h_rows, so the rows the next band shares with this one stay where they are
+    size_t h_lo = 0, h_hi = 0;
     for (size_t oy0 = c0; oy0 < c1; oy0 += bh) {
       const size_t oy1 = oy0 + bh < c1 ? oy0 + bh : c1;
       if (expand) {
@@ -106,16 +108,14 @@ void inverted_residual_f32_nhwc(const InvertedResidualParams& p, const float* x,
         const ptrdiff_t end = static_cast<ptrdiff_t>((oy1 - 1) * p.stride_h + p.kh) - static_cast<ptrdiff_t>(p.pad_top);
         const size_t lo = first < 0 ? 0 : static_cast<size_t>(first);
         const size_t hi = end > static_cast<ptrdiff_t>(H) ? H : static_cast<size_t>(end);
-        if (h_lo <= lo && lo < h_hi) {
-          std::memmove(hbuf, hbuf + (lo - h_lo) * h_row, (h_hi - lo) * h_row * sizeof(float));
-        } else {
-          h_hi = lo;
-        }
+        if (!(h_lo <= lo && lo < h_hi)) h_hi = lo;   // nothing kept
         h_lo = lo;
-        if (hi > h_hi) {
-          gemm_rows(t, (hi - h_hi) * W, p.in_c, Ch, image + h_hi * W * p.in_c, p.in_c, packed_e.get(),
-                    expand_bias, hbuf + (h_hi - h_lo) * h_row, nullptr, p.expand_act, ptrs);
-          h_hi = hi;
+        // the rows not yet there, in at most two runs of slots (the second from slot 0)
+        while (h_hi < hi) {
+          const size_t slot = h_hi % h_rows, run = hi - h_hi < h_rows - slot ? hi - h_hi : h_rows - slot;
+          gemm_rows(t, run * W, p.in_c, Ch, image + h_hi * W * p.in_c, p.in_c, packed_e.get(),
+                    expand_bias, hbuf + slot * h_row, nullptr, p.expand_act, ptrs);
+          h_hi += run;
         }
       }
       for (size_t oy = oy0; oy < oy1; ++oy) {
@@ -125,11 +125,11 @@ void inverted_residual_f32_nhwc(const InvertedResidualParams& p, const float* x,
         size_t nrows = 0;
         for (size_t r = r_lo; r < r_hi; ++r) {
           const size_t ih = static_cast<size_t>(ih0 + static_cast<ptrdiff_t>(r));
-          rows[nrows++] = expand ? hbuf + (ih - h_lo) * h_row : image + ih * h_row;
+          rows[nrows++] = expand ? hbuf + (ih % h_rows) * h_row : image + ih * h_row;
         }
         float* out = dbuf + (oy - oy0) * d_row;
         t.dwconv_row(rp, rows, nrows, dw_kernel + (nrows ? r_lo : 0) * p.kw * Ch, dw_bias, out);
-        if (p.dw_act != Activation::none && p.dw_act != Activation::relu)
+        if (!dw_row_fuses(p.dw_act))
           t.activation(d_row, out, out, p.dw_act);
       }
       const size_t pix = (n * p.out_h + oy0) * p.out_w;

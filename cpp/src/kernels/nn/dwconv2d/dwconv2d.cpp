@@ -21,7 +21,7 @@ void depthwise_conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const floa
   for_each_window_row(g, x, [&](size_t task, const float* const* rows, size_t nrows, size_t r0) {
     float* out = y + task * p.out_w * C;
     t.dwconv_row(rp, rows, nrows, kernel + r0 * p.kw * C, bias, out);
-    if (p.activation != Activation::none && p.activation != Activation::relu)
+    if (!dw_row_fuses(p.activation))
       t.activation(p.out_w * C, out, out, p.activation);
   });
 }

@@ -4,6 +4,12 @@
 
 namespace foveal {
 
+// Whether the row kernel (dwconv_row) applies activation a itself: none, ReLU and ReLU6; the
+// others are a pass over each output row afterwards.
+inline bool dw_row_fuses(Activation a) {
+  return a == Activation::none || a == Activation::relu || a == Activation::relu6;
+}
+
 // Depthwise convolution with channel multiplier 1 (groups == in_c == out_c); kernel kh x kw x C.
 void depthwise_conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
                                const float* bias, float* y);

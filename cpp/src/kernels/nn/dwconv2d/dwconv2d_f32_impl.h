@@ -13,6 +13,20 @@
 namespace foveal {
 namespace {
 
+// The activations the row kernels apply themselves, as the activation kernel computes them:
+// ReLU max(x, 0), ReLU6 min(max(x, 0), 6). The others are a pass over the row afterwards.
+struct DwClamp {
+  bool relu, relu6;
+  explicit DwClamp(Activation a) : relu(a == Activation::relu || a == Activation::relu6),
+                                   relu6(a == Activation::relu6) {}
+  template <class V>
+  typename V::T apply(typename V::T x) const {
+    if (relu) x = V::max(x, V::zero());
+    if (relu6) x = V::min(x, V::set1(6.0f));
+    return x;
+  }
+};
+
 // Output columns [lo, hi) whose window (kw taps, dilation d, stride s, padding pl) lies inside
 // [0, width).
 struct ColumnRange { size_t lo, hi; };
@@ -30,7 +44,7 @@ inline ColumnRange interior_columns(size_t out_width, size_t width, size_t kw, s
 template <class V, int NV, int KW>
 inline void dw_block(const float* const* rows, size_t nrows, const float* w, size_t kw, size_t C,
                      size_t dC, ptrdiff_t in_off, size_t s_lo, size_t s_hi, size_t c, size_t last,
-                     const float* bias, bool relu, float* out) {
+                     const float* bias, DwClamp clamp, float* out) {
   using T = typename V::T;
   constexpr size_t W = V::width;
   T acc[NV];
@@ -54,8 +68,7 @@ inline void dw_block(const float* const* rows, size_t nrows, const float* w, siz
   }
 #pragma GCC unroll 4
   for (int j = 0; j < NV; ++j) {
-    if (relu) acc[j] = V::max(acc[j], V::zero());
-    V::store_n(out + c + j * W, acc[j], j == NV - 1 ? last : W);
+    V::store_n(out + c + j * W, clamp.apply<V>(acc[j]), j == NV - 1 ? last : W);
   }
 }
 
@@ -67,14 +80,14 @@ inline void dw_pixel(const DwConvRowParams& p, const float* const* rows, size_t 
   constexpr size_t W = V::width;
   const size_t C = p.channels, dC = p.dilation_w * C;
   const ptrdiff_t in_off = iw0 * static_cast<ptrdiff_t>(C);
-  const bool relu = p.activation == Activation::relu;
+  const DwClamp clamp(p.activation);
   size_t c = 0;
   for (; c + 4 * W <= C; c += 4 * W)
-    dw_block<V, 4, KW>(rows, nrows, w, p.kw, C, dC, in_off, s_lo, s_hi, c, W, bias, relu, out);
+    dw_block<V, 4, KW>(rows, nrows, w, p.kw, C, dC, in_off, s_lo, s_hi, c, W, bias, clamp, out);
   for (; c + W <= C; c += W)
-    dw_block<V, 1, KW>(rows, nrows, w, p.kw, C, dC, in_off, s_lo, s_hi, c, W, bias, relu, out);
+    dw_block<V, 1, KW>(rows, nrows, w, p.kw, C, dC, in_off, s_lo, s_hi, c, W, bias, clamp, out);
   if (c < C)
-    dw_block<V, 1, KW>(rows, nrows, w, p.kw, C, dC, in_off, s_lo, s_hi, c, C - c, bias, relu, out);
+    dw_block<V, 1, KW>(rows, nrows, w, p.kw, C, dC, in_off, s_lo, s_hi, c, C - c, bias, clamp, out);
 }
 
 template <class V, int KW>
@@ -100,7 +113,7 @@ inline void dw3_pixels(const DwConvRowParams& p, const float* const* rows, const
   const ptrdiff_t sC = static_cast<ptrdiff_t>(p.stride_w * C), dC = static_cast<ptrdiff_t>(p.dilation_w * C);
   const ptrdiff_t off = static_cast<ptrdiff_t>(ow * p.stride_w) * static_cast<ptrdiff_t>(C) -
                         static_cast<ptrdiff_t>(p.pad_left * C);
-  const bool relu = p.activation == Activation::relu;
+  const DwClamp clamp(p.activation);
   for (size_t c = 0; c < C; c += W) {
     const size_t n = C - c < W ? C - c : W;
     const T b = bias ? V::load_n(bias + c, n) : V::zero();
@@ -131,8 +144,7 @@ inline void dw3_pixels(const DwConvRowParams& p, const float* const* rows, const
     }
 #pragma GCC unroll 4
     for (int px = 0; px < PX; ++px) {
-      if (relu) acc[px] = V::max(acc[px], V::zero());
-      V::store_n(out + (ow + px) * C + c, acc[px], n);
+      V::store_n(out + (ow + px) * C + c, clamp.apply<V>(acc[px]), n);
     }
   }
 }
