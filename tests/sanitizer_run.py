@@ -11,7 +11,8 @@ the script makes the build commit one fault of each kind (``_core._sanitizer_sel
 checks that each is reported.
 
 Python is not instrumented, so the sanitizer runtimes are preloaded (LD_PRELOAD), which also
-reaches the suite's subprocess tests. Exit status 0 only when the self-test saw every fault,
+reaches the suite's subprocess tests. The whole suite runs as SHARDS pytest processes at once,
+each on a share of the test files (``--shards 1``: one process); with test paths given, one. Exit status 0 only when the self-test saw every fault,
 the tests passed and no leak came from foveal.
 
 LeakSanitizer's end-of-process check stops every thread of the process with a ptrace'd tracer.
@@ -56,6 +57,33 @@ SKIP = ["test_docs.py", "test_demo.py", "test_examples.py"]
 # CNN 33 s sanitized), most of the sanitized pass's time. Left to the normal run.
 DESELECT = ["test_nn_mixed_precision.py::test_fashion_mnist_recipe_accuracy_matches_float32",
             "test_nn_models.py::test_digits_cnn_reaches_97_percent"]
+# The suite runs as SHARDS pytest processes at once, each a share of the test files: one process
+# keeps about one core busy (the tests are mostly single-threaded Python around the kernels), and
+# each process's end-of-run leak check (minutes, in the runtime) then runs beside the other's.
+SHARDS = 2
+# Sanitized seconds of the test files that take more than a few (2-core CI VM), to balance the
+# shards; any other file counts as DEFAULT_COST. Only the balance depends on these.
+COSTS = {"test_fuzz.py": 150, "test_image_geometry.py": 60, "test_nn_models.py": 35,
+         "test_nn_conv.py": 27, "test_image_warp_fast.py": 19, "test_progress.py": 17,
+         "test_image_layout.py": 16, "test_viz.py": 13, "test_nn_backward.py": 11,
+         "test_core.py": 10, "test_data_preview.py": 10, "test_image_filters.py": 9,
+         "test_nn_onnx_import_pretrained.py": 8, "test_nn_gradients.py": 7,
+         "test_nn_mixed_precision.py": 6, "test_distributed.py": 6, "test_thread_pool.py": 5}
+DEFAULT_COST = 2
+
+
+def shard_files(shards: int) -> List[List[str]]:
+    """The suite's test files (SKIP left out) in `shards` groups of about equal COSTS, each
+    file to the group with the least so far, the costliest first."""
+    files = sorted((p.name for p in HERE.glob("test_*.py") if p.name not in SKIP),
+                   key=lambda n: (-COSTS.get(n, DEFAULT_COST), n))
+    groups: List[List[str]] = [[] for _ in range(shards)]
+    load = [0] * shards
+    for name in files:
+        i = load.index(min(load))
+        groups[i].append(name)
+        load[i] += COSTS.get(name, DEFAULT_COST)
+    return [g for g in groups if g]
 
 
 def runtime_library(name: str) -> str:
@@ -128,6 +156,8 @@ def self_test(site: Path) -> Tuple[bool, List[str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("site", type=Path, help="folder holding the sanitizer build of foveal")
+    parser.add_argument("--shards", type=int, default=SHARDS,
+                        help=f"pytest processes at once for the whole suite (default {SHARDS})")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     site = args.site.resolve()
@@ -150,10 +180,15 @@ def main() -> int:
         return 1
 
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    if not any(not a.startswith("-") for a in args.pytest_args):   # no test paths given
-        cmd += [str(HERE)] + [f"--ignore={HERE / name}" for name in SKIP]
-        cmd += [f"--deselect={(HERE / node).relative_to(ROOT).as_posix()}" for node in DESELECT]
-    first = run_tests(site, cmd + list(args.pytest_args))
+    if any(not a.startswith("-") for a in args.pytest_args):   # test paths given: one process
+        first = run_tests(site, [cmd + list(args.pytest_args)])
+    else:
+        deselect = [f"--deselect={(HERE / node).relative_to(ROOT).as_posix()}" for node in DESELECT]
+        shards = shard_files(args.shards)
+        print(f"sanitized tests in {len(shards)} processes at once: "
+              + " | ".join(f"{len(g)} files from {g[0]}" for g in shards))
+        first = run_tests(site, [cmd + [str(HERE / n) for n in g] + deselect + list(args.pytest_args)
+                                 for g in shards])
     report("sanitized tests", first)
     if first.passed():
         return 0
@@ -163,7 +198,7 @@ def main() -> int:
         return 1
     print(f"sanitizer_run: {len(first.failed)} test(s) failed beside a sanitizer runtime fault and no "
           "finding; running them once more")
-    rerun = run_tests(site, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"] + first.failed)
+    rerun = run_tests(site, [cmd + first.failed])
     report("rerun", rerun)
     return 0 if rerun.passed() else 1
 
@@ -187,16 +222,31 @@ class Outcome:
         return self.returncode == 0 and not self.errors and not self.mine
 
 
-def run_tests(site: Path, cmd: List[str]) -> Outcome:
+def run_tests(site: Path, cmds: List[List[str]]) -> Outcome:
+    """The pytest commands `cmds`, all at once, each with its own sanitizer logs and JUnit
+    report; one Outcome for them all (the worst exit status, every failed test and log)."""
     with tempfile.TemporaryDirectory(prefix="foveal-san-") as tmp:
         log_dir = Path(tmp) / "logs"
         log_dir.mkdir()
-        junit = Path(tmp) / "junit.xml"
         start = time.monotonic()
-        tests = subprocess.run(cmd + [f"--junitxml={junit}"], env=sanitizer_env(site, log_dir), cwd=ROOT)
+        procs = []
+        for i, cmd in enumerate(cmds):
+            junit, out = Path(tmp) / f"junit{i}.xml", Path(tmp) / f"out{i}.txt"
+            with open(out, "wb") as f:   # several at once: each one's output shown after it
+                proc = subprocess.Popen(cmd + [f"--junitxml={junit}"], env=sanitizer_env(site, log_dir),
+                                        cwd=ROOT, stdout=f if len(cmds) > 1 else None,
+                                        stderr=subprocess.STDOUT if len(cmds) > 1 else None)
+            procs.append((proc, junit, out))
+        codes = []
+        for proc, _, out in procs:
+            codes.append(proc.wait())
+            if len(cmds) > 1:
+                sys.stdout.write(out.read_text(errors="replace"))
+                sys.stdout.flush()
         elapsed = time.monotonic() - start
-        failed = failed_tests(junit) if junit.exists() else []
-        return Outcome(tests.returncode, elapsed, failed, read_logs(log_dir))
+        failed = [t for _, junit, _ in procs if junit.exists() for t in failed_tests(junit)]
+        code = max(codes, key=lambda c: (c != 0, abs(c)))
+        return Outcome(code, elapsed, failed, read_logs(log_dir))
 
 
 def failed_tests(junit: Path) -> List[str]:
