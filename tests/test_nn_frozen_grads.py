@@ -137,6 +137,37 @@ def test_layers_without_a_bias_ask_for_no_dbias(monkeypatch):
             assert (layer.bias.grad is not None) if use_bias else layer.bias is None
 
 
+def test_mixed_precision_layers_sum_their_bias_gradient_themselves(monkeypatch):
+    """Under mixed_bfloat16 the kernel's dbias would be the sum of the bfloat16-rounded dz: the
+    layers do not ask for it and sum the float32 dz themselves. A frozen kernel with a trained
+    bias then asks for no kernel-gradient work at all."""
+    seen = []
+    real = F.conv2d_backward
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs.get("need_dkernel", True), kwargs.get("need_dbias", True)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(F, "conv2d_backward", spy)
+    x = rand(2, 6, 6, 4)
+    for layer in (nn.Conv2D(5, 3, padding="same", dtype="mixed_bfloat16"),
+                  nn.SeparableConv2D(5, 3, padding="same", dtype="mixed_bfloat16")):
+        seen.clear()
+        y = layer(x, training=True)
+        dy = rand(*y.shape)
+        layer.backward(dy)
+        assert seen[0] == (True, False), (type(layer).__name__, seen)
+        np.testing.assert_allclose(layer.bias.grad, dy.astype(np.float64).sum(axis=(0, 1, 2)),
+                                   rtol=1e-5, atol=1e-5)
+    conv = nn.Conv2D(5, 3, padding="same", dtype="mixed_bfloat16")
+    y = conv(x, training=True)
+    conv._trained_weights = {id(conv.bias)}   # as a model's backward sweep sets it
+    seen.clear()
+    conv.backward(np.ones_like(y))
+    assert seen[0] == (False, False) and conv.kernel.grad is None
+    np.testing.assert_allclose(conv.bias.grad, np.full(5, y[..., 0].size, np.float64))
+
+
 @pytest.mark.parametrize("lead", [(), (3,), (2, 5)])
 def test_dense_dx_is_bit_identical_and_the_kernel_gradient_is_skipped(isa, lead):
     m = int(np.prod(lead, dtype=np.int64)) if lead else 1

@@ -31,10 +31,17 @@ def _window_args(layer: Any, filters: int, kernel_size: Any, strides: Any, paddi
     layer.dilation_rate = as_pair(dilation_rate, "dilation_rate")
 
 
+def _native_dbias(layer: Any, want_b: bool) -> bool:
+    """Whether the backward kernel should sum the bias gradient: only under float32 (under
+    mixed_bfloat16 it would sum the bfloat16-rounded ``dz``; :func:`_bias_grad` sums the float32
+    one instead)."""
+    return want_b and layer.compute_dtype == "float32"
+
+
 def _bias_grad(layer: Any, dz: np.ndarray, db: Optional[np.ndarray]) -> Optional[np.ndarray]:
-    """The bias gradient: the kernel's own sum under float32; under mixed_bfloat16 the sum of the
-    float32 ``dz`` (the kernel summed the bfloat16-rounded one)."""
-    if db is None or layer.compute_dtype == "float32":
+    """The bias gradient: the kernel's own sum ``db`` under float32; under mixed_bfloat16 the
+    sum of the float32 ``dz`` (the kernel was not asked for one: :func:`_native_dbias`)."""
+    if layer.compute_dtype == "float32":
         return db
     return dz.reshape(-1, dz.shape[-1]).sum(axis=0, dtype=np.float64).astype(np.float32)
 
@@ -124,7 +131,8 @@ class Conv2D(_ActivatedLayer):
         dx, dk, db = F.conv2d_backward(self._compute_operand(dz), self._x,
                                        self._compute_operand(self.kernel.value), self.strides, self.padding,
                                        self.dilation_rate, self.groups, need_dx=need_dx,
-                                       need_dkernel=want_k or want_b, need_dbias=want_b)
+                                       need_dkernel=want_k or _native_dbias(self, want_b),
+                                       need_dbias=_native_dbias(self, want_b))
         self.kernel.grad = dk if want_k else None
         if self.use_bias:
             self.bias.grad = _bias_grad(self, dz, db) if want_b else None
@@ -209,7 +217,8 @@ class DepthwiseConv2D(Conv2D):
         dx, dk, db = F.depthwise_conv2d_backward(self._compute_operand(dz), self._x,
                                                  self._compute_operand(self.kernel.value), self.strides,
                                                  self.padding, self.dilation_rate, need_dx=need_dx,
-                                                 need_dkernel=want_k or want_b, need_dbias=want_b)
+                                                 need_dkernel=want_k or _native_dbias(self, want_b),
+                                                 need_dbias=_native_dbias(self, want_b))
         self.kernel.grad = dk if want_k else None
         if self.use_bias:
             self.bias.grad = _bias_grad(self, dz, db) if want_b else None
@@ -291,8 +300,9 @@ class SeparableConv2D(_ActivatedLayer):
         need_dt = need_dx or want_dk   # the gradient between the two convolutions
         dt, dpk, db = F.conv2d_backward(self._compute_operand(dz), self._t,
                                         self._compute_operand(self.pointwise_kernel.value), 1, "valid", 1, 1,
-                                        need_dx=need_dt, need_dkernel=want_pk or want_b,
-                                        need_dbias=want_b)
+                                        need_dx=need_dt,
+                                        need_dkernel=want_pk or _native_dbias(self, want_b),
+                                        need_dbias=_native_dbias(self, want_b))
         self.pointwise_kernel.grad = dpk if want_pk else None
         if self.use_bias:
             self.bias.grad = _bias_grad(self, dz, db) if want_b else None
