@@ -126,8 +126,8 @@ def extract(backbone: Any, source: Any, output: Optional[PathLike] = None,
             return _collect(batches, folder, per_file, class_names, meta,
                             len(items.paths) if items is not None else None)
         finally:
-            if own:   # the connection closes: its workers go with it
-                _pool.shutdown_workers()
+            if own:   # the connection closes (collecting Ray's garbage): its workers go first
+                _pool.stop_pool_of_closing_connection()
 
 
 def _pool_batches(ray: Any, path: str, spec: Dict[str, Any], items: _source.Listing,

@@ -183,6 +183,16 @@ def shutdown_workers() -> int:
     It also runs Python's cyclic garbage collector, so that Ray objects left in reference
     cycles (Ray Data makes some) are freed while the connection is still open: call it before
     your own ``ray.shutdown()``."""
+    return _stop_pool(collect=True)
+
+
+def stop_pool_of_closing_connection() -> int:
+    """:func:`shutdown_workers` without its garbage collection: for ``extract``'s own
+    connection, whose closing (``_ray.connected``) collects right before ``ray.shutdown()``."""
+    return _stop_pool(collect=False)
+
+
+def _stop_pool(collect: bool) -> int:
     global _CURRENT
     with _LOCK:
         pool, _CURRENT = _CURRENT, None
@@ -196,7 +206,8 @@ def shutdown_workers() -> int:
     if pool is not None and connection_key(ray) == pool.connection:
         _kill(ray, pool.actors)
         stopped = len(pool.actors)
-    collect_ray_garbage()   # a ray.shutdown() that follows finds no Ray garbage left
+    if collect:
+        collect_ray_garbage()   # a ray.shutdown() that follows finds no Ray garbage left
     return stopped
 
 
