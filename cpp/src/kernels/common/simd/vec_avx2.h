@@ -100,9 +100,6 @@ struct VecAvx2 {
   static I gather_bytes(const uint8_t* base, I off) {
     alignas(32) int32_t o[8];
     _mm256_store_si256(reinterpret_cast<__m256i*>(o), off);
-    return gather_bytes_at(base, o);
-  }
-  static I gather_bytes_at(const uint8_t* base, const int32_t* o) {
     auto u32 = [&](int i) {
       int32_t v;
       std::memcpy(&v, base + o[i], 4);

@@ -16,9 +16,9 @@ constexpr size_t kChunkRows = 64;    // rows a kernel call sums in float
 constexpr size_t kBlockRows = 1024;  // rows per task; the tasks' double sums are added in order
 
 // One or two column sums over all rows, in double: `chunk(r0, n, s1, s2)` writes the float sums
-// of rows [r0, r0 + n) (at most 64 of them; s2 is nullptr when s2 is); they are added up in
-// double per 1024-row block, and the blocks in order, so the result does not depend on the
-// thread count.
+// of rows [r0, r0 + n) (at most 64 of them; with s2 nullptr, the first sums only, and chunk gets
+// a null s2 too); they are added up in double per 1024-row block, and the blocks in order, so
+// the result does not depend on the thread count.
 template <class Chunk>
 void column_sums(size_t rows, size_t c, Chunk&& chunk, double* s1, double* s2) {
   const size_t w = s2 ? 2 * c : c;   // sums per block

@@ -143,7 +143,8 @@ struct BnGradVectors {
 
 // The sums keep the column order's partial sums (row i adds into partial i % 4 of its channel,
 // the rows past the last multiple of four into partial 0) but run row by row over blocks of
-// kSumBlock channels, whose partials stay in registers' stead on the stack (L1).
+// kSumBlock channels, whose partials are kept in a block on the stack (in L1) rather than in
+// registers.
 constexpr size_t kSumBlock = 256;
 
 template <class V>
