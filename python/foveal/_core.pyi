@@ -52,7 +52,8 @@ def dense(x: _F32, kernel: _F32, bias: Optional[_F32], activation: str) -> _F32:
 def activation(x: _F32, activation: str) -> _F32: ...
 def add(a: _F32, b: _F32, activation: str = ...) -> _F32: ...
 def softmax(x: _F32) -> _F32: ...
-# need_dx / need_dkernel False: None for dx / for dkernel and dbias, not computed (both: no work).
+# need_dx / need_dkernel False: None for dx / for dkernel and dbias, not computed (both: no work);
+# need_dbias False: None for dbias, the pass summing dy skipped.
 def conv2d_backward(dy: _F32, x: _F32, kernel: _F32, strides: _Pair, padding: _Padding,
                     dilation_rate: _Pair, groups: int, need_dx: bool,
                     need_dkernel: bool = True,
