@@ -618,3 +618,18 @@ def test_sequential_fit_on_directory_iterators(tmp_path):
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert len(history.history[key]) == 1 and np.isfinite(history.history[key][0])
     assert train._epoch == 1  # fit told the iterator the epoch ended
+
+
+def test_batches_written_with_streaming_stores_are_the_same(tree, monkeypatch):
+    """decode_batch fills batches of at least _decode.STREAM_BYTES with streaming stores; with
+    the threshold at 0 (every batch streamed) and out of reach (none), the batches are equal."""
+    def batches(threshold):
+        monkeypatch.setattr(_decode, "STREAM_BYTES", threshold)
+        it = flow(tree, ImageDataGenerator(rescale=1 / 255), target_size=(21, 17), batch_size=5,
+                  shuffle=False)
+        return all_batches(it)
+    streamed, plain = batches(0), batches(1 << 62)
+    assert len(streamed) == len(plain) > 1
+    for (xs, ys), (xp, yp) in zip(streamed, plain):
+        np.testing.assert_array_equal(xs, xp)
+        np.testing.assert_array_equal(ys, yp)

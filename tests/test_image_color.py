@@ -246,3 +246,23 @@ def test_center_known_values():
     x = np.array([[[1, 10, 100], [3, 30, 300]]], np.float32)
     np.testing.assert_allclose(fi.center(x), [[[-1, -10, -100], [1, 10, 100]]], atol=1e-5)
     np.testing.assert_allclose(fi.center(x, mean=[1, 10, 100]), [[[0, 0, 0], [2, 20, 200]]], atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------- to_float
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 15, 16, 17, 63, 65, 1000, 224 * 224 * 3 + 5])
+def test_to_float_streaming_stores_give_the_same_values(isa, n):
+    """_core.image.to_float(..., stream=True) (streaming stores, used for batches larger than
+    the caches) equals the plain path and the float64 product rounded to float32, for outputs
+    at every float offset from a vector boundary and lengths around the vector widths."""
+    from foveal import _core
+    rng = np.random.default_rng(n)
+    x = rng.integers(0, 256, n, dtype=np.uint8)
+    want = (x.astype(np.float64) * np.float64(np.float32(1 / 255))).astype(np.float32)
+    for off in range(17):
+        buf = np.full(n + 32, -7.0, np.float32)
+        out = buf[off:off + n]
+        assert _core.image.to_float(x, 1 / 255, out=out, stream=True) is not None
+        np.testing.assert_array_equal(out, want, err_msg=f"{isa} n={n} offset={off}")
+        np.testing.assert_array_equal(_core.image.to_float(x, 1 / 255, out=out.copy()), want)
+        assert np.all(buf[:off] == -7.0) and np.all(buf[off + n:] == -7.0)   # nothing outside

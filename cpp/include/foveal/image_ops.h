@@ -15,7 +15,8 @@ void pointwise_u8(PointwiseOp op, size_t n, const uint8_t* x, const uint8_t* y,
                   const PointwiseParams& p, uint8_t* out);
 void pointwise_f32(PointwiseOp op, size_t n, const float* x, const float* y,
                    const PointwiseParams& p, float* out);
-void u8_to_f32(size_t n, const uint8_t* x, float scale, float* out);
+// stream: streaming stores (for an output far larger than the caches; the same values).
+void u8_to_f32(size_t n, const uint8_t* x, float scale, float* out, bool stream = false);
 void rgb_to_gray_u8(size_t pixels, size_t channels, const uint8_t* src, uint8_t* dst);
 void rgb_to_gray_f32(size_t pixels, size_t channels, const float* src, float* dst);
 // Flips each of `batch` images of h x w pixels (pixel_bytes bytes each).

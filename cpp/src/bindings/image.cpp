@@ -96,7 +96,7 @@ py::array pointwise(const std::string& op_name, const py::array& x, const std::o
   return out;
 }
 
-py::array to_float(const py::array& x, double scale, const py::object& out_arg) {
+py::array to_float(const py::array& x, double scale, const py::object& out_arg, bool stream) {
   if (pixel_type(x, "img") != PixelType::u8) throw py::type_error("img must be uint8");
   require_finite_f32(scale, "scale");
   py::array out;
@@ -112,7 +112,7 @@ py::array to_float(const py::array& x, double scale, const py::object& out_arg) 
   }
   {
     py::gil_scoped_release release;
-    u8_to_f32(size_t(x.size()), cptr<uint8_t>(x), float(scale), mptr<float>(out));
+    u8_to_f32(size_t(x.size()), cptr<uint8_t>(x), float(scale), mptr<float>(out), stream);
   }
   return out;
 }
@@ -328,7 +328,8 @@ py::array resize(const py::array& img, long out_h, long out_w, const std::string
 void init_image(py::module_& m) {
   py::module_ im = m.def_submodule("image", "Native image kernels (see foveal.image).");
   im.def("pointwise", &pointwise, py::arg("op"), py::arg("x"), py::arg("y"), py::arg("a"), py::arg("b"), py::arg("c"));
-  im.def("to_float", &to_float, py::arg("img"), py::arg("scale"), py::arg("out") = py::none());
+  im.def("to_float", &to_float, py::arg("img"), py::arg("scale"), py::arg("out") = py::none(),
+         py::arg("stream") = false);
   im.def("rgb_to_gray", &rgb_to_gray, py::arg("img"));
   im.def("flip", &flip, py::arg("img"), py::arg("horizontal"), py::arg("vertical"));
   im.def("filter2d", &filter2d, py::arg("img"), py::arg("kernel"), py::arg("anchor_y"), py::arg("anchor_x"),

@@ -65,6 +65,8 @@ def decoder_version() -> str:
     return f"pillow-{Image.__version__}/simplejpeg-{sj}/1"
 
 
+#: Batches of at least this many bytes are filled with streaming stores (:func:`decode_batch`).
+STREAM_BYTES = 8 << 20
 #: Bytes asked of each ``os.read`` in :func:`read_file` (most images take one read).
 _READ_CHUNK = 1 << 18
 
@@ -295,7 +297,10 @@ def decode_batch(read: Callable[[int], Optional[np.ndarray]], items: Sequence[in
     replaced by another image."""
     target = tuple(image_shape[:2])
     factor = None if scale is None else np.float32(scale)
+    # A batch larger than the caches is written with streaming stores: its lines are not read
+    # into the cache first (measured: 84 -> 45 us per 224x224x3 image into a 19 MB batch)
     out = np.empty((len(items),) + tuple(image_shape), dtype=np.float32)
+    stream = out.nbytes >= STREAM_BYTES
 
     def fill(slot: int, item: int) -> bool:
         """Decode and resize ``item`` into out[slot]; False when it cannot be read."""
@@ -305,7 +310,7 @@ def decode_batch(read: Callable[[int], Optional[np.ndarray]], items: Sequence[in
         img = resize_image(img, target, interpolation, float_resize)
         if img.dtype == np.uint8 and img.shape == out.shape[1:]:  # one native pass, no GIL
             _core.image.to_float(np.ascontiguousarray(img), 1.0 if factor is None else float(factor),
-                                 out=out[slot])
+                                 out=out[slot], stream=stream)
         elif factor is None:
             out[slot] = img
         else:

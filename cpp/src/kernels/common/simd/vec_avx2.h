@@ -25,6 +25,10 @@ struct VecAvx2 {
   static T load(const float* p) { return _mm256_loadu_ps(p); }
   static T load_n(const float* p, size_t n) { return n == width ? load(p) : _mm256_maskload_ps(p, mask(n)); }
   static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+  // Streaming (non-temporal) store to a 32-byte aligned p: memory is written without being read
+  // into the cache first; stream_fence() orders those stores before any later one.
+  static void stream(float* p, T v) { _mm256_stream_ps(p, v); }
+  static void stream_fence() { _mm_sfence(); }
   // Three channel vectors to pixel order: o[j] holds values 8j .. 8j + 7 of the sequence
   // a0 b0 c0 a1 b1 c1 ... (a pixel-interleaved row of 8 three-channel pixels).
   static void interleave3(T a, T b, T c, T* o) {

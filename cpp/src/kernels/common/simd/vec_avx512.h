@@ -22,6 +22,9 @@ struct VecAvx512 {
   static T load(const float* p) { return _mm512_loadu_ps(p); }
   static T load_n(const float* p, size_t n) { return _mm512_maskz_loadu_ps(mask(n), p); }
   static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  // Streaming (non-temporal) store to a 64-byte aligned p (see vec_avx2.h).
+  static void stream(float* p, T v) { _mm512_stream_ps(p, v); }
+  static void stream_fence() { _mm_sfence(); }
   // Three channel vectors to pixel order: o[j] holds values 16j .. 16j + 15 of the sequence
   // a0 b0 c0 a1 b1 c1 ... (a pixel-interleaved row of 16 three-channel pixels).
   static void interleave3(T a, T b, T c, T* o) {

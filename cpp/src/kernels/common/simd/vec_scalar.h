@@ -17,6 +17,8 @@ struct VecScalar {
   static T load(const float* p) { return *p; }
   static T load_n(const float* p, size_t n) { return n ? *p : 0.0f; }
   static void store(float* p, T v) { *p = v; }
+  static void stream(float* p, T v) { *p = v; }  // no streaming store: a plain one
+  static void stream_fence() {}
   static void interleave3(T a, T b, T c, T* o) {  // one pixel: already in pixel order
     o[0] = a;
     o[1] = b;

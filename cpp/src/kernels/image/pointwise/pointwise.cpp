@@ -28,10 +28,11 @@ void pointwise_f32(PointwiseOp op, size_t n, const float* x, const float* y,
   });
 }
 
-void u8_to_f32(size_t n, const uint8_t* x, float scale, float* out) {
+void u8_to_f32(size_t n, const uint8_t* x, float scale, float* out, bool stream) {
   const KernelTable& t = kernels();
+  const pointwise_u8_to_f32_fn kernel = stream ? t.u8_to_f32_stream : t.u8_to_f32;
   parallel_for_chunks(n, kChunk, [&](size_t i0, size_t len) {
-    t.u8_to_f32(len, x + i0, scale, out + i0);
+    kernel(len, x + i0, scale, out + i0);
   });
 }
 

@@ -45,6 +45,9 @@ void pointwise_f32__avx2(PointwiseOp op, size_t n, const float* x, const float* 
   pointwise<VecAvx2, float>(op, n, x, y, p, out);
 }
 void pointwise_u8_to_f32__avx2(size_t n, const uint8_t* x, float scale, float* out) { u8_to_f32<VecAvx2>(n, x, scale, out); }
+void pointwise_u8_to_f32_stream__avx2(size_t n, const uint8_t* x, float scale, float* out) {
+  u8_to_f32_stream<VecAvx2>(n, x, scale, out);
+}
 void gray_u8__avx2(size_t n, size_t channels, const uint8_t* src, uint8_t* dst) {
   gray_u8_vec<GrayAvx2>(n, channels, src, dst);
 }

@@ -14,6 +14,9 @@ void pointwise_f32__scalar(PointwiseOp op, size_t n, const float* x, const float
   pointwise<VecScalar, float>(op, n, x, y, p, out);
 }
 void pointwise_u8_to_f32__scalar(size_t n, const uint8_t* x, float scale, float* out) { u8_to_f32<VecScalar>(n, x, scale, out); }
+void pointwise_u8_to_f32_stream__scalar(size_t n, const uint8_t* x, float scale, float* out) {
+  u8_to_f32_stream<VecScalar>(n, x, scale, out);
+}
 void gray_u8__scalar(size_t n, size_t channels, const uint8_t* src, uint8_t* dst) { gray_u8(n, channels, src, dst); }
 void gray_f32__scalar(size_t n, size_t channels, const float* src, float* dst) { gray_f32(n, channels, src, dst); }
 void flip_x8_row__scalar(size_t n, size_t pixel_bytes, const uint8_t* src, uint8_t* dst) { flip_row<VecScalar>(n, pixel_bytes, src, dst); }

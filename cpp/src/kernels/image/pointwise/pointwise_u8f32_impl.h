@@ -69,6 +69,22 @@ void u8_to_f32(size_t n, const uint8_t* x, float scale, float* out) {
   map2<V>(n, x, static_cast<const uint8_t*>(nullptr), out, [&](T u, T) { return V::mul(u, s); });
 }
 
+// u8_to_f32 with streaming stores (the same values): for an output far larger than the caches
+// (a batch), written without first reading each line of it into the cache. The values before
+// the first vector-aligned one and the last partial vector take u8_to_f32.
+template <class V>
+void u8_to_f32_stream(size_t n, const uint8_t* x, float scale, float* out) {
+  constexpr size_t W = V::width;
+  const size_t misalign = (reinterpret_cast<uintptr_t>(out) / sizeof(float)) % W;
+  size_t i = misalign == 0 ? 0 : W - misalign;
+  if (i > n || reinterpret_cast<uintptr_t>(out) % sizeof(float) != 0) i = n;
+  u8_to_f32<V>(i, x, scale, out);
+  const typename V::T s = V::set1(scale);
+  for (; i + W <= n; i += W) V::stream(out + i, V::mul(V::load_u8(x + i), s));
+  V::stream_fence();
+  u8_to_f32<V>(n - i, x + i, scale, out + i);
+}
+
 // OpenCV's fixed-point RGB -> gray (exact), for C = 3 or 4 interleaved channels.
 template <size_t C>
 inline void gray_u8_c(size_t n, const uint8_t* src, uint8_t* dst) {
