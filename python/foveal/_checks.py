@@ -61,6 +61,12 @@ def as_float32(x: Any, name: str) -> np.ndarray:
 
 def as_int(v: Any, name: str, minimum: int | None = None) -> int:
     """An integer argument (Python or NumPy int, or an integral float); bools are rejected."""
+    if type(v) is int:  # the usual case, without the ABC checks below (~2 us -> 0.2 us)
+        if abs(v) > 2**62:
+            raise ValueError(f"{name} is too large, got {v}")
+        if minimum is not None and v < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {v}")
+        return v
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
     if isinstance(v, numbers.Integral):
