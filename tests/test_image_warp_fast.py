@@ -57,6 +57,26 @@ def test_u8_bilinear_warp_is_identical_on_every_isa(isa, channels, border):
             np.testing.assert_array_equal(got, want, err_msg=f"{isa} {(h, w)} {m.tolist()}")
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("border", BORDERS)
+def test_f32_bilinear_warp_is_identical_on_every_isa(isa, channels, border):
+    """float32 pixels (non-integer, negative, large), plain and with a brightness factor fused
+    (augment_batch): every ISA gives the scalar path's bits, interior blocks included."""
+    rng = np.random.default_rng(100 + channels * 10 + BORDERS.index(border))
+    for h, w in SHAPES:
+        x = (rng.standard_normal((2, h, w, channels)) * 300).astype(np.float32)
+        mats = _matrices(rng, h, w, 2)
+        scale = rng.uniform(0.7, 1.3, 2).astype(np.float32)
+        for m in mats:
+            out_hw = (h + int(rng.integers(0, 5)), w + int(rng.integers(0, 20)))
+            got = fi.warp_affine(x[0], m, out_hw, "bilinear", border, 9.5)
+            want = _with_isa("scalar", lambda: fi.warp_affine(x[0], m, out_hw, "bilinear", border, 9.5))
+            np.testing.assert_array_equal(got, want, err_msg=f"{isa} {(h, w)} {m.tolist()}")
+        got = _core.image.augment_batch(x, mats, "bilinear", border, 9.5, None, scale)
+        want = _with_isa("scalar", lambda: _core.image.augment_batch(x, mats, "bilinear", border, 9.5, None, scale))
+        np.testing.assert_array_equal(got, want, err_msg=f"{isa} augment {(h, w)}")
+
+
 @pytest.mark.parametrize("channels", [1, 3, 4])
 @pytest.mark.parametrize("border", BORDERS)
 def test_u8_bilinear_warp_matches_opencv(isa, channels, border):

@@ -2,7 +2,8 @@
 // on avx512 (warp_u8f32__avx512.cpp, whose structure this follows with 8 lanes): borders mapped
 // in vector lanes, constant-border taps replaced by cval, the scalar path's float operations in
 // the same order (the same bits), and the intensity change and the store fused. Interior blocks
-// of a uint8 source fetch each row's two horizontal taps with one 64-bit load per pixel.
+// of a uint8 source fetch each row's two horizontal taps with one 64-bit load per pixel; those
+// of a float source of 3 or 4 channels each tap's channels with one 4-float load per pixel.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -127,6 +128,23 @@ inline RowTaps row_taps(const uint8_t* s, __m256i off, size_t C) {
           _mm256_permute4x64_epi64(_mm256_castps_si256(odd), 0xD8)};
 }
 
+// One tap of 8 float pixels of 3 or 4 channels inside the image, as channel vectors: ch[c] lane
+// i holds channel c of the pixel at px[i] + delta. Four floats are read per pixel (of 3
+// channels: the next pixel's first too, inside the image for an interior tap), pixels i and
+// i + 4 into one register, then a 4 x 4 transpose per 128-bit half; ch[3] is that fourth float.
+__attribute__((always_inline)) inline void pixel_taps(const float* const* px, ptrdiff_t delta, __m256* ch) {
+  const __m256 p0 = _mm256_loadu2_m128(px[4] + delta, px[0] + delta);
+  const __m256 p1 = _mm256_loadu2_m128(px[5] + delta, px[1] + delta);
+  const __m256 p2 = _mm256_loadu2_m128(px[6] + delta, px[2] + delta);
+  const __m256 p3 = _mm256_loadu2_m128(px[7] + delta, px[3] + delta);
+  const __m256 a = _mm256_unpacklo_ps(p0, p1), b = _mm256_unpackhi_ps(p0, p1);
+  const __m256 c = _mm256_unpacklo_ps(p2, p3), d = _mm256_unpackhi_ps(p2, p3);
+  ch[0] = _mm256_shuffle_ps(a, c, 0x44);
+  ch[1] = _mm256_shuffle_ps(a, c, 0xEE);
+  ch[2] = _mm256_shuffle_ps(b, d, 0x44);
+  ch[3] = _mm256_shuffle_ps(b, d, 0xEE);
+}
+
 inline void store_values(float* p, __m256 v, size_t n) { V8::store_n(p, v, n); }
 inline void store_values(uint8_t* p, __m256 v, size_t n) { V8::store_u8_n(p, v, n); }
 
@@ -159,7 +177,8 @@ void bilinear_row_c(const WarpRowParams& p, const Ein* src, size_t y, Eout* out,
   const __m256 vlo = _mm256_set1_ps(ie.lo), vhi = _mm256_set1_ps(ie.hi);
   const bool do_mul = ie.mul != 1.0f, do_add = ie.add != 0.0f;
   // interior blocks: top-left taps in columns 0 .. W - 2 and rows 0 .. H - 3, so that the
-  // 8-byte loads from the bottom-left taps end inside the image (row_taps)
+  // 8-byte loads from the bottom-left taps (row_taps) and the 4-float loads from the bottom-right
+  // ones (pixel_taps) end inside the image
   const bool interior_ok = W >= 2 && H >= 3;
   const __m256i w_last = _mm256_set1_epi32(W - 2), h_last = _mm256_set1_epi32(H - 3);
   const __m256i one_i = _mm256_set1_epi32(1), lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -202,6 +221,23 @@ void bilinear_row_c(const WarpRowParams& p, const Ein* src, size_t y, Eout* out,
           const int k = static_cast<int>(c), k1 = static_cast<int>(C + c);
           ch[c] = adjust(finish(t0.byte(k), t0.byte(k1), t1.byte(k), t1.byte(k1)));
         }
+        done = true;
+      }
+    } else if constexpr (C >= 3) {
+      if (interior_ok && n == 8 && none(_mm256_or_si256(gt_u32(ix, w_last), gt_u32(iy, h_last)))) {
+        const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(iy, _mm256_set1_epi32(row)),
+                                             _mm256_mullo_epi32(ix, _mm256_set1_epi32(px)));
+        alignas(32) int32_t o[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(o), off);
+        const float* base = reinterpret_cast<const float*>(src);
+        const float* at[8];
+        for (int i = 0; i < 8; ++i) at[i] = base + o[i];
+        __m256 t00[4], t01[4], t10[4], t11[4];
+        pixel_taps(at, 0, t00);
+        pixel_taps(at, px, t01);
+        pixel_taps(at, row, t10);
+        pixel_taps(at, row + px, t11);
+        for (size_t c = 0; c < C; ++c) ch[c] = adjust(finish(t00[c], t01[c], t10[c], t11[c]));
         done = true;
       }
     }
