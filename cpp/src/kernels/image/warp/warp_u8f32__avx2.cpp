@@ -3,7 +3,8 @@
 // in vector lanes, constant-border taps replaced by cval, the scalar path's float operations in
 // the same order (the same bits), and the intensity change and the store fused. Interior blocks
 // of a uint8 source fetch each row's two horizontal taps with one 64-bit load per pixel; those
-// of a float source of 3 or 4 channels each tap's channels with one 4-float load per pixel.
+// of a float source one tap's channels (3, 4) or one row's two taps (1, 2 channels) with one
+// load per pixel.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -145,6 +146,20 @@ __attribute__((always_inline)) inline void pixel_taps(const float* const* px, pt
   ch[3] = _mm256_shuffle_ps(b, d, 0xEE);
 }
 
+// The 2 floats at px[i] + delta of 8 single-channel float pixels inside the image (a row's two
+// horizontal taps), as *first and *second in pixel order: pixels i and i + 1 share a 128-bit
+// half (two 8-byte loads), then the even and the odd floats are taken apart.
+__attribute__((always_inline)) inline void pair_taps(const float* const* px, ptrdiff_t delta, __m256* first,
+                                                     __m256* second) {
+  auto two = [&](int i) {  // pixels i and i + 1
+    const __m128 lo = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(px[i] + delta)));
+    return _mm_loadh_pi(lo, reinterpret_cast<const __m64*>(px[i + 1] + delta));
+  };
+  const __m256 a = _mm256_set_m128(two(4), two(0)), b = _mm256_set_m128(two(6), two(2));
+  *first = _mm256_shuffle_ps(a, b, 0x88);
+  *second = _mm256_shuffle_ps(a, b, 0xDD);
+}
+
 inline void store_values(float* p, __m256 v, size_t n) { V8::store_n(p, v, n); }
 inline void store_values(uint8_t* p, __m256 v, size_t n) { V8::store_u8_n(p, v, n); }
 
@@ -223,21 +238,33 @@ void bilinear_row_c(const WarpRowParams& p, const Ein* src, size_t y, Eout* out,
         }
         done = true;
       }
-    } else if constexpr (C >= 3) {
+    } else {
       if (interior_ok && n == 8 && none(_mm256_or_si256(gt_u32(ix, w_last), gt_u32(iy, h_last)))) {
         const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(iy, _mm256_set1_epi32(row)),
-                                             _mm256_mullo_epi32(ix, _mm256_set1_epi32(px)));
+                                             C == 1 ? ix : _mm256_mullo_epi32(ix, _mm256_set1_epi32(px)));
         alignas(32) int32_t o[8];
         _mm256_store_si256(reinterpret_cast<__m256i*>(o), off);
         const float* base = reinterpret_cast<const float*>(src);
         const float* at[8];
         for (int i = 0; i < 8; ++i) at[i] = base + o[i];
-        __m256 t00[4], t01[4], t10[4], t11[4];
-        pixel_taps(at, 0, t00);
-        pixel_taps(at, px, t01);
-        pixel_taps(at, row, t10);
-        pixel_taps(at, row + px, t11);
-        for (size_t c = 0; c < C; ++c) ch[c] = adjust(finish(t00[c], t01[c], t10[c], t11[c]));
+        if constexpr (C == 1) {  // a row's two taps: 2 floats from one 8-byte load per pixel
+          __m256 t0, t1, b0, b1;
+          pair_taps(at, 0, &t0, &t1);
+          pair_taps(at, row, &b0, &b1);
+          ch[0] = adjust(finish(t0, t1, b0, b1));
+        } else if constexpr (C == 2) {  // a row's two taps: 4 floats from one load per pixel
+          __m256 t[4], b[4];
+          pixel_taps(at, 0, t);
+          pixel_taps(at, row, b);
+          for (size_t c = 0; c < 2; ++c) ch[c] = adjust(finish(t[c], t[2 + c], b[c], b[2 + c]));
+        } else {
+          __m256 t00[4], t01[4], t10[4], t11[4];
+          pixel_taps(at, 0, t00);
+          pixel_taps(at, px, t01);
+          pixel_taps(at, row, t10);
+          pixel_taps(at, row + px, t11);
+          for (size_t c = 0; c < C; ++c) ch[c] = adjust(finish(t00[c], t01[c], t10[c], t11[c]));
+        }
         done = true;
       }
     }
