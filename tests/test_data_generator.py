@@ -514,3 +514,34 @@ def test_prefetched_batch_follows_generator_changes():
     np.testing.assert_allclose(it[1], x[2:4] - 3.5)
     gen.rescale = 2.0
     np.testing.assert_allclose(it[2], x[4:6] * 2 - 3.5)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 5])
+def test_flow_warps_float32_arrays_in_place_with_the_same_batches(channels, monkeypatch):
+    """flow() over a C-contiguous float32 array warps each batch straight from the array (no
+    gathered copy); the batches, labels and augmentations equal those of the gathered path
+    (forced here by a non-contiguous view of the same values), and validation batches stay
+    unwarped copies."""
+    rng = np.random.default_rng(channels)
+    x = (rng.random((11, 13, 15, channels)) * 255).astype(np.float32)
+    y = np.arange(11) % 2
+    strided = np.zeros((11, 13, 15, channels + 1), np.float32)[..., :channels]
+    strided[...] = x
+    assert not strided.flags.c_contiguous
+    settings = dict(rotation_range=25, zoom_range=0.2, horizontal_flip=True, brightness_range=(0.8, 1.2),
+                    channel_shift_range=10.0 if channels == 5 else 0.0, validation_split=0.3)
+
+    def batches(arr, subset):
+        it = ImageDataGenerator(**settings).flow(arr, y, batch_size=4, seed=5, subset=subset, shuffle=True)
+        return it, [it[i] for i in range(len(it))]
+    for subset in ("training", "validation"):
+        it, fast = batches(x, subset)
+        assert it._warps_in_place() == (subset == "training" and channels <= 4)
+        _, slow = batches(strided, subset)
+        assert len(fast) == len(slow) >= (2 if subset == "training" else 1)
+        for (xf, yf), (xs, ys) in zip(fast, slow):
+            np.testing.assert_array_equal(xf, xs)
+            np.testing.assert_array_equal(yf, ys)
+        if subset == "validation":  # no augmentation: the first 30 % of the images themselves
+            got = np.concatenate([b[0] for b in fast])
+            assert sorted(map(bytes, got)) == sorted(map(bytes, x[:len(got)]))

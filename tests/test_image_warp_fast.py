@@ -171,3 +171,42 @@ def test_preprocessing_model_takes_uint8_as_floats():
     assert a.dtype == np.float32
     np.testing.assert_array_equal(a, b)
     assert a.min() >= 0 and a.max() <= 255
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_augment_batch_index_reads_the_batch_in_place(isa, channels, threads):
+    """augment_batch(x, ..., index=i) equals augment_batch(x[i], ...) (repeats, any order, with
+    the brightness factor), on every ISA, over whole images per task and bands of rows."""
+    import foveal
+    rng = np.random.default_rng(channels)
+    x = (rng.standard_normal((9, 23, 31, channels)) * 50).astype(np.float32)
+    previous = foveal.get_num_threads()
+    foveal.set_num_threads(threads)
+    try:
+        for index in ([4], [8, 0, 8, 3], list(rng.integers(0, 9, 7))):
+            index = np.asarray(index, np.int64)
+            mats = _matrices(rng, 23, 31, len(index))
+            scale = rng.uniform(0.7, 1.3, len(index)).astype(np.float32)
+            for border in ("constant", "replicate"):
+                got = _core.image.augment_batch(x, mats, "bilinear", border, 2.0, None, scale, index=index)
+                want = _core.image.augment_batch(np.ascontiguousarray(x[index]), mats, "bilinear", border, 2.0,
+                                                 None, scale)
+                np.testing.assert_array_equal(got, want)
+    finally:
+        foveal.set_num_threads(previous)
+
+
+def test_augment_batch_index_arguments():
+    x = np.zeros((3, 4, 5, 3), np.float32)
+    mats = np.tile(np.array([[1, 0, 0], [0, 1, 0]], np.float64), (2, 1, 1))
+    ok = _core.image.augment_batch(x, mats, "bilinear", "constant", 0.0, None, None, index=np.array([2, 2]))
+    assert ok.shape == (2, 4, 5, 3)
+    for bad, err, match in ((np.array([0, 3]), ValueError, r"\[0, 3\)"), (np.array([-1, 0]), ValueError, "index"),
+                            (np.array([0, 1], np.int32), TypeError, "int64"), ([0, 1], TypeError, "int64"),
+                            (np.array([[0, 1]]), ValueError, "1-D"), (np.array([0]), ValueError, "matrices")):
+        with pytest.raises(err, match=match):
+            _core.image.augment_batch(x, mats, "bilinear", "constant", 0.0, None, None, index=bad)
+    with pytest.raises(ValueError, match="float32"):
+        _core.image.augment_batch(x.astype(np.uint8), mats, "bilinear", "constant", 0.0, None, None,
+                                  index=np.array([0, 1]))

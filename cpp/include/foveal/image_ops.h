@@ -60,8 +60,10 @@ struct AugmentParams {
   Border border;
   float cval;
 };
+// index (or nullptr): output image n warps src image index[n] (a batch gathered from a larger
+// array without copying it; p.shape.batch counts the outputs).
 void augment_batch_f32(const AugmentParams& p, const double* matrices, const float* shift,
-                       const float* scale, const float* src, float* dst);
+                       const float* scale, const float* src, float* dst, const int64_t* index = nullptr);
 // The same warps from a uint8 batch to float32 (the values the float path gives for the
 // uint8 values as floats), with add[n] (when given) added to image n, then, when clip, the
 // result clipped to [lo, hi] (Keras's RandomBrightness after the geometric layers).

@@ -255,7 +255,7 @@ py::array warp_affine(const py::array& img, const py::object& matrix_in, long ou
 FloatArray augment_batch(const py::object& x_in, const py::object& matrices_in,
                          const std::string& interpolation, const std::string& border, double cval,
                          const py::object& shift_in, const py::object& scale_in, const py::object& add_in,
-                         const py::object& clip_in) {
+                         const py::object& clip_in, const py::object& index_in) {
   // A uint8 batch is read as it is (warped to float32 in one pass); anything else as float32.
   const bool u8 = py::isinstance<py::array>(x_in) && py::array(py::reinterpret_borrow<py::array>(x_in)).dtype().is(py::dtype::of<uint8_t>());
   py::array_t<uint8_t, py::array::c_style | py::array::forcecast> xu;
@@ -274,9 +274,23 @@ FloatArray augment_batch(const py::object& x_in, const py::object& matrices_in,
   }
   const CArray<double> matrices = to_array<double>(matrices_in, "matrices");
   const std::optional<FloatArray> shift = to_f32_opt(shift_in, "shift"), scale = to_f32_opt(scale_in, "scale");
-  const ImageShape s = image_shape(xa, "x");
+  ImageShape s = image_shape(xa, "x");
   if (s.channels > 4) fail("x must have 1 to 4 channels, got shape " + shape_str(xa));
-  if (matrices.ndim() != 3 || matrices.shape(0) != xa.shape(0) || matrices.shape(1) != 2 || matrices.shape(2) != 3)
+  // index: the batch is x[index] (images of x, any order, repeats allowed), read in place
+  std::optional<py::array_t<int64_t, py::array::c_style>> index;
+  if (!index_in.is_none()) {
+    if (u8) fail("index needs a float32 x");
+    if (!py::isinstance<py::array>(index_in) || !py::array(py::reinterpret_borrow<py::array>(index_in)).dtype().is(py::dtype::of<int64_t>()))
+      throw py::type_error("index must be an int64 array");
+    index = py::array_t<int64_t, py::array::c_style>::ensure(index_in);
+    if (!index || index->ndim() != 1 || index->shape(0) < 1)
+      fail("index must be a non-empty 1-D int64 array");
+    for (py::ssize_t i = 0; i < index->shape(0); ++i)
+      if (index->data()[i] < 0 || size_t(index->data()[i]) >= s.batch)
+        fail("index values must lie in [0, " + std::to_string(s.batch) + "), got " + std::to_string(index->data()[i]));
+    s.batch = size_t(index->shape(0));
+  }
+  if (matrices.ndim() != 3 || size_t(matrices.shape(0)) != s.batch || matrices.shape(1) != 2 || matrices.shape(2) != 3)
     fail("matrices must have shape (" + std::to_string(s.batch) + ", 2, 3), got " + shape_str(matrices));
   for (py::ssize_t i = 0; i < matrices.size(); ++i) require_finite(matrices.data()[i], "matrices");
   for (size_t n = 0; n < s.batch; ++n) require_invertible(matrices.data() + 6 * n, "matrices");
@@ -295,7 +309,7 @@ FloatArray augment_batch(const py::object& x_in, const py::object& matrices_in,
     for (py::ssize_t i = 0; i < add->size(); ++i) require_finite(add->data()[i], "add");
   if ((add || clip) && !u8) fail("add and clip need a uint8 x");
   if (u8 && (shift || scale)) fail("shift and scale need a float32 x");
-  auto out = new_array<float>(std::vector<py::ssize_t>(xa.shape(), xa.shape() + 4));
+  auto out = new_array<float>({py::ssize_t(s.batch), xa.shape(1), xa.shape(2), xa.shape(3)});
   {
     py::gil_scoped_release release;
     if (u8)
@@ -303,7 +317,7 @@ FloatArray augment_batch(const py::object& x_in, const py::object& matrices_in,
                        clip ? float(clip->second) : 0.0f, clip.has_value(), xu.data(), out.mutable_data());
     else
       augment_batch_f32(p, matrices.data(), shift ? shift->data() : nullptr, scale ? scale->data() : nullptr,
-                        x.data(), out.mutable_data());
+                        x.data(), out.mutable_data(), index ? index->data() : nullptr);
   }
   return out;
 }
@@ -340,7 +354,7 @@ void init_image(py::module_& m) {
          py::arg("interpolation"), py::arg("border"), py::arg("cval"));
   im.def("augment_batch", &augment_batch, py::arg("x"), py::arg("matrices"), py::arg("interpolation"),
          py::arg("border"), py::arg("cval"), py::arg("shift"), py::arg("scale"), py::arg("add") = py::none(),
-         py::arg("clip") = py::none());
+         py::arg("clip") = py::none(), py::arg("index") = py::none());
   im.def("resize", &resize, py::arg("img"), py::arg("out_h"), py::arg("out_w"), py::arg("interpolation"));
 }
 

@@ -44,7 +44,7 @@ Keras instead rounds the image through uint8 and Pillow's ``ImageEnhance.Brightn
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -58,7 +58,8 @@ __all__ = ["affine_matrix", "affine_matrices", "apply_batch", "transform_columns
 @routed
 def apply_batch(x: np.ndarray,
                 params: Union[Sequence[Mapping[str, Any]], Mapping[str, np.ndarray]],
-                fill_mode: str, cval: float, order: int = 1) -> np.ndarray:
+                fill_mode: str, cval: float, order: int = 1,
+                index: Optional[np.ndarray] = None) -> np.ndarray:
     """Apply one Keras transform per image of a batch, natively: each image's affine map,
     channel shift and brightness in one pass, images in parallel.
 
@@ -71,30 +72,36 @@ def apply_batch(x: np.ndarray,
         fill_mode: ``"nearest"``, ``"constant"``, ``"reflect"`` or ``"wrap"``.
         cval: the value outside the image for ``"constant"``.
         order: 1 bilinear, 0 nearest.
+        index: None, or int64 indices into ``x``: the batch is ``x[index]``, read where it lies
+            (a C-contiguous ``x`` of up to 4 channels is not copied).
 
     Returns:
-        A new ``N x H x W x C`` float32 batch.
+        A new ``N x H x W x C`` float32 batch (``N = len(index)`` with an index).
     """
     if x.ndim != 4 or x.dtype != np.float32:
         raise ValueError(f"x must be an N x H x W x C float32 batch, got {x.dtype} {x.shape}")
+    if index is not None and (x.shape[-1] > 4 or not x.flags.c_contiguous or len(index) == 0):
+        x, index = x[index], None   # gathered here: the native path reads up to 4 channels
     cols = params if isinstance(params, Mapping) else transform_columns(params)
     counts = {len(v) for v in cols.values()}
-    if counts and counts != {len(x)}:
-        raise ValueError(f"params must hold one transform per image: {sorted(counts)} for {len(x)}")
+    n = len(x) if index is None else len(index)
+    if counts and counts != {n}:
+        raise ValueError(f"params must hold one transform per image: {sorted(counts)} for {n}")
     if fill_mode not in FILL_MODES:
         raise ValueError(f"fill_mode must be one of {', '.join(map(repr, FILL_MODES))}, got {fill_mode!r}")
     if order not in (0, 1):
         raise ValueError(f"order must be 0 (nearest) or 1 (bilinear), got {order!r}")
     border, interp = FILL_MODES[fill_mode], ("nearest" if order == 0 else "bilinear")
-    n, h, w, ch = x.shape
+    h, w, ch = x.shape[1:]
     if n == 0:
-        return x.copy()
+        return np.empty((0, h, w, ch), np.float32)
     x = np.ascontiguousarray(x)
     matrices = affine_matrices(cols if cols else {"theta": np.zeros(n)}, h, w)
     shift = _intensity(cols, "channel_shift_intensity", 0.0)
     scale = _intensity(cols, "brightness", 1.0)
     if ch <= 4:
-        return _core.image.augment_batch(x, matrices, interp, border, float(cval), shift, scale)
+        return _core.image.augment_batch(x, matrices, interp, border, float(cval), shift, scale,
+                                         index=None if index is None else np.asarray(index, np.int64))
     # More than 4 channels: warp groups of up to 4, then the intensity changes over all channels.
     out = np.concatenate([_core.image.augment_batch(np.ascontiguousarray(x[..., c0:c0 + 4]), matrices,
                                                     interp, border, float(cval), None, None)

@@ -455,13 +455,17 @@ class ImageDataGenerator:
         return self.apply_transform(img, self.get_random_transform(img.shape, seed))
 
     def _transform_batch(self, x: np.ndarray, rng: np.random.Generator, augment: bool,
-                         rescaled: bool = False) -> np.ndarray:
+                         rescaled: bool = False, index: Optional[np.ndarray] = None) -> np.ndarray:
         """What the iterators do to a float32 batch: one random transform per image (unless
         ``augment`` is False), then :meth:`standardize` image by image (``rescaled``: the
-        iterator already applied ``rescale`` while decoding). Returns ``dtype``."""
+        iterator already applied ``rescale`` while decoding). Returns ``dtype``. With
+        ``index``, the batch is ``x[index]`` (``x`` float32): the warps read it in place."""
         if augment and self._augments:
-            cols = self._random_columns(len(x), x.shape[1], x.shape[2], rng)
-            x = apply_batch(x, cols, self.fill_mode, self.cval, self.interpolation_order)
+            n = len(x) if index is None else len(index)
+            cols = self._random_columns(n, x.shape[1], x.shape[2], rng)
+            x = apply_batch(x, cols, self.fill_mode, self.cval, self.interpolation_order, index=index)
+        elif index is not None:
+            x = x[index]
         x = x.astype(self.dtype, copy=False)
         return self._normalize(x, tuple(range(1, x.ndim)), skip_rescale=rescaled)
 

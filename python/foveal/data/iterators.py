@@ -79,7 +79,8 @@ class _Iterator:
     """Shared machinery: epochs, seeded shuffling, batch indexing, ``next``, prefetching.
 
     Subclasses implement ``_load(order, start, stop, scale) -> (x float32 batch, indices of
-    the samples in it)`` (fewer than ``stop - start`` when some could not be read) and
+    the samples in it)`` (fewer than ``stop - start`` when some could not be read; x may be
+    None when ``_finish`` reads the samples itself) and
     ``_finish(x, indices, rng, rescaled) -> batch``, and may return a factor from
     ``_decode_scale`` for ``_load`` to apply (``_finish`` is then told ``rescaled``).
     """
@@ -203,10 +204,10 @@ class _Iterator:
         return batch
 
     def _load(self, order: np.ndarray, start: int, stop: int, scale: Optional[float]
-              ) -> Tuple[np.ndarray, np.ndarray]:
+              ) -> Tuple[Optional[np.ndarray], np.ndarray]:
         raise NotImplementedError
 
-    def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator,
+    def _finish(self, x: Optional[np.ndarray], indices: np.ndarray, rng: np.random.Generator,
                 rescaled: bool) -> Any:
         raise NotImplementedError
 
@@ -277,14 +278,29 @@ class NumpyArrayIterator(_Iterator):
         self.skipped: List[str] = []
         super().__init__(len(x), batch_size, shuffle, seed)
 
+    def _warps_in_place(self) -> bool:
+        """Whether every batch is warped straight from ``x`` (float32, C-contiguous, up to 4
+        channels, augmented): the warps then read the images where they lie, and no batch of
+        them is gathered first (a copy as large as the batch)."""
+        g = self.image_data_generator
+        x = self.x
+        return (g is not None and self.subset != "validation" and bool(g._augments)
+                and x.dtype == np.float32 and x.flags.c_contiguous and x.shape[-1] <= 4)
+
     def _load(self, order: np.ndarray, start: int, stop: int, scale: Optional[float]
-              ) -> Tuple[np.ndarray, np.ndarray]:
+              ) -> Tuple[Optional[np.ndarray], np.ndarray]:
         idx = order[start:stop]
+        if len(idx) and self._warps_in_place():
+            return None, idx   # _finish warps self.x[idx] in place
         return np.asarray(self.x[idx], dtype=np.float32), idx
 
-    def _finish(self, x: np.ndarray, indices: np.ndarray, rng: np.random.Generator,
+    def _finish(self, x: Optional[np.ndarray], indices: np.ndarray, rng: np.random.Generator,
                 rescaled: bool) -> Any:
-        x = _transform(self.image_data_generator, x, rng, self.subset != "validation", self.dtype)
+        if x is None:
+            x = _transform(self.image_data_generator, self.x, rng, True, self.dtype,
+                           index=np.asarray(indices, dtype=np.int64))
+        else:
+            x = _transform(self.image_data_generator, x, rng, self.subset != "validation", self.dtype)
         if self.y is None:
             return x
         if self.sample_weight is None:
@@ -495,7 +511,7 @@ def _validation_split(generator: Any, subset: str) -> float:
 
 
 def _transform(generator: Any, x: np.ndarray, rng: np.random.Generator, augment: bool,
-               dtype: str, rescaled: bool = False) -> np.ndarray:
+               dtype: str, rescaled: bool = False, index: Optional[np.ndarray] = None) -> np.ndarray:
     if generator is None:
         return x.astype(dtype, copy=False)
-    return generator._transform_batch(x, rng, augment, rescaled).astype(dtype, copy=False)
+    return generator._transform_batch(x, rng, augment, rescaled, index).astype(dtype, copy=False)

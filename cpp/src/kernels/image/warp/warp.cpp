@@ -100,8 +100,10 @@ void augment_intensity(size_t n, float shift, float scale, float* img) {
 }  // namespace
 
 void augment_batch_f32(const AugmentParams& p, const double* matrices, const float* shift,
-                       const float* scale, const float* src, float* dst) {
+                       const float* scale, const float* src, float* dst, const int64_t* index) {
   const size_t N = p.shape.batch, H = p.shape.height, img = H * p.shape.width * p.shape.channels;
+  // output image n's source: image index[n] of src (the binding checked the range), else n
+  auto source = [&](size_t n) { return src + (index ? static_cast<size_t>(index[n]) : n) * img; };
   std::vector<WarpRowParams> rows(N);
   for (size_t n = 0; n < N; ++n) {
     WarpParams wp{p.shape, H, p.shape.width, {}, p.interp, p.border, p.cval};
@@ -117,13 +119,13 @@ void augment_batch_f32(const AugmentParams& p, const double* matrices, const flo
       // A rotated or zoomed image is read along slanted or strided lines, and near the border in
       // jumps, that the hardware prefetcher does not follow; one linear pass first brings an image
       // of L2 size in at full bandwidth.
-      if (img * sizeof(float) <= (size_t{768} << 10)) touch(src + n * img, img);
+      if (img * sizeof(float) <= (size_t{768} << 10)) touch(source(n), img);
       if (shift == nullptr) {
-        augment_rows_scaled(p, rows[n], is_identity(matrices + 6 * n), scale ? scale[n] : 1.0f, src + n * img,
+        augment_rows_scaled(p, rows[n], is_identity(matrices + 6 * n), scale ? scale[n] : 1.0f, source(n),
                             dst + n * img, 0, H);
         return;
       }
-      augment_rows(p, rows[n], is_identity(matrices + 6 * n), src + n * img, dst + n * img, 0, H);
+      augment_rows(p, rows[n], is_identity(matrices + 6 * n), source(n), dst + n * img, 0, H);
       intensity(n);
     });
     return;
@@ -131,7 +133,7 @@ void augment_batch_f32(const AugmentParams& p, const double* matrices, const flo
   const TileGrid grid(N, H, 1, 8, 1);  // few images: bands of 8 rows, then per image
   parallel_for_2d(grid, threads_for(grid.tasks(), N * img), [&](const Tile& band, int) {
     const size_t n = band.group;
-    augment_rows(p, rows[n], is_identity(matrices + 6 * n), src + n * img, dst + n * img, band.r0,
+    augment_rows(p, rows[n], is_identity(matrices + 6 * n), source(n), dst + n * img, band.r0,
                  band.r1);
   });
   if (shift != nullptr || scale != nullptr) parallel_for(N, threads_for(N, N * img), [&](size_t n, int) { intensity(n); });
