@@ -152,7 +152,8 @@ __attribute__((always_inline)) inline void pixel_taps(const float* const* px, pt
 __attribute__((always_inline)) inline void pair_taps(const float* const* px, ptrdiff_t delta, __m256* first,
                                                      __m256* second) {
   auto two = [&](int i) {  // pixels i and i + 1
-    const __m128 lo = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(px[i] + delta)));
+    // _mm_loadl_epi64 reads through an unaligned type (a float pixel is only 4-byte aligned)
+    const __m128 lo = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(px[i] + delta)));
     return _mm_loadh_pi(lo, reinterpret_cast<const __m64*>(px[i + 1] + delta));
   };
   const __m256 a = _mm256_set_m128(two(4), two(0)), b = _mm256_set_m128(two(6), two(2));
