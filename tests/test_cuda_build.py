@@ -222,6 +222,22 @@ def test_image_bad_arguments_name_the_argument():
 
 
 @needs_cuda_build
+def test_apply_batch_takes_the_cpu_ops_index(restore_device):
+    """The routed apply_batch keeps the CPU op's arguments: index (the batch is x[index], as
+    NumpyArrayIterator passes it) gives the batch of the gathered images, in host mode."""
+    from foveal import _cuda_ops
+    from foveal.data import _augment
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((5, 9, 11, 3)).astype(np.float32)
+    index = np.array([4, 0, 4], np.int64)
+    params = [{"theta": 10.0, "brightness": 1.1}, {"zx": 0.8, "zy": 0.9}, {"tx": 2.0, "flip_horizontal": True}]
+    want = _augment.apply_batch.__wrapped__(np.ascontiguousarray(x[index]), params, "nearest", 0.0)
+    with _cuda_ops.host_mode():
+        got = _cuda_ops.apply_batch(x, params, "nearest", 0.0, index=index)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * float(np.abs(want).max()))
+
+
+@needs_cuda_build
 def test_sparse_cross_entropy_is_the_one_hot_one_bit_for_bit():
     from foveal import _cuda_ops
     rng = np.random.default_rng(11)

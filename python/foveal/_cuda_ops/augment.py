@@ -88,10 +88,15 @@ def augment_batch(x: Any, matrices: Any, interpolation: str, border: str, cval: 
 
 
 def apply_batch(x: Any, params: Union[Sequence[Mapping[str, Any]], Mapping[str, np.ndarray]],
-                fill_mode: str, cval: float, order: int = 1) -> Any:
+                fill_mode: str, cval: float, order: int = 1, index: Optional[np.ndarray] = None) -> Any:
     """GPU :func:`foveal.data._augment.apply_batch` (one Keras transform per image: the affine
     map, channel shift and brightness in one pass); ``x`` a float32 ``N x H x W x C`` batch,
-    NumPy or on the device."""
+    NumPy or on the device. ``index``: the batch is ``x[index]`` (a NumPy ``x``, gathered on
+    the host before the copy to the device)."""
+    if index is not None:
+        if _kind(x) != "numpy":
+            raise TypeError("index needs a NumPy x")
+        x = np.ascontiguousarray(as_numpy(x, "x")[np.asarray(index, dtype=np.int64)])
     shape = shape_of(x, "x")
     dtype = as_numpy(x, "x").dtype if _kind(x) == "numpy" else _device_dtype(x)
     if len(shape) != 4 or dtype != np.float32:
