@@ -510,21 +510,30 @@ def t_inverted_residual(data):
                 expand_activation=pick(data, ("linear", "relu", "relu6", "silu"), "ea"),
                 dw_activation=pick(data, ("linear", "relu", "relu6", "hard_silu"), "da"),
                 residual=(array_arg(data, vals((n, max(oh, 1), max(ow, 1), co), "res"), "res")
-                          if maybe(data, "res", 4) else None))
+                          if maybe(data, "res", 4) else None),
+                expand_scale=(array_arg(data, np.abs(vals((hid,), "es")) + 0.5, "es")
+                              if expand and maybe(data, "es", 3) else None),
+                dw_scale=array_arg(data, np.abs(vals((hid,), "ds")) + 0.5, "ds") if maybe(data, "ds", 3) else None,
+                project_scale=array_arg(data, np.abs(vals((co,), "ps")) + 0.5, "ps") if maybe(data, "ps", 3) else None)
     kinds = dict(x="array", expand_kernel="array", expand_bias="array", dw_kernel="array",
                  dw_bias="array", project_kernel="array", project_bias="array", strides="pair",
-                 padding="padding", expand_activation="str", dw_activation="str", residual="array")
+                 padding="padding", expand_activation="str", dw_activation="str", residual="array",
+                 expand_scale="array", dw_scale="array", project_scale="array")
     apply_mutation(data, rng, args, kinds,
-                   optional=("expand_kernel", "expand_bias", "dw_bias", "project_bias", "residual"))
+                   optional=("expand_kernel", "expand_bias", "dw_bias", "project_bias", "residual",
+                             "expand_scale", "dw_scale", "project_scale"))
 
     def model():
-        xa, ek, eb, dk, db, pk, pb, st_, pd, ea, da, res = convert(
+        xa, ek, eb, dk, db, pk, pb, st_, pd, ea, da, res, es, ds, ps = convert(
             lambda: m_f32(args["x"]), lambda: m_f32(args["expand_kernel"], optional=True),
             lambda: m_f32(args["expand_bias"], optional=True), lambda: m_f32(args["dw_kernel"]),
             lambda: m_f32(args["dw_bias"], optional=True), lambda: m_f32(args["project_kernel"]),
             lambda: m_f32(args["project_bias"], optional=True), lambda: m_pair(args["strides"]),
             lambda: m_padding(args["padding"]), lambda: m_str(args["expand_activation"]),
-            lambda: m_str(args["dw_activation"]), lambda: m_f32(args["residual"], optional=True))
+            lambda: m_str(args["dw_activation"]), lambda: m_f32(args["residual"], optional=True),
+            lambda: m_f32(args["expand_scale"], optional=True),
+            lambda: m_f32(args["dw_scale"], optional=True),
+            lambda: m_f32(args["project_scale"], optional=True))
         require(xa.ndim == 4 and xa.size, "x")
         c = xa.shape[3]
         if ek is not None:
@@ -535,8 +544,15 @@ def t_inverted_residual(data):
             hd = c
         require(dk.ndim == 4 and dk.shape[0] >= 1 and dk.shape[1] >= 1 and dk.shape[2:] == (hd, 1), "dw_kernel")
         require(pk.ndim == 4 and pk.shape[:3] == (1, 1, hd) and pk.shape[3] >= 1, "project_kernel")
-        for b, size, name in ((eb, hd, "expand_bias"), (db, hd, "dw_bias"), (pb, pk.shape[3], "project_bias")):
+        require(ek is not None or es is None, "expand_scale")
+        for b, size, name in ((eb, hd, "expand_bias"), (db, hd, "dw_bias"), (pb, pk.shape[3], "project_bias"),
+                              (es, hd, "expand_scale"), (ds, hd, "dw_scale"),
+                              (ps, pk.shape[3], "project_scale")):
             require(b is None or b.shape == (size,), name)
+        # the factors as the block applies them: each kernel times its factors, in float32
+        ek = ek if es is None else ek * es
+        dk = dk if ds is None else dk * ds.reshape(hd, 1)
+        pk = pk if ps is None else pk * ps
         require(ea in ACTS and da in ACTS, "activation")
         o_h = R.conv_output_size(xa.shape[1], dk.shape[0], st_[0], 1, *pd[0])
         o_w = R.conv_output_size(xa.shape[2], dk.shape[1], st_[1], 1, *pd[1])

@@ -363,6 +363,7 @@ def test_depthwise_conv2d_large(isa):
 @pytest.mark.parametrize("k,strides,padding,c", [
     (3, 1, "same", 40),           # the 3-wide kernel, four pixels at once, and its borders
     (3, 2, ((0, 1), (0, 1)), 13),  # strided, a partial vector of channels
+    (3, 2, "same", 40),           # stride 2: four pixels sharing their 9 input columns
     (5, 1, "same", 72),           # the generic interior, four vectors per block
     (4, (2, 1), "valid", 9),
 ])

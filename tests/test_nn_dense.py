@@ -42,7 +42,10 @@ def test_dense_random_sweep(isa, case):
 @pytest.mark.parametrize("activation", ACTIVATIONS + NEW_ACTIVATIONS)
 @pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 17, 10), (64, 64, 64), (65, 33, 129),
                                    (33, 1000, 65), (128, 512, 10), (13, 1500, 70),
-                                   (7, 2049, 129)])
+                                   (7, 2049, 129),
+                                   # many rows: B packed once for all (dense_f32's global
+                                   # packing), and two blocks of rows (packed where used)
+                                   (1000, 33, 65), (500, 40, 70)])
 def test_dense_shapes(isa, m, k, n, activation):
     rng = np.random.default_rng(m * k + n)
     check_op("dense", rand(rng, m, k), rand(rng, k, n), bias=rand(rng, n),

@@ -91,6 +91,51 @@ def test_inverted_residual_equals_the_layer_by_layer_ops():
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("expand, res", [(True, False), (False, True), (True, True)])
+def test_scales_equal_kernels_multiplied_beforehand(isa, expand, res):
+    """expand_scale / dw_scale / project_scale (a batch normalization folded in while the block
+    packs its kernels) give the bits of kernels multiplied by the factors in NumPy."""
+    rng = np.random.default_rng(11)
+    cin = 5 if expand else 19
+    x, ek, eb, dk, db, pk, pb, r = _case(rng, 2, 13, 11, cin, 19, 21, 3, 2, ((1, 1), (1, 1)),
+                                         expand, True, res)
+    es = rng.uniform(0.2, 3.0, 19).astype(np.float32) if expand else None
+    ds = rng.uniform(0.2, 3.0, 19).astype(np.float32)
+    ps = rng.uniform(0.2, 3.0, 21).astype(np.float32)
+    common = ((2, 2), ((1, 1), (1, 1)), "relu6" if expand else "linear", "relu6", r)
+    got = _core.inverted_residual(x, ek, eb, dk, db, pk, pb, *common, expand_scale=es,
+                                  dw_scale=ds, project_scale=ps)
+    want = _core.inverted_residual(x, None if ek is None else ek * es, eb, dk * ds.reshape(19, 1),
+                                   db, pk * ps, pb, *common)
+    np.testing.assert_array_equal(got, want)
+    # each factor on its own
+    for name, kw, ref in (("dw_scale", dict(dw_scale=ds), (ek, dk * ds.reshape(19, 1), pk)),
+                          ("project_scale", dict(project_scale=ps), (ek, dk, pk * ps))):
+        got = _core.inverted_residual(x, ek, eb, dk, db, pk, pb, *common, **kw)
+        want = _core.inverted_residual(x, ref[0], eb, ref[1], db, ref[2], pb, *common)
+        np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+@pytest.mark.parametrize("change, name", [
+    (dict(expand_scale=np.ones(7, np.float32)), "expand_scale"),
+    (dict(dw_scale=np.ones((8, 1), np.float32)), "dw_scale"),
+    (dict(project_scale=np.ones(8, np.float32)), "project_scale"),
+    (dict(expand_kernel=None, expand_bias=None, expand_scale=np.ones(4, np.float32)), "expand_scale"),
+])
+def test_bad_scales_are_named(change, name):
+    args = dict(x=np.zeros((1, 6, 6, 4), np.float32), expand_kernel=np.zeros((1, 1, 4, 8), np.float32),
+                expand_bias=None, dw_kernel=np.zeros((3, 3, 8, 1), np.float32), dw_bias=None,
+                project_kernel=np.zeros((1, 1, 8, 4), np.float32), project_bias=None,
+                strides=(1, 1), padding=((1, 1), (1, 1)), expand_activation="relu6",
+                dw_activation="relu6")
+    args.update(change)
+    if args["expand_kernel"] is None:
+        args["dw_kernel"] = np.zeros((3, 3, 4, 1), np.float32)
+        args["project_kernel"] = np.zeros((1, 1, 4, 4), np.float32)
+    with pytest.raises(ValueError, match=name):
+        _core.inverted_residual(**args)
+
+
 def _block(x, cin, expand, cout, stride, act=True):
     """A MobileNetV2 block as Keras writes it (ZeroPadding-free: 'same' depthwise padding)."""
     h = x

@@ -34,11 +34,19 @@ struct InvertedResidualParams {
   size_t kh, kw, stride_h, stride_w, pad_top, pad_left;
   Activation expand_act, dw_act;
 };
+// Per-output-channel factors the block's kernels are multiplied by before use (each nullptr:
+// none): batch normalizations folded in while the kernels are packed, with no pass of their own.
+struct InvertedResidualScales {
+  const float* expand = nullptr;    // hidden_c
+  const float* dw = nullptr;        // hidden_c
+  const float* project = nullptr;   // out_c
+};
 void inverted_residual_f32_nhwc(const InvertedResidualParams& p, const float* x,
                                 const float* expand_kernel, const float* expand_bias,
                                 const float* dw_kernel, const float* dw_bias,
                                 const float* project_kernel, const float* project_bias,
-                                const float* residual, float* y);
+                                const float* residual, float* y,
+                                const InvertedResidualScales& scales = {});
 // conv2d (p.activation none, no residual) that also gives the per-channel moments of its output
 // over all N*OH*OW pixels (mean and M2 in double, out_c each), as batch_norm_train_f32 would
 // compute them: from each block of output rows right after it is written (still in cache) where

@@ -148,7 +148,8 @@ FloatArray inverted_residual(const py::object& x_in, const py::object& expand_ke
                              const py::object& dw_bias_in, const py::object& project_kernel_in,
                              const py::object& project_bias_in, Pair strides, Padding padding,
                              const std::string& expand_activation, const std::string& dw_activation,
-                             const py::object& residual_in) {
+                             const py::object& residual_in, const py::object& expand_scale_in,
+                             const py::object& dw_scale_in, const py::object& project_scale_in) {
   const FloatArray x = to_f32(x_in, "x");
   const std::optional<FloatArray> ek = to_f32_opt(expand_kernel_in, "expand_kernel");
   const std::optional<FloatArray> eb = to_f32_opt(expand_bias_in, "expand_bias");
@@ -156,6 +157,9 @@ FloatArray inverted_residual(const py::object& x_in, const py::object& expand_ke
   const std::optional<FloatArray> db = to_f32_opt(dw_bias_in, "dw_bias");
   const std::optional<FloatArray> pb = to_f32_opt(project_bias_in, "project_bias");
   const std::optional<FloatArray> residual = to_f32_opt(residual_in, "residual");
+  const std::optional<FloatArray> es = to_f32_opt(expand_scale_in, "expand_scale");
+  const std::optional<FloatArray> ds = to_f32_opt(dw_scale_in, "dw_scale");
+  const std::optional<FloatArray> ps = to_f32_opt(project_scale_in, "project_scale");
   require_ndim(x, 4, "x", "N x H x W x C");
   require_nonempty(x, "x");
   check_pair_positive(strides, "strides");
@@ -167,16 +171,23 @@ FloatArray inverted_residual(const py::object& x_in, const py::object& expand_ke
     ch = ek->shape(3);
   } else if (eb) {
     fail("expand_bias must be None without an expand_kernel");
+  } else if (es) {
+    fail("expand_scale must be None without an expand_kernel");
   }
   require_kernel(dk, {-1, -1, ch, 1}, "dw_kernel", "kh x kw x hidden x 1 (a depthwise kernel of the hidden channels)");
   require_kernel(pk, {1, 1, ch, -1}, "project_kernel", "1 x 1 x hidden x Cout");
   const long co = pk.shape(3);
-  if (eb && (eb->ndim() != 1 || eb->shape(0) != ch))
-    fail("expand_bias must have shape (" + std::to_string(ch) + ",), got " + shape_str(*eb));
-  if (db && (db->ndim() != 1 || db->shape(0) != ch))
-    fail("dw_bias must have shape (" + std::to_string(ch) + ",), got " + shape_str(*db));
-  if (pb && (pb->ndim() != 1 || pb->shape(0) != co))
-    fail("project_bias must have shape (" + std::to_string(co) + ",), got " + shape_str(*pb));
+  // the per-channel vectors: one float per channel of the kernel they belong to, or None
+  auto check_vector = [](const std::optional<FloatArray>& v, long size, const char* name) {
+    if (v && (v->ndim() != 1 || v->shape(0) != size))
+      fail(std::string(name) + " must have shape (" + std::to_string(size) + ",), got " + shape_str(*v));
+  };
+  check_vector(eb, ch, "expand_bias");
+  check_vector(db, ch, "dw_bias");
+  check_vector(pb, co, "project_bias");
+  check_vector(es, ch, "expand_scale");
+  check_vector(ds, ch, "dw_scale");
+  check_vector(ps, co, "project_scale");
   const long kh = dk.shape(0), kw = dk.shape(1);
   const long oh = out_extent(x.shape(1), padding.first.first, padding.first.second, kh, strides.first, "dw_kernel height");
   const long ow = out_extent(x.shape(2), padding.second.first, padding.second.second, kw, strides.second, "dw_kernel width");
@@ -193,7 +204,7 @@ FloatArray inverted_residual(const py::object& x_in, const py::object& expand_ke
   {
     py::gil_scoped_release release;
     inverted_residual_f32_nhwc(p, x.data(), ptr(ek), ptr(eb), dk.data(), ptr(db), pk.data(), ptr(pb),
-                               ptr(residual), y.mutable_data());
+                               ptr(residual), y.mutable_data(), {ptr(es), ptr(ds), ptr(ps)});
   }
   return y;
 }
@@ -459,9 +470,13 @@ void init_nn(py::module_& m) {
         py::arg("expand_bias"), py::arg("dw_kernel"), py::arg("dw_bias"), py::arg("project_kernel"),
         py::arg("project_bias"), py::arg("strides"), py::arg("padding"),
         py::arg("expand_activation"), py::arg("dw_activation"), py::arg("residual") = py::none(),
+        py::arg("expand_scale") = py::none(), py::arg("dw_scale") = py::none(),
+        py::arg("project_scale") = py::none(),
         "MobileNetV2's inverted-residual block (1x1 expansion or None, depthwise, linear 1x1 "
         "projection, residual added) in one pass per band of rows; Keras kernel layouts, "
-        "explicit ((top, bottom), (left, right)) padding of the depthwise convolution.");
+        "explicit ((top, bottom), (left, right)) padding of the depthwise convolution. Each "
+        "*_scale (one float32 per output channel of that kernel, or None) multiplies its kernel's "
+        "output channels before use, as kernel * scale would (a folded batch normalization).");
   m.def("conv2d_moments", &conv2d_moments, py::arg("x"), py::arg("kernel"), py::arg("bias"),
         py::arg("strides"), py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"),
         "(y, mean, m2): conv2d without an activation, and the per-channel mean and sum of squared "

@@ -216,19 +216,25 @@ def _residual_chain(steps: Sequence[Step], conv: Any, j: int, src: int,
     return Fused(conv, bn, act, src, end, other), members
 
 
-def _folded(f: Fused) -> Tuple[np.ndarray, np.ndarray]:
-    """The chain's kernel with the normalization's scale folded in, and its bias (float32)."""
+def _fold_factors(f: Fused) -> Tuple[np.ndarray, np.ndarray]:
+    """The normalization's per-channel factor for the chain's kernel and the chain's bias, each
+    computed in float64 and rounded once to float32."""
     conv, bn = f.conv, f.bn
     gamma, beta = bn._gamma_beta()
     scale = (gamma.astype(np.float64) /
              np.sqrt(bn.moving_variance.value.astype(np.float64) + bn.epsilon))
     bias = conv.bias.value.astype(np.float64) if conv.use_bias else 0.0
     shift = ((bias - bn.moving_mean.value) * scale + beta).astype(np.float32)
-    kernel = conv.kernel.value
+    return scale.astype(np.float32), shift
+
+
+def _folded(f: Fused) -> Tuple[np.ndarray, np.ndarray]:
+    """The chain's kernel with the normalization's scale folded in, and its bias (float32)."""
+    scale, shift = _fold_factors(f)
+    kernel = f.conv.kernel.value
     # the kernel scaled in float32 (one pass over it; in float64 the fold cost a third of a
     # 7 x 7 x 1280 layer's time), the per-channel factors rounded once
-    scale = scale.astype(np.float32)
-    if isinstance(conv, DepthwiseConv2D):
+    if isinstance(f.conv, DepthwiseConv2D):
         return kernel * scale.reshape(kernel.shape[2], kernel.shape[3]), shift
     return kernel * scale, shift
 
@@ -301,15 +307,20 @@ def run_inverted_residual(b: InvertedResidual, x: np.ndarray,
             or (residual is not None and residual.shape != tuple(out_shape))):
         h = x if b.expand is None else run(b.expand, x)
         return run(b.project, run(b.dw, h), residual)
-    ek, eb = _folded(b.expand) if b.expand is not None else (None, None)
-    dk, db = _folded(b.dw)
-    pk, pb = _folded(b.project)
+    # the kernels as they are, each with its normalization's factors: the block multiplies them
+    # in while it packs the kernels (the products kernel * scale, with no pass of their own)
+    es, eb = _fold_factors(b.expand) if b.expand is not None else (None, None)
+    ds, db = _fold_factors(b.dw)
+    ps, pb = _fold_factors(b.project)
     dw = b.dw.conv
+    dk = dw.kernel.value
     pads = _padding(dw.padding, x.shape[1:3], _effective(dk.shape[:2], (1, 1)), tuple(dw.strides))
     act = (lambda f: "linear" if f.activation is None else f.activation)
-    return _core.inverted_residual(x, ek, eb, dk, db, pk, pb, tuple(dw.strides), pads,
-                                   "linear" if b.expand is None else act(b.expand), act(b.dw),
-                                   residual)
+    return _core.inverted_residual(x, None if b.expand is None else b.expand.conv.kernel.value, eb,
+                                   dk, db, b.project.conv.kernel.value, pb, tuple(dw.strides),
+                                   pads, "linear" if b.expand is None else act(b.expand),
+                                   act(b.dw), residual, expand_scale=es, dw_scale=ds,
+                                   project_scale=ps)
 
 
 def bn_activation_slots(steps: Sequence[Step], output_id: int, excluded: Set[int]) -> Set[int]:

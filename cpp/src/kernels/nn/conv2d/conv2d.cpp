@@ -22,9 +22,39 @@ ConvTaps conv_taps(const Conv2dParams& p) {
   return {false, p.kh * p.kw, cg};
 }
 
+// A pixel whose merged row taps (kw * C floats each) straddle the left or right border: the
+// pixels inside the image are one contiguous run of each row, copied into span between zeros
+// (plain loops: a few floats for an RGB stem, where a library call per pixel cost as much as
+// the products), and ptrs[r * mr] points at row r's copy. A function of its own, so that none
+// of this is computed for the interior pixels.
+__attribute__((noinline)) static void border_row_taps(const Conv2dParams& p, const ConvTaps& taps,
+                                                      const float* const* row_cache,
+                                                      const float* zeros, ptrdiff_t iw0,
+                                                      float* span, const float** ptrs, size_t mr) {
+  const size_t C = p.in_c;
+  const ptrdiff_t W = static_cast<ptrdiff_t>(p.in_w), Cs = static_cast<ptrdiff_t>(C);
+  const ptrdiff_t lo = iw0 > 0 ? iw0 : 0;
+  const ptrdiff_t hi = iw0 + static_cast<ptrdiff_t>(p.kw) < W ? iw0 + static_cast<ptrdiff_t>(p.kw) : W;
+  const size_t before = static_cast<size_t>(lo - iw0) * C;
+  const size_t count = hi > lo ? static_cast<size_t>(hi - lo) * C : 0;
+  for (size_t r = 0; r < p.kh; ++r) {
+    const float* row = row_cache[r];
+    if (row == nullptr) {
+      ptrs[r * mr] = zeros;
+      continue;
+    }
+    float* dst = span + r * taps.kc;
+    const float* from = row + lo * Cs;
+    for (size_t k = 0; k < before; ++k) dst[k] = 0.0f;
+    for (size_t k = 0; k < count; ++k) dst[before + k] = from[k];
+    for (size_t k = before + count; k < taps.kc; ++k) dst[k] = 0.0f;
+    ptrs[r * mr] = dst;
+  }
+}
+
 void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, size_t g,
                    const float* zeros, size_t m0, size_t mr, const float** ptrs, float* span,
-                   const float** row_cache) {
+                   const float** row_cache, PixelCursor& cursor) {
   const size_t C = p.in_c, cg = C / p.groups;
   const size_t hw_out = p.out_h * p.out_w;
   const ptrdiff_t W = static_cast<ptrdiff_t>(p.in_w), Cs = static_cast<ptrdiff_t>(C);
@@ -37,9 +67,13 @@ void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, 
       row_cache[r] = ih >= 0 && ih < static_cast<ptrdiff_t>(p.in_h) ? image + ih * W * Cs : nullptr;
     }
   };
-  // Decode the strip's first pixel once, then step through the following ones.
-  size_t n = m0 / hw_out, oh = (m0 % hw_out) / p.out_w, ow = m0 % p.out_w;
-  load_rows(n, oh);
+  // Decode the strip's first pixel once (where the last strip did not end there), then step
+  // through the following ones.
+  size_t n = cursor.n, oh = cursor.oh, ow = cursor.ow;
+  if (cursor.next != m0) {
+    n = m0 / hw_out, oh = (m0 % hw_out) / p.out_w, ow = m0 % p.out_w;
+    load_rows(n, oh);
+  }
   for (size_t i = 0; i < mr; ++i, ++ow) {
     if (ow == p.out_w) {
       ow = 0;
@@ -49,28 +83,12 @@ void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, 
     const ptrdiff_t iw0 = static_cast<ptrdiff_t>(ow * p.stride_w) - static_cast<ptrdiff_t>(p.pad_left);
     const bool interior = iw0 >= 0 && iw0 + span_w <= W;
     if (taps.merged_rows) {
-      for (size_t r = 0; r < p.kh; ++r) {
-        const float* row = row_cache[r];
-        const float** out = &ptrs[r * mr + i];
-        if (row == nullptr) {
-          *out = zeros;
-        } else if (interior) {
-          *out = row + iw0 * Cs;
-        } else {
-          // the pixels inside the image are one contiguous run of the row: zeros before and
-          // after it, the run copied (plain loops: a few floats for an RGB stem, where a
-          // library call per pixel cost as much as the products)
-          float* dst = span + (i * p.kh + r) * taps.kc;
-          const ptrdiff_t lo = iw0 > 0 ? iw0 : 0;
-          const ptrdiff_t hi = iw0 + static_cast<ptrdiff_t>(p.kw) < W ? iw0 + static_cast<ptrdiff_t>(p.kw) : W;
-          const size_t before = static_cast<size_t>(lo - iw0) * C;
-          const size_t count = hi > lo ? static_cast<size_t>(hi - lo) * C : 0;
-          const float* from = row + lo * Cs;
-          for (size_t k = 0; k < before; ++k) dst[k] = 0.0f;
-          for (size_t k = 0; k < count; ++k) dst[before + k] = from[k];
-          for (size_t k = before + count; k < taps.kc; ++k) dst[k] = 0.0f;
-          *out = dst;
-        }
+      if (interior) {   // the common case, kept lean: one pointer per kernel row
+        const ptrdiff_t off = iw0 * Cs;
+        for (size_t r = 0; r < p.kh; ++r)
+          ptrs[r * mr + i] = row_cache[r] != nullptr ? row_cache[r] + off : zeros;
+      } else {
+        border_row_taps(p, taps, row_cache, zeros, iw0, span + i * p.kh * taps.kc, ptrs + i, mr);
       }
       continue;
     }
@@ -83,6 +101,7 @@ void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, 
       }
     }
   }
+  cursor = {n, oh, ow, m0 + mr};   // ow may be out_w: the next strip wraps it first
 }
 
 // The paths without a GEMM epilogue (depthwise, Winograd) given a residual: the convolution
@@ -245,11 +264,12 @@ static void conv2d_gemm(const Conv2dParams& p, const float* x, const float* kern
     const float** ptrs = ptr_pool.data() + tid * ptrs_per_thread;
     const float** row_cache = ptrs + ptrs_per_strip * block;
     float* span = span_pool.data() + tid * span_per_strip * block;
+    PixelCursor cursor;   // the tile's strips are consecutive pixels
     for (size_t s = tile.r0; s < tile.r1; ++s) {
       const size_t m0 = s * mr, rows = m - m0 < mr ? m - m0 : mr;
       const size_t i = s - tile.r0;
       fill_pointers(p, taps, x, g, zeros.data(), m0, rows, ptrs + i * ptrs_per_strip,
-                    span + i * span_per_strip, row_cache);
+                    span + i * span_per_strip, row_cache, cursor);
     }
     IgemmProblem prob{og, taps.kc, taps.ntaps, packed.get() + g * per_group,
                       bias ? bias + g * og : nullptr, y + g * og, p.out_c, p.activation,

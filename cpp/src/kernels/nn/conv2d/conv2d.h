@@ -2,6 +2,8 @@
 // addresses its A rows (one pointer per tap per output pixel into the NHWC input).
 #pragma once
 
+#include <cstdint>
+
 #include <cstddef>
 
 #include "foveal/ops.h"
@@ -19,13 +21,22 @@ struct ConvTaps {
 
 ConvTaps conv_taps(const Conv2dParams& p);
 
+// Where fill_pointers is in the output: pixel (image n, row oh, column ow), whose input rows
+// row_cache holds. A strip that starts where the last one ended continues from it (no
+// divisions to find its first pixel, no rows looked up again).
+struct PixelCursor {
+  size_t n = 0, oh = 0, ow = 0;
+  size_t next = SIZE_MAX;   // the output pixel index it stands at (SIZE_MAX: nowhere yet)
+};
+
 // Writes ptrs[t*mr + i] for output pixels m0..m0+mr-1 of group g. Row taps that straddle the
 // left or right border are assembled (with zeros) in span, which holds mr*kh*kw*C floats.
 // row_cache (kh pointers) holds the input rows of the current output row (nullptr in the
-// padding); they are looked up once per output row, not once per pixel.
+// padding); they are looked up once per output row, not once per pixel. cursor (with the same
+// row_cache from call to call) is left at pixel m0 + mr.
 void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, size_t g,
                    const float* zeros, size_t m0, size_t mr, const float** ptrs, float* span,
-                   const float** row_cache);
+                   const float** row_cache, PixelCursor& cursor);
 
 // Winograd F(2x2, 3x3) (conv2d_winograd.cpp): used for 3x3, stride 1, undilated, ungrouped
 // convolutions with at least 8 input and 16 output channels and no activation or ReLU, unless

@@ -54,7 +54,8 @@ void inverted_residual_f32_nhwc(const InvertedResidualParams& p, const float* x,
                                 const float* expand_kernel, const float* expand_bias,
                                 const float* dw_kernel, const float* dw_bias,
                                 const float* project_kernel, const float* project_bias,
-                                const float* residual, float* y) {
+                                const float* residual, float* y,
+                                const InvertedResidualScales& scales) {
   const KernelTable& t = kernels();
   const size_t mr = t.gemm_tile.mr;
   const bool expand = expand_kernel != nullptr;
@@ -62,9 +63,15 @@ void inverted_residual_f32_nhwc(const InvertedResidualParams& p, const float* x,
   const size_t h_row = W * Ch, d_row = p.out_w * Ch;
 
   FloatBuffer packed_e(expand ? packed_b_floats(p.in_c, Ch, t.gemm_tile) : 1);
-  if (expand) pack_b(p.in_c, Ch, expand_kernel, Ch, t.gemm_tile, packed_e.get());
+  if (expand) pack_b(p.in_c, Ch, expand_kernel, Ch, t.gemm_tile, packed_e.get(), scales.expand);
   FloatBuffer packed_p(packed_b_floats(Ch, p.out_c, t.gemm_tile));
-  pack_b(Ch, p.out_c, project_kernel, p.out_c, t.gemm_tile, packed_p.get());
+  pack_b(Ch, p.out_c, project_kernel, p.out_c, t.gemm_tile, packed_p.get(), scales.project);
+  std::vector<float> dw_scaled;
+  if (scales.dw != nullptr) {   // kh x kw x Ch: channel c times its factor
+    dw_scaled.resize(p.kh * p.kw * Ch);
+    for (size_t i = 0; i < dw_scaled.size(); ++i) dw_scaled[i] = dw_kernel[i] * scales.dw[i % Ch];
+    dw_kernel = dw_scaled.data();
+  }
 
   // Tasks: (image, chunk of output rows); one chunk per image where the images alone keep the
   // threads busy (no h row is then computed twice), more for small batches.

@@ -100,11 +100,13 @@ inline void dw_interior(const DwConvRowParams& p, const float* const* rows, size
 }
 
 // 3-wide kernels, the common depthwise case: four output pixels at once per channel block, the
-// block's weight vectors loaded once for the four; at stride 1 without dilation the four pixels
-// share their input loads (6 per kernel row for 12 FMAs). Pixels outer, channels inner, so the
-// input and output stream through memory in order. NROWS (1 to 3) kernel rows lie inside the
-// image. PX pixels (4, or 1 for the remainder) from output column ow.
-template <class V, int NROWS, int PX, bool kUnit>
+// block's weight vectors loaded once for the four. Without dilation the four pixels share their
+// input loads: STRIDE 1 reads 6 input vectors per kernel row for 12 FMAs, STRIDE 2 reads 9 (the
+// windows overlap by one column); STRIDE 0 is any other stride or a dilation, each tap loaded.
+// Pixels outer, channels inner, so the input and output stream through memory in order. NROWS
+// (1 to 3) kernel rows lie inside the image. PX pixels (4, or 1 for the remainder) from output
+// column ow.
+template <class V, int NROWS, int PX, int STRIDE>
 inline void dw3_pixels(const DwConvRowParams& p, const float* const* rows, const float* w,
                        const float* bias, size_t ow, float* out) {
   using T = typename V::T;
@@ -126,14 +128,15 @@ inline void dw3_pixels(const DwConvRowParams& p, const float* const* rows, const
       T wr[3];
 #pragma GCC unroll 4
       for (int s = 0; s < 3; ++s) wr[s] = V::load_n(w + (r * 3 + s) * C + c, n);
-      if (kUnit) {
-        T xv[PX + 2];
-#pragma GCC unroll 8
-        for (int q = 0; q < PX + 2; ++q) xv[q] = V::load_n(ip + q * static_cast<ptrdiff_t>(C), n);
+      if (STRIDE > 0) {
+        T xv[STRIDE * (PX - 1) + 3];
+#pragma GCC unroll 12
+        for (int q = 0; q < STRIDE * (PX - 1) + 3; ++q)
+          xv[q] = V::load_n(ip + q * static_cast<ptrdiff_t>(C), n);
 #pragma GCC unroll 4
         for (int px = 0; px < PX; ++px)
 #pragma GCC unroll 4
-          for (int s = 0; s < 3; ++s) acc[px] = V::fma(xv[px + s], wr[s], acc[px]);
+          for (int s = 0; s < 3; ++s) acc[px] = V::fma(xv[STRIDE * px + s], wr[s], acc[px]);
       } else {
 #pragma GCC unroll 4
         for (int px = 0; px < PX; ++px)
@@ -149,19 +152,20 @@ inline void dw3_pixels(const DwConvRowParams& p, const float* const* rows, const
   }
 }
 
-template <class V, int NROWS, bool kUnit>
+template <class V, int NROWS, int STRIDE>
 inline void dw3_interior(const DwConvRowParams& p, const float* const* rows, const float* w,
                          const float* bias, ColumnRange cols, float* out) {
   size_t ow = cols.lo;
-  for (; ow + 4 <= cols.hi; ow += 4) dw3_pixels<V, NROWS, 4, kUnit>(p, rows, w, bias, ow, out);
-  for (; ow < cols.hi; ++ow) dw3_pixels<V, NROWS, 1, kUnit>(p, rows, w, bias, ow, out);
+  for (; ow + 4 <= cols.hi; ow += 4) dw3_pixels<V, NROWS, 4, STRIDE>(p, rows, w, bias, ow, out);
+  for (; ow < cols.hi; ++ow) dw3_pixels<V, NROWS, 1, STRIDE>(p, rows, w, bias, ow, out);
 }
 
 template <class V, int NROWS>
 inline void dw3_interior(const DwConvRowParams& p, const float* const* rows, const float* w,
                          const float* bias, ColumnRange cols, float* out) {
-  if (p.stride_w == 1 && p.dilation_w == 1) dw3_interior<V, NROWS, true>(p, rows, w, bias, cols, out);
-  else dw3_interior<V, NROWS, false>(p, rows, w, bias, cols, out);
+  if (p.dilation_w == 1 && p.stride_w == 1) dw3_interior<V, NROWS, 1>(p, rows, w, bias, cols, out);
+  else if (p.dilation_w == 1 && p.stride_w == 2) dw3_interior<V, NROWS, 2>(p, rows, w, bias, cols, out);
+  else dw3_interior<V, NROWS, 0>(p, rows, w, bias, cols, out);
 }
 
 template <class V>

@@ -30,10 +30,23 @@ void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, const GemmTil
   }
 }
 
-void pack_b(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile, float* packed) {
+void pack_b(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile, float* packed,
+            const float* col_scale) {
   const size_t panels = div_up(n, tile.nr);
   parallel_for(panels, threads_for(panels * k / 4096 + 1), [&](size_t p, int) {
-    pack_b_panels(k, n, b, ldb, tile, packed, p, p + 1);
+    if (col_scale == nullptr) {
+      pack_b_panels(k, n, b, ldb, tile, packed, p, p + 1);
+      return;
+    }
+    // each element times its column's factor: one float product, as kernel * scale in NumPy
+    const size_t nr = tile.nr, col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr;
+    const size_t w = tile.panel_width(cols);
+    float* dst = packed + p * k * nr;
+    for (size_t r = 0; r < k; ++r, dst += w) {
+      const float* src = b + r * ldb + col0;
+      for (size_t j = 0; j < cols; ++j) dst[j] = src[j] * col_scale[col0 + j];
+      for (size_t j = cols; j < w; ++j) dst[j] = 0.0f;
+    }
   });
 }
 
@@ -174,11 +187,21 @@ void igemm_rows(const KernelTable& t, const IgemmProblem& g, size_t m, const flo
   const TileGrid grid = igemm_grid(t, div_up(m, mr), div_up(g.n, t.gemm_tile.nr), g.kc, g.ntaps, work);
   const int nt = threads_for(grid.tasks(), work);
   std::vector<const float*> ptr_pool(grid.tile_rows * mr * static_cast<size_t>(nt));
+  const size_t scratch_floats = g.b_src ? igemm_pack_scratch_floats(t, g.kc, g.ntaps) : 0;
+  FloatBuffer pack_pool(g.b_src ? scratch_floats * static_cast<size_t>(nt) : 1);
   parallel_for_2d(grid, nt, [&](const Tile& tile, int tid) {
     const float** ptrs = ptr_pool.data() + static_cast<size_t>(tid) * grid.tile_rows * mr;
     for (size_t r = tile.r0 * mr, i = 0; r < m && r < tile.r1 * mr; ++r, ++i) ptrs[i] = a + r * lda;
-    igemm_block(t, g, m, tile.r0, tile.r1, ptrs, tile.c0, tile.c1);
+    igemm_block(t, g, m, tile.r0, tile.r1, ptrs, tile.c0, tile.c1,
+                g.b_src ? pack_pool.get() + static_cast<size_t>(tid) * scratch_floats : nullptr);
   });
+}
+
+bool igemm_rows_pack_locally(const KernelTable& t, size_t m, size_t n, size_t kc, size_t ntaps) {
+  const size_t strips = div_up(m, t.gemm_tile.mr);
+  const TileGrid grid = igemm_grid(t, strips, div_up(n, t.gemm_tile.nr), kc, ntaps,
+                                   m * n * kc * ntaps / 64);
+  return grid.row_tiles <= 2;
 }
 
 void gemm_f32(const GemmArgs& g, bool serial) {

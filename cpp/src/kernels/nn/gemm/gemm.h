@@ -25,9 +25,11 @@ struct FloatBuffer {
 };
 
 // B (k x n, row stride ldb) packed for the tile: div_up(n, tile.nr) panels, panel p at
-// p * k * nr, of k rows x tile.panel_width(its columns) floats, zero padded.
+// p * k * nr, of k rows x tile.panel_width(its columns) floats, zero padded. With col_scale (n
+// floats), column j is packed multiplied by col_scale[j] (a batch normalization folded in).
 size_t packed_b_floats(size_t k, size_t n, const GemmTile& tile);
-void pack_b(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile, float* packed);
+void pack_b(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile, float* packed,
+            const float* col_scale = nullptr);
 // Panels [p0, p1) of that packing, on the calling thread.
 void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile,
                    float* packed, size_t p0, size_t p1);
@@ -77,7 +79,14 @@ TileGrid igemm_grid(const KernelTable& t, size_t strips, size_t panels, size_t k
 
 // The m rows of A (row stride lda, one tap: g.ntaps == 1) times g's packed B, on the threads:
 // igemm_grid's tiles, each one igemm_block call (the dense forward, the plain GEMM).
+// With g.b_src (B itself, not packed), each tile packs the blocks it runs into scratch of its
+// thread (igemm_block).
 void igemm_rows(const KernelTable& t, const IgemmProblem& g, size_t m, const float* a, size_t lda);
+// Whether igemm_rows should be given B itself: its grid has at most two blocks of rows, so each
+// block of B is packed where it is used, once or twice, instead of in a pass over all of B that
+// writes it and then reads it back (a dense layer on a small batch: 16 x 1280 -> 1000 spent more
+// time packing its 5 MB kernel than multiplying). conv2d_gemm decides the same way.
+bool igemm_rows_pack_locally(const KernelTable& t, size_t m, size_t n, size_t kc, size_t ntaps);
 
 // Plain GEMM: C[m x n] (+)= op(A) * op(B), op(A) = A (m x k, row stride lda) or, with trans_a,
 // the transpose of the k x m matrix A; op(B) likewise (k x n, or n x k with trans_b). serial:
