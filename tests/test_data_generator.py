@@ -516,6 +516,23 @@ def test_prefetched_batch_follows_generator_changes():
     np.testing.assert_allclose(it[2], x[4:6] * 2 - 3.5)
 
 
+@pytest.mark.parametrize("augment", [True, False])
+def test_transform_batch_with_an_index_is_the_gathered_batch(augment):
+    """_transform_batch(x, index=i) is _transform_batch(x[i]) with the same draws: warped in
+    place when it augments, gathered when it does not (a generator with nothing random)."""
+    rng = np.random.default_rng(2)
+    x = (rng.random((9, 10, 12, 3)) * 255).astype(np.float32)
+    idx = np.array([4, 0, 4, 8, 2], np.int64)
+    gen = ImageDataGenerator(rotation_range=30, zoom_range=0.2, featurewise_center=False,
+                             rescale=1 / 255.0) if augment else ImageDataGenerator(rescale=1 / 255.0)
+    got = gen._transform_batch(x, np.random.default_rng(7), augment, index=idx)
+    want = gen._transform_batch(x[idx], np.random.default_rng(7), augment)
+    assert got.shape == (5, 10, 12, 3)
+    np.testing.assert_array_equal(got, want)
+    if not augment:
+        np.testing.assert_allclose(got, x[idx] / 255.0, rtol=1e-6)
+
+
 @pytest.mark.parametrize("channels", [1, 3, 5])
 def test_flow_warps_float32_arrays_in_place_with_the_same_batches(channels, monkeypatch):
     """flow() over a C-contiguous float32 array warps each batch straight from the array (no

@@ -227,10 +227,16 @@ void bilinear_row_c(const WarpRowParams& p, const Ein* src, size_t y, Eout* out,
     };
     __m256 ch[4];
     bool done = false;
+    // a block of 8 whose taps all lie inside, and the value offsets of its top-left taps
+    const bool interior =
+        interior_ok && n == 8 && none(_mm256_or_si256(gt_u32(ix, w_last), gt_u32(iy, h_last)));
+    auto tap_offsets = [&] {
+      return _mm256_add_epi32(_mm256_mullo_epi32(iy, _mm256_set1_epi32(row)),
+                              C == 1 ? ix : _mm256_mullo_epi32(ix, _mm256_set1_epi32(px)));
+    };
     if constexpr (sizeof(Ein) == 1) {
-      if (interior_ok && n == 8 && none(_mm256_or_si256(gt_u32(ix, w_last), gt_u32(iy, h_last)))) {
-        const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(iy, _mm256_set1_epi32(row)),
-                                             C == 1 ? ix : _mm256_mullo_epi32(ix, _mm256_set1_epi32(px)));
+      if (interior) {
+        const __m256i off = tap_offsets();
         const uint8_t* s = reinterpret_cast<const uint8_t*>(src);
         const RowTaps t0 = row_taps(s, off, C), t1 = row_taps(s, _mm256_add_epi32(off, _mm256_set1_epi32(row)), C);
         for (size_t c = 0; c < C; ++c) {
@@ -240,9 +246,8 @@ void bilinear_row_c(const WarpRowParams& p, const Ein* src, size_t y, Eout* out,
         done = true;
       }
     } else {
-      if (interior_ok && n == 8 && none(_mm256_or_si256(gt_u32(ix, w_last), gt_u32(iy, h_last)))) {
-        const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(iy, _mm256_set1_epi32(row)),
-                                             C == 1 ? ix : _mm256_mullo_epi32(ix, _mm256_set1_epi32(px)));
+      if (interior) {
+        const __m256i off = tap_offsets();
         alignas(32) int32_t o[8];
         _mm256_store_si256(reinterpret_cast<__m256i*>(o), off);
         const float* base = reinterpret_cast<const float*>(src);
