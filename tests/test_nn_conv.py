@@ -4,7 +4,9 @@ import math
 import numpy as np
 import pytest
 
+import foveal
 import foveal.nn.functional as F
+from foveal import _core
 import reference
 from check import check_op, check_same_result
 from inputs import rand, random_pair, random_padding
@@ -149,6 +151,36 @@ def test_conv2d_padding_wider_than_kernel(isa):
     """Output pixels that see only padding are bias (then activation) alone."""
     conv(1, 4, 5, 3, 6, 1, padding=3, activation="sigmoid")
     conv(2, 3, 3, 4, 5, 2, padding=((4, 0), (0, 4)), strides=2)
+    # every window wholly in the left padding, one output column: the row taps are zeros, not a
+    # copy as long as the padding (which ran past the per-pixel scratch)
+    conv(3, 4, 2, 3, 5, (2, 3), padding=((1, 1), (9, 0)), strides=(1, 11))
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_conv2d_padding_far_wider_than_the_input(isa, threads):
+    """Paddings, strides and dilations of 2**20 and more (found by the fuzzer: a segfault and a
+    heap corruption): the windows lie in the padding, so the output is the bias."""
+    old = foveal.get_num_threads()
+    foveal.set_num_threads(threads)
+    try:
+        x = np.ones((1, 1, 4, 2), np.float32)
+        bias = np.arange(4, dtype=np.float32)
+        y = _core.conv2d(x, np.ones((3, 3, 2, 4), np.float32), bias, (1048576, 1073741824),
+                         ((536870912, 2), (1048576, 1)), (1048576, 1), 1, "linear")
+        assert y.shape == (1, 511, 1, 4)
+        np.testing.assert_array_equal(y, np.broadcast_to(bias, y.shape))
+        y, mean, _ = _core.conv2d_moments(x, np.ones((3, 3, 2, 4), np.float32), bias,
+                                          (1048576, 1073741824), ((536870912, 2), (1048576, 1)),
+                                          (1048576, 1), 1)
+        np.testing.assert_array_equal(y, np.broadcast_to(bias, y.shape))
+        np.testing.assert_array_equal(mean, bias)
+        x = np.ones((1, 4, 2, 17), np.float32)
+        y = _core.conv2d(x, np.ones((1, 3, 17, 16), np.float32), np.ones(16, np.float32),
+                         (1024, 1073741824), ((1024, 0), (1024, 1073741824)), (536870912, 1), 1,
+                         "linear")
+        np.testing.assert_array_equal(y, np.ones(y.shape, np.float32))
+    finally:
+        foveal.set_num_threads(old)
 
 
 # ----------------------------------------------------------------------------- larger cases

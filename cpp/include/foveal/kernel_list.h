@@ -24,6 +24,7 @@
 // and the strip kernel the GEMM-shaped drivers call (the tile over panels and K blocks).
 FOVEAL_KERNEL_CONST(gemm_tile, GemmTile, gemm_f32_tile)
 FOVEAL_KERNEL(gemm, gemm_ukernel_fn, gemm_f32)
+FOVEAL_KERNEL(gemm_strips, gemm_strips_ukernel_fn, gemm_f32_strips)
 FOVEAL_KERNEL(gemm_at, gemm_at_ukernel_fn, gemm_f32_at)
 FOVEAL_KERNEL(gemm_strip, gemm_strip_fn, gemm_f32_strip)
 FOVEAL_KERNEL(transpose, transpose_fn, gemm_f32_transpose)

@@ -46,6 +46,15 @@ struct GemmEpilogue {
 using gemm_ukernel_fn = void (*)(size_t mr, size_t nc, size_t kc, size_t ntaps,
                                  const float* const* a, const float* packed_b, float* c,
                                  size_t c_stride, const GemmEpilogue& ep);
+// The same tile over `strips` whole strips of the tile's rows, one below the other: strip s reads
+// its ntaps groups of row pointers from a + s * a_stride and writes (adds ep.add's) rows
+// s * mr .. s * mr + mr - 1 of C. One call per panel and K block, not one per strip: the short
+// sums of small-K layers (a 1x1 expansion from 16 channels) no longer pay the call and the
+// tile's setup each time.
+using gemm_strips_ukernel_fn = void (*)(size_t strips, size_t nc, size_t kc, size_t ntaps,
+                                        const float* const* a, size_t a_stride,
+                                        const float* packed_b, float* c, size_t c_stride,
+                                        const GemmEpilogue& ep);
 // The register tile those kernels compute: mr rows x nr columns (nr is the packed-B panel width),
 // nr a multiple of lanes (the floats of one vector).
 struct GemmTile {

@@ -35,11 +35,13 @@ __attribute__((noinline)) static void border_row_taps(const Conv2dParams& p, con
   const ptrdiff_t W = static_cast<ptrdiff_t>(p.in_w), Cs = static_cast<ptrdiff_t>(C);
   const ptrdiff_t lo = iw0 > 0 ? iw0 : 0;
   const ptrdiff_t hi = iw0 + static_cast<ptrdiff_t>(p.kw) < W ? iw0 + static_cast<ptrdiff_t>(p.kw) : W;
-  const size_t before = static_cast<size_t>(lo - iw0) * C;
-  const size_t count = hi > lo ? static_cast<size_t>(hi - lo) * C : 0;
+  // a window wholly in the padding (hi <= lo: a padding wider than the kernel) reads zeros only
+  const bool inside = hi > lo;
+  const size_t before = inside ? static_cast<size_t>(lo - iw0) * C : 0;
+  const size_t count = inside ? static_cast<size_t>(hi - lo) * C : 0;
   for (size_t r = 0; r < p.kh; ++r) {
     const float* row = row_cache[r];
-    if (row == nullptr) {
+    if (row == nullptr || !inside) {
       ptrs[r * mr] = zeros;
       continue;
     }

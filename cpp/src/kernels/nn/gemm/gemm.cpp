@@ -150,6 +150,13 @@ void igemm_block(const KernelTable& t, const IgemmProblem& g, size_t m, size_t s
         const size_t m0 = s * mr, rows = m - m0 < mr ? m - m0 : mr;
         if (last && g.add != nullptr) ep.add = g.add + m0 * g.ldc + col0;
         const float* const* strip = ptrs + (s - s0) * g.ntaps * mr;
+        if (k0 == 0 && rows == mr) {   // this strip and the whole ones after it: one call
+          const size_t whole = (s1 < m / mr ? s1 : m / mr) - s;
+          t.gemm_strips(whole, nc, kc, nt, strip + t0 * mr, g.ntaps * mr, block,
+                        g.c + m0 * g.ldc + col0, g.ldc, ep);
+          s += whole - 1;
+          continue;
+        }
         const float* const* a = strip + t0 * rows;
         if (k0) {
           for (size_t i = 0; i < rows; ++i) shifted[i] = a[i] + k0;

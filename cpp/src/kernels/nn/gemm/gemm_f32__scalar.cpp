@@ -13,6 +13,11 @@ void gemm_f32__scalar(size_t mr, size_t nc, size_t kc, size_t ntaps, const float
     const float* packed_b, float* c, size_t c_stride, const GemmEpilogue& ep) {
   Tiles::run(mr, nc, kc, ntaps, a, packed_b, c, c_stride, ep);
 }
+void gemm_f32_strips__scalar(size_t strips, size_t nc, size_t kc, size_t ntaps,
+    const float* const* a, size_t a_stride, const float* packed_b, float* c, size_t c_stride,
+    const GemmEpilogue& ep) {
+  Tiles::run_strips(strips, nc, kc, ntaps, a, a_stride, packed_b, c, c_stride, ep);
+}
 void gemm_f32_at__scalar(size_t mr, size_t nc, size_t kc, const float* a, size_t lda,
     const float* packed_b, float* c, size_t c_stride, const GemmEpilogue& ep) {
   Tiles::run_at(mr, nc, kc, a, lda, packed_b, c, c_stride, ep);

@@ -90,8 +90,8 @@ FOVEAL_INLINE void tile_finish(typename V::T (&acc)[MR][NV], const size_t (&lane
 // A given as MR row pointers per tap (kc contiguous floats each): the indirect GEMM. The packed
 // B rows are NV vectors wide (GemmTile::panel_width: NR, or fewer vectors in a narrow panel).
 template <class V, int MR, int NV>
-void gemm_tile(size_t nc, size_t kc, size_t ntaps, const float* const* a, const float* b, float* c,
-               size_t ldc, const GemmEpilogue& ep) {
+FOVEAL_INLINE void gemm_tile(size_t nc, size_t kc, size_t ntaps, const float* const* a,
+                             const float* b, float* c, size_t ldc, const GemmEpilogue& ep) {
   constexpr size_t NR = NV * V::width;
   size_t lanes[NV];
   tile_lanes<V, NV>(nc, lanes);
@@ -110,6 +110,18 @@ void gemm_tile(size_t nc, size_t kc, size_t ntaps, const float* const* a, const 
     }
   }
   tile_finish<V, MR, NV>(acc, lanes, c, ldc, ep);
+}
+
+// gemm_tile over whole strips of MR rows (gemm_strips_ukernel_fn): strip s's pointers at
+// a + s * a_stride, its rows of C and of ep.add MR * s rows down.
+template <class V, int MR, int NV>
+void gemm_tile_strips(size_t strips, size_t nc, size_t kc, size_t ntaps, const float* const* a,
+                      size_t a_stride, const float* b, float* c, size_t ldc, const GemmEpilogue& ep) {
+  GemmEpilogue e = ep;
+  for (size_t s = 0; s < strips; ++s, a += a_stride, c += MR * ldc) {
+    gemm_tile<V, MR, NV>(nc, kc, ntaps, a, b, c, ldc, e);
+    if (e.add != nullptr) e.add += MR * ldc;
+  }
 }
 
 // A stored transposed (column-major): A(i, k) = a[k * lda + i], so each step reads MR
@@ -136,6 +148,8 @@ using gemm_tile_fn = void (*)(size_t, size_t, size_t, const float* const*, const
                               size_t, const GemmEpilogue&);
 using gemm_tile_at_fn = void (*)(size_t, size_t, const float*, size_t, const float*, float*, size_t,
                                  const GemmEpilogue&);
+using gemm_tile_strips_fn = void (*)(size_t, size_t, size_t, size_t, const float* const*, size_t,
+                                     const float*, float*, size_t, const GemmEpilogue&);
 
 // tiles[mr - 1][nv - 1]: every tile shape up to MR_MAX rows and NV_MAX vectors, for both forms of A.
 template <class V, int MR_MAX, int NV_MAX>
@@ -150,9 +164,17 @@ struct GemmTiles {
   constexpr void fill(std::integer_sequence<int, MRs...>) {
     (fill_row<MRs + 1>(tiles[MRs], tiles_at[MRs], std::make_integer_sequence<int, NV_MAX>{}), ...);
   }
+  template <int... NVs>
+  constexpr void fill_strips(std::integer_sequence<int, NVs...>) {
+    ((tiles_strips[NVs] = gemm_tile_strips<V, MR_MAX, NVs + 1>), ...);
+  }
   gemm_tile_fn tiles[MR_MAX][NV_MAX]{};
   gemm_tile_at_fn tiles_at[MR_MAX][NV_MAX]{};
-  constexpr GemmTiles() { fill(std::make_integer_sequence<int, MR_MAX>{}); }
+  gemm_tile_strips_fn tiles_strips[NV_MAX]{};   // whole strips of MR_MAX rows
+  constexpr GemmTiles() {
+    fill(std::make_integer_sequence<int, MR_MAX>{});
+    fill_strips(std::make_integer_sequence<int, NV_MAX>{});
+  }
 
   static constexpr size_t nv(size_t nc) { return (nc + V::width - 1) / V::width; }
   // The largest tile, which the drivers pack B and block rows for (the table's gemm_tile).
@@ -163,6 +185,12 @@ struct GemmTiles {
                   const float* packed_b, float* c, size_t ldc, const GemmEpilogue& ep) {
     static constexpr GemmTiles table{};
     table.tiles[mr - 1][nv(nc) - 1](nc, kc, ntaps, a, packed_b, c, ldc, ep);
+  }
+  static void run_strips(size_t strips, size_t nc, size_t kc, size_t ntaps, const float* const* a,
+                         size_t a_stride, const float* packed_b, float* c, size_t ldc,
+                         const GemmEpilogue& ep) {
+    static constexpr GemmTiles table{};
+    table.tiles_strips[nv(nc) - 1](strips, nc, kc, ntaps, a, a_stride, packed_b, c, ldc, ep);
   }
   static void run_at(size_t mr, size_t nc, size_t kc, const float* a, size_t lda,
                      const float* packed_b, float* c, size_t ldc, const GemmEpilogue& ep) {
