@@ -2,9 +2,8 @@
 // addresses its A rows (one pointer per tap per output pixel into the NHWC input).
 #pragma once
 
-#include <cstdint>
-
 #include <cstddef>
+#include <cstdint>
 
 #include "foveal/ops.h"
 

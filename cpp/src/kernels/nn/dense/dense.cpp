@@ -1,5 +1,6 @@
 // Dense drivers: the forward pass is one indirect GEMM (A rows read in place, the kernel packed
-// once per call or, for few rows, block by block where it is used; bias and activation fused); the backward pass is plain GEMMs.
+// once per call or, for few rows, block by block where it is used; bias and activation fused);
+// the backward pass is plain GEMMs.
 #include "foveal/dispatch.h"
 #include "foveal/ops.h"
 #include "foveal/parallel.h"

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "foveal/kernels.h"
 
@@ -121,13 +122,15 @@ inline void dw3_pixels(const DwConvRowParams& p, const float* const* rows, const
   // blocks of pixels ahead are fetched into the cache now, so that the loads do not wait on
   // memory (a layer's input streamed from memory ran at a third of the FMA rate, stalled on
   // those loads).
-  const ptrdiff_t ahead = off + static_cast<ptrdiff_t>(2 * PX) * sC;
-  const float* last = rows[NROWS - 1] + ahead;
-  const float* second = rows[NROWS > 1 ? NROWS - 2 : 0] + ahead;
+  // (addresses as integers: near the row's end they lie past it, where no pointer may point;
+  // a prefetch of any address is harmless)
+  const uintptr_t ahead = static_cast<uintptr_t>(off + static_cast<ptrdiff_t>(2 * PX) * sC) * sizeof(float);
+  const uintptr_t last = reinterpret_cast<uintptr_t>(rows[NROWS - 1]) + ahead;
+  const uintptr_t second = reinterpret_cast<uintptr_t>(rows[NROWS > 1 ? NROWS - 2 : 0]) + ahead;
   for (size_t c = 0; c < C; c += W) {
     const size_t n = C - c < W ? C - c : W;
-    __builtin_prefetch(last + c);
-    if (NROWS > 1) __builtin_prefetch(second + c);
+    __builtin_prefetch(reinterpret_cast<const void*>(last + c * sizeof(float)));
+    if (NROWS > 1) __builtin_prefetch(reinterpret_cast<const void*>(second + c * sizeof(float)));
     const T b = bias ? V::load_n(bias + c, n) : V::zero();
     T acc[PX];
 #pragma GCC unroll 4

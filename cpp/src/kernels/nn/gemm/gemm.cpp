@@ -13,20 +13,27 @@ size_t packed_b_floats(size_t k, size_t n, const GemmTile& tile) {
   return div_up(n, tile.nr) * k * tile.nr;
 }
 
-// `rows` rows of `cols` floats (row stride ldb) as packed rows of w floats, zero padded.
-static void pack_rows(const float* src, size_t ldb, size_t rows, size_t cols, size_t w, float* dst) {
+// `rows` rows of `cols` floats (row stride ldb) as packed rows of w floats, zero padded; with
+// scale (cols floats), column j times scale[j] (one float product, as kernel * scale in NumPy).
+static void pack_rows(const float* src, size_t ldb, size_t rows, size_t cols, size_t w, float* dst,
+                      const float* scale = nullptr) {
   for (size_t r = 0; r < rows; ++r, dst += w) {
-    std::memcpy(dst, src + r * ldb, cols * sizeof(float));
+    if (scale == nullptr) {
+      std::memcpy(dst, src + r * ldb, cols * sizeof(float));
+    } else {
+      for (size_t j = 0; j < cols; ++j) dst[j] = src[r * ldb + j] * scale[j];
+    }
     if (cols < w) std::memset(dst + cols, 0, (w - cols) * sizeof(float));
   }
 }
 
 void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile,
-                   float* packed, size_t p0, size_t p1) {
+                   float* packed, size_t p0, size_t p1, const float* col_scale) {
   const size_t nr = tile.nr;
   for (size_t p = p0; p < p1; ++p) {
     const size_t col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr;
-    pack_rows(b + col0, ldb, k, cols, tile.panel_width(cols), packed + p * k * nr);
+    pack_rows(b + col0, ldb, k, cols, tile.panel_width(cols), packed + p * k * nr,
+              col_scale ? col_scale + col0 : nullptr);
   }
 }
 
@@ -34,19 +41,7 @@ void pack_b(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile
             const float* col_scale) {
   const size_t panels = div_up(n, tile.nr);
   parallel_for(panels, threads_for(panels * k / 4096 + 1), [&](size_t p, int) {
-    if (col_scale == nullptr) {
-      pack_b_panels(k, n, b, ldb, tile, packed, p, p + 1);
-      return;
-    }
-    // each element times its column's factor: one float product, as kernel * scale in NumPy
-    const size_t nr = tile.nr, col0 = p * nr, cols = n - col0 < nr ? n - col0 : nr;
-    const size_t w = tile.panel_width(cols);
-    float* dst = packed + p * k * nr;
-    for (size_t r = 0; r < k; ++r, dst += w) {
-      const float* src = b + r * ldb + col0;
-      for (size_t j = 0; j < cols; ++j) dst[j] = src[j] * col_scale[col0 + j];
-      for (size_t j = cols; j < w; ++j) dst[j] = 0.0f;
-    }
+    pack_b_panels(k, n, b, ldb, tile, packed, p, p + 1, col_scale);
   });
 }
 

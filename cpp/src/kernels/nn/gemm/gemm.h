@@ -32,7 +32,7 @@ void pack_b(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile
             const float* col_scale = nullptr);
 // Panels [p0, p1) of that packing, on the calling thread.
 void pack_b_panels(size_t k, size_t n, const float* b, size_t ldb, const GemmTile& tile,
-                   float* packed, size_t p0, size_t p1);
+                   float* packed, size_t p0, size_t p1, const float* col_scale = nullptr);
 // The same packing of B = T^T where T (n x k, row stride ldt) is given; panels on the threads.
 void pack_bt(size_t k, size_t n, const float* t, size_t ldt, const GemmTile& tile, float* packed);
 
