@@ -116,6 +116,33 @@ def test_conv2d_backward_need_dx_false_same_kernel_gradient(isa):
     np.testing.assert_allclose(part[2], full[2], rtol=1e-6, atol=1e-6 * np.abs(full[2]).max())
 
 
+@pytest.mark.parametrize("cin", [1, 2, 3, 7])
+@pytest.mark.parametrize("k,kw", [
+    ((3, 3), dict()),                                   # valid: a kernel row's taps merged
+    ((2, 5), dict(padding=((2, 1), (0, 0)), strides=(1, 2))),   # top/bottom padding: merged
+    ((3, 3), dict(padding="same")),                     # left/right padding: tap by tap
+    ((3, 2), dict(dilation_rate=(1, 2))),               # dilated columns: tap by tap
+    ((3, 3), dict(groups=True)),                        # groups: tap by tap
+])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_conv2d_kernel_gradient_few_input_channels(isa, threads, cin, k, kw):
+    """The kernel gradient takes all the taps of a kernel row in one register tile where their
+    pixels line up (no left/right padding, one group, no column dilation): the same values as
+    the reference either way."""
+    rng = np.random.default_rng(31 + cin)
+    kw = dict(kw)
+    groups = cin if kw.pop("groups", False) and cin > 1 else 1
+    shape = (2, 9, 11, cin)
+    x, kernel = rand(rng, *shape), rand(rng, *k, cin // groups, 42)
+    dy = rand(rng, *conv_out_shape(*shape[:3], k, 42, **kw))
+    previous = foveal.get_num_threads()
+    foveal.set_num_threads(threads)
+    try:
+        check_op("conv2d", dy, x, kernel, groups=groups, grad=True, **kw)
+    finally:
+        foveal.set_num_threads(previous)
+
+
 def test_conv2d_backward_kernel_exactly_fills_and_padding_wider_than_kernel(isa):
     rng = np.random.default_rng(12)
     for shape, k, kw in [((2, 5, 4, 3), (7, 6), dict(padding=1)),          # 1x1 output
@@ -297,6 +324,28 @@ def test_pool_backward_cases(isa, op, shape, kw):
     rng = np.random.default_rng(sum(shape))
     x = rand(rng, *shape)
     check_op(op, rand(rng, *pool_out_shape(shape, **kw)), x, **kw)
+
+
+@pytest.mark.parametrize("op", POOL_OPS)
+@pytest.mark.parametrize("kw", [dict(), dict(pool_size=2, strides=3),
+                                dict(pool_size=(2, 3), strides=(3, 4), padding="same"),
+                                dict(pool_size=3, strides=2)])
+def test_pool_backward_into_a_reused_buffer(isa, op, kw):
+    """Windows that do not overlap store their cells and leave the cells no window covers (a
+    valid pool's last row and column, gaps between windows) to be zeroed: a buffer that the
+    buffer cache hands back full of NaN gives the reference's values, zeros included."""
+    rng = np.random.default_rng(5)
+    x = rand(rng, 4, 65, 65, 16)   # 1 MiB: through the buffer cache
+    dy = rand(rng, *pool_out_shape(x.shape, **kw))
+    fn = getattr(F, op)
+    stale = fn(np.full(x.shape, np.nan, np.float32), x, pool_size=1)   # NaN everywhere
+    assert np.isnan(stale).all()
+    addr = stale.ctypes.data
+    del stale
+    dx = fn(dy, x, **kw)
+    assert dx.ctypes.data == addr, "the buffer cache did not hand the NaN buffer back"
+    assert not np.isnan(dx).any()
+    check_op(op, dy, x, **kw)
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(pool_size=3, strides=1, padding="same"),

@@ -225,11 +225,14 @@ struct PoolRowParams {
   // Max backward only: the pooled input is a ReLU's output and the gradient goes on through that
   // ReLU, so a window whose maximum is not above 0 passes nothing (ReLU's gradient fused in).
   bool through_relu = false;
+  // Backward only: no two windows share a cell (strides at least the pool size), so each dx cell
+  // a window covers is stored, not added to (the caller zeroes only the cells no window covers).
+  bool overwrite = false;
 };
 using pool_row_fn = void (*)(const PoolRowParams& p, const float* const* rows, size_t nrows,
                              float* out);
 // Gradient of one pooled output row: dy (out_width x channels) is added into drows, the dx rows
-// matching rows. Max: all of a window's gradient to its first maximum (row-major order);
+// matching rows (stored there when p.overwrite). Max: all of a window's gradient to its first maximum (row-major order);
 // average: an equal share to each cell of the window inside the image.
 using pool_backward_row_fn = void (*)(const PoolRowParams& p, const float* const* rows,
                                       float* const* drows, size_t nrows, const float* dy);

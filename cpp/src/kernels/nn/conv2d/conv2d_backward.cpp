@@ -93,6 +93,18 @@ TapRuns tap_runs(const Conv2dParams& p) {
   return t;
 }
 
+// Whether the taps of each kernel row cover the same output pixels, tap s's input pixel s * in_c
+// floats after tap 0's.
+bool kw_runs_alike(const Conv2dParams& p, const TapRuns& t) {
+  for (size_t r = 0; r < p.kh; ++r)
+    for (size_t s = 1; s < p.kw; ++s)
+      for (size_t row = 0, a = r * p.kw * t.rows, b = (r * p.kw + s) * t.rows; row < t.rows; ++row, ++a, ++b)
+        if (t.count[a] != t.count[b] ||
+            (t.count[a] && (t.x_off[b] != t.x_off[a] + s * p.in_c || t.dy_off[b] != t.dy_off[a])))
+          return false;
+  return true;
+}
+
 // dbias[c] = sum over output pixels of dy[., c] (nothing when dbias is nullptr), summed as
 // batch normalization sums its columns (column_sum_f32): on the threads, in double across blocks.
 void bias_grad(const Conv2dParams& p, const float* dy, float* dbias) {
@@ -131,7 +143,14 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
   auto fill = [w](size_t n) { return static_cast<double>(n) / static_cast<double>(div_up(n, w) * w); };
   const bool transposed = vectors(cg) > vectors(og) && fill(cg) >= fill(og);
   // rows: broadcast side; cols: vector side (a = rows' tensor, b = cols' tensor)
-  const size_t R = transposed ? og : cg, C = transposed ? cg : og;
+  // Where every tap of a kernel row covers the same output pixels (no padding on the left or
+  // right reaches a window) and one group holds every channel, the rows of a kernel row,
+  // (s, ci) for s < kw, lie side by side in x: a tile then takes kw * cg of them, not cg (a
+  // 1- or 3-channel input fills the tile's registers). Each element sums the same products in
+  // the same order either way.
+  const bool merge_kw = !transposed && G == 1 && p.dilation_w == 1 && p.kw > 1 && kw_runs_alike(p, runs);
+  const size_t tap_runs_step = merge_kw ? p.kw : 1, row_taps = merge_kw ? p.kh : taps;
+  const size_t R = transposed ? og : cg * tap_runs_step, C = transposed ? cg : og;
   const float* a = transposed ? dy : x;
   const float* b = transposed ? x : dy;
   const size_t a_step = transposed ? dy_step : x_step, b_step = transposed ? x_step : dy_step;
@@ -147,7 +166,7 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
   const size_t ldc = transposed ? cg : p.out_c;
   const size_t block_px = kKgradBlockBytes / (std::min(nr, C) * sizeof(float));
   const size_t block_rows = std::max<size_t>(1, (block_px + p.out_w / 2) / p.out_w);
-  const size_t rblocks = div_up(R, mr), cblocks = div_up(C, nr), tiles = taps * rblocks;
+  const size_t rblocks = div_up(R, mr), cblocks = div_up(C, nr), tiles = row_taps * rblocks;
   const size_t want = 2 * static_cast<size_t>(get_num_threads());
   const size_t ranges = std::min(tiles, div_up(want, parts * G * cblocks));
   const size_t tasks = parts * G * cblocks * ranges;
@@ -164,11 +183,11 @@ void kernel_grad(const Conv2dParams& p, const float* x, const float* dy, float* 
     for (size_t row0 = rows0; row0 < rows1 || row0 == rows0; row0 += block_rows) {
       const size_t row1 = std::min(rows1, row0 + block_rows);
       for (size_t u = u0; u < u1;) {
-        const size_t tap = u / rblocks;
+        const size_t tap = u / rblocks, at = tap * tap_runs_step * runs.rows;
         // this block's runs of the tap, rows that continue each other in x and dy merged
-        const size_t* xo = runs.x_off.data() + tap * runs.rows;
-        const size_t* dyo = runs.dy_off.data() + tap * runs.rows;
-        const size_t* cnt = runs.count.data() + tap * runs.rows;
+        const size_t* xo = runs.x_off.data() + at;
+        const size_t* dyo = runs.dy_off.data() + at;
+        const size_t* cnt = runs.count.data() + at;
         size_t nruns = 0;
         for (size_t row = row0; row < row1; ++row) {
           if (!cnt[row]) continue;

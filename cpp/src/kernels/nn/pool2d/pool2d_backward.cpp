@@ -2,6 +2,7 @@
 // all of it to the window's first maximum (row-major order; padded cells never win, as in the
 // forward pass) for max pooling, an equal share to each cell inside the image for average
 // pooling (Keras's divisor). Windows may overlap, so the work is split over images.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -13,15 +14,44 @@
 namespace foveal {
 namespace {
 
+// Which of n input positions some window covers (windows of k from i * stride - pad, i < out).
+std::vector<char> covered(size_t n, size_t out, size_t k, size_t stride, size_t pad) {
+  std::vector<char> c(n, 0);
+  for (size_t i = 0; i < out; ++i) {
+    size_t lo, hi;
+    window_rows_inside(static_cast<ptrdiff_t>(i * stride) - static_cast<ptrdiff_t>(pad), k, 1, n, &lo, &hi);
+    const size_t at = i * stride - std::min(i * stride, pad);  // the window's first cell inside
+    for (size_t j = lo; j < hi; ++j) c[at + (j - lo)] = 1;
+  }
+  return c;
+}
+
 // Both window poolings: per image (windows of neighbouring rows may overlap), dx zeroed, then
 // per output row the input rows inside the image and their dx rows go to the row kernel (which
-// clips the columns).
+// clips the columns). Where no two windows overlap, the row kernel stores each covered cell and
+// only the cells no window covers are zeroed.
 void pool2d_backward(const Pool2dParams& p, const float* x, const float* dy, float* dx,
                      pool_backward_row_fn row_kernel, bool through_relu) {
   const size_t C = p.channels, row = p.in_w * C, in_img = p.in_h * row, out_row = p.out_w * C;
-  const PoolRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.pad_left, through_relu};
+  const bool overwrite = p.stride_h >= p.kh && p.stride_w >= p.kw;
+  const PoolRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.pad_left, through_relu, overwrite};
+  std::vector<char> rows_covered, cols_covered;
+  if (overwrite) {
+    rows_covered = covered(p.in_h, p.out_h, p.kh, p.stride_h, p.pad_top);
+    cols_covered = covered(p.in_w, p.out_w, p.kw, p.stride_w, p.pad_left);
+  }
   parallel_for(p.batch, threads_for(p.batch, p.batch * in_img * 2), [&](size_t n, int) {
-    std::memset(dx + n * in_img, 0, in_img * sizeof(float));
+    if (!overwrite) {
+      std::memset(dx + n * in_img, 0, in_img * sizeof(float));
+    } else {
+      for (size_t r = 0; r < p.in_h; ++r) {
+        float* d = dx + n * in_img + r * row;
+        if (!rows_covered[r]) std::memset(d, 0, row * sizeof(float));
+        else
+          for (size_t w = 0; w < p.in_w; ++w)
+            if (!cols_covered[w]) std::memset(d + w * C, 0, C * sizeof(float));
+      }
+    }
     const size_t max_rows = p.kh < p.in_h ? p.kh : p.in_h;  // a window's rows inside the image
     std::vector<const float*> rows(max_rows);
     std::vector<float*> drows(max_rows);

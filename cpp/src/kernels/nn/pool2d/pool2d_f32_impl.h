@@ -97,16 +97,14 @@ void pool_row(const PoolRowParams& p, const float* const* rows, size_t nrows, fl
 template <class V, bool kAverage>
 inline void pool_backward_block(const float* const* rows, float* const* drows, size_t nrows, size_t C,
                                 size_t c0, size_t c1, size_t c, size_t last, float share, const float* dy,
-                                bool through_relu) {
+                                bool through_relu, bool overwrite) {
   using T = typename V::T;
   const T g = V::load_n(dy + c, last);
+  auto put = [&](float* d, T v) { V::store_n(d, overwrite ? v : V::add(V::load_n(d, last), v), last); };
   if (kAverage) {
     const T v = V::mul(g, V::set1(share));
     for (size_t r = 0; r < nrows; ++r)
-      for (size_t s = c0; s < c1; ++s) {
-        float* d = drows[r] + s * C + c;
-        V::store_n(d, V::add(V::load_n(d, last), v), last);
-      }
+      for (size_t s = c0; s < c1; ++s) put(drows[r] + s * C + c, v);
     return;
   }
   T m = V::set1(-__builtin_inff());
@@ -117,8 +115,7 @@ inline void pool_backward_block(const float* const* rows, float* const* drows, s
   for (size_t r = 0; r < nrows; ++r)
     for (size_t s = c0; s < c1; ++s) {
       const T v = V::load_n(rows[r] + s * C + c, last);
-      float* d = drows[r] + s * C + c;
-      V::store_n(d, V::add(V::load_n(d, last), V::select_lt(v, m, zero, rem)), last);
+      put(drows[r] + s * C + c, V::select_lt(v, m, zero, rem));
       rem = V::select_lt(v, m, rem, zero);
     }
 }
@@ -137,8 +134,9 @@ void pool_backward_row(const PoolRowParams& p, const float* const* rows, float* 
     const float* g = dy + ow * C;
     size_t c = 0;
     for (; c + W <= C; c += W)
-      pool_backward_block<V, kAverage>(rows, drows, nrows, C, c0, c1, c, W, share, g, p.through_relu);
-    if (c < C) pool_backward_block<V, kAverage>(rows, drows, nrows, C, c0, c1, c, C - c, share, g, p.through_relu);
+      pool_backward_block<V, kAverage>(rows, drows, nrows, C, c0, c1, c, W, share, g, p.through_relu, p.overwrite);
+    if (c < C)
+      pool_backward_block<V, kAverage>(rows, drows, nrows, C, c0, c1, c, C - c, share, g, p.through_relu, p.overwrite);
   }
 }
 
