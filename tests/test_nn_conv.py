@@ -212,7 +212,8 @@ def test_conv2d_large(isa, n, h, w, cin, cout, k, kwargs):
 # ----------------------------------------------------------------------------- Winograd
 # 3x3, stride 1, undilated, ungrouped, >= 8 input and >= 16 output channels, fewer than 512 in
 # all: the Winograd path, any activation (ReLU fused, the others a pass over each tile's pixels);
-# F(4x4, 3x3) for outputs of 16 x 16 or more with at most 192 channels, else F(2x2, 3x3).
+# F(4x4, 3x3) for outputs of 16 x 16 or more with at most 192 channels, or of 8 x 8 or more with
+# at most 96, else F(2x2, 3x3).
 # Odd output sizes (a tile past the edge), every padding form (the tile grid starts at -pad),
 # channel tails, batch 1; a long reduction (now the cache-blocked direct path, K in blocks).
 @pytest.mark.parametrize("n,h,w,cin,cout,kwargs", [
@@ -234,20 +235,24 @@ def test_conv2d_large(isa, n, h, w, cin, cout, k, kwargs):
     (1, 22, 21, 64, 64, dict(padding="same", activation="gelu")),
     (1, 18, 18, 96, 96, dict(activation="relu6")),                  # valid: 16 x 16, 192 channels
     (1, 16, 17, 9, 17, dict(padding=2, activation="relu")),         # pads past the kernel
+    (3, 13, 13, 32, 64, dict(activation="relu")),                   # the recipe's 11 x 11, 96 channels
+    (2, 10, 9, 16, 32, dict(padding="same")),                       # 10 x 9: tiles past one edge
 ], ids=["cnn_conv2", "valid_odd", "tails", "1px", "cout130", "asym_pad", "pad2", "cin1100", "gelu", "relu6",
-        "hard_silu", "sigmoid", "f4_edges", "f4_tails", "f4_gelu", "f4_valid192", "f4_pad2"])
+        "hard_silu", "sigmoid", "f4_edges", "f4_tails", "f4_gelu", "f4_valid192", "f4_pad2", "f4_small96",
+        "f4_small_edge"])
 def test_conv2d_winograd_shapes(isa, n, h, w, cin, cout, kwargs):
     conv(n, h, w, cin, cout, 3, seed=h * w + cin, **kwargs)
 
 
 def test_conv2d_winograd_agrees_with_the_direct_path():
     """FOVEAL_WINOGRAD=0 turns the Winograd path off: both give the same result within float32
-    rounding (run in a subprocess: the switch is read once)."""
+    rounding (run in a subprocess: the switch is read once). A 7 x 13 output with 80 channels
+    takes F(2x2, 3x3)."""
     import subprocess
     import sys
 
     code = ("import numpy as np, sys; from foveal.nn import functional as F; "
-            "rng = np.random.default_rng(0); x = rng.normal(size=(2, 11, 13, 32)).astype(np.float32); "
+            "rng = np.random.default_rng(0); x = rng.normal(size=(2, 7, 13, 32)).astype(np.float32); "
             "k = rng.normal(size=(3, 3, 32, 48)).astype(np.float32); "
             "y = F.conv2d(x, k, padding='same', activation='relu'); "
             "dx = F.conv2d_backward(y, x, k, padding='same')[0]; "

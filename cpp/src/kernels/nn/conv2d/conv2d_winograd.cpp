@@ -34,12 +34,16 @@ bool winograd_enabled() { return winograd_setting() != 0; }
 
 // The output tile (2 or 4) of a Winograd convolution: F(4x4, 3x3) for outputs of at least
 // 16 x 16 pixels and at most 192 channels in and out together (measured, one thread: 1.3-1.6x
-// faster than F(2x2, 3x3) at 28x28 to 56x56 with 32-96 channels; slower at 14x14 and below, and
-// about even at 128 + 128 channels, where a block of tiles reuses its 36 transformed kernels too
-// little), and where its multiplications over the tiles that cover the output (36 per 4x4 tile)
-// stay under 80% of F(2x2, 3x3)'s (16 per 2x2 tile).
+// faster than F(2x2, 3x3) at 28x28 to 56x56 with 32-96 channels; about even at 128 + 128
+// channels, where a block of tiles reuses its 36 transformed kernels too little), or of at least
+// 8 x 8 pixels with at most 96 channels in and out together (two threads, interleaved: 8x8 to
+// 15x15 with 16 + 32 to 48 + 48 channels 1.2-1.45x faster forward, the backward even or faster;
+// with 64 + 64 channels and more at 12x12 to 14x14 it was even or slower), and where its
+// multiplications over the tiles that cover the output (36 per 4x4 tile) stay under 80% of
+// F(2x2, 3x3)'s (16 per 2x2 tile).
 size_t winograd_tile(const Conv2dParams& p) {
-  if (winograd_setting() != 4 || p.out_h < 16 || p.out_w < 16 || p.in_c + p.out_c > 192) return 2;
+  const size_t side = std::min(p.out_h, p.out_w), channels = p.in_c + p.out_c;
+  if (winograd_setting() != 4 || side < 8 || channels > 192 || (side < 16 && channels > 96)) return 2;
   const size_t f4 = div_up(p.out_h, 4) * div_up(p.out_w, 4) * 36;
   const size_t f2 = div_up(p.out_h, 2) * div_up(p.out_w, 2) * 16;
   return f4 * 5 < f2 * 4 ? 4 : 2;
