@@ -28,13 +28,14 @@ FOVEAL_KERNEL(gemm_strips, gemm_strips_ukernel_fn, gemm_f32_strips)
 FOVEAL_KERNEL(gemm_at, gemm_at_ukernel_fn, gemm_f32_at)
 FOVEAL_KERNEL(gemm_strip, gemm_strip_fn, gemm_f32_strip)
 FOVEAL_KERNEL(transpose, transpose_fn, gemm_f32_transpose)
-// nn/conv2d: Winograd F(2x2, 3x3) tile transforms (input, output, and the kernel gradient's
-// transform of the output gradient).
+// nn/conv2d: Winograd F(2x2, 3x3) and F(4x4, 3x3) tile transforms (input, output, and the
+// kernel gradient's transform of the output gradient).
 FOVEAL_KERNEL(winograd_input, winograd_input_fn, winograd_f32_input)
 FOVEAL_KERNEL(winograd_output, winograd_output_fn, winograd_f32_output)
 FOVEAL_KERNEL(winograd_dy, winograd_dy_fn, winograd_f32_dy)
 FOVEAL_KERNEL(winograd_input4, winograd_input_fn, winograd_f32_input4)
 FOVEAL_KERNEL(winograd_output4, winograd_output_fn, winograd_f32_output4)
+FOVEAL_KERNEL(winograd_dy4, winograd_dy_fn, winograd_f32_dy4)
 // nn/conv2d: the kernel gradient's register tile (mr input channels x nr output channels) and
 // its kernel (the tile held over runs of output pixels).
 FOVEAL_KERNEL_CONST(kgrad_tile, KgradTile, kgrad_f32_tile)

@@ -182,7 +182,8 @@ using winograd_output_fn = void (*)(size_t c, const float* m, size_t xi_stride, 
 // The F(4x4, 3x3) forms (winograd_input4 / winograd_output4) take the same arguments with a 6x6
 // window (36 positions and rows) and 36 products written to 4x4 output pixels.
 // Kernel gradient: dy holds the 2x2 output gradients of a tile (row-major; a zero row past the
-// edge), each c floats; writes W = A dY A^T as 16 rows of c floats, xi_stride apart.
+// edge), each c floats; writes W = A dY A^T as 16 rows of c floats, xi_stride apart
+// (winograd_dy4: the 4x4 output gradients of an F(4x4, 3x3) tile, 36 rows).
 using winograd_dy_fn = void (*)(size_t c, const float* const* dy, float* w, size_t xi_stride);
 
 // ---------------------------------------------------------------------------------------------

@@ -244,7 +244,8 @@ void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* ker
 // so the 16 sums over tiles of (A dY A^T)_xi (x) (B^T d B)_xi are GEMM-shaped (Cin x Cout, K =
 // tiles), run on the kernel-gradient tile (conv_kgrad_fn) over blocks of transformed tiles, and
 // G^T . G turns the 16 sums into the 3x3 gradient once at the end: 16 multiply-adds per tile and
-// channel pair instead of 36. The tiles are cut into a fixed number of parts (each summed on its
+// channel pair instead of 36. F(4x4, 3x3) likewise: 36 sums, 36 multiply-adds per 4x4 tile
+// instead of 144 (its G^T . G in double). The tiles are cut into a fixed number of parts (each summed on its
 // own copy, then the copies in order), so the bits do not depend on the thread count.
 
 bool conv2d_kgrad_uses_winograd(const Conv2dParams& p) {
@@ -256,45 +257,55 @@ bool conv2d_kgrad_uses_winograd(const Conv2dParams& p) {
 
 
 static void transform_kgrad_sums(const float* m, size_t per_xi, size_t i, float* dkernel);
+static void transform_kgrad_sums4(const float* m, size_t per_xi, size_t i, float* dkernel);
+
+// The output tile of the kernel gradient: F(4x4, 3x3) where the forward pass takes it and the
+// 36 Cin x Cout sums of a part stay within 512 KiB (L2), else F(2x2, 3x3).
+size_t winograd_kgrad_tile(const Conv2dParams& p) {
+  return winograd_tile(p) == 4 && 36 * p.in_c * p.out_c * sizeof(float) <= (size_t{512} << 10) ? 4 : 2;
+}
 
 void conv2d_winograd_kgrad_f32(const Conv2dParams& p, const float* x, const float* dy, float* dkernel) {
   const KernelTable& t = kernels();
   const size_t mr = t.kgrad_tile.mr, nr = t.kgrad_tile.nr;
   const size_t cin = p.in_c, cout = p.out_c, per_xi = cin * cout;
-  const size_t th_n = div_up(p.out_h, 2), tw_n = div_up(p.out_w, 2);
+  const size_t ts = winograd_kgrad_tile(p), npos = (ts + 2) * (ts + 2);   // tile side, sums
+  const winograd_input_fn input = ts == 4 ? t.winograd_input4 : t.winograd_input;
+  const winograd_dy_fn dy_transform = ts == 4 ? t.winograd_dy4 : t.winograd_dy;
+  const size_t th_n = div_up(p.out_h, ts), tw_n = div_up(p.out_w, ts);
   const size_t tiles = p.batch * th_n * tw_n;
   constexpr size_t kParts = 4;
   const size_t parts = std::min(kParts, div_up(tiles, 16));
-  // Tiles per block: the block's V (16 x tb x cin) and W (16 x tb x cout) within ~512 KiB.
-  size_t tb = (size_t{128} << 10) / (16 * (cin + cout));
+  // Tiles per block: the block's V (npos x tb x cin) and W (npos x tb x cout) within ~512 KiB.
+  size_t tb = (size_t{128} << 10) / (npos * (cin + cout));
   tb = tb < 8 ? 8 : tb;
-  FloatBuffer sums(parts * 16 * per_xi);
-  const size_t scratch_floats = 16 * tb * (cin + cout);
-  const int threads = threads_for(parts, tiles * 16 * per_xi / 64);
+  FloatBuffer sums(parts * npos * per_xi);
+  const size_t scratch_floats = npos * tb * (cin + cout);
+  const int threads = threads_for(parts, tiles * npos * per_xi / 64);
   std::vector<float> scratch_pool(scratch_floats * threads);
   const std::vector<float> zeros(std::max(cin, cout), 0.0f);
   const size_t rblocks = div_up(cin, mr), cblocks = div_up(cout, nr);
   parallel_for(parts, threads, [&](size_t part, int tid) {
     float* v = scratch_pool.data() + tid * scratch_floats;
-    float* w = v + 16 * tb * cin;
-    float* m = sums.get() + part * 16 * per_xi;
+    float* w = v + npos * tb * cin;
+    float* m = sums.get() + part * npos * per_xi;
     const size_t p0 = tiles * part / parts, p1 = tiles * (part + 1) / parts;
-    const float* d[16];
-    const float* g[4];
+    const float* d[36];
+    const float* g[16];
     for (size_t t0 = p0; t0 < p1; t0 += tb) {
       const size_t nb = p1 - t0 < tb ? p1 - t0 : tb;
       for (size_t i = 0; i < nb; ++i) {  // both transforms of each tile
-        const auto [n, oh0, ow0] = tile_window(p, x, t0 + i, th_n, tw_n, zeros.data(), d);
-        t.winograd_input(cin, d, v + i * cin, tb * cin);
-        for (size_t r = 0; r < 2; ++r)
-          for (size_t s = 0; s < 2; ++s)
-            g[r * 2 + s] = oh0 + r < p.out_h && ow0 + s < p.out_w
-                               ? dy + ((n * p.out_h + oh0 + r) * p.out_w + ow0 + s) * cout
-                               : zeros.data();
-        t.winograd_dy(cout, g, w + i * cout, tb * cout);
+        const auto [n, oh0, ow0] = tile_window(p, x, t0 + i, th_n, tw_n, zeros.data(), d, ts);
+        input(cin, d, v + i * cin, tb * cin);
+        for (size_t r = 0; r < ts; ++r)
+          for (size_t s = 0; s < ts; ++s)
+            g[r * ts + s] = oh0 + r < p.out_h && ow0 + s < p.out_w
+                                ? dy + ((n * p.out_h + oh0 + r) * p.out_w + ow0 + s) * cout
+                                : zeros.data();
+        dy_transform(cout, g, w + i * cout, tb * cout);
       }
       const size_t zero = 0;
-      for (size_t xi = 0; xi < 16; ++xi)  // sums_xi (Cin x Cout) += V_xi^T W_xi over the block
+      for (size_t xi = 0; xi < npos; ++xi)  // sums_xi (Cin x Cout) += V_xi^T W_xi over the block
         for (size_t cb = 0; cb < cblocks; ++cb) {
           const size_t c0 = cb * nr, nc = std::min(nr, cout - c0);
           for (size_t rb = 0; rb < rblocks; ++rb) {
@@ -308,18 +319,20 @@ void conv2d_winograd_kgrad_f32(const Conv2dParams& p, const float* x, const floa
   });
   float* m = sums.get();
   // Per channel pair i, in parallel over chunks of pairs: the parts' sums in order into the
-  // first, then dg = G^T M G, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+  // first, then dg = G^T M G.
   parallel_for_chunks(per_xi, 4096, [&](size_t i0, size_t len) {
     for (size_t part = 1; part < parts; ++part) {
-      const float* src = sums.get() + part * 16 * per_xi;
-      for (size_t xi = 0; xi < 16; ++xi)
+      const float* src = sums.get() + part * npos * per_xi;
+      for (size_t xi = 0; xi < npos; ++xi)
         for (size_t i = i0; i < i0 + len; ++i) m[xi * per_xi + i] += src[xi * per_xi + i];
     }
-    for (size_t i = i0; i < i0 + len; ++i) transform_kgrad_sums(m, per_xi, i, dkernel);
+    for (size_t i = i0; i < i0 + len; ++i)
+      (ts == 4 ? transform_kgrad_sums4 : transform_kgrad_sums)(m, per_xi, i, dkernel);
   });
 }
 
-// The kernel gradient of channel pair i from its 16 sums M (m[xi * per_xi + i]): G^T M G.
+// The kernel gradient of channel pair i from its 16 sums M (m[xi * per_xi + i]) of F(2x2, 3x3):
+// G^T M G, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
 static void transform_kgrad_sums(const float* m, size_t per_xi, size_t i, float* dkernel) {
   {
     float h[4][3];
@@ -335,6 +348,29 @@ static void transform_kgrad_sums(const float* m, size_t per_xi, size_t i, float*
       dkernel[(1 * 3 + s) * per_xi + i] = 0.5f * (h[1][s] - h[2][s]);
       dkernel[(2 * 3 + s) * per_xi + i] = 0.5f * (h[1][s] + h[2][s]) + h[3][s];
     }
+  }
+}
+
+// (a, b, c) = G^T (m0..m5) of F(4x4, 3x3), G as transform_kernel4's, in double.
+static inline void g4t_times(const double* v, double* o) {
+  o[0] = v[0] / 4 - (v[1] + v[2]) / 6 + (v[3] + v[4]) / 24;
+  o[1] = (v[2] - v[1]) / 6 + (v[3] - v[4]) / 12;
+  o[2] = -(v[1] + v[2]) / 6 + (v[3] + v[4]) / 6 + v[5];
+}
+
+// The same from the 36 sums of F(4x4, 3x3), in double (G's fractions and the sums' spread).
+static void transform_kgrad_sums4(const float* m, size_t per_xi, size_t i, float* dkernel) {
+  double h[6][3];
+  for (int q = 0; q < 6; ++q) {  // h = M G, row by row
+    double v[6];
+    for (int k = 0; k < 6; ++k) v[k] = m[(q * 6 + k) * per_xi + i];
+    g4t_times(v, h[q]);
+  }
+  for (int s = 0; s < 3; ++s) {  // dg = G^T h, column by column
+    double v[6], o[3];
+    for (int q = 0; q < 6; ++q) v[q] = h[q][s];
+    g4t_times(v, o);
+    for (int r = 0; r < 3; ++r) dkernel[(r * 3 + s) * per_xi + i] = static_cast<float>(o[r]);
   }
 }
 

@@ -1,4 +1,4 @@
-// Winograd F(2x2, 3x3) transforms (input, output, output gradient) and F(4x4, 3x3) ones (input, output), avx512.
+// Winograd F(2x2, 3x3) transforms (input, output, output gradient) and F(4x4, 3x3) ones (input, output, output gradient), avx512.
 #include "kernels/common/simd/vec_avx512.h"
 #include "kernels/nn/conv2d/winograd_f32_impl.h"
 #include "kernels/registry.h"
@@ -23,6 +23,9 @@ void winograd_f32_output4__avx512(size_t c, const float* m, size_t xi_stride, co
 
 void winograd_f32_dy__avx512(size_t c, const float* const* dy, float* w, size_t xi_stride) {
   winograd_dy<VecAvx512>(c, dy, w, xi_stride);
+}
+void winograd_f32_dy4__avx512(size_t c, const float* const* dy, float* w, size_t xi_stride) {
+  winograd4_dy<VecAvx512>(c, dy, w, xi_stride);
 }
 
 }  // namespace foveal

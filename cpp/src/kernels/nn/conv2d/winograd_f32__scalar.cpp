@@ -1,4 +1,4 @@
-// Winograd F(2x2, 3x3) transforms (input, output, output gradient) and F(4x4, 3x3) ones (input, output), scalar.
+// Winograd F(2x2, 3x3) transforms (input, output, output gradient) and F(4x4, 3x3) ones (input, output, output gradient), scalar.
 #include "kernels/common/simd/vec_scalar.h"
 #include "kernels/nn/conv2d/winograd_f32_impl.h"
 #include "kernels/registry.h"
@@ -23,6 +23,9 @@ void winograd_f32_output4__scalar(size_t c, const float* m, size_t xi_stride, co
 
 void winograd_f32_dy__scalar(size_t c, const float* const* dy, float* w, size_t xi_stride) {
   winograd_dy<VecScalar>(c, dy, w, xi_stride);
+}
+void winograd_f32_dy4__scalar(size_t c, const float* const* dy, float* w, size_t xi_stride) {
+  winograd4_dy<VecScalar>(c, dy, w, xi_stride);
 }
 
 }  // namespace foveal

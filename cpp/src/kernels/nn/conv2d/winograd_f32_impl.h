@@ -197,5 +197,45 @@ void winograd_dy(size_t channels, const float* const* dy, float* w, size_t xi_st
   for_channel_blocks<V>(channels, [&](size_t c, size_t n) { winograd_dy_block<V>(c, n, dy, w, xi_stride); });
 }
 
+// The same for F(4x4, 3x3): W = A dY A^T for a 4x4 block dy, as 36 rows. Each side takes
+// (y0, y1, y2, y3) to (y0, y0 + y1 + y2 + y3, y0 - y1 + y2 - y3, y0 + 2 y1 + 4 y2 + 8 y3,
+// y0 - 2 y1 + 4 y2 - 8 y3, y3) (the columns of A^T).
+template <class V>
+inline void winograd4_dy_side(const typename V::T* y, typename V::T* o) {
+  using T = typename V::T;
+  const T e = V::add(y[0], y[2]), f = V::add(y[1], y[3]);                       // even, odd
+  const T e4 = V::add(y[0], V::mul(V::set1(4.0f), y[2]));
+  const T f8 = V::add(V::mul(V::set1(2.0f), y[1]), V::mul(V::set1(8.0f), y[3]));
+  o[0] = y[0];
+  o[1] = V::add(e, f);
+  o[2] = V::sub(e, f);
+  o[3] = V::add(e4, f8);
+  o[4] = V::sub(e4, f8);
+  o[5] = y[3];
+}
+
+template <class V>
+inline void winograd4_dy_block(size_t c, size_t n, const float* const* dy, float* w, size_t xi_stride) {
+  using T = typename V::T;
+  T u[6][4];
+  for (int col = 0; col < 4; ++col) {  // A dY, one column of the block at a time
+    T y[4], o[6];
+    for (int r = 0; r < 4; ++r) y[r] = V::load_n(dy[r * 4 + col] + c, n);
+    winograd4_dy_side<V>(y, o);
+    for (int q = 0; q < 6; ++q) u[q][col] = o[q];
+  }
+  for (int q = 0; q < 6; ++q) {  // (A dY) A^T, one row at a time
+    T o[6];
+    winograd4_dy_side<V>(u[q], o);
+    float* row = w + static_cast<size_t>(q * 6) * xi_stride + c;
+    for (int k = 0; k < 6; ++k) V::store_n(row + k * xi_stride, o[k], n);
+  }
+}
+
+template <class V>
+void winograd4_dy(size_t channels, const float* const* dy, float* w, size_t xi_stride) {
+  for_channel_blocks<V>(channels, [&](size_t c, size_t n) { winograd4_dy_block<V>(c, n, dy, w, xi_stride); });
+}
+
 }  // namespace
 }  // namespace foveal
