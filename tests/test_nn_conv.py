@@ -244,28 +244,36 @@ def test_conv2d_winograd_shapes(isa, n, h, w, cin, cout, kwargs):
     conv(n, h, w, cin, cout, 3, seed=h * w + cin, **kwargs)
 
 
+def run_with_winograd(code, flags):
+    """{flag: the array that ``code`` saves to sys.argv[1]}, each run in a subprocess with
+    FOVEAL_WINOGRAD=flag (the switch is read once per process)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    outs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for flag in flags:
+            path = os.path.join(tmp, f"w{flag}.npy")
+            subprocess.run([sys.executable, "-c", code, path], check=True,
+                           env=dict(os.environ, FOVEAL_WINOGRAD=flag))
+            outs[flag] = np.load(path)
+    return outs
+
+
 def test_conv2d_winograd_agrees_with_the_direct_path():
     """FOVEAL_WINOGRAD=0 turns the Winograd path off: both give the same result within float32
     rounding (run in a subprocess: the switch is read once). A 7 x 13 output with 80 channels
     takes F(2x2, 3x3)."""
-    import subprocess
-    import sys
-
     code = ("import numpy as np, sys; from foveal.nn import functional as F; "
             "rng = np.random.default_rng(0); x = rng.normal(size=(2, 7, 13, 32)).astype(np.float32); "
             "k = rng.normal(size=(3, 3, 32, 48)).astype(np.float32); "
             "y = F.conv2d(x, k, padding='same', activation='relu'); "
             "dx = F.conv2d_backward(y, x, k, padding='same')[0]; "
             "np.save(sys.argv[1], np.concatenate([y.ravel(), dx.ravel()]))")
-    import os
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        outs = []
-        for flag in ("1", "0"):
-            path = os.path.join(tmp, f"w{flag}.npy")
-            env = dict(os.environ, FOVEAL_WINOGRAD=flag)
-            subprocess.run([sys.executable, "-c", code, path], check=True, env=env)
-            outs.append(np.load(path))
+    runs = run_with_winograd(code, ("1", "0"))
+    outs = [runs["1"], runs["0"]]
     # float32 rounding of sums of 288-432 terms: relative to the largest magnitude
     assert np.max(np.abs(outs[0] - outs[1])) <= 2e-6 * np.max(np.abs(outs[1]))
     assert not np.array_equal(outs[0], outs[1])     # the two paths really differ in rounding
@@ -276,24 +284,13 @@ def test_conv2d_winograd_4x4_agrees_with_the_direct_path():
     and against F(2x2, 3x3) (FOVEAL_WINOGRAD=2), forward and input gradient. Its transforms'
     constants (up to 8 in A^T, 5 in B^T) cost accuracy: about 7e-6 of the largest output
     against float64, measured (F(2x2, 3x3): 4e-7; direct: 1e-6), so the bound is 2e-5."""
-    import os
-    import subprocess
-    import sys
-    import tempfile
-
     code = ("import numpy as np, sys; from foveal.nn import functional as F; "
             "rng = np.random.default_rng(1); x = rng.normal(size=(2, 24, 20, 64)).astype(np.float32); "
             "k = (rng.normal(size=(3, 3, 64, 64)) / 24).astype(np.float32); "
             "y = F.conv2d(x, k, padding='same'); "
             "dx = F.conv2d_backward(y, x, k, padding='same', need_dkernel=False)[0]; "
             "np.save(sys.argv[1], np.concatenate([y.ravel(), dx.ravel()]))")
-    with tempfile.TemporaryDirectory() as tmp:
-        outs = {}
-        for flag in ("1", "2", "0"):
-            path = os.path.join(tmp, f"w{flag}.npy")
-            subprocess.run([sys.executable, "-c", code, path], check=True,
-                           env=dict(os.environ, FOVEAL_WINOGRAD=flag))
-            outs[flag] = np.load(path)
+    outs = run_with_winograd(code, ("1", "2", "0"))
     scale = np.max(np.abs(outs["0"]))
     assert np.max(np.abs(outs["1"] - outs["0"])) <= 2e-5 * scale
     assert np.max(np.abs(outs["2"] - outs["0"])) <= 2e-6 * scale
@@ -305,11 +302,6 @@ def test_conv2d_winograd_4x4_kernel_gradient_against_float64():
     64 channels: the recipe's and the course CNN's layers) against a float64 reference, and by
     F(2x2, 3x3) (FOVEAL_WINOGRAD=2) and the direct path (FOVEAL_WINOGRAD=0). Measured: about
     3e-6 of the largest entry for F(4x4), 5e-7 for the others."""
-    import os
-    import subprocess
-    import sys
-    import tempfile
-
     code = ("import numpy as np, sys; from foveal.nn import functional as F; "
             "rng = np.random.default_rng(2); out = []\n"
             "for n, h, pad in ((16, 13, 'valid'), (8, 16, 'same')):\n"
@@ -331,13 +323,7 @@ def test_conv2d_winograd_4x4_kernel_gradient_against_float64():
         refs.append(np.stack([np.einsum("nhwc,nhwd->cd", xp[:, r:r + oh, s:s + oh], dy)
                               for r in range(3) for s in range(3)]).ravel())
     ref = np.concatenate(refs)
-    with tempfile.TemporaryDirectory() as tmp:
-        outs = {}
-        for flag in ("1", "2", "0"):
-            path = os.path.join(tmp, f"k{flag}.npy")
-            subprocess.run([sys.executable, "-c", code, path], check=True,
-                           env=dict(os.environ, FOVEAL_WINOGRAD=flag))
-            outs[flag] = np.load(path)
+    outs = run_with_winograd(code, ("1", "2", "0"))
     scale = np.max(np.abs(ref))
     assert np.max(np.abs(outs["1"] - ref)) <= 2e-5 * scale
     assert np.max(np.abs(outs["2"] - ref)) <= 2e-6 * scale

@@ -104,22 +104,31 @@ inline void winograd4_bt(const typename V::T (&d)[6], typename V::T (&o)[6]) {
   o[4] = V::add(c, e);
 }
 
-template <class V>
-inline void winograd4_input_block(size_t c, size_t n, const float* const* d, float* v, size_t xi_stride) {
+// S X S^T for an IN x IN block X of vectors (X[r][col] = load(r, col)), S (6 x IN) applied to IN
+// values by side(in, out): columns first, then rows; written as 36 rows, xi_stride apart.
+template <class V, int IN, class Load, class Side>
+inline void winograd4_both_sides(Load&& load, Side&& side, float* v, size_t xi_stride, size_t c, size_t n) {
   using T = typename V::T;
-  T t[6][6];
-  for (int col = 0; col < 6; ++col) {  // t = B^T d, one column of the window at a time
-    T in[6], out[6];
-    for (int r = 0; r < 6; ++r) in[r] = V::load_n(d[r * 6 + col] + c, n);
-    winograd4_bt<V>(in, out);
+  T t[6][IN];
+  for (int col = 0; col < IN; ++col) {  // t = S X, one column at a time
+    T in[IN], out[6];
+    for (int r = 0; r < IN; ++r) in[r] = load(r, col);
+    side(in, out);
     for (int r = 0; r < 6; ++r) t[r][col] = out[r];
   }
-  for (int r = 0; r < 6; ++r) {  // V = t B
+  for (int r = 0; r < 6; ++r) {  // (S X) S^T, one row at a time
     T out[6];
-    winograd4_bt<V>(t[r], out);
+    side(t[r], out);
     float* row = v + static_cast<size_t>(r * 6) * xi_stride + c;
     for (int k = 0; k < 6; ++k) V::store_n(row + k * xi_stride, out[k], n);
   }
+}
+
+template <class V>
+inline void winograd4_input_block(size_t c, size_t n, const float* const* d, float* v, size_t xi_stride) {
+  using T = typename V::T;  // V = B^T d B
+  winograd4_both_sides<V, 6>([&](int r, int col) { return V::load_n(d[r * 6 + col] + c, n); },
+                             [](T (&in)[6], T (&out)[6]) { winograd4_bt<V>(in, out); }, v, xi_stride, c, n);
 }
 
 // d: the 36 window positions (row-major), each c floats; v: the 36 transforms, xi_stride apart.
@@ -201,7 +210,7 @@ void winograd_dy(size_t channels, const float* const* dy, float* w, size_t xi_st
 // (y0, y1, y2, y3) to (y0, y0 + y1 + y2 + y3, y0 - y1 + y2 - y3, y0 + 2 y1 + 4 y2 + 8 y3,
 // y0 - 2 y1 + 4 y2 - 8 y3, y3) (the columns of A^T).
 template <class V>
-inline void winograd4_dy_side(const typename V::T* y, typename V::T* o) {
+inline void winograd4_dy_side(const typename V::T (&y)[4], typename V::T (&o)[6]) {
   using T = typename V::T;
   const T e = V::add(y[0], y[2]), f = V::add(y[1], y[3]);                       // even, odd
   const T e4 = V::add(y[0], V::mul(V::set1(4.0f), y[2]));
@@ -216,20 +225,9 @@ inline void winograd4_dy_side(const typename V::T* y, typename V::T* o) {
 
 template <class V>
 inline void winograd4_dy_block(size_t c, size_t n, const float* const* dy, float* w, size_t xi_stride) {
-  using T = typename V::T;
-  T u[6][4];
-  for (int col = 0; col < 4; ++col) {  // A dY, one column of the block at a time
-    T y[4], o[6];
-    for (int r = 0; r < 4; ++r) y[r] = V::load_n(dy[r * 4 + col] + c, n);
-    winograd4_dy_side<V>(y, o);
-    for (int q = 0; q < 6; ++q) u[q][col] = o[q];
-  }
-  for (int q = 0; q < 6; ++q) {  // (A dY) A^T, one row at a time
-    T o[6];
-    winograd4_dy_side<V>(u[q], o);
-    float* row = w + static_cast<size_t>(q * 6) * xi_stride + c;
-    for (int k = 0; k < 6; ++k) V::store_n(row + k * xi_stride, o[k], n);
-  }
+  using T = typename V::T;  // W = A dY A^T
+  winograd4_both_sides<V, 4>([&](int r, int col) { return V::load_n(dy[r * 4 + col] + c, n); },
+                             [](T (&in)[4], T (&out)[6]) { winograd4_dy_side<V>(in, out); }, w, xi_stride, c, n);
 }
 
 template <class V>
