@@ -173,7 +173,8 @@ def foveal_runner(foveal, wl: Workload, data: Dict[str, np.ndarray]) -> Runner:
 
         def fn():
             y = conv(x, k, None, strides=wl.stride, padding=pad)
-            dx, dk, _ = back(dy, x, k, strides=wl.stride, padding=pad)
+            # no bias in the forward pass, so no bias gradient (torch computes none either)
+            dx, dk, _ = back(dy, x, k, strides=wl.stride, padding=pad, need_dbias=False)
             return y, dx, dk
         return fn, lambda r: flat_grads(*r), contextlib.nullcontext
     if wl.kind == "conv":
