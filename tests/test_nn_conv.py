@@ -427,6 +427,24 @@ def test_depthwise_conv2d_large(isa):
     check_op("depthwise_conv2d", x, rand(rng, 5, 5, 32, 2), strides=2, padding="same")
 
 
+@pytest.mark.parametrize("c,strides,activation", [(64, 1, "relu"), (36, 1, None), (20, 2, "relu6")])
+def test_depthwise_conv2d_output_larger_than_the_caches(isa, c, strides, activation):
+    """An output over 8 MiB is written with streaming stores (whole aligned vectors; channel
+    tails and borders as before): the same bits as the same images one at a time, whose outputs
+    are small, and the float64 reference."""
+    rng = np.random.default_rng(c)
+    side = 30 // strides
+    n = -(-(9 << 20) // (side * side * c * 4))          # an output of just over 9 MiB
+    x = rand(rng, n, 30, 30, c)
+    k, b = rand(rng, 3, 3, c, 1), rand(rng, c)
+    kw = dict(strides=strides, padding="same", activation=activation)
+    whole = F.depthwise_conv2d(x, k, b, **kw)
+    assert whole.nbytes > 8 << 20
+    each = np.concatenate([F.depthwise_conv2d(x[i:i + 1], k, b, **kw) for i in range(n)])
+    assert np.array_equal(whole, each)
+    check_op("depthwise_conv2d", x[:2], k, bias=b, **kw)
+
+
 @pytest.mark.parametrize("activation", ["relu", "relu6", "hard_silu"])
 @pytest.mark.parametrize("k,strides,padding,c", [
     (3, 1, "same", 40),           # the 3-wide kernel, four pixels at once, and its borders

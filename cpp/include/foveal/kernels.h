@@ -196,6 +196,9 @@ struct DwConvRowParams {
   size_t channels, in_width, out_width;
   size_t kw, stride_w, dilation_w, pad_left;
   Activation activation;
+  // Forward only: an output far larger than the caches, written with streaming stores where a
+  // whole aligned vector is (not read into the cache first; the row ends with a store fence).
+  bool stream_out = false;
 };
 using dwconv_row_fn = void (*)(const DwConvRowParams& p, const float* const* rows, size_t nrows,
                                const float* weights, const float* bias, float* out);

@@ -160,7 +160,11 @@ inline void dw3_pixels(const DwConvRowParams& p, const float* const* rows, const
     }
 #pragma GCC unroll 4
     for (int px = 0; px < PX; ++px) {
-      V::store_n(out + (ow + px) * C + c, clamp.apply<V>(acc[px]), n);
+      float* dst = out + (ow + px) * C + c;
+      if (p.stream_out && n == W && reinterpret_cast<uintptr_t>(dst) % (W * sizeof(float)) == 0)
+        V::stream(dst, clamp.apply<V>(acc[px]));
+      else
+        V::store_n(dst, clamp.apply<V>(acc[px]), n);
     }
   }
 }
@@ -201,6 +205,7 @@ void dwconv_row(const DwConvRowParams& p, const float* const* rows, size_t nrows
     if (nrows == 3) dw3_interior<V, 3>(p, rows, w, bias, inner, out);
     else if (nrows == 2) dw3_interior<V, 2>(p, rows, w, bias, inner, out);
     else dw3_interior<V, 1>(p, rows, w, bias, inner, out);
+    if (p.stream_out) V::stream_fence();
     return;
   }
   switch (p.kw) {
