@@ -65,6 +65,24 @@ def test_pool_cases(isa, op, shape, kwargs):
     check_op(op, rand(np.random.default_rng(sum(shape)), *shape), **kwargs)
 
 
+@pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize("c,kwargs", [(64, dict()), (36, dict(padding="same")),
+                                      (20, dict(pool_size=3, strides=2))])
+def test_pool_input_and_output_larger_than_the_caches(isa, op, c, kwargs):
+    """Input and output together over 16 MiB: the output is written with streaming stores
+    (whole aligned vectors; channel tails and borders as before), the same bits as the same
+    images one at a time (small: plain stores), and the reference's values."""
+    rng = np.random.default_rng(c)
+    n = -(-(15 << 20) // (32 * 32 * c * 4))              # an input of just over 15 MiB
+    x = rand(rng, n, 32, 32, c)
+    fn = getattr(F, op)
+    whole = fn(x, **kwargs)
+    assert x.nbytes + whole.nbytes > 16 << 20
+    each = np.concatenate([fn(x[i:i + 1], **kwargs) for i in range(n)])
+    assert np.array_equal(whole, each)
+    check_op(op, x[:2], **kwargs)
+
+
 def test_avg_pool2d_same_excludes_padding_from_divisor(isa):
     x = np.arange(1, 10, dtype=np.float32).reshape(1, 3, 3, 1)
     out = F.avg_pool2d(x, 2, padding="same")

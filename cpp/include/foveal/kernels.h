@@ -232,6 +232,9 @@ struct PoolRowParams {
   // Backward only: no two windows share a cell (strides at least the pool size), so each dx cell
   // a window covers is stored, not added to (the caller zeroes only the cells no window covers).
   bool overwrite = false;
+  // Forward only: the output is written with streaming stores where a whole aligned vector is
+  // (stream_output; the row ends with a store fence).
+  bool stream_out = false;
 };
 using pool_row_fn = void (*)(const PoolRowParams& p, const float* const* rows, size_t nrows,
                              float* out);

@@ -2,6 +2,7 @@
 #include "kernels/nn/dwconv2d/dwconv2d.h"
 
 #include "foveal/dispatch.h"
+#include "kernels/common/streaming.h"
 #include "kernels/nn/batchnorm/moments.h"
 #include "kernels/nn/window_rows.h"
 
@@ -11,15 +12,12 @@
 
 namespace foveal {
 
-constexpr size_t kStreamOutputBytes = size_t{8} << 20;
-
 void depthwise_conv2d_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel,
                                const float* bias, float* y) {
   const KernelTable& t = kernels();
   const size_t C = p.in_c;
-  // An output over twice the last-level cache leaves it before anything reads it again: it is
-  // written with streaming stores, without first reading its lines (a third of the traffic).
-  const bool stream = p.batch * p.out_h * p.out_w * C * sizeof(float) > kStreamOutputBytes;
+  const bool stream = stream_output(p.batch * p.in_h * p.in_w * C * sizeof(float),
+                                    p.batch * p.out_h * p.out_w * C * sizeof(float));
   const DwConvRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.dilation_w, p.pad_left,
                            p.activation, stream};
   const WindowGeometry g{p.batch, p.in_h, p.in_w * C, p.out_h, p.kh, p.stride_h, p.dilation_h, p.pad_top};

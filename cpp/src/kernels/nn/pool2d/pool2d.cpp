@@ -3,6 +3,7 @@
 #include "foveal/dispatch.h"
 #include "foveal/ops.h"
 #include "foveal/parallel.h"
+#include "kernels/common/streaming.h"
 #include "kernels/nn/window_rows.h"
 
 namespace foveal {
@@ -10,7 +11,9 @@ namespace {
 
 void pool2d(const Pool2dParams& p, const float* x, float* y, pool_row_fn row_kernel) {
   const size_t C = p.channels;
-  const PoolRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.pad_left};
+  const bool stream = stream_output(p.batch * p.in_h * p.in_w * C * sizeof(float),
+                                    p.batch * p.out_h * p.out_w * C * sizeof(float));
+  const PoolRowParams rp{C, p.in_w, p.out_w, p.kw, p.stride_w, p.pad_left, false, false, stream};
   const WindowGeometry g{p.batch, p.in_h, p.in_w * C, p.out_h, p.kh, p.stride_h, 1, p.pad_top};
   for_each_window_row(g, x, [&](size_t task, const float* const* rows, size_t nrows, size_t) {
     row_kernel(rp, rows, nrows, y + task * p.out_w * C);

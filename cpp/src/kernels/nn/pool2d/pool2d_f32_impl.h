@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "foveal/kernels.h"
 
@@ -23,7 +24,7 @@ struct PoolSum {
 // (1 for max, 1/count for average).
 template <class V, class Op, int NV, int KW>
 inline void pool_block(const float* const* rows, size_t nrows, size_t C, size_t col, size_t cols,
-                       size_t c, size_t last, float scale, float* out) {
+                       size_t c, size_t last, float scale, bool stream, float* out) {
   using T = typename V::T;
   constexpr size_t W = V::width;
   const size_t n_cols = KW > 0 ? static_cast<size_t>(KW) : cols;
@@ -43,18 +44,21 @@ inline void pool_block(const float* const* rows, size_t nrows, size_t C, size_t 
 #pragma GCC unroll 4
   for (int j = 0; j < NV; ++j) {
     const T v = scale == 1.0f ? acc[j] : V::mul(acc[j], s);
-    V::store_n(out + c + j * W, v, j == NV - 1 ? last : W);
+    float* dst = out + c + j * W;
+    const size_t lanes = j == NV - 1 ? last : W;
+    if (stream && lanes == W && reinterpret_cast<uintptr_t>(dst) % (W * sizeof(float)) == 0) V::stream(dst, v);
+    else V::store_n(dst, v, lanes);
   }
 }
 
 template <class V, class Op, int KW>
 inline void pool_pixel(const float* const* rows, size_t nrows, size_t C, size_t col, size_t cols,
-                       float scale, float* out) {
+                       float scale, bool stream, float* out) {
   constexpr size_t W = V::width;
   size_t c = 0;
-  for (; c + 4 * W <= C; c += 4 * W) pool_block<V, Op, 4, KW>(rows, nrows, C, col, cols, c, W, scale, out);
-  for (; c + W <= C; c += W) pool_block<V, Op, 1, KW>(rows, nrows, C, col, cols, c, W, scale, out);
-  if (c < C) pool_block<V, Op, 1, KW>(rows, nrows, C, col, cols, c, C - c, scale, out);
+  for (; c + 4 * W <= C; c += 4 * W) pool_block<V, Op, 4, KW>(rows, nrows, C, col, cols, c, W, scale, stream, out);
+  for (; c + W <= C; c += W) pool_block<V, Op, 1, KW>(rows, nrows, C, col, cols, c, W, scale, stream, out);
+  if (c < C) pool_block<V, Op, 1, KW>(rows, nrows, C, col, cols, c, C - c, scale, stream, out);
 }
 
 // Interior output columns [lo, hi): the whole window lies inside the row, so the column count
@@ -63,7 +67,7 @@ template <class V, class Op, int KW>
 inline void pool_interior(const PoolRowParams& p, const float* const* rows, size_t nrows,
                           size_t lo, size_t hi, float scale, float* out) {
   for (size_t ow = lo; ow < hi; ++ow)
-    pool_pixel<V, Op, KW>(rows, nrows, p.channels, ow * p.stride_w - p.pad_left, p.kw, scale,
+    pool_pixel<V, Op, KW>(rows, nrows, p.channels, ow * p.stride_w - p.pad_left, p.kw, scale, p.stream_out,
                           out + ow * p.channels);
 }
 
@@ -81,7 +85,7 @@ void pool_row(const PoolRowParams& p, const float* const* rows, size_t nrows, fl
     const size_t c0 = start < 0 ? 0 : static_cast<size_t>(start);
     const size_t c1 = end > static_cast<ptrdiff_t>(p.in_width) ? p.in_width : static_cast<size_t>(end);
     const float scale = kAverage ? 1.0f / static_cast<float>(nrows * (c1 - c0)) : 1.0f;
-    pool_pixel<V, Op, 0>(rows, nrows, p.channels, c0, c1 - c0, scale, out + ow * p.channels);
+    pool_pixel<V, Op, 0>(rows, nrows, p.channels, c0, c1 - c0, scale, p.stream_out, out + ow * p.channels);
   }
   const float scale = kAverage ? 1.0f / static_cast<float>(nrows * p.kw) : 1.0f;
   switch (p.kw) {
@@ -89,6 +93,7 @@ void pool_row(const PoolRowParams& p, const float* const* rows, size_t nrows, fl
     case 3: pool_interior<V, Op, 3>(p, rows, nrows, lo, hi, scale, out); break;
     default: pool_interior<V, Op, 0>(p, rows, nrows, lo, hi, scale, out); break;
   }
+  if (p.stream_out) V::stream_fence();
 }
 
 // Gradient of one output pixel's window (columns [c0, c1) of the nrows rows), channels [c, c +
