@@ -196,8 +196,9 @@ struct DwConvRowParams {
   size_t channels, in_width, out_width;
   size_t kw, stride_w, dilation_w, pad_left;
   Activation activation;
-  // Forward only: an output far larger than the caches, written with streaming stores where a
-  // whole aligned vector is (not read into the cache first; the row ends with a store fence).
+  // Forward only: an output far larger than the caches (stream_output); the 3-wide kernel rows
+  // write it with streaming stores where a whole aligned vector is (not read into the cache
+  // first; the row ends with a store fence), other widths with plain stores.
   bool stream_out = false;
 };
 using dwconv_row_fn = void (*)(const DwConvRowParams& p, const float* const* rows, size_t nrows,
@@ -239,8 +240,8 @@ struct PoolRowParams {
 using pool_row_fn = void (*)(const PoolRowParams& p, const float* const* rows, size_t nrows,
                              float* out);
 // Gradient of one pooled output row: dy (out_width x channels) is added into drows, the dx rows
-// matching rows (stored there when p.overwrite). Max: all of a window's gradient to its first maximum (row-major order);
-// average: an equal share to each cell of the window inside the image.
+// matching rows (stored there when p.overwrite). Max: all of a window's gradient to its first
+// maximum (row-major order); average: an equal share to each cell of the window inside the image.
 using pool_backward_row_fn = void (*)(const PoolRowParams& p, const float* const* rows,
                                       float* const* drows, size_t nrows, const float* dy);
 

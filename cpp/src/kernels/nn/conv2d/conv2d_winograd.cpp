@@ -245,8 +245,9 @@ void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* ker
 // tiles), run on the kernel-gradient tile (conv_kgrad_fn) over blocks of transformed tiles, and
 // G^T . G turns the 16 sums into the 3x3 gradient once at the end: 16 multiply-adds per tile and
 // channel pair instead of 36. F(4x4, 3x3) likewise: 36 sums, 36 multiply-adds per 4x4 tile
-// instead of 144 (its G^T . G in double). The tiles are cut into a fixed number of parts (each summed on its
-// own copy, then the copies in order), so the bits do not depend on the thread count.
+// instead of 144 (its G^T . G in double). The tiles are cut into a fixed number of parts (each
+// summed on its own copy, then the copies in order), so the bits do not depend on the thread
+// count.
 
 bool conv2d_kgrad_uses_winograd(const Conv2dParams& p) {
   // Narrow layers only: each block of tiles updates all 16 Cin x Cout sums, which must stay in L2.
