@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Issue 15's table in one side-by-side run: every row measured by the script that owns it, then
-each ratio set against its bar.
+each ratio set against its bar. (Not named bench_*.py: `foveal bench` runs those scripts itself.)
 
 Runs, one after the other, each in its own process (so each sets its threads before importing
 the libraries): bench_ops.py (convolutions forward and forward+backward, pooling),
@@ -13,7 +13,7 @@ interleaved rounds as every script times), the bar and PASS/FAIL. With ``--peak-
 machine's float32 FMA peak on the threads used) the convolution rows and the recipe also show
 their fraction of it; the arithmetic is the direct convolution's (a Winograd layer does less).
 
-    python -m bench.bench_fp32 [--quick] [--out DIR] [--peak-gflops 70] [--skip transfer]
+    python -m bench.fp32_table [--quick] [--out DIR] [--peak-gflops 70] [--skip transfer]
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def gflops(res: Optional[Dict[str, Any]]) -> Optional[float]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="bench_fp32.py", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="fp32_table.py", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="each script's --quick")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                   "results", "fp32"), help="folder for the JSONs")
@@ -158,7 +158,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"\n{len(rows) - len(failed)} of {len(rows)} rows at their bar"
           + (f"; under it: {', '.join(failed)}" if failed else ""))
     report.write_json(os.path.join(args.out, "fp32.json"),
-                      {"benchmark": "bench_fp32", "peak_gflops": args.peak_gflops,
+                      {"benchmark": "fp32_table", "peak_gflops": args.peak_gflops,
                        "quick": args.quick, "rows": out_rows})
     return 0
 
