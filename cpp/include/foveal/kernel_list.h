@@ -94,5 +94,8 @@ FOVEAL_KERNEL(warp_row_f32_intensity, warp_row_f32_intensity_fn, warp_f32_intens
 // image/resize: horizontal resampling of one source row.
 FOVEAL_KERNEL(resample_row_u8, resample_row_u8_fn, resize_u8_row)
 FOVEAL_KERNEL(resample_row_f32, resample_row_f32_fn, resize_f32_row)
+// image/resize: the fixed-point bilinear uint8 passes (horizontal row, vertical combine).
+FOVEAL_KERNEL(resize_hlinear_u8, resize_hlinear_u8_fn, resize_u8_hlinear)
+FOVEAL_KERNEL(resize_vlinear_u8, resize_vlinear_u8_fn, resize_u8_vlinear)
 // image/resize: one row of a nearest-neighbour resize (pixels of any dtype, as bytes).
 FOVEAL_KERNEL(nearest_row, nearest_row_fn, resize_x8_nearest)

@@ -1,6 +1,7 @@
 // Resize driver: a separable resampling. Each axis gets a tap table (source index, weight per
 // output pixel) following OpenCV's coordinate rules; source rows are resampled horizontally
 // once each (a small cache per task) and combined vertically by the row-correlation kernel.
+// Bilinear uint8 pixels of 3 or 4 channels take the fixed-point passes instead (16-bit rows).
 #include <algorithm>
 #include <climits>
 #include <cmath>
@@ -80,6 +81,84 @@ void resize_nearest(const ResizeParams& p, const Taps& tx, const Taps& ty, const
   });
 }
 
+// One band's output rows [y0, y1), each made by emit(y, rows) from the ty.n horizontally
+// resampled source rows it needs (rows[k]: source row ty.index[y * ty.n + k]). Those are kept
+// in ty.n + 1 slots of row_len values; fill(sy, slot) resamples source row sy into a slot, once
+// per band while the rows move down.
+template <class T, class Fill, class Emit>
+void band_rows(const Taps& ty, size_t y0, size_t y1, size_t row_len, Fill fill, Emit emit) {
+  const size_t slots = ty.n + 1;
+  std::vector<T> cache(slots * row_len);
+  std::vector<int32_t> cached(slots, -1);
+  size_t next = 0;
+  std::vector<const T*> ptrs(ty.n);
+  for (size_t y = y0; y < y1; ++y) {
+    for (size_t k = 0; k < ty.n; ++k) {
+      const int32_t sy = ty.index[y * ty.n + k];
+      size_t slot = slots;
+      for (size_t j = 0; j < slots; ++j) if (cached[j] == sy) slot = j;
+      if (slot == slots) {  // resample it into the least recently filled slot not in use
+        for (;;) {
+          slot = next;
+          next = (next + 1) % slots;
+          bool in_use = false;
+          for (size_t j = 0; j < k; ++j) in_use |= ptrs[j] == cache.data() + slot * row_len;
+          if (!in_use) break;
+        }
+        fill(sy, cache.data() + slot * row_len);
+        cached[slot] = sy;
+      }
+      ptrs[k] = cache.data() + slot * row_len;
+    }
+    emit(y, ptrs.data());
+  }
+}
+
+// A weight in Q11 (of 2048), as the fixed-point bilinear passes take it.
+int16_t q11(float w) { return static_cast<int16_t>(std::lrint(static_cast<double>(w) * 2048.0)); }
+
+// Bilinear uint8 resize of 3- or 4-channel pixels in fixed point (resize_hlinear_u8_fn): false
+// (nothing done) where the taps do not take that form, i.e. a horizontal pair whose second tap
+// has weight but is not the next pixel, or a row past int32 byte offsets.
+bool resize_u8_linear(const ResizeParams& p, const Taps& tx, const Taps& ty, const uint8_t* src, uint8_t* dst) {
+  const ImageShape& s = p.shape;
+  const size_t C = s.channels, row_bytes = s.width * C;
+  if ((C != 3 && C != 4) || tx.n != 2 || ty.n != 2 || row_bytes > static_cast<size_t>(INT32_MAX)) return false;
+  std::vector<int32_t> xoff(p.out_w);
+  std::vector<int16_t> xw(2 * p.out_w);
+  for (size_t x = 0; x < p.out_w; ++x) {
+    const int32_t i0 = tx.index[2 * x], i1 = tx.index[2 * x + 1];
+    if (tx.weight[2 * x + 1] != 0.0f && i1 != i0 + 1) return false;
+    xoff[x] = i0 * static_cast<int32_t>(C);
+    xw[2 * x + 1] = tx.weight[2 * x + 1] == 0.0f ? 0 : q11(tx.weight[2 * x + 1]);
+    xw[2 * x] = static_cast<int16_t>(2048 - xw[2 * x + 1]);
+  }
+  std::vector<int32_t> yw(2 * p.out_h);
+  for (size_t y = 0; y < p.out_h; ++y) {
+    yw[2 * y + 1] = ty.weight[2 * y + 1] == 0.0f ? 0 : q11(ty.weight[2 * y + 1]);
+    yw[2 * y] = 2048 - yw[2 * y + 1];
+  }
+  const KernelTable& table = kernels();
+  const resize_hlinear_u8_fn hpass = table.resize_hlinear_u8;
+  const resize_vlinear_u8_fn vpass = table.resize_vlinear_u8;
+  const size_t out_row = p.out_w * C, in_img = s.height * row_bytes;
+  const TileGrid grid = band_grid(s.batch, p.out_h, 1);
+  const int threads = threads_for(grid.tasks(), s.batch * p.out_h * out_row * 2);
+  parallel_for_2d(grid, threads, [&](const Tile& band, int) {
+    const uint8_t* image = src + band.group * in_img;
+    uint8_t* out = dst + band.group * p.out_h * out_row;
+    band_rows<int16_t>(
+        ty, band.r0, band.r1, 4 * p.out_w,
+        [&](int32_t sy, int16_t* slot) {
+          hpass(image + static_cast<size_t>(sy) * row_bytes, row_bytes, C, p.out_w, xoff.data(), xw.data(), slot);
+        },
+        [&](size_t y, const int16_t* const* rows) {
+          vpass(rows[0], rows[1], yw[2 * y], yw[2 * y + 1], C, p.out_w, out + y * out_row);
+        });
+  });
+  return true;
+}
+
 template <class E, class Resample, class Combine>
 void resize(const ResizeParams& p, const E* src, E* dst, Resample resample, Combine combine) {
   const ImageShape& s = p.shape;
@@ -90,6 +169,9 @@ void resize(const ResizeParams& p, const E* src, E* dst, Resample resample, Comb
   if (p.interp == Interp::nearest) {
     resize_nearest(p, tx, ty, src, dst);
     return;
+  }
+  if constexpr (sizeof(E) == 1) {
+    if (p.interp == Interp::bilinear && resize_u8_linear(p, tx, ty, src, dst)) return;
   }
   // Horizontal tables tap-major (entry t*out_w + x), offsets in values, for the row kernel.
   std::vector<int32_t> xoff(tx.index.size());
@@ -104,34 +186,16 @@ void resize(const ResizeParams& p, const E* src, E* dst, Resample resample, Comb
   const TileGrid grid = band_grid(s.batch, p.out_h, 1);
   const int threads = threads_for(grid.tasks(), s.batch * p.out_h * out_row * ty.n);
   parallel_for_2d(grid, threads, [&](const Tile& band, int) {
-    const size_t n = band.group, y0 = band.r0, y1 = band.r1;
-    const E* image = src + n * in_img;
-    const size_t slots = ty.n + 1;
-    std::vector<float> cache(slots * out_row);
-    std::vector<int32_t> cached(slots, -1);
-    size_t next = 0;
-    std::vector<const float*> ptrs(ty.n);
-    for (size_t y = y0; y < y1; ++y) {
-      for (size_t k = 0; k < ty.n; ++k) {
-        const int32_t sy = ty.index[y * ty.n + k];
-        size_t slot = slots;
-        for (size_t j = 0; j < slots; ++j) if (cached[j] == sy) slot = j;
-        if (slot == slots) {  // resample it into the least recently filled slot not in use
-          for (;;) {
-            slot = next;
-            next = (next + 1) % slots;
-            bool in_use = false;
-            for (size_t j = 0; j < k; ++j) in_use |= ptrs[j] == cache.data() + slot * out_row;
-            if (!in_use) break;
-          }
-          resample(image + static_cast<size_t>(sy) * s.width * C, s.width * C, C, p.out_w, tx.n,
-                   xoff.data(), xw.data(), cache.data() + slot * out_row);
-          cached[slot] = sy;
-        }
-        ptrs[k] = cache.data() + slot * out_row;
-      }
-      combine(ptrs.data(), ty.n, &ty.weight[y * ty.n], 1, 0, out_row, dst + (n * p.out_h + y) * out_row);
-    }
+    const E* image = src + band.group * in_img;
+    band_rows<float>(
+        ty, band.r0, band.r1, out_row,
+        [&](int32_t sy, float* slot) {
+          resample(image + static_cast<size_t>(sy) * s.width * C, s.width * C, C, p.out_w, tx.n, xoff.data(),
+                   xw.data(), slot);
+        },
+        [&](size_t y, const float* const* rows) {
+          combine(rows, ty.n, &ty.weight[y * ty.n], 1, 0, out_row, dst + (band.group * p.out_h + y) * out_row);
+        });
   });
 }
 

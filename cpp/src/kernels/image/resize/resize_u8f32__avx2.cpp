@@ -1,6 +1,7 @@
-// resize: horizontal resampling and nearest-row kernels, avx2.
+// resize: horizontal resampling, fixed-point bilinear uint8 and nearest-row kernels, avx2.
 #include "kernels/common/simd/vec_avx2.h"
 #include "kernels/image/resize/resize_u8f32_impl.h"
+#include "kernels/image/resize/resize_u8_linear_x86.h"
 #include "kernels/registry.h"
 
 namespace foveal {
@@ -12,6 +13,17 @@ void resize_u8_row__avx2(const uint8_t* row, size_t row_values, size_t channels,
 void resize_f32_row__avx2(const float* row, size_t row_values, size_t channels, size_t out_w,
                           size_t taps, const int32_t* idx, const float* w, float* out) {
   resample_row<VecAvx2>(row, row_values, channels, out_w, taps, idx, w, out);
+}
+
+void resize_u8_hlinear__avx2(const uint8_t* row, size_t row_bytes, size_t channels, size_t out_w,
+                             const int32_t* off, const int16_t* w, int16_t* out) {
+  if (channels == 3) hlinear_x86<3>(row, row_bytes, out_w, off, w, out);
+  else hlinear_x86<4>(row, row_bytes, out_w, off, w, out);
+}
+void resize_u8_vlinear__avx2(const int16_t* r0, const int16_t* r1, int32_t b0, int32_t b1, size_t channels,
+                             size_t out_w, uint8_t* out) {
+  if (channels == 3) vlinear_x86<3>(r0, r1, b0, b1, out_w, out);
+  else vlinear_x86<4>(r0, r1, b0, b1, out_w, out);
 }
 
 void resize_x8_nearest__avx2(const uint8_t* row, size_t readable, size_t pixel_bytes, size_t out_w,
