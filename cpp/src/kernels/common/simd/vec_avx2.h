@@ -85,6 +85,23 @@ struct VecAvx2 {
     _mm_storel_epi64(reinterpret_cast<__m128i*>(tmp), pack_u8(v));
     for (size_t i = 0; i < n; ++i) p[i] = tmp[i];
   }
+  // 32 bytes as 4 vectors in an order of their own (in-lane unpacks: no cross-lane moves), and
+  // store_u8x4 its inverse: for elementwise maps of uint8 arrays (pointwise map2).
+  static void load_u8x4(const uint8_t* p, T* v) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), z = _mm256_setzero_si256();
+    const __m256i lo = _mm256_unpacklo_epi8(x, z), hi = _mm256_unpackhi_epi8(x, z);
+    v[0] = _mm256_cvtepi32_ps(_mm256_unpacklo_epi16(lo, z));
+    v[1] = _mm256_cvtepi32_ps(_mm256_unpackhi_epi16(lo, z));
+    v[2] = _mm256_cvtepi32_ps(_mm256_unpacklo_epi16(hi, z));
+    v[3] = _mm256_cvtepi32_ps(_mm256_unpackhi_epi16(hi, z));
+  }
+  static void store_u8x4(uint8_t* p, const T* v) {  // clamp (NaN -> 0), round half to even, pack
+    const __m256 lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(255.0f);
+    __m256i i[4];
+    for (int k = 0; k < 4; ++k) i[k] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v[k], lo), hi));
+    const __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), b);
+  }
   // Gathers for the warp kernels (see vec_avx512.h).
   using I = __m256i;
   static T floor(T x) { return _mm256_floor_ps(x); }

@@ -75,6 +75,13 @@ struct VecAvx512 {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtusepi32_epi8(to_u8_range(v)));
   }
   static void store_u8_n(uint8_t* p, T v, size_t n) { _mm512_mask_cvtusepi32_storeu_epi8(p, mask(n), to_u8_range(v)); }
+  // 4 * 16 bytes as 4 vectors and back (pointwise map2; in order here, see vec_avx2.h).
+  static void load_u8x4(const uint8_t* p, T* v) {
+    for (int k = 0; k < 4; ++k) v[k] = load_u8(p + 16 * k);
+  }
+  static void store_u8x4(uint8_t* p, const T* v) {
+    for (int k = 0; k < 4; ++k) store_u8(p + 16 * k, v[k]);
+  }
   // Gathers for the warp kernels: integer lane offsets from integral floats, 32-bit loads at
   // byte offsets (uint8 pixels) or float indices, and lane tests.
   using I = __m512i;

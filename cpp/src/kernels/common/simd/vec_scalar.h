@@ -48,6 +48,13 @@ struct VecScalar {
   }
   static void store_u8(uint8_t* p, T v) { *p = to_u8(v); }
   static void store_u8_n(uint8_t* p, T v, size_t n) { if (n) *p = to_u8(v); }
+  // 4 bytes as 4 values and back (pointwise map2; see vec_avx2.h).
+  static void load_u8x4(const uint8_t* p, T* v) {
+    for (int k = 0; k < 4; ++k) v[k] = load_u8(p + k);
+  }
+  static void store_u8x4(uint8_t* p, const T* v) {
+    for (int k = 0; k < 4; ++k) store_u8(p + k, v[k]);
+  }
   static float reduce_add(T v) { return v; }
   static float reduce_max(T v) { return v; }
   // 32-bit integer "lanes" (wrapping) for the counter-based hash of dropout.
