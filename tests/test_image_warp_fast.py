@@ -57,6 +57,24 @@ def test_u8_bilinear_warp_is_identical_on_every_isa(isa, channels, border):
             np.testing.assert_array_equal(got, want, err_msg=f"{isa} {(h, w)} {m.tolist()}")
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("border", BORDERS)
+def test_u8_bilinear_warp_fixed_point_is_within_half_a_level(isa, channels, border):
+    """uint8 pixels of 3 or 4 channels with a whole-number constant warp in fixed point (Q14
+    weights of the four taps, one integer sum): within 0.5 + 4 * 255 / 32768 of the float path on
+    the same values as float32, and the same bytes on every ISA (the test above). (A constant
+    that is not a whole number keeps the float path.)"""
+    rng = np.random.default_rng(300 + channels * 10 + BORDERS.index(border))
+    for h, w in SHAPES + [(120, 250)]:
+        x = rng.integers(0, 256, (h, w, channels), dtype=np.uint8)
+        for m in _matrices(rng, h, w, 3):
+            out_hw = (h + int(rng.integers(0, 5)), w + int(rng.integers(0, 20)))
+            got = fi.warp_affine(x, m, out_hw, "bilinear", border, 9)
+            exact = fi.warp_affine(x.astype(np.float32), m, out_hw, "bilinear", border, 9)
+            err = np.abs(got - exact).max()
+            assert err <= 0.5 + 4 * 255 / 32768, f"{isa} {(h, w)} {m.tolist()}: {err}"
+
+
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 @pytest.mark.parametrize("border", BORDERS)
 def test_f32_bilinear_warp_is_identical_on_every_isa(isa, channels, border):

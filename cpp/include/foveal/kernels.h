@@ -350,13 +350,13 @@ using resample_row_f32_fn = void (*)(const float* row, size_t row_values, size_t
                                      size_t out_w, size_t taps, const int32_t* idx, const float* w,
                                      float* out);
 
-// Bilinear uint8 resize in fixed point (2 taps per axis, weights in Q11: w0 + w1 = 2048), with
+// Bilinear uint8 resize in fixed point (2 taps per axis, weights in Q14: w0 + w1 = 16384), with
 // pixels of C = 3 or 4 channels held in 4 lanes. Horizontal pass of one source row, to 16 bits
 // (the value times 128, rounded):
-//   out[4x + c] = (row[off[x] + c] * w[2x] + row[off[x] + C + c] * w[2x + 1] + 8) >> 4
+//   out[4x + c] = (row[off[x] + c] * w[2x] + row[off[x] + C + c] * w[2x + 1] + 64) >> 7
 // for c < C (0 for c >= C), where the second tap is read only when its weight is not 0 (then
 // off[x] + C + c < row_bytes). Vertical pass, an output row of out_w pixels from two of those:
-//   out[x*C + c] = (r0[4x + c] * b0 + r1[4x + c] * b1 + 2^17) >> 18   (b0 + b1 = 2048)
+//   out[x*C + c] = (r0[4x + c] * b0 + r1[4x + c] * b1 + 2^20) >> 21   (b0 + b1 = 16384)
 // Integer arithmetic only, so every ISA gives the same bytes.
 using resize_hlinear_u8_fn = void (*)(const uint8_t* row, size_t row_bytes, size_t channels, size_t out_w,
                                       const int32_t* off, const int16_t* w, int16_t* out);

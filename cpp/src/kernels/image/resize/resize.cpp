@@ -114,8 +114,8 @@ void band_rows(const Taps& ty, size_t y0, size_t y1, size_t row_len, Fill fill, 
   }
 }
 
-// A weight in Q11 (of 2048), as the fixed-point bilinear passes take it.
-int16_t q11(float w) { return static_cast<int16_t>(std::lrint(static_cast<double>(w) * 2048.0)); }
+// A weight in Q14 (of 16384), as the fixed-point bilinear passes take it.
+int16_t q14(float w) { return static_cast<int16_t>(std::lrint(static_cast<double>(w) * 16384.0)); }
 
 // Bilinear uint8 resize of 3- or 4-channel pixels in fixed point (resize_hlinear_u8_fn): false
 // (nothing done) where the taps do not take that form, i.e. a horizontal pair whose second tap
@@ -130,13 +130,13 @@ bool resize_u8_linear(const ResizeParams& p, const Taps& tx, const Taps& ty, con
     const int32_t i0 = tx.index[2 * x], i1 = tx.index[2 * x + 1];
     if (tx.weight[2 * x + 1] != 0.0f && i1 != i0 + 1) return false;
     xoff[x] = i0 * static_cast<int32_t>(C);
-    xw[2 * x + 1] = tx.weight[2 * x + 1] == 0.0f ? 0 : q11(tx.weight[2 * x + 1]);
-    xw[2 * x] = static_cast<int16_t>(2048 - xw[2 * x + 1]);
+    xw[2 * x + 1] = tx.weight[2 * x + 1] == 0.0f ? 0 : q14(tx.weight[2 * x + 1]);
+    xw[2 * x] = static_cast<int16_t>(16384 - xw[2 * x + 1]);
   }
   std::vector<int32_t> yw(2 * p.out_h);
   for (size_t y = 0; y < p.out_h; ++y) {
-    yw[2 * y + 1] = ty.weight[2 * y + 1] == 0.0f ? 0 : q11(ty.weight[2 * y + 1]);
-    yw[2 * y] = 2048 - yw[2 * y + 1];
+    yw[2 * y + 1] = ty.weight[2 * y + 1] == 0.0f ? 0 : q14(ty.weight[2 * y + 1]);
+    yw[2 * y] = 16384 - yw[2 * y + 1];
   }
   const KernelTable& table = kernels();
   const resize_hlinear_u8_fn hpass = table.resize_hlinear_u8;

@@ -9,17 +9,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/image/pairs_x86.h"
 #include "kernels/image/resize/resize_u8_linear.h"
 
 namespace foveal {
 namespace {
-
-// Byte shuffles of the 8 bytes from a pixel's first tap: lane c (32 bits) = byte c | byte C + c
-// << 16 as two 16-bit values (the pair pmaddwd multiplies by w0 | w1 << 16); -1: a zero byte.
-alignas(16) constexpr int8_t kHLinearPairs3[16] = {0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1};
-alignas(16) constexpr int8_t kHLinearPairs4[16] = {0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1};
-// 4 pixels of 4 bytes -> their first 3 bytes each (12 bytes).
-alignas(16) constexpr int8_t kPack3[16] = {0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1};
 
 // One pixel's 4 lanes, 32 bits each, before the shift: an 8-byte load, a shuffle, a pmaddwd.
 inline __m128i hlinear_pixel(const uint8_t* row, const int32_t* off, const int16_t* w, size_t x, __m128i pairs) {
@@ -33,14 +27,14 @@ inline __m128i hlinear_pixel(const uint8_t* row, const int32_t* off, const int16
 template <size_t C>
 inline void hlinear_x86(const uint8_t* row, size_t row_bytes, size_t out_w, const int32_t* off,
                         const int16_t* w, int16_t* out) {
-  const __m128i pairs = _mm_load_si128(reinterpret_cast<const __m128i*>(C == 3 ? kHLinearPairs3 : kHLinearPairs4));
-  const __m128i round = _mm_set1_epi32(8);
+  const __m128i pairs = _mm_load_si128(reinterpret_cast<const __m128i*>(tap_pairs(C)));
+  const __m128i round = _mm_set1_epi32(64);
   size_t x = 0;
   for (; x + 2 <= out_w && static_cast<size_t>(off[x]) + 8 <= row_bytes &&
          static_cast<size_t>(off[x + 1]) + 8 <= row_bytes;
        x += 2) {
-    const __m128i a = _mm_srai_epi32(_mm_add_epi32(hlinear_pixel(row, off, w, x, pairs), round), 4);
-    const __m128i b = _mm_srai_epi32(_mm_add_epi32(hlinear_pixel(row, off, w, x + 1, pairs), round), 4);
+    const __m128i a = _mm_srai_epi32(_mm_add_epi32(hlinear_pixel(row, off, w, x, pairs), round), 7);
+    const __m128i b = _mm_srai_epi32(_mm_add_epi32(hlinear_pixel(row, off, w, x + 1, pairs), round), 7);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4 * x), _mm_packs_epi32(a, b));
   }
   hlinear_pixels<C>(row, off, w, x, out_w, out);
@@ -50,8 +44,8 @@ inline void hlinear_x86(const uint8_t* row, size_t row_bytes, size_t out_w, cons
 inline __m128i vlinear_lanes(const int16_t* r0, const int16_t* r1, __m128i b, __m128i half) {
   const __m128i u = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0));
   const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r1));
-  const __m128i lo = _mm_srai_epi32(_mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi16(u, v), b), half), 18);
-  const __m128i hi = _mm_srai_epi32(_mm_add_epi32(_mm_madd_epi16(_mm_unpackhi_epi16(u, v), b), half), 18);
+  const __m128i lo = _mm_srai_epi32(_mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi16(u, v), b), half), 21);
+  const __m128i hi = _mm_srai_epi32(_mm_add_epi32(_mm_madd_epi16(_mm_unpackhi_epi16(u, v), b), half), 21);
   return _mm_packs_epi32(lo, hi);
 }
 
@@ -61,8 +55,8 @@ template <size_t C>
 inline void vlinear_x86(const int16_t* r0, const int16_t* r1, int32_t b0, int32_t b1, size_t out_w,
                         uint8_t* out) {
   const __m128i b = _mm_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(b1) << 16) | static_cast<uint16_t>(b0)));
-  const __m128i half = _mm_set1_epi32(1 << 17);
-  const __m128i pack3 = _mm_load_si128(reinterpret_cast<const __m128i*>(kPack3));
+  const __m128i half = _mm_set1_epi32(1 << 20);
+  const __m128i pack3 = _mm_load_si128(reinterpret_cast<const __m128i*>(kPack4To3));
   size_t x = 0;
   for (; x + 4 <= out_w; x += 4) {
     __m128i px = _mm_packus_epi16(vlinear_lanes(r0 + 4 * x, r1 + 4 * x, b, half),

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "kernels/common/simd/vec_avx2.h"
+#include "kernels/image/warp/warp_u8_fixed_x86.h"
 #include "kernels/image/warp/warp_u8f32_impl.h"
 #include "kernels/registry.h"
 
@@ -176,15 +177,7 @@ void bilinear_row_c(const WarpRowParams& p, const Ein* src, size_t y, Eout* out,
   const int32_t W = static_cast<int32_t>(p.src_w), H = static_cast<int32_t>(p.src_h);
   const int32_t row = W * static_cast<int32_t>(C), px = static_cast<int32_t>(C);
   const int32_t bytes = H * row;  // values in the image (bytes of a uint8 one)
-  const float m0 = static_cast<float>(p.m[0]), m1 = static_cast<float>(p.m[1]), m2 = static_cast<float>(p.m[2]);
-  const float m3 = static_cast<float>(p.m[3]), m4 = static_cast<float>(p.m[4]), m5 = static_cast<float>(p.m[5]);
-  const float yf = static_cast<float>(y);
-  const float ry = m1 * yf, ryy = m4 * yf;
-  const size_t blocks_end = p.out_w - p.out_w % 16;
-  const __m256 vm0 = _mm256_set1_ps(m0), vm3 = _mm256_set1_ps(m3);
-  const __m256 bx = _mm256_set1_ps(ry + m2), by = _mm256_set1_ps(ryy + m5);
-  const __m256 rx = _mm256_set1_ps(ry), rxy = _mm256_set1_ps(ryy);
-  const __m256 vm2 = _mm256_set1_ps(m2), vm5 = _mm256_set1_ps(m5);
+  const RowCoords8 coords(RowCoords(p, y));
   const __m256 one = _mm256_set1_ps(1.0f), lim = _mm256_set1_ps(1073741824.0f);
   const __m256 nlim = _mm256_sub_ps(_mm256_setzero_ps(), lim);
   const __m256 cval = _mm256_set1_ps(p.cval);
@@ -197,17 +190,11 @@ void bilinear_row_c(const WarpRowParams& p, const Ein* src, size_t y, Eout* out,
   // ones (pixel_taps) end inside the image
   const bool interior_ok = W >= 2 && H >= 3;
   const __m256i w_last = _mm256_set1_epi32(W - 2), h_last = _mm256_set1_epi32(H - 3);
-  const __m256i one_i = _mm256_set1_epi32(1), lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i one_i = _mm256_set1_epi32(1);
   for (size_t x = 0; x < p.out_w; x += 8) {
     const size_t n = std::min<size_t>(8, p.out_w - x);
-    const __m256 xv = _mm256_add_ps(V8::iota(), _mm256_set1_ps(static_cast<float>(x)));
-    __m256 sx = _mm256_fmadd_ps(vm0, xv, bx), sy = _mm256_fmadd_ps(vm3, xv, by);
-    if (x + 8 > blocks_end) {
-      const int32_t first_tail = static_cast<int32_t>(blocks_end > x ? blocks_end - x : 0);
-      const __m256 tail = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(first_tail - 1)));
-      sx = _mm256_blendv_ps(sx, _mm256_add_ps(_mm256_fmadd_ps(vm0, xv, rx), vm2), tail);
-      sy = _mm256_blendv_ps(sy, _mm256_add_ps(_mm256_fmadd_ps(vm3, xv, rxy), vm5), tail);
-    }
+    __m256 sx, sy;
+    coords.at(x, &sx, &sy);
     const __m256 fx = V8::floor(sx), fy = V8::floor(sy);
     const __m256 ax = _mm256_sub_ps(sx, fx), ay = _mm256_sub_ps(sy, fy);
     const __m256i ix = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(fx, nlim), lim));
@@ -375,7 +362,8 @@ inline bool vector_bilinear(const WarpRowParams& p) {
 }  // namespace
 
 void warp_u8_row__avx2(const WarpRowParams& p, const uint8_t* src, size_t y, uint8_t* out) {
-  if (vector_bilinear(p)) bilinear_row(p, src, y, out, WarpIntensity{});
+  if (fixed_bilinear_u8(p)) bilinear_row_u8_fixed_x86(p, src, y, out);
+  else if (vector_bilinear(p)) bilinear_row(p, src, y, out, WarpIntensity{});
   else warp_row<VecAvx2>(p, src, y, out);
 }
 void warp_f32_row__avx2(const WarpRowParams& p, const float* src, size_t y, float* out) {

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "kernels/common/simd/vec_avx512.h"
+#include "kernels/image/warp/warp_u8_fixed_x86.h"
 #include "kernels/image/warp/warp_u8f32_impl.h"
 #include "kernels/registry.h"
 
@@ -284,7 +285,8 @@ inline bool vector_bilinear(const WarpRowParams& p) {
 }  // namespace
 
 void warp_u8_row__avx512(const WarpRowParams& p, const uint8_t* src, size_t y, uint8_t* out) {
-  if (vector_bilinear(p)) bilinear_row(p, src, y, out, WarpIntensity{});
+  if (fixed_bilinear_u8(p)) bilinear_row_u8_fixed_x86(p, src, y, out);
+  else if (vector_bilinear(p)) bilinear_row(p, src, y, out, WarpIntensity{});
   else warp_row<VecAvx512>(p, src, y, out);
 }
 void warp_f32_row__avx512(const WarpRowParams& p, const float* src, size_t y, float* out) {

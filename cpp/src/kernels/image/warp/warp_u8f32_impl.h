@@ -4,6 +4,8 @@
 // Interior pixels take a path without border checks. One body per ISA (each
 // warp_u8f32__<isa>.cpp), pixel type uint8 or float; what differs by ISA comes in through the
 // vector type V, including V::F32x4, the 4-float register of a 3- or 4-channel float pixel.
+// (uint8 bilinear rows of 3 or 4 channels with a whole-number cval take the fixed-point path
+// of warp_u8_fixed.h instead; the uint8 -> float32 augmentation rows stay here.)
 #pragma once
 
 #include <cmath>
