@@ -104,6 +104,41 @@ def test_filter2d_saturation_and_large_values(dtype):
     check_op("image.filter2d", x, kernel(7, 7) * 10)
 
 
+@pytest.mark.parametrize("pattern", ["dense", "first_row_zero", "holes", "last_col_zero"])
+def test_filter2d_float_zero_taps_skip_non_finite_values(isa, pattern):
+    """The float 2-D filter takes two output rows at once, each input row's taps grouped in runs
+    that feed one output, the other or both. A zero tap is skipped, so a NaN or inf it would
+    read reaches no output; every other output matches a float64 sum of the non-zero taps (rows
+    of both parities, odd heights, every ISA)."""
+    rng = np.random.default_rng(len(pattern))
+    k = rng.uniform(-1, 1, (5, 5)).astype(np.float32)
+    if pattern == "first_row_zero":
+        k[0] = 0
+    elif pattern == "holes":
+        k[1, ::2] = 0
+        k[3, 1] = 0
+        k[4, 4] = 0
+    elif pattern == "last_col_zero":
+        k[:, 4] = 0
+    for h, w in ((9, 40), (10, 37), (31, 70)):
+        x = rng.uniform(-50, 50, (h, w, 3)).astype(np.float32)
+        bad = rng.random((h, w, 3)) < 0.01
+        x[bad] = rng.choice([np.nan, np.inf, -np.inf], int(bad.sum()))
+        got = fi.filter2d(x, k, border="constant", cval=0.0)
+        xp = np.zeros((h + 4, w + 4, 3))
+        xp[2:-2, 2:-2] = x
+        want = np.zeros((h, w, 3))
+        with np.errstate(invalid="ignore"):  # inf - inf: the NaN the output must hold too
+            for r in range(5):
+                for c in range(5):
+                    if k[r, c] != 0:
+                        want = want + float(k[r, c]) * xp[r:r + h, c:c + w]
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+        fin = np.isfinite(want)
+        np.testing.assert_allclose(got[fin], want[fin], rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 def test_filter2d_batch(dtype):
     x = img(3, 9, 12, 3, dtype=dtype)

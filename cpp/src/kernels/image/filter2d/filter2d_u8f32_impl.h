@@ -141,28 +141,50 @@ inline void correlate2_block(const float* const* rows, size_t nrows, const float
   }
 }
 
+// Runs of consecutive taps (in kernel order) that feed the same outputs: kind 1 out0 only, 2
+// out1 only, 3 both (a dense kernel: its first row, the middle rows, its last row), so that the
+// loop over a run tests no coefficient.
+struct TapRun {
+  size_t begin, end;
+  int kind;
+};
+
+template <class V, int NV, int Kind>
+__attribute__((always_inline)) inline void correlate2_run(const Tap2* taps, size_t t0, size_t t1, size_t j,
+                                                          size_t last, typename V::T* acc0, typename V::T* acc1) {
+  using T = typename V::T;
+  constexpr size_t W = V::width;
+  for (size_t t = t0; t < t1; ++t) {
+    const float* p = taps[t].p + j;
+    T x[NV];
+#pragma GCC unroll 4
+    for (int q = 0; q < NV; ++q) x[q] = q == NV - 1 ? V::load_n(p + q * W, last) : V::load(p + q * W);
+    if constexpr (Kind & 1) {
+      const T w = V::set1(taps[t].w0);
+#pragma GCC unroll 4
+      for (int q = 0; q < NV; ++q) acc0[q] = V::fma(x[q], w, acc0[q]);
+    }
+    if constexpr (Kind & 2) {
+      const T w = V::set1(taps[t].w1);
+#pragma GCC unroll 4
+      for (int q = 0; q < NV; ++q) acc1[q] = V::fma(x[q], w, acc1[q]);
+    }
+  }
+}
+
 template <class V, int NV, class O>
-inline void correlate2_taps_block(const Tap2* taps, size_t ntaps, size_t j, size_t last, O* out0, O* out1) {
+inline void correlate2_taps_block(const Tap2* taps, const TapRun* runs, size_t nruns, size_t j, size_t last,
+                                  O* out0, O* out1) {
   using T = typename V::T;
   constexpr size_t W = V::width;
   T acc0[NV], acc1[NV];
 #pragma GCC unroll 4
   for (int q = 0; q < NV; ++q) acc0[q] = acc1[q] = V::zero();
-  for (size_t t = 0; t < ntaps; ++t) {
-    const float* p = taps[t].p + j;
-    T x[NV];
-#pragma GCC unroll 4
-    for (int q = 0; q < NV; ++q) x[q] = q == NV - 1 ? V::load_n(p + q * W, last) : V::load(p + q * W);
-    if (taps[t].w0 != 0.0f) {
-      const T w = V::set1(taps[t].w0);
-#pragma GCC unroll 4
-      for (int q = 0; q < NV; ++q) acc0[q] = V::fma(x[q], w, acc0[q]);
-    }
-    if (taps[t].w1 != 0.0f) {
-      const T w = V::set1(taps[t].w1);
-#pragma GCC unroll 4
-      for (int q = 0; q < NV; ++q) acc1[q] = V::fma(x[q], w, acc1[q]);
-    }
+  for (size_t i = 0; i < nruns; ++i) {
+    const TapRun& r = runs[i];
+    if (r.kind == 3) correlate2_run<V, NV, 3>(taps, r.begin, r.end, j, last, acc0, acc1);
+    else if (r.kind == 1) correlate2_run<V, NV, 1>(taps, r.begin, r.end, j, last, acc0, acc1);
+    else correlate2_run<V, NV, 2>(taps, r.begin, r.end, j, last, acc0, acc1);
   }
 #pragma GCC unroll 4
   for (int q = 0; q < NV; ++q) {
@@ -189,10 +211,17 @@ void correlate2(const float* const* rows, size_t nrows, const float* k, size_t k
         const float k1 = r > 0 ? k[(r - 1) * kw + s] : 0.0f;
         if (k0 != 0.0f || k1 != 0.0f) taps[nt++] = {rows[r] + s * step, k0, k1};
       }
+    TapRun runs[kMaxTaps];
+    size_t nruns = 0;
+    for (size_t t = 0; t < nt; ++t) {
+      const int kind = (taps[t].w0 != 0.0f ? 1 : 0) | (taps[t].w1 != 0.0f ? 2 : 0);
+      if (nruns > 0 && runs[nruns - 1].kind == kind) runs[nruns - 1].end = t + 1;
+      else runs[nruns++] = {t, t + 1, kind};
+    }
     size_t j = 0;
-    for (; j + 4 * W <= n; j += 4 * W) correlate2_taps_block<V, 4>(taps, nt, j, W, out0, out1);
-    for (; j + W <= n; j += W) correlate2_taps_block<V, 1>(taps, nt, j, W, out0, out1);
-    if (j < n) correlate2_taps_block<V, 1>(taps, nt, j, n - j, out0, out1);
+    for (; j + 4 * W <= n; j += 4 * W) correlate2_taps_block<V, 4>(taps, runs, nruns, j, W, out0, out1);
+    for (; j + W <= n; j += W) correlate2_taps_block<V, 1>(taps, runs, nruns, j, W, out0, out1);
+    if (j < n) correlate2_taps_block<V, 1>(taps, runs, nruns, j, n - j, out0, out1);
     return;
   }
   size_t j = 0;
