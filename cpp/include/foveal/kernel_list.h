@@ -82,6 +82,8 @@ FOVEAL_KERNEL(correlate_f32, correlate_f32_fn, filter2d_f32_row)
 FOVEAL_KERNEL(correlate_u8, correlate_u8_fn, filter2d_u8_row)
 FOVEAL_KERNEL(correlate2_f32, correlate2_f32_fn, filter2d_f32_row2)
 FOVEAL_KERNEL(correlate2_u8, correlate2_u8_fn, filter2d_u8_row2)
+// image/filter2d: one output row of a uint8 2-D filter with small whole-number taps (16-bit sums).
+FOVEAL_KERNEL(filter_int_u8, filter_int_u8_fn, filter2d_u8_int)
 // image/filter2d: the fixed-point passes of a uint8 separable filter with small integer taps.
 FOVEAL_KERNEL(sep_col_u8, sep_col_u8_fn, filter2d_u8_fixcol)
 FOVEAL_KERNEL(sep_row_u8, sep_row_u8_fn, filter2d_u8_fixrow)

@@ -307,6 +307,12 @@ using correlate2_f32_fn = void (*)(const float* const* rows, size_t nrows, const
                                    size_t kw, size_t step, size_t n, float* out0, float* out1);
 using correlate2_u8_fn = void (*)(const float* const* rows, size_t nrows, const float* k,
                                   size_t kw, size_t step, size_t n, uint8_t* out0, uint8_t* out1);
+// One output row of a uint8 2-D filter with whole-number taps whose absolute values sum to at
+// most 128, in 16-bit integers (every partial sum fits), from nrows padded uint8 rows:
+//   out[j] = saturate_u8(sum_{r, s} k[r*kw + s] * rows[r][j + s*step]),  j in [0, n)
+// Exact, as the float path is for such kernels.
+using filter_int_u8_fn = void (*)(const uint8_t* const* rows, size_t nrows, const int16_t* k, size_t kw,
+                                  size_t step, size_t n, uint8_t* out);
 // The two passes of a uint8 separable filter whose taps are small integers (fixed point, the
 // sums exact in uint16; filter2d.cpp says when): the vertical pass over nrows source rows,
 // out[j] = sum_r k[r] * rows[r][j] (uint16, j in [0, n)), then the horizontal pass over that row

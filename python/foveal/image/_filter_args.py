@@ -39,7 +39,8 @@ def _separate(k: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
         return None
     ky = k64[:, j0] / k64[i0, j0]
     kx = k64[i0, :]
-    if not np.allclose(np.outer(ky, kx), k64, rtol=1e-6, atol=1e-7 * abs(k64[i0, j0])):
+    # np.allclose's test, written out (allclose itself costs ~100 us a call on a 3 x 3 kernel)
+    if not (np.abs(np.outer(ky, kx) - k64) <= 1e-7 * abs(k64[i0, j0]) + 1e-6 * np.abs(k64)).all():
         return None
     return kx.astype(np.float32), ky.astype(np.float32)
 

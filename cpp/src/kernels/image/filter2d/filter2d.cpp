@@ -5,6 +5,7 @@
 // skip the ring: the float 2-D filter reads the image rows in place (filter2d_f32_rows), and a
 // uint8 separable filter with taps in 256ths runs in fixed point (sep_filter2d_fixed_u8).
 #include <algorithm>
+#include <cmath>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -18,41 +19,43 @@
 namespace foveal {
 namespace {
 
-void to_float(const KernelTable& t, const uint8_t* src, size_t n, float* dst) { t.u8_to_f32(n, src, 1.0f, dst); }
-void to_float(const KernelTable&, const float* src, size_t n, float* dst) { std::memcpy(dst, src, n * sizeof(float)); }
+void to_row(const KernelTable& t, const uint8_t* src, size_t n, float* dst) { t.u8_to_f32(n, src, 1.0f, dst); }
+void to_row(const KernelTable&, const float* src, size_t n, float* dst) { std::memcpy(dst, src, n * sizeof(float)); }
+void to_row(const KernelTable&, const uint8_t* src, size_t n, uint8_t* dst) { std::memcpy(dst, src, n); }
 
-// One input row (row index q of the image, any integer) padded to (left + W + right) pixels.
-template <class E>
-void padded_row(const KernelTable& t, const FilterParams& p, const E* image, ptrdiff_t q,
-                float* out) {
+// One input row (row index q of the image, any integer) padded to (left + W + right) pixels, as
+// float (or as uint8 for the integer filter, whose cval is a byte).
+template <class E, class O>
+void padded_row(const KernelTable& t, const FilterParams& p, const E* image, ptrdiff_t q, O* out) {
   const size_t W = p.shape.width, C = p.shape.channels;
   const size_t left = p.anchor_x, right = p.kw - 1 - p.anchor_x;
   const ptrdiff_t iy = border_index(q, static_cast<ptrdiff_t>(p.shape.height), p.border);
   if (iy < 0) {  // a constant row
-    for (size_t i = 0; i < (left + W + right) * C; ++i) out[i] = p.cval;
+    for (size_t i = 0; i < (left + W + right) * C; ++i) out[i] = static_cast<O>(p.cval);
     return;
   }
   const E* row = image + static_cast<size_t>(iy) * W * C;
-  to_float(t, row, W * C, out + left * C);
-  auto edge = [&](ptrdiff_t x, float* dst) {
+  to_row(t, row, W * C, out + left * C);
+  auto edge = [&](ptrdiff_t x, O* dst) {
     const ptrdiff_t ix = border_index(x, static_cast<ptrdiff_t>(W), p.border);
-    for (size_t c = 0; c < C; ++c) dst[c] = ix < 0 ? p.cval : static_cast<float>(row[static_cast<size_t>(ix) * C + c]);
+    for (size_t c = 0; c < C; ++c) dst[c] = ix < 0 ? static_cast<O>(p.cval) : static_cast<O>(row[static_cast<size_t>(ix) * C + c]);
   };
   for (size_t i = 0; i < left; ++i) edge(static_cast<ptrdiff_t>(i) - static_cast<ptrdiff_t>(left), out + i * C);
   for (size_t i = 0; i < right; ++i) edge(static_cast<ptrdiff_t>(W + i), out + (left + W + i) * C);
 }
 
 // Ring of kh row buffers keyed by logical input row q (slot q mod kh).
+template <class T = float>
 struct RowRing {
   size_t kh, row_floats;
-  std::vector<float> data;
+  std::vector<T> data;
   std::vector<ptrdiff_t> key;
   RowRing(size_t kh_, size_t row_floats_) : kh(kh_), row_floats(row_floats_), data(kh_ * row_floats_), key(kh_, PTRDIFF_MIN) {}
   // The buffer for row q; fill(buf) is called when it is not there yet.
   template <class Fill>
-  float* get(ptrdiff_t q, Fill&& fill) {
+  T* get(ptrdiff_t q, Fill&& fill) {
     const size_t slot = static_cast<size_t>(((q % ptrdiff_t(kh)) + ptrdiff_t(kh)) % ptrdiff_t(kh));
-    float* buf = data.data() + slot * row_floats;
+    T* buf = data.data() + slot * row_floats;
     if (key[slot] != q) { fill(buf); key[slot] = q; }
     return buf;
   }
@@ -79,7 +82,7 @@ void filter_bands(const FilterParams& p, const E* src, E* dst, size_t ring_float
   for_each_band(s, p.kh, [&](size_t n, size_t y0, size_t y1) {
     const E* image = src + n * s.height * rowv;
     E* out = dst + n * s.height * rowv;
-    RowRing ring(p.kh + 1, ring_floats);
+    RowRing<float> ring(p.kh + 1, ring_floats);
     auto fill = make_fill(image);
     std::vector<const float*> rows(p.kh + 1);
     for (size_t y = y0; y < y1; y += 2) {
@@ -266,7 +269,44 @@ void sep_filter2d_fixed_u8(const FilterParams& p, const uint8_t* src, const Fixe
 
 }  // namespace
 
+// The uint8 2-D filter in 16-bit integers (filter_int_u8_fn) where every tap is a whole number,
+// their absolute values sum to at most 128 and a constant border's value is a byte: the float
+// path's sums are whole numbers then, computed exactly, so the results are the same. False
+// (nothing done) otherwise. The ring holds padded uint8 rows.
+bool filter2d_u8_int(const FilterParams& p, const uint8_t* src, const float* kernel, uint8_t* dst) {
+  const size_t taps = p.kh * p.kw;
+  std::vector<int16_t> k(taps);
+  float total = 0.0f;
+  for (size_t i = 0; i < taps; ++i) {
+    const float v = kernel[i];
+    if (!(std::fabs(v) <= 128.0f) || v != std::floor(v)) return false;
+    total += std::fabs(v);
+    k[i] = static_cast<int16_t>(v);
+  }
+  if (total > 128.0f) return false;
+  if (p.border == Border::constant && !(p.cval >= 0.0f && p.cval <= 255.0f && p.cval == std::floor(p.cval)))
+    return false;
+  const KernelTable& t = kernels();
+  const ImageShape& s = p.shape;
+  const size_t rowv = s.width * s.channels, padded = (s.width + p.kw - 1) * s.channels;
+  for_each_band(s, p.kh, [&](size_t n, size_t y0, size_t y1) {
+    const uint8_t* image = src + n * s.height * rowv;
+    uint8_t* out = dst + n * s.height * rowv;
+    RowRing<uint8_t> ring(p.kh, padded);
+    std::vector<const uint8_t*> rows(p.kh);
+    for (size_t y = y0; y < y1; ++y) {
+      for (size_t r = 0; r < p.kh; ++r) {
+        const ptrdiff_t q = static_cast<ptrdiff_t>(y + r) - static_cast<ptrdiff_t>(p.anchor_y);
+        rows[r] = ring.get(q, [&](uint8_t* buf) { padded_row(t, p, image, q, buf); });
+      }
+      t.filter_int_u8(rows.data(), p.kh, k.data(), p.kw, s.channels, rowv, out + y * rowv);
+    }
+  });
+  return true;
+}
+
 void filter2d_u8(const FilterParams& p, const uint8_t* src, const float* kernel, uint8_t* dst) {
+  if (filter2d_u8_int(p, src, kernel, dst)) return;
   filter2d(p, src, kernel, dst, kernels().correlate_u8, kernels().correlate2_u8);
 }
 void filter2d_f32(const FilterParams& p, const float* src, const float* kernel, float* dst) {

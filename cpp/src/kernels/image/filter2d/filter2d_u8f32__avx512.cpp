@@ -3,6 +3,7 @@
 
 #include "kernels/common/simd/vec_avx512.h"
 #include "kernels/image/filter2d/filter2d_u8f32_impl.h"
+#include "kernels/image/filter2d/filter_int_u8_x86.h"
 #include "kernels/registry.h"
 
 namespace foveal {
@@ -51,6 +52,11 @@ void filter2d_u8_fixcol__avx512(const uint8_t* const* rows, size_t nrows, const 
 void filter2d_u8_fixrow__avx512(const uint16_t* row, const uint16_t* k, size_t kw, size_t step, unsigned shift,
                                 size_t n, uint8_t* out) {
   fixed_row_vec<I16Avx512>(row, k, kw, step, shift, n, out);
+}
+
+void filter2d_u8_int__avx512(const uint8_t* const* rows, size_t nrows, const int16_t* k, size_t kw, size_t step,
+                            size_t n, uint8_t* out) {
+  filter_int_u8_x86(rows, nrows, k, kw, step, n, out);
 }
 
 }  // namespace foveal

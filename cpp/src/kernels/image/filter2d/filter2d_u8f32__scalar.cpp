@@ -1,6 +1,7 @@
 // filter2d row correlation kernels, scalar.
 #include "kernels/common/simd/vec_scalar.h"
 #include "kernels/image/filter2d/filter2d_u8f32_impl.h"
+#include "kernels/image/filter2d/filter_int_u8.h"
 #include "kernels/registry.h"
 
 namespace foveal {
@@ -29,6 +30,11 @@ void filter2d_u8_fixcol__scalar(const uint8_t* const* rows, size_t nrows, const 
 void filter2d_u8_fixrow__scalar(const uint16_t* row, const uint16_t* k, size_t kw, size_t step, unsigned shift,
                               size_t n, uint8_t* out) {
   fixed_row(row, k, kw, step, shift, n, out);
+}
+
+void filter2d_u8_int__scalar(const uint8_t* const* rows, size_t nrows, const int16_t* k, size_t kw, size_t step,
+                            size_t n, uint8_t* out) {
+  filter_int_u8_values(rows, nrows, k, kw, step, 0, n, out);
 }
 
 }  // namespace foveal
