@@ -3,7 +3,8 @@
 // thread per output pixel, computing exactly what the CPU kernels compute (warp_u8f32_impl.h,
 // warp.cpp): the same float coordinates (OpenCV 5's rounding of m0*x + m1*y + m2), the same
 // weights, the same order of float operations (this file is compiled without FMA contraction;
-// explicit fmaf where the CPU uses one), uint8 rounded half to even and saturated.
+// explicit fmaf where the CPU uses one), uint8 rounded half to even and saturated. uint8
+// bilinear warps of 3 or 4 channels take the CPU's fixed-point sums (warp_pixel_u8_fixed).
 #include <cmath>
 
 #include "cuda/image_common.cuh"
@@ -106,6 +107,53 @@ FOVEAL_HD void warp_pixel(const WarpGeom& g, const E* img, size_t x, size_t y, c
   }
 }
 
+// Whether a uint8 warp takes the CPU's fixed-point bilinear path (fixed_bilinear_u8 in
+// kernels/image/warp/warp_u8_fixed.h): bilinear, 3 or 4 channels, a whole-number cval in
+// [0, 255], offsets within int32.
+FOVEAL_HD bool fixed_bilinear_u8(const WarpGeom& g) {
+  return g.interp == Interp::bilinear && (g.channels == 3 || g.channels == 4) && g.cval >= 0.0f &&
+         g.cval <= 255.0f && g.cval == floorf(g.cval) && g.src_w < (size_t{1} << 24) &&
+         g.src_h < (size_t{1} << 24) && g.src_h * g.src_w * g.channels < (size_t{1} << 30);
+}
+
+// Output pixel (x, y) of that path, the CPU's bilinear_px_u8_fixed: the same coordinates, the
+// four taps' Q14 weights as float products rounded half to even, one integer sum.
+FOVEAL_HD void warp_pixel_u8_fixed(const WarpGeom& g, const uint8_t* img, size_t x, size_t y, uint8_t* out) {
+  const size_t C = g.channels;
+  const ptrdiff_t H = static_cast<ptrdiff_t>(g.src_h), W = static_cast<ptrdiff_t>(g.src_w);
+  const float m0 = static_cast<float>(g.m[0]), m1 = static_cast<float>(g.m[1]);
+  const float m2 = static_cast<float>(g.m[2]), m3 = static_cast<float>(g.m[3]);
+  const float m4 = static_cast<float>(g.m[4]), m5 = static_cast<float>(g.m[5]);
+  const float xf = static_cast<float>(x), yf = static_cast<float>(y);
+  const float ry = m1 * yf, ryy = m4 * yf;
+  const bool in_block = x < g.out_w - g.out_w % 16;
+  const float sx = in_block ? fmaf(m0, xf, ry + m2) : fmaf(m0, xf, ry) + m2;
+  const float sy = in_block ? fmaf(m3, xf, ryy + m5) : fmaf(m3, xf, ryy) + m5;
+  const float fx = floorf(sx), fy = floorf(sy);
+  const ptrdiff_t ix = coord(fx), iy = coord(fy);
+  const int32_t cval = static_cast<int32_t>(g.cval);
+  if (g.border == Border::constant && (ix + 1 < 0 || ix >= W || iy + 1 < 0 || iy >= H)) {
+    for (size_t c = 0; c < C; ++c) out[c] = static_cast<uint8_t>(cval);
+    return;
+  }
+  const float ax = sx - fx, ay = sy - fy;
+  const float nx = 1.0f - ax, ny = (1.0f - ay) * 16384.0f, qy = ay * 16384.0f;
+  const int32_t w[4] = {static_cast<int32_t>(rintf(nx * ny)), static_cast<int32_t>(rintf(ax * ny)),
+                        static_cast<int32_t>(rintf(nx * qy)), static_cast<int32_t>(rintf(ax * qy))};
+  ptrdiff_t at[4];  // the taps' pixel offsets; -1: the constant value
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 2; ++b) {
+      const ptrdiff_t yy = border_index(iy + a, H, g.border), xx = border_index(ix + b, W, g.border);
+      at[2 * a + b] = yy < 0 || xx < 0 ? -1 : (yy * W + xx) * static_cast<ptrdiff_t>(C);
+    }
+  for (size_t c = 0; c < C; ++c) {
+    int32_t v = 1 << 13;
+    for (int k = 0; k < 4; ++k) v += (at[k] < 0 ? cval : static_cast<int32_t>(img[at[k] + c])) * w[k];
+    v >>= 14;
+    out[c] = static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+  }
+}
+
 // Emitters: the plain store (uint8 rounded), and the stores of the augmentation.
 template <class E>
 struct Store {
@@ -142,6 +190,12 @@ struct WarpPixel {  // i = (n, y, x)
   FOVEAL_HD void operator()(size_t i) const {
     const size_t x = i % g.out_w, t = i / g.out_w, y = t % out_h, n = t / out_h;
     const E* img = src + n * height * g.src_w * g.channels;
+    if constexpr (sizeof(E) == 1) {
+      if (fixed_bilinear_u8(g)) {
+        warp_pixel_u8_fixed(g, img, x, y, dst + i * g.channels);
+        return;
+      }
+    }
     warp_pixel(g, img, x, y, Store<E>{dst + i * g.channels});
   }
 };

@@ -114,30 +114,16 @@ void band_rows(const Taps& ty, size_t y0, size_t y1, size_t row_len, Fill fill, 
   }
 }
 
-// A weight in Q14 (of 16384), as the fixed-point bilinear passes take it.
-int16_t q14(float w) { return static_cast<int16_t>(std::lrint(static_cast<double>(w) * 16384.0)); }
-
 // Bilinear uint8 resize of 3- or 4-channel pixels in fixed point (resize_hlinear_u8_fn): false
-// (nothing done) where the taps do not take that form, i.e. a horizontal pair whose second tap
-// has weight but is not the next pixel, or a row past int32 byte offsets.
+// (nothing done) where the taps do not take that form (linear_u8_tables).
 bool resize_u8_linear(const ResizeParams& p, const Taps& tx, const Taps& ty, const uint8_t* src, uint8_t* dst) {
   const ImageShape& s = p.shape;
   const size_t C = s.channels, row_bytes = s.width * C;
-  if ((C != 3 && C != 4) || tx.n != 2 || ty.n != 2 || row_bytes > static_cast<size_t>(INT32_MAX)) return false;
-  std::vector<int32_t> xoff(p.out_w);
-  std::vector<int16_t> xw(2 * p.out_w);
-  for (size_t x = 0; x < p.out_w; ++x) {
-    const int32_t i0 = tx.index[2 * x], i1 = tx.index[2 * x + 1];
-    if (tx.weight[2 * x + 1] != 0.0f && i1 != i0 + 1) return false;
-    xoff[x] = i0 * static_cast<int32_t>(C);
-    xw[2 * x + 1] = tx.weight[2 * x + 1] == 0.0f ? 0 : q14(tx.weight[2 * x + 1]);
-    xw[2 * x] = static_cast<int16_t>(16384 - xw[2 * x + 1]);
-  }
-  std::vector<int32_t> yw(2 * p.out_h);
-  for (size_t y = 0; y < p.out_h; ++y) {
-    yw[2 * y + 1] = ty.weight[2 * y + 1] == 0.0f ? 0 : q14(ty.weight[2 * y + 1]);
-    yw[2 * y] = 16384 - yw[2 * y + 1];
-  }
+  LinearU8Tables lt;
+  if (!linear_u8_tables(tx, ty, C, s.width, &lt)) return false;
+  const std::vector<int32_t>& xoff = lt.xoff;
+  const std::vector<int16_t>& xw = lt.xw;
+  const std::vector<int32_t>& yw = lt.yw;
   const KernelTable& table = kernels();
   const resize_hlinear_u8_fn hpass = table.resize_hlinear_u8;
   const resize_vlinear_u8_fn vpass = table.resize_vlinear_u8;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -116,6 +117,40 @@ Taps make_taps(size_t in, size_t out, Interp interp, bool area_shrink) {
   }
   zero_taps_read_own_pixel(t, out);
   return t;
+}
+
+// The tables of the fixed-point bilinear uint8 resize (resize_hlinear_u8_fn / resize_vlinear_u8_fn
+// in foveal/kernels.h; the CUDA build's resize computes the same sums): per output column the
+// byte offset of its first tap and its two Q14 weights (w0 + w1 = 16384), per output row its
+// two Q14 weights. False when the taps do not take that form: pixels of other than 3 or 4
+// channels, other than 2 taps per axis, a second horizontal tap with weight that is not the next
+// pixel, or a row past int32 byte offsets.
+struct LinearU8Tables {
+  std::vector<int32_t> xoff;
+  std::vector<int16_t> xw;
+  std::vector<int32_t> yw;
+};
+
+inline int16_t q14_tap(float w) { return static_cast<int16_t>(std::lrint(static_cast<double>(w) * 16384.0)); }
+
+inline bool linear_u8_tables(const Taps& tx, const Taps& ty, size_t C, size_t width, LinearU8Tables* t) {
+  const size_t out_w = tx.index.size() / 2, out_h = ty.index.size() / 2;
+  if ((C != 3 && C != 4) || tx.n != 2 || ty.n != 2 || width * C > static_cast<size_t>(INT32_MAX)) return false;
+  t->xoff.resize(out_w);
+  t->xw.resize(2 * out_w);
+  for (size_t x = 0; x < out_w; ++x) {
+    const int32_t i0 = tx.index[2 * x], i1 = tx.index[2 * x + 1];
+    if (tx.weight[2 * x + 1] != 0.0f && i1 != i0 + 1) return false;
+    t->xoff[x] = i0 * static_cast<int32_t>(C);
+    t->xw[2 * x + 1] = tx.weight[2 * x + 1] == 0.0f ? 0 : q14_tap(tx.weight[2 * x + 1]);
+    t->xw[2 * x] = static_cast<int16_t>(16384 - t->xw[2 * x + 1]);
+  }
+  t->yw.resize(2 * out_h);
+  for (size_t y = 0; y < out_h; ++y) {
+    t->yw[2 * y + 1] = ty.weight[2 * y + 1] == 0.0f ? 0 : q14_tap(ty.weight[2 * y + 1]);
+    t->yw[2 * y] = 16384 - t->yw[2 * y + 1];
+  }
+  return true;
 }
 
 }  // namespace
