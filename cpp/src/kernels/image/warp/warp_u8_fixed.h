@@ -16,6 +16,7 @@
 
 #include "foveal/kernels.h"
 #include "kernels/image/border.h"
+#include "kernels/image/warp/coords.h"
 
 namespace foveal {
 namespace {
@@ -39,40 +40,13 @@ inline void fixed_weights(float ax, float ay, int32_t* w) {
   w[3] = static_cast<int32_t>(std::nearbyint(ax * sy));
 }
 
-// The integer part of a float coordinate, clamped far outside any image (the cast stays defined).
-inline ptrdiff_t fixed_coord(float v) {
-  const float lim = 1073741824.0f;  // 2^30
-  return static_cast<ptrdiff_t>(v < -lim ? -lim : (v > lim ? lim : v));
-}
-
-// The float source coordinates of one output row, rounded as OpenCV 5 rounds them (and as
-// warp_row and the vector rows of every ISA do): fma(m0, x, m1*y + m2) over blocks of 16 pixels,
-// fma(m0, x, m1*y) + m2 for the last out_w % 16 pixels of the row.
-struct RowCoords {
-  float m0, m2, m3, m5, ry, ryy, base_x, base_y;
-  size_t blocks_end;
-  RowCoords(const WarpRowParams& p, size_t y)
-      : m0(static_cast<float>(p.m[0])), m2(static_cast<float>(p.m[2])), m3(static_cast<float>(p.m[3])),
-        m5(static_cast<float>(p.m[5])), ry(static_cast<float>(p.m[1]) * static_cast<float>(y)),
-        ryy(static_cast<float>(p.m[4]) * static_cast<float>(y)), base_x(ry + m2), base_y(ryy + m5),
-        blocks_end(p.out_w - p.out_w % 16) {}
-  float sx(size_t x) const {
-    const float xf = static_cast<float>(x);
-    return x < blocks_end ? std::fma(m0, xf, base_x) : std::fma(m0, xf, ry) + m2;
-  }
-  float sy(size_t x) const {
-    const float xf = static_cast<float>(x);
-    return x < blocks_end ? std::fma(m3, xf, base_y) : std::fma(m3, xf, ryy) + m5;
-  }
-};
-
 // One output pixel at source position (sx, sy).
 inline void bilinear_px_u8_fixed(const WarpRowParams& p, const uint8_t* src, float sx, float sy, uint8_t* o) {
   const size_t C = p.channels;
   const ptrdiff_t H = static_cast<ptrdiff_t>(p.src_h), W = static_cast<ptrdiff_t>(p.src_w);
   const int32_t cval = static_cast<int32_t>(p.cval);
   const float fx = std::floor(sx), fy = std::floor(sy);
-  const ptrdiff_t ix = fixed_coord(fx), iy = fixed_coord(fy);
+  const ptrdiff_t ix = coord(fx), iy = coord(fy);
   if (p.border == Border::constant && (ix + 1 < 0 || ix >= W || iy + 1 < 0 || iy >= H)) {
     std::memset(o, cval, C);  // every tap in the border
     return;

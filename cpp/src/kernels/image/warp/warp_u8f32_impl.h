@@ -20,6 +20,7 @@
 #include "kernels/common/simd/vec_scalar.h"
 #include "kernels/image/border.h"
 #include "kernels/image/cubic.h"
+#include "kernels/image/warp/coords.h"
 
 namespace foveal {
 namespace {
@@ -31,12 +32,6 @@ constexpr bool kHasF32x4 = !std::is_void_v<typename V::F32x4>;
 // One pixel value, uint8 rounded and saturated by the same rule as the vector stores.
 inline void put(float* dst, float v) { *dst = v; }
 inline void put(uint8_t* dst, float v) { VecScalar::store_u8(dst, v); }
-
-// Integer part of a float coordinate, clamped far outside any image so the cast is defined.
-inline ptrdiff_t coord(float v) {
-  const float lim = 1073741824.0f;  // 2^30
-  return static_cast<ptrdiff_t>(v < -lim ? -lim : (v > lim ? lim : v));
-}
 
 // Source index of nearest-neighbour sampling at coordinate s on an axis of n pixels: the pixel
 // whose centre is nearest. A position half-way between two centres (within kTieEps pixel, so
