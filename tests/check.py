@@ -276,3 +276,14 @@ def check_layer_gradients(layer, x, rng, weights=(), eps=1e-2, tol=2e-2, samples
         for i, numeric in zip(picks, numeric_grad(loss, arr, eps, picks)):
             got = g.reshape(-1)[i]
             assert abs(got - numeric) <= tol * max(1.0, abs(numeric)), (name, i, got, numeric)
+
+
+def layerwise_forward(model, x):
+    """A model's inference forward one layer at a time, nothing fused: the reference of the
+    inference fusions (``foveal.nn._fusion``)."""
+    graph = model._graph
+    vals = [None] * graph.n_slots
+    vals[0] = x
+    for layer, ins, out, multi in graph.steps:
+        vals[out] = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], False)
+    return vals[graph.output_id]

@@ -615,6 +615,38 @@ def t_conv2d_moments(data):
     invoke(_core.conv2d_moments, list(args.values()), expect=expect, check=check)
 
 
+@target("core.conv2d_pool", covers=["core.conv2d_pool"])
+def t_conv2d_pool(data):
+    rng = draw_setup(data)
+    cfg = draw_conv_config(data, rng)
+    args = conv_args(data, rng, cfg)
+    args["pool_size"] = pick(data, [(1, 1), (2, 2), (2, 2), (2, 3), (3, 1), (4, 4), (9, 9)], "pool_size")
+    args["pool"] = pick(data, ["max", "max", "average"], "pool")
+    apply_mutation(data, rng, args, dict(CONV_KINDS, pool_size="pair", pool="str"))
+    conv = [args[k] for k in ("x", "kernel", "bias", "strides", "padding", "dilation_rate", "groups",
+                              "activation")]
+
+    def model():
+        m = model_conv(*conv)
+        (ph, pw), pool = convert(lambda: m_pair(args["pool_size"]),
+                                 lambda: m_str(args["pool"], ("max", "average")))
+        n, oh, ow, co = m["out"]
+        require(oh >= ph and ow >= pw, "pool_size larger than the convolution's output")
+        return dict(m, pool_size=(ph, pw), pool=pool, out=(n, oh // ph, ow // pw, co))
+
+    expect, m = verdict(model)
+
+    def check(out, a, kw):
+        assert_array(out, m["out"])
+        # conv2d's output pooled, bit for bit
+        y = _core.conv2d(*[materialize(v) for v in conv])
+        fn = _core.max_pool2d if m["pool"] == "max" else _core.avg_pool2d
+        want = fn(y, m["pool_size"], m["pool_size"], ((0, 0), (0, 0)))
+        assert np.array_equal(out, want, equal_nan=True), "differs from conv2d then pooling"
+
+    invoke(_core.conv2d_pool, list(args.values()), expect=expect, check=check)
+
+
 def m_f64(v):
     """A forcecast float64 parameter (as m_f32, in double)."""
     if v is None:
@@ -2206,12 +2238,13 @@ def public_conv_padding(data, pads_explicit):
 
 @target("public.nn.conv2d", covers=["F.conv2d", "F.depthwise_conv2d", "F.conv2d_backward",
                                     "F.depthwise_conv2d_backward", "F.conv2d_moments",
-                                    "F.depthwise_conv2d_moments"], weight=2)
+                                    "F.depthwise_conv2d_moments", "F.conv2d_pool"], weight=2)
 def t_public_conv(data):
     rng = draw_setup(data)
     depthwise = maybe(data, "depthwise", 3)
     backward = maybe(data, "backward", 3)
     moments = not backward and maybe(data, "moments", 2)
+    pooled = not (depthwise or backward or moments) and maybe(data, "pooled", 3)
     cfg = draw_conv_config(data, rng)
     if cfg["strides"][0] > 3 or cfg["dilation_rate"][0] > 3 or max(sum(cfg["padding"], ())) > 3:
         raise Skip("huge geometry: covered by core.conv2d")
@@ -2242,6 +2275,11 @@ def t_public_conv(data):
         draw_need_flags(data, kw)
         draw_dbias_flag(data, kw)
     expect = "ok" if 0 not in out_hw else "error"
+    if pooled:
+        kw["pool_size"] = pick(data, [2, (2, 2), (1, 3), 3], "pool_size")
+        kw["pool"] = pick(data, ["max", "average"], "pool")
+        if any(o < p for o, p in zip(out_hw, R.pair(kw["pool_size"]))):
+            expect = "error"
     mut = pick(data, [None] * 6 + ["x", "kernel", "strides", "dilation_rate", "padding", "groups",
                                    "activation", "bias", "dy"], "mutate")
     xi = 1 if backward else 0
@@ -2304,6 +2342,10 @@ def t_public_conv(data):
             pre = R.conv2d(xx, kk, bias, groups=cfg["groups"], **opts)
             bound = R.conv2d(np.abs(xx), np.abs(kk), absb, groups=cfg["groups"], **opts)
         ref = R.ACTIVATIONS[act](pre)
+        if pooled:   # the activated convolution pooled (max: the largest bound of the window)
+            ps = R.pair(kw["pool_size"])
+            ref = (R.max_pool2d if kw["pool"] == "max" else R.avg_pool2d)(ref, ps)
+            bound = R.max_pool2d(bound, ps)
         if moments:   # (y, mean, m2): y the convolution, its moments those of y in float64
             assert isinstance(out, tuple) and len(out) == 3, f"returned {type(out).__name__}"
             out, mean, m2 = out
@@ -2321,6 +2363,8 @@ def t_public_conv(data):
         fn = F.depthwise_conv2d_backward if depthwise else F.conv2d_backward
     elif moments:
         fn = F.depthwise_conv2d_moments if depthwise else F.conv2d_moments
+    elif pooled:
+        fn = F.conv2d_pool
     else:
         fn = F.depthwise_conv2d if depthwise else F.conv2d
     invoke(fn, args, kw, expect=expect, check=check)

@@ -6,17 +6,8 @@ import numpy as np
 import pytest
 
 import foveal.nn as nn
+from check import layerwise_forward
 from foveal.nn import _fusion
-
-
-def _layerwise(model, x):
-    """The inference forward one layer at a time (no fusion): the reference."""
-    graph = model._graph
-    vals = [None] * graph.n_slots
-    vals[0] = x
-    for layer, ins, out, multi in graph.steps:
-        vals[out] = layer.call([vals[i] for i in ins] if multi else vals[ins[0]], False)
-    return vals[graph.output_id]
 
 
 def _randomize_bn(model, seed=0):
@@ -54,12 +45,12 @@ def _native_activation(layer, act):
 @pytest.mark.parametrize("act", [None, "relu", "relu6", "hard_silu", "gelu", "leaky_relu"])
 @pytest.mark.parametrize("depthwise", [False, True])
 @pytest.mark.parametrize("use_bias", [False, True])
-def test_fused_chain_equals_layerwise(act, depthwise, use_bias):
+def test_fused_chain_equalslayerwise_forward(act, depthwise, use_bias):
     layer = _act_layer(act)
     model = _model(layer, depthwise, use_bias)
     _randomize_bn(model)
     x = np.random.default_rng(1).normal(size=(3, 11, 10, 6)).astype(np.float32) * 3
-    want = _layerwise(model, x)
+    want = layerwise_forward(model, x)
     got = model.predict(x, verbose=0)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     fused = [s for s in model._graph._inference if isinstance(s, _fusion.Fused)]
@@ -78,7 +69,7 @@ def test_chains_with_other_readers_are_not_fused():
     model = nn.Model(inp, out)
     _randomize_bn(model)
     x = np.random.default_rng(2).normal(size=(2, 8, 8, 3)).astype(np.float32)
-    np.testing.assert_allclose(model.predict(x, verbose=0), _layerwise(model, x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.predict(x, verbose=0), layerwise_forward(model, x), rtol=1e-5, atol=1e-5)
     fused = [s for s in model._graph._inference if isinstance(s, _fusion.Fused)]
     assert len(fused) == 1 and fused[0].conv is model.layers[4] and fused[0].activation is None
 
@@ -92,10 +83,10 @@ def test_weight_changes_show_in_the_next_predict():
     model.fit(x, np.zeros_like(first), epochs=1, batch_size=4, verbose=0)   # trains, moves BN stats
     after = model.predict(x, verbose=0)
     assert not np.allclose(after, first)
-    np.testing.assert_allclose(after, _layerwise(model, x), rtol=1e-5, atol=1e-5 * np.abs(after).max())
+    np.testing.assert_allclose(after, layerwise_forward(model, x), rtol=1e-5, atol=1e-5 * np.abs(after).max())
     conv = model.layers[1]
     conv.kernel.value[...] *= 2.0                # even an in-place change of a weight
-    np.testing.assert_allclose(model.predict(x, verbose=0), _layerwise(model, x), rtol=1e-5,
+    np.testing.assert_allclose(model.predict(x, verbose=0), layerwise_forward(model, x), rtol=1e-5,
                                atol=1e-5 * np.abs(after).max() * 2)
 
 
@@ -241,7 +232,7 @@ def test_residual_add_fuses_into_the_convolution(shortcut_conv, act, swap):
     model = _residual_model(shortcut_conv, layer, swap)
     _randomize_bn(model)
     x = np.random.default_rng(5).normal(size=(3, 9, 8, 6)).astype(np.float32) * 2
-    want = _layerwise(model, x)
+    want = layerwise_forward(model, x)
     np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5,
                                atol=1e-5 * np.abs(want).max())
     plan = model._graph._inference
@@ -260,7 +251,7 @@ def test_residual_add_that_broadcasts_matches_add():
     model = nn.Model(inp, out)
     _randomize_bn(model)
     x = np.random.default_rng(6).normal(size=(2, 5, 5, 4)).astype(np.float32)
-    np.testing.assert_allclose(model.predict(x, verbose=0), _layerwise(model, x), rtol=1e-5,
+    np.testing.assert_allclose(model.predict(x, verbose=0), layerwise_forward(model, x), rtol=1e-5,
                                atol=1e-5)
 
 

@@ -37,6 +37,9 @@ def _isa_env_warning() -> str: ...
 def conv2d(x: _F32, kernel: _F32, bias: Optional[_F32], strides: _Pair, padding: _Padding,
            dilation_rate: _Pair, groups: int, activation: str,
            residual: Optional[_F32] = None) -> _F32: ...
+def conv2d_pool(x: _F32, kernel: _F32, bias: Optional[_F32], strides: _Pair, padding: _Padding,
+                dilation_rate: _Pair, groups: int, activation: str, pool_size: _Pair,
+                pool: str) -> _F32: ...
 def inverted_residual(x: _F32, expand_kernel: Optional[_F32], expand_bias: Optional[_F32],
                       dw_kernel: _F32, dw_bias: Optional[_F32], project_kernel: _F32,
                       project_bias: Optional[_F32], strides: _Pair, padding: _Padding,

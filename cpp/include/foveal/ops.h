@@ -53,6 +53,18 @@ void inverted_residual_f32_nhwc(const InvertedResidualParams& p, const float* x,
 // the driver's tiling allows, else in a pass of their own. Deterministic for a given shape.
 void conv2d_moments_f32_nhwc(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
                              float* y, double* mean, double* m2);
+// A convolution and the pooling of its output in one pass (inference): y = pool(conv(x)), conv
+// as conv2d_f32_nhwc (its activation applied before pooling, no residual). The pooling windows
+// are pool_h x pool_w with strides equal to their size and no padding: y is N x (OH / pool_h) x
+// (OW / pool_w) x Cout, the last conv rows and columns that fill no window dropped (Keras's
+// "valid" pooling). Each band of conv output is pooled while it is in cache; it never goes to
+// memory. The sums are those of conv2d_f32_nhwc, the pooling that of max/avg_pool2d_f32_nhwc.
+struct ConvPool {
+  size_t pool_h, pool_w;
+  bool average;   // false: max
+};
+void conv2d_pool_f32_nhwc(const Conv2dParams& p, const ConvPool& q, const float* x, const float* kernel,
+                          const float* bias, float* y);
 // Gradients of conv2d (p.activation ignored: dy is the gradient of the pre-activation output).
 // dx (N x H x W x Cin) may be nullptr when not wanted; dkernel (as the kernel) nullptr skips
 // every weight-gradient pass (dbias is then not written); dbias (Cout) may be nullptr.

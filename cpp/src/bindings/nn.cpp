@@ -135,6 +135,34 @@ FloatArray conv2d(const py::object& x_in, const py::object& kernel_in, const py:
   return y;
 }
 
+// conv2d then pooling of its output in one pass (pool_size windows, strides equal to them, no
+// padding); pool is "max" or "average".
+FloatArray conv2d_pool(const py::object& x_in, const py::object& kernel_in, const py::object& bias_in,
+                       Pair strides, Padding padding, Pair dilation, long groups,
+                       const std::string& activation, Pair pool_size, const std::string& pool) {
+  const FloatArray x = to_f32(x_in, "x"), kernel = to_f32(kernel_in, "kernel");
+  const std::optional<FloatArray> bias = to_f32_opt(bias_in, "bias");
+  const Conv2dParams p = conv_params(x, kernel, strides, padding, dilation, groups, parse_activation(activation));
+  const auto b = checked_bias(bias, long(p.out_c));
+  check_pair_positive(pool_size, "pool_size");
+  if (pool_size.first > kMaxSize || pool_size.second > kMaxSize)
+    fail("pool_size must be <= 2**30, got (" + std::to_string(pool_size.first) + ", " +
+         std::to_string(pool_size.second) + ")");
+  if (pool != "max" && pool != "average") fail("pool must be 'max' or 'average', got '" + pool + "'");
+  const ConvPool q{size_t(pool_size.first), size_t(pool_size.second), pool == "average"};
+  if (p.out_h < q.pool_h || p.out_w < q.pool_w)
+    fail("pool_size (" + std::to_string(q.pool_h) + ", " + std::to_string(q.pool_w) +
+         ") is larger than the convolution's output (" + std::to_string(p.out_h) + ", " +
+         std::to_string(p.out_w) + ")");
+  auto y = new_array<float>({long(p.batch), long(p.out_h / q.pool_h), long(p.out_w / q.pool_w), long(p.out_c)});
+  const float* bp = b ? b->data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    conv2d_pool_f32_nhwc(p, q, x.data(), kernel.data(), bp, y.mutable_data());
+  }
+  return y;
+}
+
 // A 4-D kernel of the given shape (-1: any extent), named for the message.
 void require_kernel(const FloatArray& k, std::vector<long> shape, const char* name, const char* layout) {
   bool ok = k.ndim() == 4;
@@ -466,6 +494,11 @@ void init_nn(py::module_& m) {
         py::arg("residual") = py::none(),
         "NHWC conv2d with explicit ((top, bottom), (left, right)) padding; residual (like the "
         "output, or None) is added before the activation.");
+  m.def("conv2d_pool", &conv2d_pool, py::arg("x"), py::arg("kernel"), py::arg("bias"), py::arg("strides"),
+        py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"), py::arg("activation"),
+        py::arg("pool_size"), py::arg("pool"),
+        "conv2d (as _core.conv2d, no residual) and the 'max' or 'average' pooling of its output "
+        "(pool_size windows, strides equal to them, no padding) in one pass.");
   m.def("inverted_residual", &inverted_residual, py::arg("x"), py::arg("expand_kernel"),
         py::arg("expand_bias"), py::arg("dw_kernel"), py::arg("dw_bias"), py::arg("project_kernel"),
         py::arg("project_bias"), py::arg("strides"), py::arg("padding"),

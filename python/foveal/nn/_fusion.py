@@ -42,7 +42,8 @@ from .. import _core
 from .._device_state import state as _device_state
 from . import functional as F
 from ._args import _effective, _padding
-from .layers import Activation, Add, BatchNormalization, Conv2D, DepthwiseConv2D, ReLU
+from .layers import (Activation, Add, AveragePooling2D, BatchNormalization, Conv2D, DepthwiseConv2D,
+                     MaxPooling2D, ReLU)
 
 Step = Tuple[Any, Tuple[int, ...], int, bool]
 
@@ -102,15 +103,25 @@ class AddAct(NamedTuple):
     out: int
 
 
+class ConvPool(NamedTuple):
+    """In inference: a float32 Conv2D reading slot ``src`` whose only reader is a
+    MaxPooling2D/AveragePooling2D (windows its strides, "valid") writing ``out``."""
+
+    conv: Any
+    pool: Any
+    src: int
+    out: int
+
+
 def reads(step: Any) -> Tuple[int, ...]:
-    """The slots a step (a layer step, a :class:`Fused` chain, an :class:`InvertedResidual` or
-    a :class:`BnAct`) reads."""
+    """The slots a step (a layer step, a :class:`Fused` chain, an :class:`InvertedResidual`, a
+    :class:`ConvPool` or a :class:`BnAct`) reads."""
     if isinstance(step, InvertedResidual):
         res = step.project.residual
         return (step.src,) if res is None else (step.src, res)
     if isinstance(step, Fused):
         return (step.src,) if step.residual is None else (step.src, step.residual)
-    if isinstance(step, (BnAct, ConvMoments)):
+    if isinstance(step, (BnAct, ConvMoments, ConvPool)):
         return (step.src,)
     if isinstance(step, AddAct):
         return step.ins
@@ -435,3 +446,49 @@ def run_add_act(f: AddAct, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     y = f.add.call_activated([a, b], f.activation)
     f.act.adopt_output(y)
     return y
+
+
+def _poolable(layer: Any) -> bool:
+    """A pooling layer the convolution's pass can take: windows that do not overlap or skip
+    (strides = pool_size) and no padding."""
+    return (type(layer) in (MaxPooling2D, AveragePooling2D) and layer.padding == "valid"
+            and tuple(layer.strides) == tuple(layer.pool_size))
+
+
+def with_conv_pools(steps: Sequence[Any], output_id: int) -> List[Any]:
+    """``steps`` (inference) with each float32 Conv2D whose output only a poolable
+    MaxPooling2D/AveragePooling2D reads (not the model's output) replaced, together with it, by
+    one :class:`ConvPool` at the convolution's place: ``F.conv2d_pool``, the convolution's
+    output pooled band by band while in cache (Conv2D -> MaxPooling2D, a classic CNN's block)."""
+    uses = collections.Counter(i for step in steps for i in reads(step))
+    uses[output_id] += 1
+    pool_of: Dict[int, Any] = {}   # a convolution's output slot -> the pooling step reading it
+    for step in steps:
+        if (type(step) is tuple and _poolable(step[0]) and uses[step[1][0]] == 1
+                and step[1][0] != output_id):
+            pool_of[step[1][0]] = step
+    out: List[Any] = []
+    taken: Set[int] = set()
+    for step in steps:
+        if id(step) in taken:
+            continue
+        pool = pool_of.get(step[2]) if type(step) is tuple else None
+        conv = step[0] if pool is not None else None
+        if (type(conv) is Conv2D and conv.activation != "softmax"
+                and conv._dtype_policy.compute_dtype == "float32"):
+            taken.add(id(pool))
+            out.append(ConvPool(conv, pool[0], step[1][0], pool[2]))
+        else:
+            out.append(step)
+    return out
+
+
+def run_conv_pool(f: ConvPool, x: np.ndarray) -> np.ndarray:
+    """The pooled output (inference); on the GPU, the two layers one after the other."""
+    if _device_state["device"] != "cpu":
+        return f.pool.call(f.conv.call(x, False), False)
+    c = f.conv
+    act = None if c.activation == "linear" else c.activation
+    return F.conv2d_pool(x, c.kernel.value, c.bias.value if c.use_bias else None, c.strides,
+                         c.padding, c.dilation_rate, c.groups, act, f.pool.pool_size,
+                         "max" if type(f.pool) is MaxPooling2D else "average")

@@ -152,8 +152,8 @@ class Graph:
                 steps = fuse_augmentation(steps, self.output_id)
             return self._run(steps, x, True, None)
         if self._inference is None:
-            self._inference = _fusion.inverted_residuals(
-                _fusion.plan(self.steps, self.output_id), self.output_id)
+            self._inference = _fusion.with_conv_pools(_fusion.inverted_residuals(
+                _fusion.plan(self.steps, self.output_id), self.output_id), self.output_id)
             last = {}
             for k, step in enumerate(self._inference):
                 for i in _reads(step):
@@ -179,6 +179,8 @@ class Graph:
                 vals[step.out] = _fusion.run_bn_act(step, vals[step.src])
             elif isinstance(step, _fusion.AddAct):
                 vals[step.out] = _fusion.run_add_act(step, vals[step.ins[0]], vals[step.ins[1]])
+            elif isinstance(step, _fusion.ConvPool):
+                vals[step.out] = _fusion.run_conv_pool(step, vals[step.src])
             elif isinstance(step, _fusion.ConvMoments):
                 vals[step.mid], vals[step.out] = _fusion.run_conv_moments(step, vals[step.src])
             else:

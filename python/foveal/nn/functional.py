@@ -356,7 +356,7 @@ __all__ += [
     "softmax_backward", "batch_norm_train_forward", "batch_norm_train_backward",
     "batch_norm_inference", "batch_norm_inference_backward", "batch_norm_act_train_forward",
     "batch_norm_act_train_backward", "dropout", "batch_norm_act_train_from_moments", "conv2d_moments",
-    "depthwise_conv2d_moments",
+    "depthwise_conv2d_moments", "conv2d_pool",
 ]
 
 
@@ -422,6 +422,31 @@ def conv2d_moments(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pa
         raise ValueError(f"kernel must be 4-D (kh x kw x Cin/groups x Cout), got shape {kernel.shape}")
     pads = _padding(padding, _spatial(x), _effective(kernel.shape[:2], d), s)
     return _core.conv2d_moments(x, kernel, _bias(bias), s, pads, d, as_int(groups, "groups", 1))
+
+
+def conv2d_pool(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
+                padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1, groups: int = 1,
+                activation: Optional[str] = None, pool_size: Union[int, Pair] = 2,
+                pool: str = "max") -> np.ndarray:
+    """:func:`conv2d` followed by :func:`max_pool2d` (``pool="max"``) or :func:`avg_pool2d`
+    (``pool="average"``) of its output with ``strides = pool_size`` and ``"valid"`` padding, in
+    one pass: each band of convolution output is pooled while it is in cache and never goes to
+    memory (a Conv2D -> MaxPooling2D pair in ``predict`` runs so). The result is the two ops'
+    to the bit. CPU only.
+
+    Returns:
+        ``N x (OH // ph) x (OW // pw) x Cout`` float32 (``OH x OW`` the convolution's output).
+    """
+    x = as_float32(x, "x")
+    kernel = as_float32(kernel, "kernel")
+    s, d = as_pair(strides, "strides"), as_pair(dilation_rate, "dilation_rate")
+    if kernel.ndim != 4:
+        raise ValueError(f"kernel must be 4-D (kh x kw x Cin/groups x Cout), got shape {kernel.shape}")
+    if pool not in ("max", "average"):
+        raise ValueError(f"pool must be 'max' or 'average', got {pool!r}")
+    pads = _padding(padding, _spatial(x), _effective(kernel.shape[:2], d), s)
+    return _core.conv2d_pool(x, kernel, _bias(bias), s, pads, d, as_int(groups, "groups", 1),
+                             _activation(activation), as_pair(pool_size, "pool_size"), pool)
 
 
 def depthwise_conv2d_moments(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
