@@ -4,14 +4,17 @@ onnxruntime on images decoded and preprocessed beforehand.
 
   foveal   OnnxBackbone(model, batch_size=32, num_threads=T).extract(folder): lists the folder,
            decodes the JPEGs (Pillow, on a thread pool), resizes them to 224 x 224 (bilinear),
-           normalizes them (torchvision's mean/std), transposes to NCHW and runs the model,
-           decoding and preprocessing batch i + 1 while the model runs batch i
+           normalizes them (torchvision's mean/std) and runs the model, decoding and
+           preprocessing batch i + 1 while the model runs batch i. The default engine ("auto")
+           runs the model on foveal's own kernels where it can (foveal.transfer._native: the
+           ONNX graph imported as foveal layers, checked against onnxruntime on a probe image)
+  fov-ort  the same with engine="onnxruntime": the model on onnxruntime, with the overlap
   ort      onnxruntime.InferenceSession(model, intra_op_num_threads=T).run on the same images,
            already decoded, resized, normalized and batched as NCHW float32 arrays (the time of
-           the model alone: the most any pipeline could reach)
+           onnxruntime's model alone)
 
-Both run the same ONNX model with the same onnxruntime settings and fetch the same feature
-tensor (the classifier's input, which foveal finds itself): a ResNet-18 (torch's layout, random
+All run the same ONNX model and fetch the same feature tensor (the classifier's input, which
+foveal finds itself): a ResNet-18 (torch's layout, random
 seeded weights) exported from torch when torch is installed, else a small foveal CNN exported
 with ``export_onnx``. The folder holds 256 JPEGs (128 with --quick) of 200 to 260 pixels a side,
 generated deterministically once into a cache folder.
@@ -51,7 +54,7 @@ SIZE = (224, 224)
 CHECK_TOL = 1e-3
 BAR = 0.9          # foveal images/s over ort images/s, at least
 CACHE_VERSION = 1
-SHORT = {"foveal": "fov", "ort": "ort"}
+SHORT = {"foveal": "fov", "foveal_ort": "fov-ort", "ort": "ort"}
 WORKLOADS = {"extract": f"features of a folder of JPEGs, batch {BATCH}, 224 x 224"}
 
 
@@ -173,6 +176,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     work = tempfile.mkdtemp(prefix="foveal-bench-transfer-")
     path, model_desc = export_model(foveal, torch, work)
     backbone = foveal.transfer.OnnxBackbone(path, batch_size=BATCH, num_threads=threads)
+    backbone_ort = foveal.transfer.OnnxBackbone(path, batch_size=BATCH, num_threads=threads,
+                                                engine="onnxruntime")
     session = raw_session(ort, onnx, path, backbone.output, threads)
     batches = decoded_batches(foveal, backbone, root)
     feed = backbone.input_name
@@ -183,7 +188,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     vers = environment.print_header(title, sysinfo,
                                     {"foveal": foveal, "onnxruntime": ort, "onnx": onnx,
                                      "torch": torch}, None)
-    print(f"model: {model_desc}; features {backbone.output!r} (D = {backbone.feature_dim})")
+    print(f"model: {model_desc}; features {backbone.output!r} (D = {backbone.feature_dim}); "
+          f"foveal's engine: {backbone.engine}")
     print(f"images: {root}")
     for n in notes:
         print("note: " + n)
@@ -191,6 +197,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     def run_foveal() -> np.ndarray:
         return backbone.extract(root, verbose=0)
+
+    def run_foveal_ort() -> np.ndarray:
+        return backbone_ort.extract(root, verbose=0)
 
     def run_ort() -> np.ndarray:
         return np.concatenate([session.run([backbone.output], {feed: b})[0] for b in batches])
@@ -203,7 +212,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     check = check_close(run_ort(), run_foveal(), CHECK_TOL)
     monitor = environment.CpuMonitor()
     print(f"  running extract  {WORKLOADS['extract']}", flush=True)
-    fns: Dict[str, timing.Call] = {"foveal": (run_foveal, None), "ort": (run_ort, None)}
+    fns: Dict[str, timing.Call] = {"foveal": (run_foveal, None), "foveal_ort": (run_foveal_ort, None),
+                                   "ort": (run_ort, None)}
     timings = timing.measure_interleaved(fns, cfg, rounds=cfg.min_repeats)
     decode = timing.measure(run_decode, timing.TimingConfig(min_time=0.0, min_repeats=3,
                                                             max_repeats=3, warmup=1))
@@ -211,18 +221,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     res = {"name": "extract", "description": WORKLOADS["extract"], "images": n_images,
            "libs": {lib: t.to_dict() for lib, t in timings.items()}, "images_per_s": ips,
            "ratio": timings["ort"].min_s / timings["foveal"].min_s,
+           "ratio_onnxruntime_engine": timings["ort"].min_s / timings["foveal_ort"].min_s,
+           "engine": backbone.engine,
            "decode_only": {**decode.to_dict(), "images_per_s": n_images / decode.min_s}}
     print()
-    headers = ["workload", "fov img/s", "ort img/s", "fov/ort", "decode-only img/s",
-               "ort+decode img/s", "check"]
+    headers = ["workload", "fov img/s", "fov-ort img/s", "ort img/s", "fov/ort", "fov-ort/ort",
+               "decode-only img/s", "ort+decode img/s", "check"]
     serial = 1.0 / (timings["ort"].min_s + decode.min_s) * n_images
     report.print_table(headers, [["extract", report.fmt_num(ips["foveal"]),
+                                  report.fmt_num(ips["foveal_ort"]),
                                   report.fmt_num(ips["ort"]), report.fmt_ratio(res["ratio"]),
+                                  report.fmt_ratio(res["ratio_onnxruntime_engine"]),
                                   report.fmt_num(n_images / decode.min_s),
                                   report.fmt_num(serial), "ok" if check["ok"] else "MISMATCH"]],
                        align_left=(0, len(headers) - 1))
-    print("fov/ort = ort time / foveal time (1.0: decoding and preprocessing fully hidden); "
-          "ort+decode = the two done one after the other (no overlap)")
+    print(f"fov/ort = ort time / foveal time (foveal's engine: {backbone.engine}); fov-ort/ort: "
+          "foveal on onnxruntime (1.0: decoding and preprocessing fully hidden); ort+decode = "
+          "the two done one after the other (no overlap)")
     crit = criteria(res, check)
     report.print_criteria(crit, 38)
 

@@ -1,7 +1,8 @@
-"""``OnnxBackbone``: features from any ONNX image model through onnxruntime.
+"""``OnnxBackbone``: features from any ONNX image model, run by onnxruntime or, where they can
+stand in for it (``_native``), by foveal's own kernels.
 
-Extraction is a two-stage pipeline: while onnxruntime runs batch ``i`` (it releases the GIL), a
-worker thread gets batch ``i + 1`` (slices an array, or takes it from a ``foveal.data``
+Extraction is a two-stage pipeline: while the model runs batch ``i`` (onnxruntime and foveal's kernels
+release the GIL), a worker thread gets batch ``i + 1`` (slices an array, or takes it from a ``foveal.data``
 iterator, which decodes files on its own thread pool and prefetches one more batch) and turns
 it into the model's input tensor (channels, bilinear resize, pixel convention, layout).  Decoding
 and preprocessing thus overlap with inference.
@@ -30,12 +31,13 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 import numpy as np
 
-from .._checks import as_int, as_pair, as_real_array
+from .._checks import as_int, as_option, as_pair, as_real_array
 from ..image._pixels import as_pixels
 from ..nn import _progress
 from ..nn.layers import Layer, register_layer
 from .. import _onnx_graph as _graph
 from ._cache import CacheInfo, FeatureCache, capacity
+from . import _native
 from ._preprocess import Preprocess, Preprocessor
 
 __all__ = ["OnnxBackbone", "OnnxBackboneLayer", "DirectoryFeatures", "CacheInfo"]
@@ -104,13 +106,22 @@ class OnnxBackbone:
             their size and directories need ``input_size``.
         batch_size: images per ``session.run`` (a model with a fixed batch axis runs that many,
             the last run padded).
-        providers: onnxruntime execution providers (default ``["CPUExecutionProvider"]``).
+        providers: onnxruntime execution providers (default ``["CPUExecutionProvider"]``);
+            given, the model runs on onnxruntime with them (``engine`` is then
+            ``"onnxruntime"``).
         layout: ``"NCHW"``/``"NHWC"`` to override the layout read from the input's dims (a
             channel axis of 1 or 3 after the batch axis is NCHW, at the end NHWC).
         num_threads: onnxruntime intra-op threads (default ``foveal.get_num_threads()``).
+        engine: what runs the model: ``"auto"`` (default) foveal's own kernels where they can
+            (``foveal.transfer._native``: every node up to the features has a foveal layer,
+            float32 input of known size, a named ``preprocess``, no ``providers`` or ``output``
+            given, the default thread count; checked against onnxruntime on a probe image),
+            else onnxruntime;
+            ``"onnxruntime"``; or ``"foveal"`` (ValueError where it cannot).
 
     Attributes:
-        path (absolute), output (tensor name), pooling (``"avg"`` when ``output=None`` took a
+        path (absolute), engine (``"foveal"`` or ``"onnxruntime"``: what runs the model),
+        output (tensor name), pooling (``"avg"`` when ``output=None`` took a
         headless model's output, whose spatial maps are averaged; else None), layout,
         channels, input_name, input_size (``(h, w)`` images are resized to, or None),
         batch_size, preprocess.
@@ -125,7 +136,7 @@ class OnnxBackbone:
     def __init__(self, path: PathLike, output: Optional[str] = None, preprocess: Preprocess = "torch",
                  input_size: Any = None, batch_size: int = 32,
                  providers: Optional[Sequence[Any]] = None, *, layout: Optional[str] = None,
-                 num_threads: Optional[int] = None) -> None:
+                 num_threads: Optional[int] = None, engine: str = "auto") -> None:
         try:
             self.path = os.path.abspath(os.fspath(path))
         except TypeError:
@@ -135,6 +146,7 @@ class OnnxBackbone:
             from .. import get_num_threads
             num_threads = get_num_threads()
         self.num_threads = as_int(num_threads, "num_threads", 1)
+        engine = as_option(engine, "engine", ("auto", "onnxruntime", "foveal"))
         ort = _graph.require("onnxruntime")
         model = _graph.load(self.path)
         self._input = _graph.image_input(model, self.path, layout)
@@ -164,6 +176,26 @@ class OnnxBackbone:
             raise ValueError(f"path: onnxruntime cannot load {self.path!r}: {e}") from None
         self._feature_dim: Optional[int] = None
         self._sha256: Optional[str] = None
+        self._engine_arg = engine
+        self._native: Optional[_native.NativeEngine] = None
+        if engine != "onnxruntime":
+            self._native = self._native_engine(output is None and providers is None)
+        if engine == "foveal" and self._native is None:
+            raise ValueError(f"engine='foveal': {self.path!r} cannot run on foveal's kernels (a node "
+                             "without a foveal layer, a named output, providers, a callable "
+                             "preprocess, a pooled headless map, a non-float32 input or an unknown "
+                             "size); use 'auto'")
+        self.engine = "onnxruntime" if self._native is None else "foveal"
+
+    def _native_engine(self, eligible: bool) -> Optional[_native.NativeEngine]:
+        """foveal's engine for this backbone where it can stand in for onnxruntime, else None."""
+        from .. import get_num_threads
+
+        if (not eligible or self.pooling is not None or self.num_threads != get_num_threads()
+                or not isinstance(self.preprocess, str)):   # a callable is not called to probe
+            return None
+        return _native.build(self.path, self.preprocess, self.channels, self.layout, self.input_size,
+                             self._input.dtype, lambda px: self._run(self._preprocessor(px)))
 
     # ---- description ------------------------------------------------------------------------
     def _target_size(self, input_size: Any) -> Optional[Tuple[int, int]]:
@@ -192,9 +224,12 @@ class OnnxBackbone:
         if not isinstance(self.preprocess, str):
             raise NotImplementedError("a backbone with a callable preprocess cannot be serialized; "
                                       "use a named convention ('torch', 'caffe', 'tf', 'none')")
-        return {"path": self.path, "output": self._output_arg, "preprocess": self.preprocess,
-                "input_size": None if self.input_size is None else list(self.input_size),
-                "batch_size": self.batch_size, "layout": self._layout_arg}
+        config = {"path": self.path, "output": self._output_arg, "preprocess": self.preprocess,
+                  "input_size": None if self.input_size is None else list(self.input_size),
+                  "batch_size": self.batch_size, "layout": self._layout_arg}
+        if self._engine_arg != "auto":
+            config["engine"] = self._engine_arg
+        return config
 
     def sha256(self) -> str:
         """The SHA-256 of the ONNX file (computed on first use, then kept)."""
@@ -212,7 +247,9 @@ class OnnxBackbone:
 
     # ---- running --------------------------------------------------------------------------
     def _run(self, tensor: np.ndarray) -> np.ndarray:
-        """The model on one prepared input tensor -> ``N x D`` float32."""
+        """The model on one prepared input tensor (:meth:`prepare`'s) -> ``N x D`` float32."""
+        if self._native is not None:
+            return self._native.run(self._native.from_model_layout(tensor))
         n = tensor.shape[0]
         fixed = self._input.batch
         if fixed is None:
@@ -246,9 +283,14 @@ class OnnxBackbone:
         progress = _progress.bar(n_batches, "Extract") if verbose == 1 else None
         outs: List[np.ndarray] = []
 
+        native = self._native
+
         def fetch(i: int) -> Optional[np.ndarray]:
             batch = get(i)
-            return self.prepare(batch) if len(batch) else None
+            if not len(batch):
+                return None
+            # the native engine's NHWC input, made here on the worker thread
+            return native.preprocessor(as_pixels(batch, "x")) if native is not None else self.prepare(batch)
 
         try:
             with _futures.ThreadPoolExecutor(1, thread_name_prefix="foveal-backbone") as pool:
@@ -258,7 +300,7 @@ class OnnxBackbone:
                     if i + 1 < n_batches:
                         ahead = pool.submit(fetch, i + 1)
                     if tensor is not None:
-                        outs.append(self._run(tensor))
+                        outs.append(native.run(tensor) if native is not None else self._run(tensor))
                     if progress is not None:
                         progress.update(1)
         finally:
