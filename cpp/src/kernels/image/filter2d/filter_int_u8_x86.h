@@ -9,17 +9,21 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "kernels/image/filter2d/filter_int_u8.h"
 
 namespace foveal {
 namespace {
 
+// The non-zero taps of one output row, in fixed arrays (no allocation per row): the absolute
+// values sum to at most 128, so there are at most 128 of them.
+constexpr size_t kMaxIntTaps = 128;
 struct IntTaps {
-  std::vector<const uint8_t*> plus, minus;   // taps of weight 1 and -1
-  std::vector<const uint8_t*> other;
-  std::vector<int16_t> w;                     // the other taps' weights
+  const uint8_t* plus[kMaxIntTaps];    // taps of weight 1
+  const uint8_t* minus[kMaxIntTaps];   // taps of weight -1
+  const uint8_t* other[kMaxIntTaps];   // the others, with their weights
+  int16_t w[kMaxIntTaps];
+  size_t n_plus = 0, n_minus = 0, n_other = 0;
 };
 
 // NV accumulators of 16 outputs from j on.
@@ -30,11 +34,11 @@ __attribute__((always_inline)) inline void filter_int_block(const IntTaps& t, si
   auto at = [&](const uint8_t* p, int q) {
     return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + j + 16 * q)));
   };
-  for (const uint8_t* p : t.plus)
-    for (int q = 0; q < NV; ++q) acc[q] = _mm256_add_epi16(acc[q], at(p, q));
-  for (const uint8_t* p : t.minus)
-    for (int q = 0; q < NV; ++q) acc[q] = _mm256_sub_epi16(acc[q], at(p, q));
-  for (size_t i = 0; i < t.other.size(); ++i) {
+  for (size_t i = 0; i < t.n_plus; ++i)
+    for (int q = 0; q < NV; ++q) acc[q] = _mm256_add_epi16(acc[q], at(t.plus[i], q));
+  for (size_t i = 0; i < t.n_minus; ++i)
+    for (int q = 0; q < NV; ++q) acc[q] = _mm256_sub_epi16(acc[q], at(t.minus[i], q));
+  for (size_t i = 0; i < t.n_other; ++i) {
     const __m256i w = _mm256_set1_epi16(t.w[i]);
     for (int q = 0; q < NV; ++q) acc[q] = _mm256_add_epi16(acc[q], _mm256_mullo_epi16(at(t.other[i], q), w));
   }
@@ -50,11 +54,15 @@ inline void filter_int_u8_x86(const uint8_t* const* rows, size_t nrows, const in
     for (size_t s = 0; s < kw; ++s) {
       const int16_t v = k[r * kw + s];
       const uint8_t* p = rows[r] + s * step;
-      if (v == 1) t.plus.push_back(p);
-      else if (v == -1) t.minus.push_back(p);
+      if (v != 0 && t.n_plus + t.n_minus + t.n_other == kMaxIntTaps) {   // outside the contract
+        filter_int_u8_values(rows, nrows, k, kw, step, 0, n, out);
+        return;
+      }
+      if (v == 1) t.plus[t.n_plus++] = p;
+      else if (v == -1) t.minus[t.n_minus++] = p;
       else if (v != 0) {
-        t.other.push_back(p);
-        t.w.push_back(v);
+        t.other[t.n_other] = p;
+        t.w[t.n_other++] = v;
       }
     }
   size_t j = 0;
