@@ -622,24 +622,33 @@ def t_conv2d_pool(data):
     args = conv_args(data, rng, cfg)
     args["pool_size"] = pick(data, [(1, 1), (2, 2), (2, 2), (2, 3), (3, 1), (4, 4), (9, 9)], "pool_size")
     args["pool"] = pick(data, ["max", "max", "average"], "pool")
-    apply_mutation(data, rng, args, dict(CONV_KINDS, pool_size="pair", pool="str"))
+    if maybe(data, "keep", 2):
+        args["keep"] = pick(data, [True, False], "keep")
+    apply_mutation(data, rng, args, dict(CONV_KINDS, pool_size="pair", pool="str", keep="bool"))
     conv = [args[k] for k in ("x", "kernel", "bias", "strides", "padding", "dilation_rate", "groups",
                               "activation")]
 
     def model():
         m = model_conv(*conv)
-        (ph, pw), pool = convert(lambda: m_pair(args["pool_size"]),
-                                 lambda: m_str(args["pool"], ("max", "average")))
+        (ph, pw), pool, keep = convert(lambda: m_pair(args["pool_size"]),
+                                       lambda: m_str(args["pool"], ("max", "average")),
+                                       lambda: m_bool(args.get("keep", False)))
         n, oh, ow, co = m["out"]
         require(oh >= ph and ow >= pw, "pool_size larger than the convolution's output")
-        return dict(m, pool_size=(ph, pw), pool=pool, out=(n, oh // ph, ow // pw, co))
+        return dict(m, pool_size=(ph, pw), pool=pool, keep=keep, conv_out=m["out"],
+                    out=(n, oh // ph, ow // pw, co))
 
     expect, m = verdict(model)
 
     def check(out, a, kw):
+        y = _core.conv2d(*[materialize(v) for v in conv])
+        if m["keep"]:   # (the convolution's output, the pooled output)
+            assert isinstance(out, tuple) and len(out) == 2, f"returned {type(out).__name__}"
+            assert_array(out[0], m["conv_out"])
+            assert np.array_equal(out[0], y, equal_nan=True), "the kept output differs from conv2d"
+            out = out[1]
         assert_array(out, m["out"])
         # conv2d's output pooled, bit for bit
-        y = _core.conv2d(*[materialize(v) for v in conv])
         fn = _core.max_pool2d if m["pool"] == "max" else _core.avg_pool2d
         want = fn(y, m["pool_size"], m["pool_size"], ((0, 0), (0, 0)))
         assert np.array_equal(out, want, equal_nan=True), "differs from conv2d then pooling"

@@ -4,6 +4,7 @@ ops' to the bit (every ISA), near the float64 reference, and only poolable pairs
 import numpy as np
 import pytest
 
+import foveal
 import foveal.nn as nn
 import foveal.nn.functional as F
 import reference
@@ -71,6 +72,17 @@ def test_conv2d_pool_is_conv2d_then_pooling_to_the_bit(case, pool, isa):
 
 
 @pytest.mark.parametrize("pool", ["max", "average"])
+@pytest.mark.parametrize("case", SWEEP[:24], ids=[f"c{c['seed']}" for c in SWEEP[:24]])
+def test_conv2d_pool_can_return_the_convolution_too(case, pool, isa):
+    x, kernel, bias = _inputs(case)
+    conv, got = F.conv2d_pool(x, kernel, bias, pool_size=case["pool"], pool=pool, return_conv=True,
+                              **_args(case))
+    want = F.conv2d(x, kernel, bias, **_args(case))
+    np.testing.assert_array_equal(conv, want)
+    np.testing.assert_array_equal(got, (F.max_pool2d if pool == "max" else F.avg_pool2d)(want, case["pool"]))
+
+
+@pytest.mark.parametrize("pool", ["max", "average"])
 @pytest.mark.parametrize("case", SWEEP[:12], ids=[f"c{c['seed']}" for c in SWEEP[:12]])
 def test_conv2d_pool_against_float64_reference(case, pool):
     x, kernel, bias = _inputs(case)
@@ -95,6 +107,8 @@ def test_conv2d_pool_bad_arguments():
         F.conv2d_pool(x, kernel, pool_size=0)
     with pytest.raises(ValueError, match="kernel"):
         F.conv2d_pool(x, kernel[0])
+    with pytest.raises(TypeError, match="return_conv"):
+        F.conv2d_pool(x, kernel, return_conv=1)
 
 
 def _course_model(act="relu", pool_layer=nn.MaxPooling2D, **pool_kwargs):
@@ -138,7 +152,7 @@ def test_convolution_with_another_reader_is_not_fused():
     assert _conv_pools(model) == []
 
 
-def test_training_forward_is_not_fused_and_weight_changes_show():
+def test_weight_changes_show_in_the_next_predict():
     model = _course_model()
     model.compile(optimizer="sgd", loss="categorical_crossentropy")
     x = np.random.default_rng(6).normal(size=(4, 16, 14, 3)).astype(np.float32)
@@ -148,3 +162,31 @@ def test_training_forward_is_not_fused_and_weight_changes_show():
     after = model.predict(x, verbose=0)
     assert not np.array_equal(before, after)
     np.testing.assert_array_equal(after, layerwise_forward(model, x))
+
+
+def _fit(act, fuse, monkeypatch):
+    """The course-like model after two epochs of SGD with momentum; ``fuse=False`` keeps the
+    training step's Conv2D -> pooling pairs apart."""
+    with monkeypatch.context() as m:
+        if not fuse:
+            m.setattr(_fusion, "with_conv_pools",
+                      lambda steps, output_id, training=False: list(steps))
+        foveal.utils.set_random_seed(5)   # the same initial weights
+        model = _course_model(act, nn.AveragePooling2D if act == "linear" else nn.MaxPooling2D)
+        model.compile(optimizer=nn.optimizers.SGD(0.05, momentum=0.9), loss="categorical_crossentropy")
+        rng = np.random.default_rng(8)
+        x = rng.normal(size=(24, 16, 14, 3)).astype(np.float32)
+        y = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 24)]
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        steps = model._graph._train_fused[1]
+    return model, [s for s in steps if isinstance(s, _fusion.ConvPool)]
+
+
+@pytest.mark.parametrize("act", ["relu", "linear", "gelu"])
+def test_training_step_fuses_and_learns_the_same_weights(act, monkeypatch):
+    fused, pairs = _fit(act, True, monkeypatch)
+    plain, none = _fit(act, False, monkeypatch)
+    # gelu's gradient needs its input, which the fused pass does not keep: not fused in training
+    assert len(pairs) == (0 if act == "gelu" else 2) and none == []
+    for a, b in zip(fused.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -14,7 +14,8 @@ from foveal import _core
 from foveal.nn import _fusion
 from reference import nn as R
 
-from test_nn_fusion import _layerwise, _randomize_bn
+from check import layerwise_forward
+from test_nn_fusion import _randomize_bn
 
 
 def _reference(x, ek, eb, dk, db, pk, pb, strides, pads, ea, da, residual):
@@ -164,7 +165,7 @@ def test_mobilenet_blocks_fuse_and_match_layerwise():
     model = _mobilenet_like()
     _randomize_bn(model)
     x = np.random.default_rng(1).normal(size=(3, 17, 16, 3)).astype(np.float32)
-    want = _layerwise(model, x)
+    want = layerwise_forward(model, x)
     got = model.predict(x, verbose=0)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     blocks = [s for s in model._graph._inference if isinstance(s, _fusion.InvertedResidual)]
@@ -183,7 +184,7 @@ def test_block_whose_inner_tensor_has_another_reader_is_not_fused():
     model = nn.Model(inp, out)
     _randomize_bn(model)
     x = np.random.default_rng(2).normal(size=(2, 8, 8, 4)).astype(np.float32)
-    np.testing.assert_allclose(model.predict(x, verbose=0), _layerwise(model, x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.predict(x, verbose=0), layerwise_forward(model, x), rtol=1e-5, atol=1e-5)
     assert not any(isinstance(s, _fusion.InvertedResidual) for s in model._graph._inference)
 
 
@@ -196,7 +197,7 @@ def test_fused_block_follows_weight_changes():
     conv.set_weights([w * 1.5 for w in conv.get_weights()])
     after = model.predict(x, verbose=0)
     assert not np.allclose(before, after)
-    want = _layerwise(model, x)
+    want = layerwise_forward(model, x)
     np.testing.assert_allclose(after, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
 
 

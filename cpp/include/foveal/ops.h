@@ -63,8 +63,10 @@ struct ConvPool {
   size_t pool_h, pool_w;
   bool average;   // false: max
 };
+// keep (N x OH x OW x Cout, or nullptr): the convolution's output is also written there (a
+// training step keeps it for the backward pass); the pooling still reads it while in cache.
 void conv2d_pool_f32_nhwc(const Conv2dParams& p, const ConvPool& q, const float* x, const float* kernel,
-                          const float* bias, float* y);
+                          const float* bias, float* y, float* keep = nullptr);
 // Gradients of conv2d (p.activation ignored: dy is the gradient of the pre-activation output).
 // dx (N x H x W x Cin) may be nullptr when not wanted; dkernel (as the kernel) nullptr skips
 // every weight-gradient pass (dbias is then not written); dbias (Cout) may be nullptr.

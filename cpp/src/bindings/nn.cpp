@@ -137,9 +137,9 @@ FloatArray conv2d(const py::object& x_in, const py::object& kernel_in, const py:
 
 // conv2d then pooling of its output in one pass (pool_size windows, strides equal to them, no
 // padding); pool is "max" or "average".
-FloatArray conv2d_pool(const py::object& x_in, const py::object& kernel_in, const py::object& bias_in,
+py::object conv2d_pool(const py::object& x_in, const py::object& kernel_in, const py::object& bias_in,
                        Pair strides, Padding padding, Pair dilation, long groups,
-                       const std::string& activation, Pair pool_size, const std::string& pool) {
+                       const std::string& activation, Pair pool_size, const std::string& pool, bool keep) {
   const FloatArray x = to_f32(x_in, "x"), kernel = to_f32(kernel_in, "kernel");
   const std::optional<FloatArray> bias = to_f32_opt(bias_in, "bias");
   const Conv2dParams p = conv_params(x, kernel, strides, padding, dilation, groups, parse_activation(activation));
@@ -155,12 +155,16 @@ FloatArray conv2d_pool(const py::object& x_in, const py::object& kernel_in, cons
          ") is larger than the convolution's output (" + std::to_string(p.out_h) + ", " +
          std::to_string(p.out_w) + ")");
   auto y = new_array<float>({long(p.batch), long(p.out_h / q.pool_h), long(p.out_w / q.pool_w), long(p.out_c)});
+  std::optional<FloatArray> z;
+  if (keep) z = new_array<float>({long(p.batch), long(p.out_h), long(p.out_w), long(p.out_c)});
   const float* bp = b ? b->data() : nullptr;
+  float* zp = z ? z->mutable_data() : nullptr;
   {
     py::gil_scoped_release release;
-    conv2d_pool_f32_nhwc(p, q, x.data(), kernel.data(), bp, y.mutable_data());
+    conv2d_pool_f32_nhwc(p, q, x.data(), kernel.data(), bp, y.mutable_data(), zp);
   }
-  return y;
+  if (keep) return py::make_tuple(*z, y);
+  return std::move(y);
 }
 
 // A 4-D kernel of the given shape (-1: any extent), named for the message.
@@ -496,9 +500,10 @@ void init_nn(py::module_& m) {
         "output, or None) is added before the activation.");
   m.def("conv2d_pool", &conv2d_pool, py::arg("x"), py::arg("kernel"), py::arg("bias"), py::arg("strides"),
         py::arg("padding"), py::arg("dilation_rate"), py::arg("groups"), py::arg("activation"),
-        py::arg("pool_size"), py::arg("pool"),
+        py::arg("pool_size"), py::arg("pool"), py::arg("keep") = false,
         "conv2d (as _core.conv2d, no residual) and the 'max' or 'average' pooling of its output "
-        "(pool_size windows, strides equal to them, no padding) in one pass.");
+        "(pool_size windows, strides equal to them, no padding) in one pass; with keep, "
+        "(convolution output, pooled output).");
   m.def("inverted_residual", &inverted_residual, py::arg("x"), py::arg("expand_kernel"),
         py::arg("expand_bias"), py::arg("dw_kernel"), py::arg("dw_bias"), py::arg("project_kernel"),
         py::arg("project_bias"), py::arg("strides"), py::arg("padding"),

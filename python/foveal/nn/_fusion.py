@@ -455,11 +455,14 @@ def _poolable(layer: Any) -> bool:
             and tuple(layer.strides) == tuple(layer.pool_size))
 
 
-def with_conv_pools(steps: Sequence[Any], output_id: int) -> List[Any]:
-    """``steps`` (inference) with each float32 Conv2D whose output only a poolable
-    MaxPooling2D/AveragePooling2D reads (not the model's output) replaced, together with it, by
-    one :class:`ConvPool` at the convolution's place: ``F.conv2d_pool``, the convolution's
-    output pooled band by band while in cache (Conv2D -> MaxPooling2D, a classic CNN's block)."""
+def with_conv_pools(steps: Sequence[Any], output_id: int, training: bool = False) -> List[Any]:
+    """``steps`` with each float32 Conv2D whose output only a poolable MaxPooling2D/
+    AveragePooling2D reads (not the model's output) replaced, together with it, by one
+    :class:`ConvPool` at the convolution's place: ``F.conv2d_pool``, the convolution's output
+    pooled band by band while in cache (Conv2D -> MaxPooling2D, a classic CNN's block). In a
+    training step (``training``) the convolution's output is still written (its backward and the
+    pooling's read it) but not read back by a pass of its own; an activation whose gradient
+    needs its input does not fuse there."""
     uses = collections.Counter(i for step in steps for i in reads(step))
     uses[output_id] += 1
     pool_of: Dict[int, Any] = {}   # a convolution's output slot -> the pooling step reading it
@@ -475,6 +478,7 @@ def with_conv_pools(steps: Sequence[Any], output_id: int) -> List[Any]:
         pool = pool_of.get(step[2]) if type(step) is tuple else None
         conv = step[0] if pool is not None else None
         if (type(conv) is Conv2D and conv.activation != "softmax"
+                and not (training and conv.activation in F.GRAD_FROM_INPUT)
                 and conv._dtype_policy.compute_dtype == "float32"):
             taken.add(id(pool))
             out.append(ConvPool(conv, pool[0], step[1][0], pool[2]))
@@ -483,12 +487,18 @@ def with_conv_pools(steps: Sequence[Any], output_id: int) -> List[Any]:
     return out
 
 
-def run_conv_pool(f: ConvPool, x: np.ndarray) -> np.ndarray:
-    """The pooled output (inference); on the GPU, the two layers one after the other."""
+def run_conv_pool(f: ConvPool, x: np.ndarray, training: bool = False) -> np.ndarray:
+    """The pooled output; in training both layers keep what their backward needs (the
+    convolution's output). On the GPU, the two layers one after the other."""
     if _device_state["device"] != "cpu":
-        return f.pool.call(f.conv.call(x, False), False)
+        return f.pool.call(f.conv.call(x, training), training)
+    kind = "max" if type(f.pool) is MaxPooling2D else "average"
+    if training:
+        y, pooled = f.conv.call_pooled(x, f.pool.pool_size, kind, True)
+        f.pool.adopt_input(y)
+        return pooled
     c = f.conv
     act = None if c.activation == "linear" else c.activation
-    return F.conv2d_pool(x, c.kernel.value, c.bias.value if c.use_bias else None, c.strides,
-                         c.padding, c.dilation_rate, c.groups, act, f.pool.pool_size,
-                         "max" if type(f.pool) is MaxPooling2D else "average")
+    return F.conv2d_pool(c._compute_operand(x), c._compute_operand(c.kernel.value),
+                         c.bias.value if c.use_bias else None, c.strides, c.padding,
+                         c.dilation_rate, c.groups, act, f.pool.pool_size, kind)

@@ -145,6 +145,8 @@ class Graph:
                         fused = _fusion.with_bn_activations(fused, plan[6])
                     fused = _fusion.with_conv_moments(fused, self.output_id)
                     fused = fuse_augmentation(fused, self.output_id)
+                    # Conv2D -> MaxPooling2D: the pooling reads the convolution's rows in cache
+                    fused = _fusion.with_conv_pools(fused, self.output_id, training=True)
                     # a residual Add and its ReLU: one pass
                     self._train_fused = (plan, _fusion.with_add_activations(fused, self.output_id))
                 steps = self._train_fused[1]
@@ -180,7 +182,7 @@ class Graph:
             elif isinstance(step, _fusion.AddAct):
                 vals[step.out] = _fusion.run_add_act(step, vals[step.ins[0]], vals[step.ins[1]])
             elif isinstance(step, _fusion.ConvPool):
-                vals[step.out] = _fusion.run_conv_pool(step, vals[step.src])
+                vals[step.out] = _fusion.run_conv_pool(step, vals[step.src], training)
             elif isinstance(step, _fusion.ConvMoments):
                 vals[step.mid], vals[step.out] = _fusion.run_conv_moments(step, vals[step.src])
             else:

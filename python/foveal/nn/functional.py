@@ -427,7 +427,7 @@ def conv2d_moments(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pa
 def conv2d_pool(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,
                 padding: PaddingArg = "valid", dilation_rate: Union[int, Pair] = 1, groups: int = 1,
                 activation: Optional[str] = None, pool_size: Union[int, Pair] = 2,
-                pool: str = "max") -> np.ndarray:
+                pool: str = "max", return_conv: bool = False) -> Any:
     """:func:`conv2d` followed by :func:`max_pool2d` (``pool="max"``) or :func:`avg_pool2d`
     (``pool="average"``) of its output with ``strides = pool_size`` and ``"valid"`` padding, in
     one pass: each band of convolution output is pooled while it is in cache and never goes to
@@ -435,7 +435,9 @@ def conv2d_pool(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair]
     to the bit. CPU only.
 
     Returns:
-        ``N x (OH // ph) x (OW // pw) x Cout`` float32 (``OH x OW`` the convolution's output).
+        ``N x (OH // ph) x (OW // pw) x Cout`` float32 (``OH x OW`` the convolution's output);
+        with ``return_conv=True``, ``(conv, pooled)``: the convolution's output too (written
+        once, pooled while in cache; a training step keeps it for the backward pass).
     """
     x = as_float32(x, "x")
     kernel = as_float32(kernel, "kernel")
@@ -445,8 +447,11 @@ def conv2d_pool(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair]
     if pool not in ("max", "average"):
         raise ValueError(f"pool must be 'max' or 'average', got {pool!r}")
     pads = _padding(padding, _spatial(x), _effective(kernel.shape[:2], d), s)
+    if not isinstance(return_conv, (bool, np.bool_)):
+        raise TypeError(f"return_conv must be True or False, got {return_conv!r}")
     return _core.conv2d_pool(x, kernel, _bias(bias), s, pads, d, as_int(groups, "groups", 1),
-                             _activation(activation), as_pair(pool_size, "pool_size"), pool)
+                             _activation(activation), as_pair(pool_size, "pool_size"), pool,
+                             bool(return_conv))
 
 
 def depthwise_conv2d_moments(x: Any, kernel: Any, bias: Any = None, strides: Union[int, Pair] = 1,

@@ -42,6 +42,11 @@ class _Pooling2D(Layer):
         self._x = x
         return type(self)._forward(x, self.pool_size, self.strides, self.padding)
 
+    def adopt_input(self, x: np.ndarray) -> None:
+        """Keep ``x``, this layer's input, where a fused step computed the pooling
+        (``Conv2D.call_pooled``), for ``backward``."""
+        self._x = x
+
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "pool_size": list(self.pool_size),
                 "strides": list(self.strides), "padding": _padding_config(self.padding),

@@ -42,10 +42,11 @@ void fill_pointers(const Conv2dParams& p, const ConvTaps& taps, const float* x, 
 // FOVEAL_WINOGRAD=0.
 bool conv2d_uses_winograd(const Conv2dParams& p);
 // With pool (where conv2d_winograd_pools: the tile side a multiple of its window sizes), each
-// output tile is pooled as it is made and y is the pooled output (conv2d_pool_f32_nhwc).
+// output tile is pooled as it is made and y is the pooled output (conv2d_pool_f32_nhwc); with
+// keep too, the convolution's output is also written there.
 bool conv2d_winograd_pools(const Conv2dParams& p, const ConvPool& q);
 void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
-                         float* y, const ConvPool* pool = nullptr);
+                         float* y, const ConvPool* pool = nullptr, float* keep = nullptr);
 // The kernel gradient by the same algorithm (conv2d_winograd.cpp): for 3x3 stride-1 undilated
 // ungrouped layers with Cin + Cout <= 256 and at least 64 output pixels, unless FOVEAL_WINOGRAD=0.
 bool conv2d_kgrad_uses_winograd(const Conv2dParams& p);

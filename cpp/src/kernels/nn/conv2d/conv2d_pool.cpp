@@ -28,17 +28,18 @@ Pool2dParams pool_params(const Conv2dParams& p, const ConvPool& q) {
 }
 
 void conv_then_pool(const Conv2dParams& p, const ConvPool& q, const float* x, const float* kernel,
-                    const float* bias, float* y) {
-  FloatBuffer z(p.batch * p.out_h * p.out_w * p.out_c);
-  conv2d_f32_nhwc(p, x, kernel, bias, z.get());
+                    const float* bias, float* y, float* keep) {
+  FloatBuffer buffer(keep ? 1 : p.batch * p.out_h * p.out_w * p.out_c);
+  float* z = keep ? keep : buffer.get();
+  conv2d_f32_nhwc(p, x, kernel, bias, z);
   const Pool2dParams pp = pool_params(p, q);
-  if (q.average) avg_pool2d_f32_nhwc(pp, z.get(), y);
-  else max_pool2d_f32_nhwc(pp, z.get(), y);
+  if (q.average) avg_pool2d_f32_nhwc(pp, z, y);
+  else max_pool2d_f32_nhwc(pp, z, y);
 }
 
 // The indirect-GEMM convolution of one group, a band of pooled rows at a time (see the top).
 void conv_pool_gemm(const Conv2dParams& p, const ConvPool& q, const float* x, const float* kernel,
-                    const float* bias, float* y) {
+                    const float* bias, float* y, float* keep) {
   const KernelTable& t = kernels();
   const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   const size_t C = p.out_c, ph = p.out_h / q.pool_h, pw = p.out_w / q.pool_w;
@@ -60,7 +61,7 @@ void conv_pool_gemm(const Conv2dParams& p, const ConvPool& q, const float* x, co
   const size_t ptrs_per_thread = ptrs_per_strip * strips + p.kh;
   std::vector<const float*> ptr_pool(ptrs_per_thread * threads);
   std::vector<float> span_pool(span_per_strip * strips * threads);
-  FloatBuffer out_pool(band_px * C * threads);
+  FloatBuffer out_pool(keep ? 1 : band_px * C * threads);
   const pool_row_fn pool_row = q.average ? t.avgpool_row : t.maxpool_row;
   const PoolRowParams rp{C, p.out_w, pw, q.pool_w, q.pool_w, 0};
 
@@ -72,7 +73,8 @@ void conv_pool_gemm(const Conv2dParams& p, const ConvPool& q, const float* x, co
     const float** ptrs = ptr_pool.data() + tid * ptrs_per_thread;
     const float** row_cache = ptrs + ptrs_per_strip * strips;
     float* span = span_pool.data() + tid * span_per_strip * strips;
-    float* z = out_pool.get() + tid * band_px * C;
+    // the band's convolution output: scratch, or its place in keep
+    float* z = keep ? keep + (n * p.out_h + r0 * q.pool_h) * p.out_w * C : out_pool.get() + tid * band_px * C;
     PixelCursor cursor;
     for (size_t s = 0; s < nstrips; ++s) {
       const size_t m0 = s * mr, len = px - m0 < mr ? px - m0 : mr;
@@ -92,14 +94,19 @@ void conv_pool_gemm(const Conv2dParams& p, const ConvPool& q, const float* x, co
 }  // namespace
 
 void conv2d_pool_f32_nhwc(const Conv2dParams& p, const ConvPool& q, const float* x, const float* kernel,
-                          const float* bias, float* y) {
-  if (p.out_h / q.pool_h == 0 || p.out_w / q.pool_w == 0) return;   // no whole window: no output
+                          const float* bias, float* y, float* keep) {
+  if (p.out_h / q.pool_h == 0 || p.out_w / q.pool_w == 0) {   // no whole window: no pooled output
+    if (keep) conv2d_f32_nhwc(p, x, kernel, bias, keep);
+    return;
+  }
   if (conv2d_winograd_pools(p, q)) {
-    conv2d_winograd_f32(p, x, kernel, bias, y, &q);
-  } else if (p.groups == 1 && !conv2d_uses_winograd(p) && q.pool_h <= 64) {
-    conv_pool_gemm(p, q, x, kernel, bias, y);
+    conv2d_winograd_f32(p, x, kernel, bias, y, &q, keep);
+  } else if (p.groups == 1 && !conv2d_uses_winograd(p) && q.pool_h <= 64 &&
+             // kept: the bands must cover every row (they hold whole windows only)
+             (keep == nullptr || p.out_h % q.pool_h == 0)) {
+    conv_pool_gemm(p, q, x, kernel, bias, y, keep);
   } else {
-    conv_then_pool(p, q, x, kernel, bias, y);
+    conv_then_pool(p, q, x, kernel, bias, y, keep);
   }
 }
 

@@ -175,23 +175,24 @@ bool conv2d_winograd_pools(const Conv2dParams& p, const ConvPool& q) {
 }
 
 // The pooled pixels of the ts x ts output tile at (n, oh0, ow0), whose pixels (cout channels
-// each, row-major) are in tile; y: N x ph x pw x cout. Tiles start at multiples of ts, so the
-// windows (pool_h and pool_w dividing ts) never straddle two.
+// each) are in tile, rows row_stride floats apart; y: N x ph x pw x cout. Tiles start at
+// multiples of ts, so the windows (pool_h and pool_w dividing ts) never straddle two, and the
+// windows taken lie inside the output.
 static void pool_tile(pool_row_fn row, const ConvPool& q, size_t ts, size_t cout, const float* tile,
-                      size_t n, size_t oh0, size_t ow0, size_t ph, size_t pw, float* y) {
+                      size_t row_stride, size_t n, size_t oh0, size_t ow0, size_t ph, size_t pw, float* y) {
   const size_t r0 = oh0 / q.pool_h, c0 = ow0 / q.pool_w;
   if (r0 >= ph || c0 >= pw) return;
   const size_t rows = std::min(ts / q.pool_h, ph - r0), cols = std::min(ts / q.pool_w, pw - c0);
-  const PoolRowParams rp{cout, ts, cols, q.pool_w, q.pool_w, 0};
+  const PoolRowParams rp{cout, cols * q.pool_w, cols, q.pool_w, q.pool_w, 0};
   const float* in[4];   // pool_h <= ts <= 4
   for (size_t r = 0; r < rows; ++r) {
-    for (size_t j = 0; j < q.pool_h; ++j) in[j] = tile + (r * q.pool_h + j) * ts * cout;
+    for (size_t j = 0; j < q.pool_h; ++j) in[j] = tile + (r * q.pool_h + j) * row_stride;
     row(rp, in, q.pool_h, y + ((n * ph + r0 + r) * pw + c0) * cout);
   }
 }
 
 void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* kernel, const float* bias,
-                         float* y, const ConvPool* pool) {
+                         float* y, const ConvPool* pool, float* keep) {
   const KernelTable& t = kernels();
   const size_t mr = t.gemm_tile.mr, nr = t.gemm_tile.nr;
   const size_t cin = p.in_c, cout = p.out_c;
@@ -221,7 +222,8 @@ void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* ker
   // Pooled: each tile's pixels go to a tile of scratch per thread, pooled from there.
   const size_t ph = pool ? p.out_h / pool->pool_h : 0, pw = pool ? p.out_w / pool->pool_w : 0;
   const pool_row_fn pool_row = pool ? (pool->average ? t.avgpool_row : t.maxpool_row) : nullptr;
-  std::vector<float> tile_pool(pool ? ts * ts * cout * threads : 0);
+  std::vector<float> tile_pool(pool && !keep ? ts * ts * cout * threads : 0);
+  float* const conv_out = pool ? keep : y;   // where the convolution's pixels go (or scratch)
 
   parallel_for(blocks, threads, [&](size_t block, int tid) {
     float* v = scratch_pool.data() + tid * scratch_floats;
@@ -245,21 +247,25 @@ void conv2d_winograd_f32(const Conv2dParams& p, const float* x, const float* ker
     }
     float* out[16];
     const size_t nout = ts * ts;
-    float* tile_out = pool ? tile_pool.data() + tid * nout * cout : nullptr;
+    float* tile_out = pool && !keep ? tile_pool.data() + tid * nout * cout : nullptr;
     for (size_t i = 0; i < nb; ++i) {  // output transforms
       const size_t tile = t0 + i, n = tile / (th_n * tw_n), rest = tile % (th_n * tw_n);
       const size_t oh0 = ts * (rest / tw_n), ow0 = ts * (rest % tw_n);
       for (size_t r = 0; r < ts; ++r)
         for (size_t s = 0; s < ts; ++s)
-          out[r * ts + s] = pool ? tile_out + (r * ts + s) * cout
+          out[r * ts + s] = tile_out ? tile_out + (r * ts + s) * cout
                             : oh0 + r < p.out_h && ow0 + s < p.out_w
-                                ? y + ((n * p.out_h + oh0 + r) * p.out_w + ow0 + s) * cout
+                                ? conv_out + ((n * p.out_h + oh0 + r) * p.out_w + ow0 + s) * cout
                                 : nullptr;
       output(cout, m + i * cout, tb * cout, bias, p.activation == Activation::relu, out);
       if (p.activation != Activation::none && p.activation != Activation::relu)
         for (size_t k = 0; k < nout; ++k)   // the other activations: a pass over the pixels, still in cache
           if (out[k] != nullptr) t.activation(cout, out[k], out[k], p.activation);
-      if (pool) pool_tile(pool_row, *pool, ts, cout, tile_out, n, oh0, ow0, ph, pw, y);
+      if (pool && tile_out)
+        pool_tile(pool_row, *pool, ts, cout, tile_out, ts * cout, n, oh0, ow0, ph, pw, y);
+      else if (pool)   // from the kept output, still in cache
+        pool_tile(pool_row, *pool, ts, cout, keep + ((n * p.out_h + oh0) * p.out_w + ow0) * cout,
+                  p.out_w * cout, n, oh0, ow0, ph, pw, y);
     }
   });
 }
