@@ -25,6 +25,10 @@ A two-input Add whose only reader is a ReLU or ReLU6 (a residual block's end) ru
 pass (:class:`AddAct`): the sum is not written before the activation; both layers keep what their
 backward needs, which runs as before.
 
+A float32 Conv2D whose output only a MaxPooling2D/AveragePooling2D reads (windows equal to
+their strides, "valid") runs with it as one pass (:class:`ConvPool`, ``F.conv2d_pool``), in
+inference and in training steps: the pooling reads the convolution's rows while they are in cache.
+
 The fold is computed from the weights at each call (no cache that an in-place change of a
 weight could make stale); it costs one pass over the kernel. In training, only chains that no
 gradient passes through fuse (a frozen backbone below the layers that learn, its batch norms
@@ -104,8 +108,8 @@ class AddAct(NamedTuple):
 
 
 class ConvPool(NamedTuple):
-    """In inference: a float32 Conv2D reading slot ``src`` whose only reader is a
-    MaxPooling2D/AveragePooling2D (windows its strides, "valid") writing ``out``."""
+    """A float32 Conv2D reading slot ``src`` whose only reader is a MaxPooling2D/
+    AveragePooling2D (windows its strides, "valid") writing ``out`` (:func:`with_conv_pools`)."""
 
     conv: Any
     pool: Any
@@ -492,13 +496,8 @@ def run_conv_pool(f: ConvPool, x: np.ndarray, training: bool = False) -> np.ndar
     convolution's output). On the GPU, the two layers one after the other."""
     if _device_state["device"] != "cpu":
         return f.pool.call(f.conv.call(x, training), training)
-    kind = "max" if type(f.pool) is MaxPooling2D else "average"
+    y, pooled = f.conv.call_pooled(x, f.pool.pool_size,
+                                   "max" if type(f.pool) is MaxPooling2D else "average", training)
     if training:
-        y, pooled = f.conv.call_pooled(x, f.pool.pool_size, kind, True)
         f.pool.adopt_input(y)
-        return pooled
-    c = f.conv
-    act = None if c.activation == "linear" else c.activation
-    return F.conv2d_pool(c._compute_operand(x), c._compute_operand(c.kernel.value),
-                         c.bias.value if c.use_bias else None, c.strides, c.padding,
-                         c.dilation_rate, c.groups, act, f.pool.pool_size, kind)
+    return pooled

@@ -116,18 +116,20 @@ class Conv2D(_ActivatedLayer):
             training)
 
     def call_pooled(self, x: np.ndarray, pool_size: Tuple[int, int], pool: str,
-                    training: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+                    training: bool = False) -> Tuple[Optional[np.ndarray], np.ndarray]:
         """``(y, pooled)``: ``call(x, training)`` and its ``pool`` (``"max"``/``"average"``)
         pooling in ``pool_size`` windows with equal strides and no padding, in one pass
-        (:func:`F.conv2d_pool`); in training ``y`` is kept for ``backward``, as ``call`` keeps
-        it. Not for softmax, nor in training for an activation whose gradient needs its input."""
+        (:func:`F.conv2d_pool`). In training ``y`` is written and kept for ``backward``, as
+        ``call`` keeps it; in inference it is never made (None). Not for softmax, nor in
+        training for an activation whose gradient needs its input."""
         assert self.activation != "softmax" and not (training and self.activation in F.GRAD_FROM_INPUT)
         self._x = x = self._compute_operand(x)
-        y, pooled = F.conv2d_pool(x, self._compute_operand(self.kernel.value),
-                                  self.bias.value if self.use_bias else None, self.strides,
-                                  self.padding, self.dilation_rate, self.groups,
-                                  None if self.activation == "linear" else self.activation,
-                                  pool_size, pool, return_conv=True)
+        out = F.conv2d_pool(x, self._compute_operand(self.kernel.value),
+                            self.bias.value if self.use_bias else None, self.strides, self.padding,
+                            self.dilation_rate, self.groups,
+                            None if self.activation == "linear" else self.activation, pool_size,
+                            pool, return_conv=training)
+        y, pooled = out if training else (None, out)
         self._z, self._y = None, y
         return y, pooled
 

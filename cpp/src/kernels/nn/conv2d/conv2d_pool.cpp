@@ -9,6 +9,8 @@
 //     band's strips on the GEMM tile, then the pooling row kernel over the band;
 //   - anything else (depthwise, groups, a window that does not divide the Winograd tile) is the
 //     convolution into a buffer, then the pooling.
+// With keep (a training step), the convolution's output goes there instead of scratch, and is
+// pooled from there while still in cache.
 // The sums are the separate layers' (the same micro-kernels, the same order), so the result is
 // the same as conv2d then max/avg pooling, to the bit.
 #include <vector>
